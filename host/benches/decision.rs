@@ -1,0 +1,54 @@
+//! One admission decision through the real default policy component: on a
+//! reused (pooled) instance, as the server runs it, and on a fresh instance
+//! per decision for comparison.
+
+use std::hint::black_box;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use drydock::engine::{DEFAULT_POLICY, Engine, Limits};
+use drydock::executions::ExecutionStatus;
+use drydock::gate::{Caller, ExecutionCounts, RequestDescriptor, Role, Snapshot};
+use drydock::maintenance::MaintenanceState;
+
+fn decision(c: &mut Criterion) {
+    let req = RequestDescriptor {
+        method: "POST".into(),
+        path: "/api/v3.1/executions".into(),
+        route: "executions".into(),
+        first_segment: "executions".into(),
+        caller: Caller {
+            username: "alice".into(),
+            role: Role::User,
+            bypass: false,
+        },
+        attributes: vec![("tenant".into(), "default_tenant".into())],
+    };
+    let snap = Snapshot {
+        state: MaintenanceState::Activating,
+        executions: ExecutionCounts {
+            by_status: vec![(ExecutionStatus::Started, 3)],
+        },
+    };
+
+    let reused = Engine::new(Limits::default())
+        .unwrap()
+        .load(DEFAULT_POLICY)
+        .unwrap();
+    c.bench_function("decide/reused-instance", |b| {
+        b.iter(|| reused.decide(black_box(&req), black_box(&snap)).unwrap())
+    });
+
+    let fresh = Engine::new(Limits {
+        pool_size: 0,
+        ..Limits::default()
+    })
+    .unwrap()
+    .load(DEFAULT_POLICY)
+    .unwrap();
+    c.bench_function("decide/fresh-instance", |b| {
+        b.iter(|| fresh.decide(black_box(&req), black_box(&snap)).unwrap())
+    });
+}
+
+criterion_group!(benches, decision);
+criterion_main!(benches);

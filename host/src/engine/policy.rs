@@ -1,0 +1,146 @@
+//! A loaded policy and its decision hot path: borrow a warm instance, call it
+//! under the limits, give it back. No compilation and no lock on this path.
+
+use crossbeam_queue::ArrayQueue;
+use wasmtime::Store;
+
+use crate::gate::{Decision, RequestDescriptor, Snapshot};
+
+use super::bindings::{Policy as Bindings, PolicyPre};
+use super::convert;
+use super::fault::Fault;
+use super::limits::{Limits, StoreState};
+use super::load::LoadError;
+
+/// A validated, compiled policy. Share it as `Arc<Policy>`.
+pub struct Policy {
+    name: String,
+    version: String,
+    sha256: String,
+    size: usize,
+    pre: PolicyPre<StoreState>,
+    memory_bytes: usize,
+    deadline_ticks: u64,
+    /// Idle instances; `None` when every decision gets a fresh one.
+    idle: Option<ArrayQueue<Instance>>,
+}
+
+/// One store with one instance in it. A store is never shared: it belongs to
+/// the decision that popped it.
+struct Instance {
+    store: Store<StoreState>,
+    bindings: Bindings,
+}
+
+impl Policy {
+    /// Instantiate once to read the name and version; that instance becomes
+    /// the first idle one.
+    pub(super) fn new(
+        pre: PolicyPre<StoreState>,
+        sha256: String,
+        size: usize,
+        limits: &Limits,
+    ) -> Result<Policy, LoadError> {
+        let mut policy = Policy {
+            name: String::new(),
+            version: String::new(),
+            sha256,
+            size,
+            pre,
+            memory_bytes: limits.memory_bytes,
+            deadline_ticks: limits.deadline_ticks(),
+            idle: (limits.pool_size > 0).then(|| ArrayQueue::new(limits.pool_size)),
+        };
+        let metadata = |e: wasmtime::Error| LoadError::Metadata(format!("{e:#}"));
+        let mut instance = policy.instantiate().map_err(metadata)?;
+        instance.store.set_epoch_deadline(policy.deadline_ticks);
+        let name = instance
+            .bindings
+            .call_name(&mut instance.store)
+            .map_err(metadata)?;
+        instance.store.set_epoch_deadline(policy.deadline_ticks);
+        let version = instance
+            .bindings
+            .call_version(&mut instance.store)
+            .map_err(metadata)?;
+        for (what, text) in [("name", &name), ("version", &version)] {
+            if text.is_empty()
+                || text.len() > 128
+                || text.chars().any(|c| c.is_whitespace() || c.is_control())
+            {
+                return Err(LoadError::Metadata(format!(
+                    "{what} {text:?}: want 1..=128 printable characters, no spaces"
+                )));
+            }
+        }
+        (policy.name, policy.version) = (name, version);
+        policy.give_back(instance);
+        Ok(policy)
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// Hex SHA-256 of the component bytes.
+    pub fn sha256(&self) -> &str {
+        &self.sha256
+    }
+
+    /// `name@version#<first 8 hex digits of sha256>`, e.g. for `X-Drydock-Policy`.
+    pub fn label(&self) -> String {
+        format!("{}@{}#{}", self.name, self.version, &self.sha256[..8])
+    }
+
+    /// Size of the component in bytes.
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    pub fn decide(&self, req: &RequestDescriptor, snap: &Snapshot) -> Result<Decision, Fault> {
+        let input = convert::input(req, snap);
+        let mut instance = match self.idle.as_ref().and_then(ArrayQueue::pop) {
+            Some(instance) => instance,
+            None => self
+                .instantiate()
+                .map_err(|e| Fault::Trap(format!("instantiation failed: {e:#}")))?,
+        };
+        instance.store.data_mut().memory_refused = false;
+        instance.store.set_epoch_deadline(self.deadline_ticks);
+        // On any fault below, `instance` is dropped here: a guest that
+        // trapped or answered garbage may be in any state.
+        match instance.bindings.call_decide(&mut instance.store, &input) {
+            Ok(answer) => {
+                let decision = convert::decision(answer).map_err(Fault::Garbage)?;
+                self.give_back(instance);
+                Ok(decision)
+            }
+            Err(e) => Err(Fault::from_call(e, instance.store.data())),
+        }
+    }
+
+    fn instantiate(&self) -> wasmtime::Result<Instance> {
+        let mut store = Store::new(self.pre.engine(), StoreState::new(self.memory_bytes));
+        store.limiter(|state| state);
+        // Instantiation runs guest code too (start functions, data init).
+        store.set_epoch_deadline(self.deadline_ticks);
+        let bindings = self.pre.instantiate(&mut store)?;
+        Ok(Instance { store, bindings })
+    }
+
+    /// Keep a healthy instance warm; past the pool's capacity, drop it.
+    fn give_back(&self, instance: Instance) {
+        if let Some(idle) = &self.idle {
+            let _ = idle.push(instance);
+        }
+    }
+
+    /// Idle instances right now (for tests and metrics).
+    pub fn idle_instances(&self) -> usize {
+        self.idle.as_ref().map_or(0, ArrayQueue::len)
+    }
+}

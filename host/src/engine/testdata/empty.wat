@@ -1,0 +1,2 @@
+;; A component with no imports and no exports: the wrong world.
+(component)

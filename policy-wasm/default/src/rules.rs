@@ -1,0 +1,377 @@
+//! Cloudify Manager's maintenance-mode admission rules (reference spec §2), as
+//! pure functions over plain data.
+
+use drydock_policy_sdk::{Decision, Denial, Input, MaintenanceState, Request};
+
+/// What a refused client reads (Cloudify says "Cloudify manager" here).
+pub const MESSAGE: &str =
+    "Your request was rejected since drydock is currently in maintenance mode";
+/// Error code while activated (the client raises `MaintenanceModeActiveError`).
+pub const ACTIVE: &str = "maintenance_mode_active";
+/// Error code while activating (`MaintenanceModeActivatingError`).
+pub const ACTIVATING: &str = "entering_maintenance_mode";
+
+/// First path segments still served while activated: what the CLI needs to
+/// look at the manager and to leave maintenance mode, and snapshots.
+pub const ALLOWED_WHILE_ACTIVATED: &[&str] = &[
+    "status",
+    "version",
+    "ok",
+    "maintenance",
+    "license",
+    "config",
+    "managers",
+    "brokers",
+    "db-nodes",
+    "cluster",
+    "cluster-status",
+    "file-server-auth",
+    "snapshots",
+    "snapshot-status",
+];
+
+pub fn decide(input: &Input) -> Decision {
+    if admin_bypass(input) {
+        return Decision::Allow;
+    }
+    match input.state {
+        MaintenanceState::Deactivated => Decision::Allow,
+        MaintenanceState::Activated if !allowed_while_activated(&input.request) => deny(ACTIVE),
+        MaintenanceState::Activating if starts_work(&input.request) => deny(ACTIVATING),
+        _ => Decision::Allow,
+    }
+}
+
+/// The bypass header counts only from someone who may toggle maintenance.
+pub fn admin_bypass(input: &Input) -> bool {
+    input.caller.bypass && input.caller.role == "sys_admin"
+}
+
+/// Exact first-segment match: `snapshot-status` is allowed on its own
+/// merits, `statusx` is not allowed because `status` is.
+pub fn allowed_while_activated(req: &Request) -> bool {
+    ALLOWED_WHILE_ACTIVATED.contains(&req.first_segment.as_str())
+}
+
+/// Requests that would start new work, refused while running work drains.
+/// Reads, execution cancel (`POST executions/{id}`), worker progress
+/// (`PATCH executions/{id}`) and deployment delete still pass.
+pub fn starts_work(req: &Request) -> bool {
+    let segments: Vec<&str> = req.route.trim_matches('/').split('/').collect();
+    match segments.as_slice() {
+        ["snapshots", _, "restore"] => true,
+        ["executions"] | ["deployments", _] | ["snapshots", _] => writes(req),
+        ["deployment-modifications", ..] => writes(req),
+        _ => false,
+    }
+}
+
+/// POST, PUT or PATCH.
+pub fn writes(req: &Request) -> bool {
+    matches!(req.method.as_str(), "POST" | "PUT" | "PATCH")
+}
+
+pub fn deny(error_code: &str) -> Decision {
+    Decision::Deny(Denial {
+        status: 503,
+        error_code: error_code.into(),
+        message: MESSAGE.into(),
+        retry_after: None,
+    })
+}
+
+/// Builders shared with other policies' tests (the strict policy reuses them).
+pub mod test_support {
+    use drydock_policy_sdk::{Caller, Executions, Input, MaintenanceState, Request};
+
+    /// A request on `route` (a template below the API version); the concrete
+    /// path substitutes `42` for each `{...}`.
+    pub fn input(state: MaintenanceState, method: &str, route: &str) -> Input {
+        let path: Vec<&str> = route
+            .split('/')
+            .map(|s| if s.starts_with('{') { "42" } else { s })
+            .collect();
+        Input {
+            request: Request {
+                method: method.into(),
+                path: format!("/api/v3.1/{}", path.join("/")),
+                route: route.into(),
+                first_segment: route.split('/').next().unwrap_or_default().into(),
+            },
+            caller: Caller {
+                username: "alice".into(),
+                role: "user".into(),
+                bypass: false,
+            },
+            state,
+            executions: Executions::default(),
+            attributes: vec![],
+        }
+    }
+
+    pub fn as_caller(mut input: Input, role: &str, bypass: bool) -> Input {
+        input.caller.role = role.into();
+        input.caller.bypass = bypass;
+        input
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_support::{as_caller, input};
+    use super::*;
+    use MaintenanceState::*;
+
+    const METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
+
+    fn allowed(state: MaintenanceState, method: &str, route: &str) -> bool {
+        decide(&input(state, method, route)) == Decision::Allow
+    }
+
+    fn refused_with(state: MaintenanceState, method: &str, route: &str) -> Option<String> {
+        match decide(&input(state, method, route)) {
+            Decision::Allow => None,
+            Decision::Deny(d) => {
+                assert_eq!(
+                    (d.status, d.message.as_str(), d.retry_after),
+                    (503, MESSAGE, None)
+                );
+                Some(d.error_code)
+            }
+        }
+    }
+
+    #[test]
+    fn deactivated_allows_everything() {
+        for route in [
+            "executions",
+            "executions/{id}",
+            "deployments/{id}",
+            "snapshots/{id}/restore",
+            "users",
+            "blueprints/{id}",
+        ] {
+            for m in METHODS {
+                assert!(allowed(Deactivated, m, route), "{m} {route}");
+            }
+        }
+    }
+
+    #[test]
+    fn activated_allows_each_listed_first_segment_with_any_method() {
+        for seg in ALLOWED_WHILE_ACTIVATED {
+            for route in [
+                seg.to_string(),
+                format!("{seg}/{{id}}"),
+                format!("{seg}/{{id}}/restore"),
+            ] {
+                for m in METHODS {
+                    assert!(allowed(Activated, m, &route), "{m} {route}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn activated_refuses_everything_else_even_reads() {
+        for route in [
+            "executions",
+            "executions/{id}",
+            "deployments/{id}",
+            "blueprints/{id}",
+            "users",
+            "tokens",
+            "events",
+            "deployment-modifications",
+            "plugins",
+        ] {
+            for m in METHODS {
+                assert_eq!(
+                    refused_with(Activated, m, route).as_deref(),
+                    Some(ACTIVE),
+                    "{m} {route}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn activated_matches_first_segment_exactly() {
+        // `snapshot-status` is listed itself; near-misses of listed names are not.
+        assert!(allowed(Activated, "GET", "snapshot-status"));
+        for seg in [
+            "statusx",
+            "xstatus",
+            "stat",
+            "Status",
+            "snapshot",
+            "cluster-statusx",
+            "okay",
+            "versions",
+            "",
+        ] {
+            assert_eq!(
+                refused_with(Activated, "GET", seg).as_deref(),
+                Some(ACTIVE),
+                "{seg:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn activated_decides_on_first_segment_not_route() {
+        let mut i = input(Activated, "GET", "status");
+        i.request.first_segment = "executions".into();
+        assert!(matches!(decide(&i), Decision::Deny(_)));
+    }
+
+    #[test]
+    fn activating_refuses_starting_an_execution() {
+        for m in ["POST", "PUT", "PATCH"] {
+            assert_eq!(
+                refused_with(Activating, m, "executions").as_deref(),
+                Some(ACTIVATING),
+                "{m}"
+            );
+        }
+        for m in ["GET", "DELETE"] {
+            assert!(allowed(Activating, m, "executions"), "{m}");
+        }
+    }
+
+    #[test]
+    fn activating_lets_running_executions_finish() {
+        // cancel (POST), worker status updates (PATCH), reads.
+        for m in METHODS {
+            assert!(allowed(Activating, m, "executions/{id}"), "{m}");
+        }
+    }
+
+    #[test]
+    fn activating_refuses_deployment_create_and_update_only() {
+        for m in ["POST", "PUT", "PATCH"] {
+            assert_eq!(
+                refused_with(Activating, m, "deployments/{id}").as_deref(),
+                Some(ACTIVATING),
+                "{m}"
+            );
+        }
+        for m in ["GET", "DELETE"] {
+            assert!(allowed(Activating, m, "deployments/{id}"), "{m}");
+        }
+        for m in METHODS {
+            assert!(allowed(Activating, m, "deployments"), "{m}");
+        }
+    }
+
+    #[test]
+    fn activating_refuses_deployment_modifications_and_below() {
+        for route in [
+            "deployment-modifications",
+            "deployment-modifications/{id}",
+            "deployment-modifications/{id}/finish",
+        ] {
+            for m in ["POST", "PUT", "PATCH"] {
+                assert_eq!(
+                    refused_with(Activating, m, route).as_deref(),
+                    Some(ACTIVATING),
+                    "{m} {route}"
+                );
+            }
+            for m in ["GET", "DELETE"] {
+                assert!(allowed(Activating, m, route), "{m} {route}");
+            }
+        }
+    }
+
+    #[test]
+    fn activating_refuses_snapshot_create() {
+        for m in ["POST", "PUT", "PATCH"] {
+            assert_eq!(
+                refused_with(Activating, m, "snapshots/{id}").as_deref(),
+                Some(ACTIVATING),
+                "{m}"
+            );
+        }
+        for m in ["GET", "DELETE"] {
+            assert!(allowed(Activating, m, "snapshots/{id}"), "{m}");
+        }
+        for m in METHODS {
+            assert!(allowed(Activating, m, "snapshots"), "{m}");
+        }
+    }
+
+    #[test]
+    fn activating_refuses_snapshot_restore_with_any_method() {
+        for m in METHODS {
+            assert_eq!(
+                refused_with(Activating, m, "snapshots/{id}/restore").as_deref(),
+                Some(ACTIVATING),
+                "{m}"
+            );
+        }
+    }
+
+    #[test]
+    fn activating_allows_everything_else() {
+        for route in [
+            "blueprints/{id}",
+            "plugins",
+            "users",
+            "tokens",
+            "events",
+            "status",
+            "maintenance/{action}",
+            "snapshots/{id}/archive",
+        ] {
+            for m in METHODS {
+                assert!(allowed(Activating, m, route), "{m} {route}");
+            }
+        }
+    }
+
+    #[test]
+    fn admin_bypass_skips_every_check() {
+        for state in [Activating, Activated] {
+            for route in [
+                "executions",
+                "deployments/{id}",
+                "snapshots/{id}/restore",
+                "users",
+            ] {
+                let i = as_caller(input(state, "POST", route), "sys_admin", true);
+                assert_eq!(decide(&i), Decision::Allow, "{state:?} {route}");
+            }
+        }
+    }
+
+    #[test]
+    fn bypass_from_anyone_else_is_ignored() {
+        for role in ["user", "default", "operator", ""] {
+            let i = as_caller(input(Activated, "GET", "users"), role, true);
+            assert!(matches!(decide(&i), Decision::Deny(_)), "{role}");
+            let i = as_caller(input(Activating, "POST", "executions"), role, true);
+            assert!(matches!(decide(&i), Decision::Deny(_)), "{role}");
+        }
+    }
+
+    #[test]
+    fn admin_without_bypass_is_refused_like_anyone() {
+        let i = as_caller(input(Activated, "GET", "users"), "sys_admin", false);
+        assert!(matches!(decide(&i), Decision::Deny(_)));
+        let i = as_caller(
+            input(Activating, "PUT", "deployments/{id}"),
+            "sys_admin",
+            false,
+        );
+        assert!(matches!(decide(&i), Decision::Deny(_)));
+    }
+
+    #[test]
+    fn route_tolerates_surrounding_slashes() {
+        assert_eq!(
+            refused_with(Activating, "POST", "/executions/").as_deref(),
+            Some(ACTIVATING)
+        );
+    }
+}
