@@ -2,9 +2,9 @@
 //! for wasm32-unknown-unknown, turns each core module into a component, and
 //! leaves them in OUT_DIR for `engine::{DEFAULT_POLICY, STRICT_POLICY}`.
 //!
-//! The nested cargo uses its own target dir (`<target>/wasm-guest`): the outer
-//! build holds the lock on its own dir, and a dir outside OUT_DIR keeps the
-//! guest build incremental across host rebuilds and profiles.
+//! The nested cargo uses its own target dirs (`<target>/wasm-guest/<package>`):
+//! the outer build holds the lock on its own dir, and dirs outside OUT_DIR
+//! keep the guest builds incremental across host rebuilds and profiles.
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -54,10 +54,12 @@ fn main() -> Result<()> {
         .join("wasm-guest");
 
     ensure_guest_target()?;
-    // One cargo run per policy: the strict policy links the default's rules
-    // with its `component` feature off, and a single run would unify features
-    // and export `decide` twice.
+    // One cargo run and target dir per policy: the strict policy links the
+    // default's rules with its `component` feature off. In one run features
+    // would unify (exporting `decide` twice); in one dir the two builds of the
+    // default cdylib would overwrite each other and rebuild every time.
     for (package, stem, file) in POLICIES {
+        let target_dir = target_dir.join(package);
         cargo_build(&workspace, &target_dir, package)?;
         let module = target_dir
             .join(GUEST_TARGET)

@@ -17,7 +17,7 @@ use super::{cache, inspect};
 pub enum LoadError {
     #[error("not a WebAssembly component: {0}")]
     NotAComponent(String),
-    #[error("a policy may import nothing, this one imports: {}", .0.join(", "))]
+    #[error("a policy may import nothing callable, this one imports: {}", .0.join(", "))]
     Imports(Vec<String>),
     #[error("does not export the drydock:policy/policy world: {0}")]
     WrongWorld(String),

@@ -51,18 +51,17 @@ impl Policy {
             deadline_ticks: limits.deadline_ticks(),
             idle: (limits.pool_size > 0).then(|| ArrayQueue::new(limits.pool_size)),
         };
-        let metadata = |e: wasmtime::Error| LoadError::Metadata(format!("{e:#}"));
-        let mut instance = policy.instantiate().map_err(metadata)?;
-        instance.store.set_epoch_deadline(policy.deadline_ticks);
-        let name = instance
-            .bindings
-            .call_name(&mut instance.store)
-            .map_err(metadata)?;
-        instance.store.set_epoch_deadline(policy.deadline_ticks);
-        let version = instance
-            .bindings
-            .call_version(&mut instance.store)
-            .map_err(metadata)?;
+        let mut instance = policy
+            .instantiate()
+            .map_err(|f| LoadError::Metadata(f.to_string()))?;
+        let mut call = |f: fn(&Bindings, &mut Store<StoreState>) -> wasmtime::Result<String>| {
+            instance.store.set_epoch_deadline(policy.deadline_ticks);
+            f(&instance.bindings, &mut instance.store)
+                .map_err(|e| Fault::from_call(e, instance.store.data()))
+                .map_err(|f| LoadError::Metadata(f.to_string()))
+        };
+        let name = call(|b, s| b.call_name(s))?;
+        let version = call(|b, s| b.call_version(s))?;
         for (what, text) in [("name", &name), ("version", &version)] {
             if text.is_empty()
                 || text.len() > 128
@@ -105,9 +104,7 @@ impl Policy {
         let input = convert::input(req, snap);
         let mut instance = match self.idle.as_ref().and_then(ArrayQueue::pop) {
             Some(instance) => instance,
-            None => self
-                .instantiate()
-                .map_err(|e| Fault::Trap(format!("instantiation failed: {e:#}")))?,
+            None => self.instantiate()?,
         };
         instance.store.data_mut().memory_refused = false;
         instance.store.set_epoch_deadline(self.deadline_ticks);
@@ -123,13 +120,15 @@ impl Policy {
         }
     }
 
-    fn instantiate(&self) -> wasmtime::Result<Instance> {
+    fn instantiate(&self) -> Result<Instance, Fault> {
         let mut store = Store::new(self.pre.engine(), StoreState::new(self.memory_bytes));
         store.limiter(|state| state);
         // Instantiation runs guest code too (start functions, data init).
         store.set_epoch_deadline(self.deadline_ticks);
-        let bindings = self.pre.instantiate(&mut store)?;
-        Ok(Instance { store, bindings })
+        match self.pre.instantiate(&mut store) {
+            Ok(bindings) => Ok(Instance { store, bindings }),
+            Err(e) => Err(Fault::from_call(e, store.data())),
+        }
     }
 
     /// Keep a healthy instance warm; past the pool's capacity, drop it.
