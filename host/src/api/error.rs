@@ -1,0 +1,73 @@
+//! The one place where errors become HTTP responses in the reference's shape:
+//! `{"message": ..., "error_code": ..., "server_traceback": null}`.
+
+use axum::Json;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, StatusCode, header};
+use serde_json::json;
+
+use crate::error::Error;
+
+impl Error {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Error::BadRequest(_) | Error::IllegalTransition(_) => StatusCode::BAD_REQUEST,
+            Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Error::Forbidden(_) => StatusCode::FORBIDDEN,
+            Error::NotFound(_) => StatusCode::NOT_FOUND,
+            Error::Conflict(_) => StatusCode::CONFLICT,
+            Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::Denied(d) => StatusCode::from_u16(d.status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
+            Error::PolicyFault(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::NotModified => StatusCode::NOT_MODIFIED,
+            Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The reference's `error_code` (the real client maps these to exception classes).
+    pub fn code(&self) -> &str {
+        match self {
+            Error::BadRequest(_) => "bad_parameters_error",
+            Error::IllegalTransition(_) => "invalid_execution_status_update",
+            Error::Unauthorized(_) => "unauthorized_error",
+            Error::Forbidden(_) => "forbidden_error",
+            Error::NotFound(_) => "not_found_error",
+            Error::Conflict(_) => "conflict_error",
+            Error::UnsupportedMediaType(_) => "unsupported_media_type_error",
+            Error::PayloadTooLarge(_) => "payload_too_large_error",
+            Error::Denied(d) => &d.error_code,
+            Error::PolicyFault(_) => "policy_error",
+            Error::NotModified => "",
+            Error::Internal(_) => "internal_server_error",
+        }
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status == StatusCode::NOT_MODIFIED {
+            return status.into_response();
+        }
+        if let Error::Internal(e) = &self {
+            tracing::error!(error = %format!("{e:#}"), "internal error");
+        }
+        let message = match &self {
+            Error::Internal(_) => "Internal error in drydock; see the server log".to_string(),
+            other => other.to_string(),
+        };
+        let body = json!({ "message": message, "error_code": self.code(), "server_traceback": null });
+        let mut resp = (status, Json(body)).into_response();
+        if let Error::Denied(d) = &self
+            && let Some(secs) = d.retry_after
+        {
+            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"drydock\""));
+        }
+        resp
+    }
+}

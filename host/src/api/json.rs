@@ -1,0 +1,116 @@
+//! Request-body and query parsing at the edge: every failure is a 4xx in the
+//! reference's shape, never a panic or a 500.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use http::header;
+use http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use crate::error::Error;
+use crate::store::Page;
+
+/// A JSON body. An empty body reads as `{}` (the real client posts some actions
+/// without one); any other content type than JSON is refused with 415.
+pub struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = Error;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Error> {
+        if let Some(ct) = req.headers().get(header::CONTENT_TYPE) {
+            let ct = ct.to_str().unwrap_or("").to_ascii_lowercase();
+            let mime = ct.split(';').next().unwrap_or("").trim();
+            if !(mime == "application/json" || mime.ends_with("+json")) {
+                return Err(Error::UnsupportedMediaType(format!(
+                    "Content-Type must be application/json, not `{mime}`"
+                )));
+            }
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|rej| {
+            if rej.status() == http::StatusCode::PAYLOAD_TOO_LARGE {
+                Error::PayloadTooLarge("The request body is larger than this endpoint accepts".into())
+            } else {
+                Error::BadRequest(format!("Cannot read the request body: {rej}"))
+            }
+        })?;
+        let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &bytes };
+        serde_json::from_slice(bytes)
+            .map(JsonBody)
+            .map_err(|e| Error::BadRequest(format!("Invalid JSON body: {e}")))
+    }
+}
+
+/// The raw query string as ordered key/value pairs (keys may repeat: `type=a&type=b`).
+pub struct QueryPairs(pub Vec<(String, String)>);
+
+impl QueryPairs {
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+
+    pub fn all(&self, key: &str) -> impl Iterator<Item = &str> {
+        self.0.iter().filter(move |(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+
+    /// `_offset`, `_size` and `_sort`, as the real client sends them. `sortable`
+    /// lists the columns a client may sort by.
+    pub fn page(&self, sortable: &[&'static str]) -> Result<Page, Error> {
+        let num = |key: &str, default: u32| -> Result<u32, Error> {
+            match self.get(key).filter(|v| !v.is_empty()) {
+                None => Ok(default),
+                Some(v) => v
+                    .parse::<u32>()
+                    .map_err(|_| Error::BadRequest(format!("`{key}` must be a non-negative integer, got `{v}`"))),
+            }
+        };
+        let offset = num("_offset", 0)?;
+        let size = num("_size", 1000)?.min(10_000);
+        let sort = match self.get("_sort").filter(|v| !v.is_empty()) {
+            None => None,
+            Some(spec) => {
+                let (desc, name) = match spec.strip_prefix('-') {
+                    Some(n) => (true, n),
+                    None => (false, spec.strip_prefix('+').unwrap_or(spec)),
+                };
+                let col = sortable.iter().find(|c| **c == name).ok_or_else(|| {
+                    Error::BadRequest(format!("Cannot sort by `{name}`; sortable fields: {}", sortable.join(", ")))
+                })?;
+                Some((*col, desc))
+            }
+        };
+        Ok(Page { offset, size, sort })
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for QueryPairs {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Error> {
+        let q = parts.uri.query().unwrap_or("");
+        Ok(QueryPairs(form_urlencoded::parse(q.as_bytes()).into_owned().collect()))
+    }
+}
+
+/// The paginated list shape the real client expects.
+pub fn list_response<T: serde::Serialize>(items: Vec<T>, total: u64, page: &Page) -> serde_json::Value {
+    serde_json::json!({
+        "items": items,
+        "metadata": {
+            "pagination": { "total": total, "size": page.size, "offset": page.offset },
+            "filtered": null,
+        },
+    })
+}
+
+/// Accept the booleans the real client sends as strings ("true"/"false") too.
+pub fn loose_bool(v: Option<&serde_json::Value>) -> Result<bool, Error> {
+    use serde_json::Value;
+    match v {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => Ok(true),
+        Some(Value::String(s)) if s.eq_ignore_ascii_case("false") || s.is_empty() => Ok(false),
+        Some(other) => Err(Error::BadRequest(format!("expected a boolean, got {other}"))),
+    }
+}

@@ -1,0 +1,206 @@
+//! The tower layer and the per-request decision.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::MatchedPath;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, Request};
+
+use super::{
+    Admission, BYPASS_HEADER, Caller, Decision, FLOOR_LABEL, FailMode, GateConfig, POLICY_HEADER,
+    Published, RequestDescriptor, Role, Snapshot, StateSource,
+};
+use crate::engine::{Fault, Policy, Slots};
+use crate::error::Error;
+
+/// Told about the gate's decisions (metrics, shadow evaluation). Called on the
+/// request path: an implementation must be cheap and must never block.
+pub trait Observer: Send + Sync + 'static {
+    /// The active `policy` decided `decision` on `desc` under `published`, in `elapsed`.
+    fn decided(&self, policy: &Arc<Policy>, desc: &RequestDescriptor, published: &Arc<Published>, decision: &Decision, elapsed: Duration);
+    /// `policy` could not decide; the fail mode did.
+    fn faulted(&self, _policy: &Policy, _fault: &Fault) {}
+    /// The admin floor admitted a sys_admin without asking the policy.
+    fn floor(&self, _desc: &RequestDescriptor) {}
+}
+
+/// The decision-maker shared by every request: policy slots, state, configuration.
+#[derive(Clone)]
+pub struct Gate {
+    pub slots: Arc<Slots>,
+    pub state: Arc<dyn StateSource>,
+    pub config: Arc<GateConfig>,
+    pub observer: Option<Arc<dyn Observer>>,
+}
+
+impl Gate {
+    pub fn new(slots: Arc<Slots>, state: Arc<dyn StateSource>, config: GateConfig) -> Gate {
+        Gate { slots, state, config: Arc::new(config), observer: None }
+    }
+
+    /// Report every decision to `observer`.
+    pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Gate {
+        self.observer = Some(observer);
+        self
+    }
+
+    pub fn layer(&self) -> GateLayer {
+        GateLayer { gate: self.clone() }
+    }
+
+    /// Ask `policy` about `desc` under `snapshot`, applying the fail mode to faults.
+    pub fn ask(&self, policy: &Policy, desc: &RequestDescriptor, snapshot: &Snapshot) -> Decision {
+        match policy.decide(desc, snapshot) {
+            Ok(d) => d,
+            Err(fault) => {
+                tracing::warn!(policy = %policy.label(), route = %desc.route, %fault, "policy fault");
+                if let Some(observer) = &self.observer {
+                    observer.faulted(policy, &fault);
+                }
+                match self.config.fail_mode {
+                    FailMode::Open => Decision::Allow,
+                    FailMode::Closed => Decision::Deny(super::Denial {
+                        status: 503,
+                        error_code: "policy_error".into(),
+                        message: format!(
+                            "The admission policy {} could not decide this request ({fault}); the request was refused. An administrator can roll the policy back.",
+                            policy.label()
+                        ),
+                        retry_after: None,
+                    }),
+                }
+            }
+        }
+    }
+
+}
+
+/// The ticket an admitted request carries to its handler, so a write can be decided
+/// again under the lock if the state moved (see `manager`).
+pub struct Ticket {
+    version: u64,
+    desc: RequestDescriptor,
+    policy: Option<Arc<Policy>>,
+    gate: Gate,
+}
+
+impl Admission for Ticket {
+    fn version(&self) -> u64 {
+        self.version
+    }
+
+    fn decide_again(&self, snapshot: &Snapshot) -> Decision {
+        match &self.policy {
+            // The version that admitted the request decides it again.
+            Some(policy) => self.gate.ask(policy, &self.desc, snapshot),
+            None => Decision::Allow,
+        }
+    }
+}
+
+/// Extension carrying the ticket (cheap to clone).
+#[derive(Clone)]
+pub struct AdmissionTicket(pub Arc<Ticket>);
+
+#[derive(Clone)]
+pub struct GateLayer {
+    gate: Gate,
+}
+
+impl<S> tower::Layer<S> for GateLayer {
+    type Service = GateService<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        GateService { gate: self.gate.clone(), inner }
+    }
+}
+
+#[derive(Clone)]
+pub struct GateService<S> {
+    gate: Gate,
+    inner: S,
+}
+
+fn caller_of(req: &Request<Body>) -> Caller {
+    let bypass = req.headers().get(BYPASS_HEADER).is_some_and(|v| !v.as_bytes().is_empty());
+    match req.extensions().get::<Caller>() {
+        Some(c) => Caller { bypass, ..c.clone() },
+        None => Caller { username: String::new(), role: Role::Other("anonymous".into()), bypass },
+    }
+}
+
+fn with_label(mut resp: Response, label: &str) -> Response {
+    if let Ok(v) = HeaderValue::from_str(label) {
+        resp.headers_mut().insert(POLICY_HEADER, v);
+    }
+    resp
+}
+
+impl<S> tower::Service<Request<Body>> for GateService<S>
+where
+    S: tower::Service<Request<Body>, Response = Response> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<Body>) -> Self::Future {
+        let template = req
+            .extensions()
+            .get::<MatchedPath>()
+            .map(|m| m.as_str().to_owned())
+            .unwrap_or_else(|| req.uri().path().to_owned());
+        let desc = RequestDescriptor::new(
+            req.method().as_str(),
+            req.uri().path(),
+            &template,
+            &self.gate.config.api_prefix,
+            caller_of(&req),
+        );
+        let published = self.gate.state.current();
+
+        let (policy, label, verdict) = if self.gate.config.on_floor(&desc) {
+            if let Some(observer) = &self.gate.observer {
+                observer.floor(&desc);
+            }
+            (None, FLOOR_LABEL.to_string(), Decision::Allow)
+        } else {
+            let policy = self.gate.slots.active();
+            let started = Instant::now();
+            let verdict = self.gate.ask(&policy, &desc, &published.snapshot);
+            if let Some(observer) = &self.gate.observer {
+                // Metrics, and the shadow candidate's turn (queued, off this path).
+                observer.decided(&policy, &desc, &published, &verdict, started.elapsed());
+            }
+            (Some(policy.clone()), policy.label(), verdict)
+        };
+        tracing::debug!(policy = %label, method = %desc.method, route = %desc.route, ?verdict, "decision");
+
+        match verdict {
+            Decision::Deny(denial) => {
+                let resp = Error::Denied(denial).into_response();
+                Box::pin(async move { Ok(with_label(resp, &label)) })
+            }
+            Decision::Allow => {
+                let ticket = Ticket { version: published.version, desc, policy, gate: self.gate.clone() };
+                req.extensions_mut().insert(AdmissionTicket(Arc::new(ticket)));
+                // Take the service that was driven to readiness; leave a fresh clone.
+                let clone = self.inner.clone();
+                let mut inner = std::mem::replace(&mut self.inner, clone);
+                Box::pin(async move {
+                    let resp = inner.call(req).await?;
+                    Ok(with_label(resp, &label))
+                })
+            }
+        }
+    }
+}

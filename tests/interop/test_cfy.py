@@ -1,0 +1,605 @@
+#!/usr/bin/env python3
+"""Interop test: the real Cloudify CLI (`cfy` 7.0.5) against a running drydock.
+
+Plain Python script (no pytest).  Usage:
+
+    DRYDOCK_PORT=8080 DRYDOCK_ADMIN_PASSWORD=secret python3 test_cfy_interop.py
+
+It re-executes itself under the venv's python (CFY_VENV, default /tmp/cfyvenv)
+so that it can also use `cloudify_rest_client` for set-up and for checking the
+exception class each error maps to.  Install the venv with:
+
+    python3 -m venv /tmp/cfyvenv && /tmp/cfyvenv/bin/pip install cloudify==7.0.5
+
+Environment:
+  DRYDOCK_PORT             (required) drydock's REST port on 127.0.0.1
+  DRYDOCK_ADMIN_PASSWORD   (required) password of the sys_admin user
+  DRYDOCK_ADMIN_USER       default "admin"
+  DRYDOCK_TENANT           default "default_tenant"
+  DRYDOCK_HOLD_SECONDS     default 12: length of the `sleep` execution that keeps
+                           the manager `activating` while the checks run
+  DRYDOCK_PENDING_WORKFLOW default "hold": a workflow the server accepts but no
+                           worker runs, so its execution stays `pending` until
+                           cancelled
+  CFY_VENV                 default /tmp/cfyvenv
+
+The CLI runs with HOME / CFY_WORKDIR / TMPDIR in a fresh temp dir, so the
+user's own ~/.cloudify is never read or written.  Any CLOUDIFY_* auth env
+vars are removed from the child environment.
+
+Prints one PASS/FAIL line per check and, last, exactly `N passed, N failed`.
+Exit code 0 only when nothing failed.
+"""
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import uuid
+
+VENV = os.environ.get('CFY_VENV', '/tmp/cfyvenv')
+
+try:
+    import cloudify_rest_client  # noqa: F401
+except ImportError:
+    venv_py = os.path.join(VENV, 'bin', 'python')
+    if os.environ.get('_CFY_INTEROP_REEXEC') != '1' and os.path.exists(venv_py):
+        os.environ['_CFY_INTEROP_REEXEC'] = '1'
+        os.execv(venv_py, [venv_py, os.path.abspath(__file__)] + sys.argv[1:])
+    sys.stderr.write('cloudify_rest_client not importable and no venv at '
+                     '{0}; install cloudify==7.0.5 there\n'.format(VENV))
+    print('0 passed, 1 failed')
+    sys.exit(2)
+
+import requests  # noqa: E402  (comes with the venv)
+from cloudify_rest_client import CloudifyClient  # noqa: E402
+from cloudify_rest_client import exceptions as cfy_exc  # noqa: E402
+
+# --------------------------------------------------------------------------
+# configuration
+
+try:
+    PORT = int(os.environ['DRYDOCK_PORT'])
+    ADMIN_PW = os.environ['DRYDOCK_ADMIN_PASSWORD']
+except (KeyError, ValueError):
+    sys.stderr.write('set DRYDOCK_PORT and DRYDOCK_ADMIN_PASSWORD\n')
+    print('0 passed, 1 failed')
+    sys.exit(2)
+ADMIN = os.environ.get('DRYDOCK_ADMIN_USER', 'admin')
+TENANT = os.environ.get('DRYDOCK_TENANT', 'default_tenant')
+HOLD_SECONDS = int(os.environ.get('DRYDOCK_HOLD_SECONDS', '12'))
+PENDING_WF = os.environ.get('DRYDOCK_PENDING_WORKFLOW', 'hold')
+HOST = '127.0.0.1'
+CFY = os.path.join(VENV, 'bin', 'cfy')
+BASE = 'http://{0}:{1}/api/v3.1'.format(HOST, PORT)
+
+RUN_ID = uuid.uuid4().hex[:8]
+DEP = 'interop-dep-' + RUN_ID
+BLUEPRINT = 'interop-bp-' + RUN_ID
+USER = 'interop-user-' + RUN_ID
+USER_PW = 'pw-' + RUN_ID
+
+MAINT_TEXT = 'maintenance mode'   # both 503 messages contain this
+SERVER_ERR_PREFIX = 'An error occurred on the server'
+
+# --------------------------------------------------------------------------
+# tiny harness
+
+PASSED = 0
+FAILED = 0
+
+
+def check(name, cond, detail=''):
+    global PASSED, FAILED
+    if cond:
+        PASSED += 1
+        print('PASS  ' + name)
+    else:
+        FAILED += 1
+        print('FAIL  ' + name + (': ' + detail if detail else ''))
+    sys.stdout.flush()
+    return bool(cond)
+
+
+def excerpt(text, n=1200):
+    text = text.strip()
+    if len(text) > n:
+        text = text[:n] + ' ...[cut]'
+    return '\n      | ' + text.replace('\n', '\n      | ')
+
+
+WORK = tempfile.mkdtemp(prefix='cfy-interop-')
+os.makedirs(os.path.join(WORK, 'tmp'))
+CHILD_ENV = {k: v for k, v in os.environ.items()
+             if not k.startswith('CLOUDIFY_')
+             and k not in ('LOCAL_REST_CERT_FILE', '_CFY_INTEROP_REEXEC')}
+CHILD_ENV.update({'HOME': WORK, 'CFY_WORKDIR': WORK,
+                  'TMPDIR': os.path.join(WORK, 'tmp'),
+                  'LANG': 'C.UTF-8', 'LC_ALL': 'C.UTF-8'})
+
+
+def cfy(*args, timeout=180):
+    """Run the real CLI; return (exit code, stdout+stderr interleaved)."""
+    try:
+        p = subprocess.run([CFY] + list(args), env=CHILD_ENV, cwd=WORK,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           universal_newlines=True, timeout=timeout)
+        return p.returncode, p.stdout
+    except subprocess.TimeoutExpired as e:
+        out = e.stdout or ''
+        if isinstance(out, bytes):
+            out = out.decode(errors='replace')
+        return -999, out + '\n[timed out after {0}s]'.format(timeout)
+
+
+def cfy_bg(*args):
+    return subprocess.Popen([CFY] + list(args), env=CHILD_ENV, cwd=WORK,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            universal_newlines=True)
+
+
+def expect(name, rc_out, rc=0, contains=(), absent=(), regex=()):
+    code, out = rc_out
+    problems = []
+    if rc is not None and code != rc:
+        problems.append('exit code {0} != {1}'.format(code, rc))
+    for s in contains:
+        if s not in out:
+            problems.append('missing {0!r}'.format(s))
+    for s in absent:
+        if s in out:
+            problems.append('unexpected {0!r}'.format(s))
+    for r in regex:
+        if not re.search(r, out, re.M):
+            problems.append('no match for /{0}/'.format(r))
+    return check(name, not problems,
+                 '; '.join(problems) + excerpt(out) if problems else '')
+
+
+def client(user=ADMIN, password=ADMIN_PW, headers=None):
+    return CloudifyClient(host=HOST, port=PORT, username=user,
+                          password=password, tenant=TENANT, headers=headers)
+
+
+ADMIN_CLIENT = client()
+
+
+def rest_error(fn):
+    """Call fn(); return the CloudifyClientError it raised (or None)."""
+    try:
+        fn()
+    except cfy_exc.CloudifyClientError as e:
+        return e
+    return None
+
+
+def maint_status():
+    return ADMIN_CLIENT.maintenance_mode.status().status
+
+
+def wait_for(pred, timeout, interval=0.25):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            v = pred()
+            if v:
+                return v
+        except Exception:
+            pass
+        time.sleep(interval)
+    return None
+
+
+# helper reads go through the sys_admin bypass so that they also work while
+# the manager is activated (executions are blocked then, even GETs)
+INSPECT_CLIENT = client(headers={'X-BYPASS-MAINTENANCE': 'true'})
+
+
+def exec_status(exec_id):
+    try:
+        return INSPECT_CLIENT.executions.get(exec_id).status
+    except cfy_exc.CloudifyClientError as e:
+        return 'unknown ({0!r})'.format(e)
+
+
+def field_order_ok(out, labels):
+    pos = [out.find('\t{0}:\t'.format(lb)) for lb in labels]
+    return all(p >= 0 for p in pos) and pos == sorted(pos)
+
+
+# --------------------------------------------------------------------------
+# the scenario
+
+created_execs = []
+
+
+def scenario():
+    # 0. server reachable at all, and not left in maintenance by someone else
+    st = rest_error(lambda: ADMIN_CLIENT.manager.get_status())
+    if not check('REST GET /status answers for admin', st is None,
+                 str(st)):
+        return
+    if maint_status() != 'deactivated':
+        print('note: server was in maintenance mode; deactivating first')
+        ADMIN_CLIENT.maintenance_mode.deactivate()
+
+    # 1. cfy profiles use
+    r = cfy('profiles', 'use', HOST, '--rest-port', str(PORT),
+            '-u', ADMIN, '-p', ADMIN_PW, '-t', TENANT)
+    if not expect('cfy profiles use', r, 0,
+                  contains=['Using manager {0} with port {1}'.format(HOST,
+                                                                    PORT),
+                            'Initialization completed successfully'],
+                  absent=["Can't use manager", 'Traceback',
+                          'Adding cluster node']):
+        return   # nothing else can work without a profile
+
+    # 2. cfy --version, cfy status (deactivated)
+    expect('cfy --version shows client and manager', cfy('--version'), 0,
+           contains=['Cloudify CLI 7.0.5', 'Cloudify Manager ',
+                     '[ip={0}]'.format(HOST), ' edition'])
+    expect('cfy status (deactivated)', cfy('status'), 0,
+           contains=['Retrieving manager services status... [ip={0}]'
+                     .format(HOST), 'Services:'],
+           regex=[r'^\|\s+service\s+\|\s+status\s+\|$'],
+           absent=['Maintenance mode is', 'not responding', 'unauthorized'])
+
+    # 3. maintenance-mode status (deactivated)
+    r = cfy('maintenance-mode', 'status')
+    expect('maintenance-mode status (deactivated)', r, 0,
+           contains=['Maintenance Mode Status:', '\tStatus:\tdeactivated'],
+           absent=['Activated At', 'Requested By', 'running or pending',
+                   'INFO - Cloudify Manager is currently in maintenance'])
+
+    # 4. users create (non-admin user, used for 403 / bypass checks later)
+    expect('cfy users create (role default)',
+           cfy('users', 'create', USER, '-p', USER_PW, '-r', 'default'), 0,
+           contains=['User `{0}` created with `default` security role'
+                     .format(USER)])
+    user_client = client(USER, USER_PW)
+    e = rest_error(lambda: user_client.maintenance_mode.activate())
+    check('non-admin activate -> 403 ForbiddenError',
+          isinstance(e, cfy_exc.ForbiddenError) and e.status_code == 403,
+          repr(e))
+    if e is None:   # it worked?! undo
+        ADMIN_CLIENT.maintenance_mode.deactivate()
+    e = rest_error(lambda: client(ADMIN, ADMIN_PW + 'x').manager.get_status())
+    check('bad password -> 401 UserUnauthorizedError',
+          isinstance(e, cfy_exc.UserUnauthorizedError)
+          and e.status_code == 401, repr(e))
+
+    # 5. deployments create (CLI; server must accept an unknown blueprint id)
+    expect('cfy deployments create -b BP DEP',
+           cfy('deployments', 'create', '-b', BLUEPRINT, DEP), 0,
+           contains=['Creating new deployment from blueprint {0}...'
+                     .format(BLUEPRINT),
+                     "Deployment `{0}` created. The deployment's id is {0}"
+                     .format(DEP)])
+    expect('cfy deployments list shows it', cfy('deployments', 'list'), 0,
+           contains=['Deployments:', DEP, BLUEPRINT],
+           regex=[r'^Showing \d+ of \d+ deployments$'])
+
+    # 6. executions start sleep -p seconds=2 (foreground, runs to the end)
+    r = cfy('executions', 'start', 'sleep', '-d', DEP, '-p', 'seconds=2',
+            timeout=120)
+    expect('cfy executions start sleep -p seconds=2 finishes', r, 0,
+           contains=['Executing workflow `sleep` on deployment `{0}` '
+                     '[timeout=900 seconds]'.format(DEP),
+                     'Finished executing workflow sleep on deployment {0}'
+                     .format(DEP)])
+    m = re.search(r"cfy events list ([0-9A-Za-z_.:-]+)'", r[1])
+    first_exec = m.group(1) if m else None
+    if first_exec:
+        created_execs.append(first_exec)
+        st = exec_status(first_exec)
+        check('first sleep execution is terminated', st == 'terminated', st)
+
+    # 7. a longer sleep in the background keeps the manager `activating`
+    bg = cfy_bg('executions', 'start', 'sleep', '-d', DEP,
+                '-p', 'seconds={0}'.format(HOLD_SECONDS))
+    t0 = time.time()
+
+    def running_sleep():
+        for ex in INSPECT_CLIENT.executions.list(deployment_id=DEP,
+                                               workflow_id='sleep'):
+            if ex.id not in created_execs and \
+                    ex.status not in ex.END_STATES:
+                return ex
+    hold_exec = wait_for(running_sleep, 20)
+    if not check('background sleep execution created', hold_exec is not None):
+        bg.kill()
+        return
+    created_execs.append(hold_exec.id)
+
+    # 8. activate -> activating
+    expect('maintenance-mode activate (executions running)',
+           cfy('maintenance-mode', 'activate'), 0,
+           contains=['Entering maintenance mode...',
+                     "Run 'cfy maintenance-mode status' to check the "
+                     "maintenance mode's status."])
+    r = cfy('maintenance-mode', 'status')
+    expect('maintenance-mode status shows activating', r, 0,
+           contains=['Maintenance Mode Status:', '\tStatus:\tactivating',
+                     '\tActivation Requested At:\t',
+                     '\tRequested By:\t{0}'.format(ADMIN)],
+           absent=['\tActivated At:', 'Remaining executions:'],
+           regex=[r'^Cloudify Manager currently has (one running or pending '
+                  r'execution\. Waiting for it to finish|\d+ running or '
+                  r'pending executions\. Waiting for all executions to '
+                  r'finish) before entering maintenance mode\.$',
+                  r'\tActivation Requested At:\t\d{4}-\d\d-\d\dT'
+                  r'\d\d:\d\d:\d\d\.\d{3}Z$'])
+    check('status field order (Status, Activation Requested At, '
+          'Requested By)',
+          field_order_ok(r[1], ['Status', 'Activation Requested At',
+                                'Requested By']), excerpt(r[1]))
+    expect('maintenance-mode status -v lists remaining executions',
+           cfy('maintenance-mode', 'status', '-v'), 0,
+           contains=['Remaining executions:', hold_exec.id, 'sleep', DEP],
+           regex=[r'\|\s+id\s+\|\s+deployment_id\s+\|\s+workflow_id\s+\|'
+                  r'\s+status\s+\|'])
+    expect('cfy status shows activating', cfy('status'), 0,
+           contains=['Services:', 'Maintenance mode is activating.'])
+
+    # 9. starting work while activating is refused (503 entering_...)
+    r = cfy('executions', 'start', 'sleep', '-d', DEP, '-p', 'seconds=1')
+    expect('executions start while activating -> refused', r, 1,
+           contains=[MAINT_TEXT], absent=[SERVER_ERR_PREFIX, 'Finished'])
+    e = rest_error(lambda: ADMIN_CLIENT.executions.start(DEP, 'sleep'))
+    check('REST start while activating -> 503 MaintenanceModeActivatingError',
+          isinstance(e, cfy_exc.MaintenanceModeActivatingError)
+          and e.status_code == 503
+          and e.error_code == 'entering_maintenance_mode', repr(e))
+    rr = requests.get(BASE + '/executions/' + hold_exec.id,
+                      auth=(ADMIN, ADMIN_PW), headers={'Tenant': TENANT})
+    check('reads pass while activating (GET /executions/<id> 200)',
+          rr.status_code == 200, '{0} {1}'.format(rr.status_code,
+                                                  rr.text[:300]))
+
+    # 10. activate again (with --wait) while activating: 304 -> CLI error
+    expect('activate --wait while already activating -> 304 '
+           '"Nothing to modify"',
+           cfy('maintenance-mode', 'activate', '--wait'), 1,
+           contains=['Entering maintenance mode...', 'Nothing to modify'],
+           absent=[SERVER_ERR_PREFIX, 'Manager is in maintenance mode.'])
+    e = rest_error(lambda: ADMIN_CLIENT.maintenance_mode.activate())
+    check('REST activate twice -> NotModifiedError (HTTP 304)',
+          isinstance(e, cfy_exc.NotModifiedError) and e.status_code == 304,
+          repr(e))
+    expect("activate --timeout without --wait -> CLI error",
+           cfy('maintenance-mode', 'activate', '--timeout', '5'), 1,
+           contains=["'--timeout' was used without '--wait'."])
+
+    # 11. the background `executions start` ends: its last poll is blocked
+    try:
+        out, _ = bg.communicate(timeout=HOLD_SECONDS + 60)
+    except subprocess.TimeoutExpired:
+        bg.kill()
+        out, _ = bg.communicate()
+    expect('in-flight `cfy executions start` ends with the maintenance '
+           'error (its follow-up GET is blocked once activated)',
+           (bg.returncode, out), 1,
+           contains=['Executing workflow `sleep`', MAINT_TEXT],
+           absent=[SERVER_ERR_PREFIX])
+    st = wait_for(lambda: maint_status() == 'activated' and 'activated', 10)
+    check('state is activated once the execution ended', st == 'activated',
+          str(st))
+    st = wait_for(lambda: exec_status(hold_exec.id) == 'terminated'
+                  and 'terminated', 10)
+    check('held execution ran to terminated (activation does not cancel it)',
+          st == 'terminated', exec_status(hold_exec.id))
+    print('      (activating phase lasted {0:.1f}s)'.format(time.time() - t0))
+
+    # 12. activated
+    r = cfy('maintenance-mode', 'status')
+    expect('maintenance-mode status shows activated', r, 0,
+           contains=['\tStatus:\tactivated', '\tActivated At:\t',
+                     '\tActivation Requested At:\t',
+                     '\tRequested By:\t{0}'.format(ADMIN),
+                     'INFO - Cloudify Manager is currently in maintenance '
+                     'mode. Most requests will be blocked.'],
+           absent=['running or pending'])
+    check('status field order (Status, Activated At, Activation Requested '
+          'At, Requested By)',
+          field_order_ok(r[1], ['Status', 'Activated At',
+                                'Activation Requested At', 'Requested By']),
+          excerpt(r[1]))
+    expect('cfy status shows activated', cfy('status'), 0,
+           contains=['Services:', 'Maintenance mode is activated.'])
+    expect('cfy --version works while activated', cfy('--version'), 0,
+           contains=['Cloudify CLI 7.0.5', 'Cloudify Manager '])
+
+    # 13. blocked calls
+    expect('cfy deployments list while activated -> 503 message',
+           cfy('deployments', 'list'), 1,
+           contains=['Listing all deployments...', MAINT_TEXT],
+           absent=[SERVER_ERR_PREFIX, 'Showing'])
+    expect('cfy executions list while activated -> 503 message',
+           cfy('executions', 'list'), 1,
+           contains=[MAINT_TEXT], absent=[SERVER_ERR_PREFIX])
+    e = rest_error(lambda: ADMIN_CLIENT.deployments.list())
+    check('REST list while activated -> 503 MaintenanceModeActiveError',
+          isinstance(e, cfy_exc.MaintenanceModeActiveError)
+          and e.status_code == 503
+          and e.error_code == 'maintenance_mode_active', repr(e))
+    rr = requests.get(BASE + '/deployments', auth=(ADMIN, ADMIN_PW),
+                      headers={'Tenant': TENANT})
+    try:
+        body = rr.json()
+    except ValueError:
+        body = None
+    check('503 body is {message, error_code, server_traceback}',
+          rr.status_code == 503 and isinstance(body, dict)
+          and body.get('error_code') == 'maintenance_mode_active'
+          and MAINT_TEXT in (body.get('message') or '')
+          and 'server_traceback' in body,
+          '{0} {1}'.format(rr.status_code, rr.text[:300]))
+    rr = requests.get(BASE + '/deployments', auth=(ADMIN, ADMIN_PW),
+                      headers={'Tenant': TENANT,
+                               'X-BYPASS-MAINTENANCE': 'true'})
+    check('sys_admin with X-BYPASS-MAINTENANCE passes (200)',
+          rr.status_code == 200, '{0} {1}'.format(rr.status_code,
+                                                  rr.text[:300]))
+    rr = requests.get(BASE + '/deployments', auth=(USER, USER_PW),
+                      headers={'Tenant': TENANT,
+                               'X-BYPASS-MAINTENANCE': 'true'})
+    check('non-admin X-BYPASS-MAINTENANCE is ignored (not 2xx)',
+          rr.status_code in (503, 403, 401), '{0} {1}'.format(
+              rr.status_code, rr.text[:300]))
+
+    # 14. deactivate, and deactivate again (304)
+    expect('maintenance-mode deactivate', cfy('maintenance-mode',
+                                              'deactivate'), 0,
+           contains=['Turning off maintenance mode...',
+                     'Maintenance mode is off.'])
+    expect('deactivate again -> 304 "Nothing to modify"',
+           cfy('maintenance-mode', 'deactivate'), 1,
+           contains=['Turning off maintenance mode...', 'Nothing to modify'],
+           absent=[SERVER_ERR_PREFIX])
+    expect('maintenance-mode status back to deactivated',
+           cfy('maintenance-mode', 'status'), 0,
+           contains=['\tStatus:\tdeactivated'],
+           absent=['Requested By', 'Activated At'])
+    expect('cfy status without maintenance line', cfy('status'), 0,
+           contains=['Services:'], absent=['Maintenance mode is'])
+
+    # 15. activate --wait that really waits (poll interval is 5 s)
+    ex3 = ADMIN_CLIENT.executions.start(DEP, 'sleep',
+                                        parameters={'seconds': '3'})
+    created_execs.append(ex3.id)
+    r = cfy('maintenance-mode', 'activate', '--wait', '--timeout', '90',
+            timeout=150)
+    expect('activate --wait waits for the execution, then activated', r, 0,
+           contains=['Entering maintenance mode...',
+                     'Cloudify manager will enter Maintenance mode once '
+                     'there are no running or pending executions...',
+                     'Manager is in maintenance mode.',
+                     'While in maintenance mode most requests will be '
+                     'blocked.'])
+    check('third sleep execution terminated',
+          exec_status(ex3.id) == 'terminated', exec_status(ex3.id))
+    expect('deactivate after --wait', cfy('maintenance-mode', 'deactivate'),
+           0, contains=['Maintenance mode is off.'])
+
+    # 16. executions list / get
+    r = cfy('executions', 'list')
+    expect('cfy executions list', r, 0,
+           contains=['Listing all executions...', 'Executions:',
+                     hold_exec.id, 'completed'],
+           regex=[r'^Showing \d+ of \d+ executions$',
+                  r'\|\s+id\s+\|\s+workflow_id\s+\|\s+status\s+\|\s+'
+                  r'is_dry_run\s+\|\s+deployment_id\s+\|\s+created_at\s+\|'])
+    expect('cfy executions list -d DEP', cfy('executions', 'list', '-d', DEP),
+           0, contains=['Listing executions for deployment {0}...'
+                        .format(DEP), hold_exec.id])
+    if first_exec:
+        r = cfy('executions', 'get', first_exec)
+        expect('cfy executions get', r, 0,
+               contains=['Retrieving execution {0}'.format(first_exec),
+                         'Execution:', 'completed', 'Execution Parameters:',
+                         'seconds:'])
+        check('executions get: every FULL_EXECUTION_COLUMNS field present '
+              '(no N/A cell)', 'N/A' not in r[1], excerpt(r[1]))
+    expect('cfy executions get <unknown> -> not found',
+           cfy('executions', 'get', 'no-such-exec-' + RUN_ID), 1,
+           contains=['Execution no-such-exec-{0} not found'.format(RUN_ID)])
+
+    # 17. cancel a pending execution of another workflow
+    e = None
+    pend = None
+    try:
+        pend = ADMIN_CLIENT.executions.start(DEP, PENDING_WF)
+        created_execs.append(pend.id)
+    except cfy_exc.CloudifyClientError as exc:
+        e = exc
+    if check('REST start {0!r} accepted (201)'.format(PENDING_WF),
+             pend is not None, repr(e)):
+        time.sleep(1)
+        st = exec_status(pend.id)
+        check('{0!r} execution stays unfinished (no worker runs it)'
+              .format(PENDING_WF), st not in ('terminated', 'failed',
+                                              'cancelled'), st)
+        expect('cfy executions cancel <pending>',
+               cfy('executions', 'cancel', pend.id), 0,
+               contains=['Cancelling execution {0}'.format(pend.id),
+                         'A cancel request for execution {0} has been sent. '
+                         "To track the execution's status, use:"
+                         .format(pend.id),
+                         'cfy executions get {0}'.format(pend.id)])
+        st = wait_for(lambda: exec_status(pend.id) == 'cancelled'
+                      and 'cancelled', 10)
+        if not check('pending execution reaches cancelled after plain '
+                     'cancel', st == 'cancelled', exec_status(pend.id)):
+            expect('cfy executions cancel -k (kill) fallback',
+                   cfy('executions', 'cancel', '-k', pend.id), 0,
+                   contains=['Killing execution {0}'.format(pend.id)])
+            st = wait_for(lambda: exec_status(pend.id) == 'cancelled'
+                          and 'cancelled', 10)
+            check('cancelled after kill', st == 'cancelled',
+                  exec_status(pend.id))
+        expect('cfy executions get shows cancelled',
+               cfy('executions', 'get', pend.id), 0,
+               contains=['cancelled'])
+        expect('cancel an ended execution -> server error, exit 1',
+               cfy('executions', 'cancel', pend.id), 1,
+               contains=[SERVER_ERR_PREFIX])
+
+    # 18. activate with nothing running -> activated at once; deactivate
+    expect('activate when idle', cfy('maintenance-mode', 'activate'), 0,
+           contains=['Entering maintenance mode...'])
+    check('idle activate is immediately activated',
+          maint_status() == 'activated', maint_status())
+    expect('deactivate (idle)', cfy('maintenance-mode', 'deactivate'), 0,
+           contains=['Maintenance mode is off.'])
+
+    # 19. deployments delete
+    expect('cfy deployments delete', cfy('deployments', 'delete', DEP), 0,
+           contains=['Trying to delete deployment {0}...'.format(DEP),
+                     'Deployment deleted'])
+    expect('deleted deployment gone from list', cfy('deployments', 'list'),
+           0, contains=['Deployments:'], absent=[DEP])
+
+
+def cleanup():
+    """Leave the server usable: kill our unfinished executions, deactivate."""
+    try:
+        bypass = client(headers={'X-BYPASS-MAINTENANCE': 'true'})
+        for ex_id in created_execs:
+            try:
+                ex = bypass.executions.get(ex_id)
+                if ex.status not in ex.END_STATES:
+                    bypass.executions.cancel(ex_id, kill=True)
+            except Exception:
+                pass
+        try:
+            if bypass.maintenance_mode.status().status != 'deactivated':
+                bypass.maintenance_mode.deactivate()
+        except Exception:
+            pass
+        try:
+            bypass.deployments.delete(DEP)
+        except Exception:
+            pass
+    finally:
+        shutil.rmtree(WORK, ignore_errors=True)
+
+
+def main():
+    print('cfy interop against {0}:{1} (run {2}, workdir {3})'.format(
+        HOST, PORT, RUN_ID, WORK))
+    try:
+        scenario()
+    except Exception:
+        check('scenario ran without a test-harness exception', False,
+              excerpt(traceback.format_exc(), 4000))
+    finally:
+        cleanup()
+    print('{0} passed, {1} failed'.format(PASSED, FAILED))
+    sys.exit(1 if FAILED else 0)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,115 @@
+//! Client mistakes get a clear 4xx in the reference's error shape, and change nothing.
+
+use drydock_e2e::{Resp, Server};
+use serde_json::json;
+
+fn error(r: &Resp, status: u16, code: &str) {
+    assert_eq!(r.status, status, "{}", r.text);
+    let body = r.json();
+    assert_eq!(body["error_code"], code, "{}", r.text);
+    assert!(!body["message"].as_str().unwrap().is_empty());
+    assert!(body.get("server_traceback").is_some());
+}
+
+#[test]
+fn malformed_bodies() {
+    let s = Server::start();
+    let admin = s.admin();
+    admin.create_deployment("d");
+
+    let r = admin.req("POST", "/api/v3.1/executions").header("Content-Type", "application/json").body("{not json").send();
+    error(&r, 400, "bad_parameters_error");
+    let r = admin.post("/api/v3.1/executions", &json!({"deployment_id": "d", "workflow_id": 7}));
+    error(&r, 400, "bad_parameters_error");
+    let r = admin.post("/api/v3.1/executions", &json!({"deployment_id": "d"}));
+    error(&r, 400, "bad_parameters_error");
+    let r = admin.post("/api/v3.1/executions", &json!({"deployment_id": "d", "workflow_id": "x", "parameters": [1]}));
+    error(&r, 400, "bad_parameters_error");
+    let r = admin.req("POST", "/api/v3.1/executions").header("Content-Type", "text/plain").body("hello").send();
+    error(&r, 415, "unsupported_media_type_error");
+    let big = format!("{{\"deployment_id\": \"d\", \"workflow_id\": \"{}\"}}", "x".repeat(1024 * 1024 + 1024));
+    let r = admin.req("POST", "/api/v3.1/executions").header("Content-Type", "application/json").body(big).send();
+    error(&r, 413, "payload_too_large_error");
+    let r = admin.get("/api/v3.1/executions?_size=lots");
+    error(&r, 400, "bad_parameters_error");
+    let r = admin.get("/api/v3.1/executions?_sort=password");
+    error(&r, 400, "bad_parameters_error");
+    let r = admin.put("/api/v3.1/deployments/bad%20id", &json!({}));
+    error(&r, 400, "bad_parameters_error");
+
+    // Nothing of the above was written.
+    let list = admin.get("/api/v3.1/executions").json();
+    assert_eq!(list["metadata"]["pagination"]["total"], 0);
+}
+
+#[test]
+fn unknown_ids_and_duplicates() {
+    let s = Server::start();
+    let admin = s.admin();
+    error(&admin.get("/api/v3.1/executions/nope"), 404, "not_found_error");
+    error(&admin.get("/api/v3.1/deployments/nope"), 404, "not_found_error");
+    error(&admin.delete("/api/v3.1/deployments/nope"), 404, "not_found_error");
+    error(&admin.start_execution("nope", "install", json!({})), 404, "not_found_error");
+    admin.create_deployment("d");
+    error(&admin.create_deployment("d"), 409, "conflict_error");
+}
+
+#[test]
+fn illegal_transitions_change_nothing() {
+    let s = Server::start();
+    let admin = s.admin();
+    admin.create_deployment("d");
+    let id = admin.start_execution("d", "install", json!({})).json()["id"].as_str().unwrap().to_string();
+    let path = format!("/api/v3.1/executions/{id}");
+    assert_eq!(admin.patch(&path, &json!({"status": "started"})).status, 200);
+    assert_eq!(admin.patch(&path, &json!({"status": "terminated"})).status, 200);
+
+    error(&admin.patch(&path, &json!({"status": "started"})), 400, "invalid_execution_status_update");
+    error(&admin.patch(&path, &json!({"status": "sideways"})), 400, "bad_parameters_error");
+    error(&admin.post(&path, &json!({"action": "cancel"})), 400, "invalid_execution_status_update");
+    error(&admin.post(&path, &json!({"action": "dance"})), 400, "bad_parameters_error");
+    assert_eq!(admin.get(&path).json()["status"], "terminated");
+}
+
+#[test]
+fn cancel_force_cancel_and_kill() {
+    let s = Server::start();
+    let admin = s.admin();
+    admin.create_deployment("d");
+    let start = |wf: &str| admin.start_execution("d", wf, json!({"seconds": 30})).json()["id"].as_str().unwrap().to_string();
+
+    // A pending execution is cancelled at once.
+    let pending = start("install");
+    let r = admin.post(&format!("/api/v3.1/executions/{pending}"), &json!({"action": "cancel"}));
+    assert_eq!(r.json()["status"], "cancelled");
+
+    // A running sleep is asked to stop, and the built-in worker ends it.
+    let sleeping = start("sleep");
+    admin.wait_for(10, "the sleep to start", |c| c.get(&format!("/api/v3.1/executions/{sleeping}")).json()["status"] == "started");
+    let r = admin.post(&format!("/api/v3.1/executions/{sleeping}"), &json!({"action": "cancel"}));
+    assert_eq!(r.json()["status"], "cancelling");
+    admin.wait_for(10, "the cancel to land", |c| c.get(&format!("/api/v3.1/executions/{sleeping}")).json()["status"] == "cancelled");
+
+    // Force-cancel and kill end a started execution at once.
+    for action in ["force-cancel", "kill"] {
+        let id = start("install");
+        admin.patch(&format!("/api/v3.1/executions/{id}"), &json!({"status": "started"}));
+        let r = admin.post(&format!("/api/v3.1/executions/{id}"), &json!({"action": action}));
+        assert_eq!(r.json()["status"], "cancelled", "{action}");
+    }
+}
+
+#[test]
+fn lists_are_paginated_like_the_real_client_expects() {
+    let s = Server::start();
+    let admin = s.admin();
+    for i in 0..5 {
+        admin.create_deployment(&format!("d{i}"));
+    }
+    let r = admin.get("/api/v3.1/deployments?_offset=1&_size=2&_sort=-id").json();
+    assert_eq!(r["metadata"]["pagination"]["total"], 5);
+    assert_eq!(r["metadata"]["pagination"]["offset"], 1);
+    assert_eq!(r["metadata"]["pagination"]["size"], 2);
+    let ids: Vec<_> = r["items"].as_array().unwrap().iter().map(|d| d["id"].as_str().unwrap().to_string()).collect();
+    assert_eq!(ids, vec!["d3", "d2"]);
+}
