@@ -113,3 +113,11 @@ fn lists_are_paginated_like_the_real_client_expects() {
     let ids: Vec<_> = r["items"].as_array().unwrap().iter().map(|d| d["id"].as_str().unwrap().to_string()).collect();
     assert_eq!(ids, vec!["d3", "d2"]);
 }
+
+#[test]
+fn oversized_headers_are_refused_cleanly() {
+    let s = Server::start();
+    let r = s.admin().req("GET", "/api/v3.1/status").header("X-Padding", &"p".repeat(40 * 1024)).send();
+    error(&r, 431, "request_header_fields_too_large_error");
+    assert_eq!(s.admin().get("/api/v3.1/status").status, 200, "the server keeps serving");
+}

@@ -5,6 +5,7 @@ pub mod error;
 pub mod events;
 pub mod executions;
 pub mod json;
+pub mod limits;
 pub mod maintenance;
 pub mod policies;
 pub mod status;
@@ -187,6 +188,9 @@ pub fn router(app: Arc<App>, gate: &Gate, auth: Arc<Authenticator>) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(limits::timeout))
+        .layer(axum::middleware::from_fn(limits::header_size))
+        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(limits::MAX_IN_FLIGHT))
         .with_state(app)
 }
 
