@@ -133,6 +133,21 @@ fn caller_of(req: &Request<Body>) -> Caller {
     }
 }
 
+/// Refused request bodies up to this size are read and dropped; larger ones
+/// end the connection.
+const DRAIN_LIMIT: usize = 1024 * 1024;
+
+/// Read what is left of a refused request's body before answering: hyper
+/// silently closes a keep-alive connection whose request body was not read, and
+/// a client that reuses it (as most do) then fails its next request. A body too
+/// large to drain gets `Connection: close`, so the client knows.
+async fn refuse_after_draining(req: Request<Body>, mut resp: Response) -> Response {
+    if axum::body::to_bytes(req.into_body(), DRAIN_LIMIT).await.is_err() {
+        resp.headers_mut().insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    resp
+}
+
 fn with_label(mut resp: Response, label: &str) -> Response {
     if let Ok(v) = HeaderValue::from_str(label) {
         resp.headers_mut().insert(POLICY_HEADER, v);
@@ -188,7 +203,7 @@ where
         match verdict {
             Decision::Deny(denial) => {
                 let resp = Error::Denied(denial).into_response();
-                Box::pin(async move { Ok(with_label(resp, &label)) })
+                Box::pin(async move { Ok(with_label(refuse_after_draining(req, resp).await, &label)) })
             }
             Decision::Allow => {
                 let ticket = Ticket { version: published.version, desc, policy, gate: self.gate.clone() };
