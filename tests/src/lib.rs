@@ -337,3 +337,36 @@ impl Client {
         }
     }
 }
+
+// ---- the drydock CLI as a client (tests/tests/cli.rs) ----
+
+/// What one run of the `drydock` CLI printed, and how it exited (-1: killed by a signal).
+#[derive(Debug, Clone)]
+pub struct CliOutput {
+    pub stdout: String,
+    pub stderr: String,
+    pub code: i32,
+}
+
+/// A `drydock` command with exactly the given `DRYDOCK_*` variables: any in the test's
+/// own environment are removed, so a run never picks up a developer's settings.
+pub fn cli_command(env: &[(&str, &str)], args: &[&str]) -> Command {
+    let mut cmd = Command::new(binary());
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("DRYDOCK_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.envs(env.iter().copied()).args(args).stdin(Stdio::null());
+    cmd
+}
+
+/// Run `drydock ARGS` to completion (see [`cli_command`]).
+pub fn run_cli(env: &[(&str, &str)], args: &[&str]) -> CliOutput {
+    let out = cli_command(env, args).output().expect("run the drydock binary");
+    CliOutput {
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        code: out.status.code().unwrap_or(-1),
+    }
+}

@@ -1,0 +1,305 @@
+//! The CLI's HTTP client: where to connect and as whom (flags, environment, the saved
+//! profile), the requests, and the server's answers turned into errors a person can
+//! act on.
+
+use std::io::Read;
+use std::time::Duration;
+
+use base64::Engine as _;
+use clap::Args;
+use serde_json::Value;
+
+use super::profiles;
+
+pub const DEFAULT_MANAGER: &str = "http://127.0.0.1:8080";
+pub const DEFAULT_TENANT: &str = "default_tenant";
+pub const API: &str = "/api/v3.1";
+
+/// Where the server is and who is asking. Global: accepted after any subcommand.
+/// The environment is read by [`ConnArgs::with_env`], not by clap, so clap's usage
+/// errors never list values that came from the environment.
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Connection")]
+pub struct ConnArgs {
+    /// The server's address [env: DRYDOCK_URL] [default: the active profile's, else
+    /// http://127.0.0.1:8080]
+    #[arg(long, global = true, value_name = "URL")]
+    pub manager: Option<String>,
+    /// Username to authenticate as [env: DRYDOCK_USERNAME] [default: the active profile's]
+    #[arg(short = 'u', long, global = true, value_name = "USER")]
+    pub username: Option<String>,
+    /// Password (long flag only: `-p` belongs to the commands) [env: DRYDOCK_PASSWORD]
+    /// [default: the active profile's]
+    #[arg(long, global = true, value_name = "PASSWORD")]
+    pub password: Option<String>,
+    /// Tenant header [env: DRYDOCK_TENANT] [default: the active profile's, else
+    /// default_tenant]
+    #[arg(long, global = true, value_name = "TENANT")]
+    pub tenant: Option<String>,
+}
+
+impl ConnArgs {
+    /// Flags first, then the `DRYDOCK_*` variables (empty ones count as unset).
+    pub fn with_env(mut self) -> ConnArgs {
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        self.manager = self.manager.or_else(|| env("DRYDOCK_URL"));
+        self.username = self.username.or_else(|| env("DRYDOCK_USERNAME"));
+        self.password = self.password.or_else(|| env("DRYDOCK_PASSWORD"));
+        self.tenant = self.tenant.or_else(|| env("DRYDOCK_TENANT"));
+        self
+    }
+}
+
+/// A failure to report: the message, what the person can do about it, the exit code.
+#[derive(Debug)]
+pub struct CliError {
+    pub message: String,
+    pub hints: Vec<String>,
+    pub code: i32,
+    /// The HTTP status, when the server answered with an error.
+    pub status: Option<u16>,
+}
+
+impl CliError {
+    /// The request or command failed (exit 1).
+    pub fn failed(message: impl Into<String>) -> Self {
+        CliError { message: message.into(), hints: Vec::new(), code: 1, status: None }
+    }
+
+    /// The command line was wrong (exit 2).
+    pub fn usage(message: impl Into<String>) -> Self {
+        CliError { message: message.into(), hints: Vec::new(), code: 2, status: None }
+    }
+
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hints.push(hint.into());
+        self
+    }
+
+    pub fn with_code(mut self, code: i32) -> Self {
+        self.code = code;
+        self
+    }
+
+    /// Print to stderr (the original's "Possible solutions" shape); return the exit code.
+    pub fn report(&self) -> i32 {
+        let mut text = self.message.clone();
+        if !self.hints.is_empty() {
+            text.push_str("\nPossible solutions:");
+            for h in &self.hints {
+                text.push_str("\n  - ");
+                text.push_str(h);
+            }
+        }
+        eprintln!("{text}");
+        self.code
+    }
+}
+
+pub type CliResult<T = ()> = Result<T, CliError>;
+
+/// A server answer, read whole. `body` is `Null` when empty.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+    pub retry_after: Option<String>,
+}
+
+/// Where to connect and with what credentials, resolved once per command.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub base: String,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub tenant: String,
+}
+
+impl Target {
+    /// Flags and environment first, then the active profile (only when it is for the
+    /// same server: credentials never go to a server they were not saved for).
+    pub fn resolve(conn: &ConnArgs) -> CliResult<Target> {
+        let profile = profiles::active()?;
+        let base = match &conn.manager {
+            Some(m) => normalize_url(m)?,
+            None => profile.as_ref().map(|p| p.manager.clone()).unwrap_or_else(|| DEFAULT_MANAGER.to_string()),
+        };
+        let profile = profile.filter(|p| p.manager == base);
+        // The profile's password goes only with the profile's username.
+        let (username, password) = match (&conn.username, &profile) {
+            (Some(u), Some(p)) if *u != p.username => (Some(u.clone()), conn.password.clone()),
+            (Some(u), p) => (Some(u.clone()), conn.password.clone().or_else(|| p.as_ref().map(|p| p.password.clone()))),
+            (None, Some(p)) => (Some(p.username.clone()), conn.password.clone().or_else(|| Some(p.password.clone()))),
+            (None, None) => (None, conn.password.clone()),
+        };
+        let tenant = conn
+            .tenant
+            .clone()
+            .or_else(|| profile.as_ref().map(|p| p.tenant.clone()))
+            .unwrap_or_else(|| DEFAULT_TENANT.to_string());
+        Ok(Target { base, username, password, tenant })
+    }
+}
+
+/// `127.0.0.1:8080` → `http://127.0.0.1:8080`; no trailing slash; http only.
+pub fn normalize_url(raw: &str) -> CliResult<String> {
+    let raw = raw.trim().trim_end_matches('/');
+    let url = if raw.contains("://") { raw.to_string() } else { format!("http://{raw}") };
+    if let Some(rest) = url.strip_prefix("https://") {
+        return Err(CliError::usage(format!("https is not supported by this build of drydock: {url}"))
+            .hint(format!("Use http://{rest}, or put drydock behind a TLS-terminating proxy on the same host")));
+    }
+    let host = url.strip_prefix("http://").unwrap_or("");
+    if !url.starts_with("http://") || host.is_empty() || host.contains('/') || host.contains('?') {
+        return Err(CliError::usage(format!(
+            "invalid drydock address `{raw}`: expected http://HOST:PORT (e.g. http://127.0.0.1:8080)"
+        )));
+    }
+    Ok(url)
+}
+
+pub struct Client {
+    agent: ureq::Agent,
+    pub target: Target,
+}
+
+impl Client {
+    pub fn new(target: Target) -> Client {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_connect(Some(Duration::from_secs(5)))
+            .timeout_global(Some(Duration::from_secs(60)))
+            .max_redirects(0)
+            .user_agent(format!("drydock-cli/{}", env!("CARGO_PKG_VERSION")))
+            .build()
+            .into();
+        Client { agent, target }
+    }
+
+    pub fn connect(conn: &ConnArgs) -> CliResult<Client> {
+        Ok(Client::new(Target::resolve(conn)?))
+    }
+
+    pub fn base(&self) -> &str {
+        &self.target.base
+    }
+
+    /// Send one request to `path` (absolute, e.g. `/api/v3.1/status`). Only transport
+    /// failures are errors here; every HTTP status comes back as a `Reply`.
+    pub fn send(&self, method: &str, path: &str, body: Option<&Value>) -> CliResult<Reply> {
+        let url = format!("{}{}", self.target.base, path);
+        let mut req = http::Request::builder()
+            .method(method)
+            .uri(&url)
+            .header("Tenant", &self.target.tenant)
+            .header("Accept", "application/json");
+        if let Some(user) = &self.target.username {
+            let pw = self.target.password.as_deref().unwrap_or("");
+            let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pw}"));
+            req = req.header("Authorization", format!("Basic {token}"));
+        }
+        let bytes = match body {
+            Some(v) => {
+                req = req.header("Content-Type", "application/json");
+                serde_json::to_vec(v).expect("a JSON value serializes")
+            }
+            None => Vec::new(),
+        };
+        let req = req.body(bytes).map_err(|e| CliError::usage(format!("invalid request to {url}: {e}")))?;
+        let resp = self.agent.run(req).map_err(|e| self.unreachable(e))?;
+        let status = resp.status().as_u16();
+        let retry_after = resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_string);
+        let mut text = String::new();
+        resp.into_body()
+            .into_reader()
+            .read_to_string(&mut text)
+            .map_err(|e| CliError::failed(format!("lost the connection to drydock at {}: {e}", self.target.base)))?;
+        let body = if text.trim().is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        Ok(Reply { status, body, retry_after })
+    }
+
+    /// Send, and accept only a 2xx answer; anything else becomes a [`CliError`].
+    pub fn call(&self, method: &str, path: &str, body: Option<&Value>) -> CliResult<Value> {
+        let reply = self.send(method, path, body)?;
+        if (200..300).contains(&reply.status) { Ok(reply.body) } else { Err(self.api_error(&reply)) }
+    }
+
+    pub fn get(&self, path: &str) -> CliResult<Value> {
+        self.call("GET", path, None)
+    }
+
+    fn unreachable(&self, e: ureq::Error) -> CliError {
+        let why = match &e {
+            ureq::Error::Io(io) => match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => "connection refused".to_string(),
+                std::io::ErrorKind::ConnectionReset => "connection reset".to_string(),
+                std::io::ErrorKind::TimedOut => "timed out".to_string(),
+                _ => io.to_string(),
+            },
+            ureq::Error::HostNotFound => "host not found".to_string(),
+            ureq::Error::Timeout(_) => "timed out".to_string(),
+            ureq::Error::ConnectionFailed => "connection failed".to_string(),
+            other => other.to_string(),
+        };
+        CliError::failed(format!("cannot reach drydock at {}: {why}", self.target.base))
+            .hint("Start it with 'drydock serve', or point to it with --manager URL (or DRYDOCK_URL)")
+    }
+
+    /// An error answer as a person reads it: the server's message, then its status and
+    /// error code, and what to do about it.
+    pub fn api_error(&self, reply: &Reply) -> CliError {
+        let code = reply.body.get("error_code").and_then(Value::as_str).unwrap_or("");
+        let message = reply.body.get("message").and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| {
+            match &reply.body {
+                Value::Null => "(no message)".to_string(),
+                Value::String(s) => s.trim().to_string(),
+                other => other.to_string(),
+            }
+        });
+        let tag = if code.is_empty() { format!("{}", reply.status) } else { format!("{} {code}", reply.status) };
+        let err = CliError { status: Some(reply.status), ..CliError::failed(format!("{message} ({tag})")) };
+        match (reply.status, code) {
+            (401, _) => {
+                let who = match &self.target.username {
+                    Some(u) => format!("The credentials of `{u}` were refused by {}", self.target.base),
+                    None => "No credentials were given".to_string(),
+                };
+                err.hint(format!("{who}: pass --username and --password (or DRYDOCK_USERNAME and DRYDOCK_PASSWORD)"))
+                    .hint(format!(
+                        "Or save them once with 'drydock profiles use {} -u USER -p PASSWORD'",
+                        self.target.base
+                    ))
+            }
+            (403, _) => err.hint("This needs a sys_admin: run it with a sys_admin's credentials"),
+            (503, "maintenance_mode_active") => {
+                let err = err
+                    .hint("Wait until maintenance mode is over; 'drydock maintenance-mode status' shows it")
+                    .hint("A sys_admin ends it with 'drydock maintenance-mode deactivate'");
+                retry_hint(err, reply)
+            }
+            (503, "entering_maintenance_mode") => {
+                let err = err
+                    .hint("drydock is entering maintenance mode and starts no new work; 'drydock maintenance-mode status -v' shows what it waits for")
+                    .hint("A sys_admin cancels it with 'drydock maintenance-mode deactivate'");
+                retry_hint(err, reply)
+            }
+            _ => err,
+        }
+    }
+}
+
+fn retry_hint(err: CliError, reply: &Reply) -> CliError {
+    match &reply.retry_after {
+        Some(secs) => err.hint(format!("The server suggests retrying after {secs} s")),
+        None => err,
+    }
+}
+
+/// A path segment, percent-encoded (ids come from the command line).
+pub fn seg(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>().replace('+', "%20")
+}
