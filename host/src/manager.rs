@@ -30,6 +30,8 @@ pub const SLEEP_WORKFLOW: &str = "sleep";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Remaining {
     pub id: String,
+    /// For ordering: people read the list oldest first.
+    pub created_at: String,
     pub status: ExecutionStatus,
     pub deployment_id: Option<String>,
     pub workflow_id: String,
@@ -81,6 +83,7 @@ pub struct Manager {
 fn remaining_of(e: &Execution) -> Remaining {
     Remaining {
         id: e.id.clone(),
+        created_at: e.created_at.clone(),
         status: e.status,
         deployment_id: e.deployment_id.clone(),
         workflow_id: e.workflow_id.clone(),
@@ -105,7 +108,11 @@ impl Inner {
 
     fn view(&self) -> MaintenanceView {
         let remaining = (self.maintenance.as_ref().map(|m| m.status) == Some(MaintenanceState::Activating))
-            .then(|| self.unfinished.values().cloned().collect());
+            .then(|| {
+                let mut list: Vec<Remaining> = self.unfinished.values().cloned().collect();
+                list.sort_by(|a, b| (&a.created_at, &a.id).cmp(&(&b.created_at, &b.id)));
+                list
+            });
         MaintenanceView { record: self.maintenance.clone(), remaining }
     }
 }

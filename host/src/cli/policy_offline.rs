@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use serde_json::json;
 
-use crate::cases::{self, Actual, Case, CaseRequest, Expected};
+use crate::cases::{self, Case, CaseRequest, Expected};
 use crate::engine::{self, Engine, Policy};
 use crate::executions::ExecutionStatus;
 use crate::gate::{FailMode, GateConfig};

@@ -28,28 +28,104 @@ impl Default for Limits {
 }
 
 impl Limits {
-    /// Epoch ticks to allow: the deadline rounded up, plus one because the
-    /// current tick may be about to end.
-    pub(super) fn deadline_ticks(&self) -> u64 {
-        let ticks = self.deadline.as_nanos().div_ceil(TICK.as_nanos());
-        u64::try_from(ticks).unwrap_or(u64::MAX - 1) + 1
+    /// Epoch ticks in one half of the deadline (at least one).
+    pub(super) fn window_ticks(&self) -> u64 {
+        let half = self.deadline.as_nanos().div_ceil(2);
+        u64::try_from(half.div_ceil(TICK.as_nanos())).unwrap_or(u64::MAX / 2).max(1)
     }
 }
 
-/// Per-store data: the memory cap, and whether it was hit during the current
-/// call (so an abort after a refused `memory.grow` reads as `Fault::Memory`).
+/// Windows after which a decision is stopped whatever its CPU use: a bound on
+/// wall time (about ten deadlines) for a guest that keeps being preempted.
+const MAX_WINDOWS: u32 = 20;
+
+/// The deadline, measured in the guest's own CPU time rather than wall time, so a
+/// decision that was merely preempted on a busy host is not mistaken for a loop.
+///
+/// Nothing is measured on the hot path: the epoch ticker interrupts the guest
+/// after half the deadline (wall time); from then on each further half-deadline
+/// window checks the thread's CPU clock, and a guest that kept running for at
+/// least half of a window is stopped. A loop is thus cut after about one
+/// deadline; a preempted decision gets to finish.
+pub(super) struct DeadlineWatch {
+    window_ticks: u64,
+    /// Half a window, in CPU time: burning more than this means "still running".
+    busy: Duration,
+    windows: u32,
+    cpu_mark: Option<Duration>,
+}
+
+impl DeadlineWatch {
+    fn on_expiry(&mut self) -> wasmtime::UpdateDeadline {
+        use wasmtime::UpdateDeadline::{Continue, Interrupt};
+        self.windows += 1;
+        if self.windows >= MAX_WINDOWS {
+            return Interrupt;
+        }
+        let now = thread_cpu_time();
+        match self.cpu_mark.replace(now) {
+            Some(mark) if now.saturating_sub(mark) >= self.busy => Interrupt,
+            _ => Continue(self.window_ticks),
+        }
+    }
+}
+
+/// CPU time consumed by the calling thread.
+#[cfg(unix)]
+fn thread_cpu_time() -> Duration {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `ts` is a valid, writable timespec; the clock id is a constant.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    if rc != 0 {
+        // No CPU clock: treat every window as busy (plain wall-time deadline).
+        return Duration::MAX;
+    }
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+#[cfg(not(unix))]
+fn thread_cpu_time() -> Duration {
+    Duration::MAX
+}
+
+/// Per-store data: the memory cap, whether it was hit during the current call
+/// (so an abort after a refused `memory.grow` reads as `Fault::Memory`), and the
+/// deadline's bookkeeping.
 pub(super) struct StoreState {
     memory_cap: usize,
     pub memory_refused: bool,
+    watch: DeadlineWatch,
 }
 
 impl StoreState {
-    pub fn new(memory_cap: usize) -> Self {
+    pub fn new(limits: &Limits) -> Self {
+        let window_ticks = limits.window_ticks();
         StoreState {
-            memory_cap,
+            memory_cap: limits.memory_bytes,
             memory_refused: false,
+            watch: DeadlineWatch {
+                window_ticks,
+                busy: (TICK * window_ticks as u32) / 2,
+                windows: 0,
+                cpu_mark: None,
+            },
         }
     }
+}
+
+/// Make a new store enforce the deadline (once per store).
+pub(super) fn install_deadline(store: &mut wasmtime::Store<StoreState>) {
+    store.epoch_deadline_callback(|mut ctx| Ok(ctx.data_mut().watch.on_expiry()));
+}
+
+/// Reset the per-call state before each call into the guest.
+pub(super) fn arm(store: &mut wasmtime::Store<StoreState>) {
+    let state = store.data_mut();
+    state.memory_refused = false;
+    state.watch.windows = 0;
+    state.watch.cpu_mark = None;
+    let ticks = state.watch.window_ticks;
+    store.set_epoch_deadline(ticks);
 }
 
 impl wasmtime::ResourceLimiter for StoreState {

@@ -9,7 +9,7 @@ use crate::gate::{Decision, RequestDescriptor, Snapshot};
 use super::bindings::{Policy as Bindings, PolicyPre};
 use super::convert;
 use super::fault::Fault;
-use super::limits::{Limits, StoreState};
+use super::limits::{self, Limits, StoreState};
 use super::load::LoadError;
 
 /// A validated, compiled policy. Share it as `Arc<Policy>`.
@@ -19,8 +19,7 @@ pub struct Policy {
     sha256: String,
     size: usize,
     pre: PolicyPre<StoreState>,
-    memory_bytes: usize,
-    deadline_ticks: u64,
+    limits: Limits,
     /// Idle instances; `None` when every decision gets a fresh one.
     idle: Option<ArrayQueue<Instance>>,
 }
@@ -47,15 +46,14 @@ impl Policy {
             sha256,
             size,
             pre,
-            memory_bytes: limits.memory_bytes,
-            deadline_ticks: limits.deadline_ticks(),
+            limits: *limits,
             idle: (limits.pool_size > 0).then(|| ArrayQueue::new(limits.pool_size)),
         };
         let mut instance = policy
             .instantiate()
             .map_err(|f| LoadError::Metadata(f.to_string()))?;
         let mut call = |f: fn(&Bindings, &mut Store<StoreState>) -> wasmtime::Result<String>| {
-            instance.store.set_epoch_deadline(policy.deadline_ticks);
+            limits::arm(&mut instance.store);
             f(&instance.bindings, &mut instance.store)
                 .map_err(|e| Fault::from_call(e, instance.store.data()))
                 .map_err(|f| LoadError::Metadata(f.to_string()))
@@ -106,8 +104,7 @@ impl Policy {
             Some(instance) => instance,
             None => self.instantiate()?,
         };
-        instance.store.data_mut().memory_refused = false;
-        instance.store.set_epoch_deadline(self.deadline_ticks);
+        limits::arm(&mut instance.store);
         // On any fault below, `instance` is dropped here: a guest that
         // trapped or answered garbage may be in any state.
         match instance.bindings.call_decide(&mut instance.store, &input) {
@@ -121,10 +118,11 @@ impl Policy {
     }
 
     fn instantiate(&self) -> Result<Instance, Fault> {
-        let mut store = Store::new(self.pre.engine(), StoreState::new(self.memory_bytes));
+        let mut store = Store::new(self.pre.engine(), StoreState::new(&self.limits));
         store.limiter(|state| state);
+        limits::install_deadline(&mut store);
         // Instantiation runs guest code too (start functions, data init).
-        store.set_epoch_deadline(self.deadline_ticks);
+        limits::arm(&mut store);
         match self.pre.instantiate(&mut store) {
             Ok(bindings) => Ok(Instance { store, bindings }),
             Err(e) => Err(Fault::from_call(e, store.data())),

@@ -355,16 +355,16 @@ fn slots_swap_atomically() {
 }
 
 #[test]
-fn deadline_is_rounded_up_to_whole_ticks_plus_one() {
-    let ticks = |ms| {
+fn the_deadline_is_checked_every_half_deadline() {
+    let ticks = |us| {
         Limits {
-            deadline: Duration::from_micros(ms),
+            deadline: Duration::from_micros(us),
             ..Limits::default()
         }
-        .deadline_ticks()
+        .window_ticks()
     };
     assert_eq!(
-        (ticks(0), ticks(1), ticks(1000), ticks(5000), ticks(5001)),
-        (1, 2, 2, 6, 7)
+        (ticks(0), ticks(1000), ticks(2000), ticks(5000), ticks(10_000)),
+        (1, 1, 1, 3, 5)
     );
 }
