@@ -28,6 +28,12 @@ pub enum Offline {
     /// Show what a component is: name, version, sha256, size, world, imports.
     #[command(after_help = "Example:\n  drydock policy inspect target/my_policy.wasm")]
     Inspect(InspectArgs),
+    /// Build a policy crate into a component (.wasm) that imports nothing.
+    #[command(after_help = "Example:\n  drydock policy build policy-wasm/my-policy -o my-policy.wasm\n\n\
+        Runs `cargo build --target wasm32-unknown-unknown --release` on the crate (a cdylib\n\
+        using drydock-policy-sdk), turns the module into a component, and checks that this\n\
+        host can load it.")]
+    Build(BuildArgs),
     /// Measure decisions per second and latency percentiles through the real engine.
     #[command(after_help = "Example:\n  drydock policy bench builtin:default policy-wasm/default/cases/activating.yaml")]
     Bench(BenchArgs),
@@ -79,6 +85,15 @@ pub struct InspectArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// The policy crate's directory (with its Cargo.toml).
+    pub dir: PathBuf,
+    /// Where to write the component (default: <package>.wasm here).
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
 pub struct BenchArgs {
     pub policy: String,
     /// Case files whose requests make the workload (a built-in mix if none).
@@ -99,7 +114,62 @@ pub fn run(cmd: Offline) -> anyhow::Result<i32> {
         Offline::Eval(a) => eval(a),
         Offline::Inspect(a) => inspect(a),
         Offline::Bench(a) => bench(a),
+        Offline::Build(a) => build(a),
     }
+}
+
+const GUEST_TARGET: &str = "wasm32-unknown-unknown";
+
+fn build(args: BuildArgs) -> anyhow::Result<i32> {
+    let manifest = args.dir.join("Cargo.toml");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let meta = std::process::Command::new(&cargo)
+        .args(["metadata", "--no-deps", "--format-version", "1", "--manifest-path"])
+        .arg(&manifest)
+        .output()
+        .with_context(|| format!("cannot run {cargo}"))?;
+    if !meta.status.success() {
+        anyhow::bail!("{} is not a cargo crate: {}", args.dir.display(), String::from_utf8_lossy(&meta.stderr).trim());
+    }
+    let meta: serde_json::Value = serde_json::from_slice(&meta.stdout)?;
+    let manifest_abs = std::fs::canonicalize(&manifest)?;
+    let package = meta["packages"]
+        .as_array()
+        .and_then(|ps| ps.iter().find(|p| p["manifest_path"].as_str().map(PathBuf::from) == Some(manifest_abs.clone())))
+        .context("cargo metadata does not list the crate")?;
+    let name = package["name"].as_str().context("package without a name")?.to_string();
+    let target_dir = PathBuf::from(meta["target_directory"].as_str().context("no target directory")?);
+
+    eprintln!("Building {name} for {GUEST_TARGET}...");
+    let _ = std::process::Command::new("rustup").args(["target", "add", GUEST_TARGET]).output();
+    let status = std::process::Command::new(&cargo)
+        .args(["build", "--release", "--target", GUEST_TARGET, "--manifest-path"])
+        .arg(&manifest)
+        // Small, stripped guests (16 KB instead of 2 MB); panics abort.
+        .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "s")
+        .env("CARGO_PROFILE_RELEASE_STRIP", "true")
+        .env("CARGO_PROFILE_RELEASE_LTO", "true")
+        .env("CARGO_PROFILE_RELEASE_PANIC", "abort")
+        .env("CARGO_PROFILE_RELEASE_DEBUG", "false")
+        .status()?;
+    if !status.success() {
+        anyhow::bail!("cargo build of {name} failed");
+    }
+    let module_path = target_dir.join(GUEST_TARGET).join("release").join(format!("{}.wasm", name.replace('-', "_")));
+    let module = std::fs::read(&module_path)
+        .with_context(|| format!("no module at {} (is the crate a cdylib?)", module_path.display()))?;
+    let component = wit_component::ComponentEncoder::default()
+        .module(&module)?
+        .validate(true)
+        .encode()
+        .with_context(|| format!("{name} does not carry the drydock:policy world (does it call export_policy!?)"))?;
+    let out = args.output.unwrap_or_else(|| PathBuf::from(format!("{name}.wasm")));
+    std::fs::write(&out, &component).with_context(|| format!("cannot write {}", out.display()))?;
+    let policy = Engine::new(default_limits())?
+        .load(&component)
+        .map_err(|e| anyhow::anyhow!("built {}, but it cannot be used as a policy: {e}", out.display()))?;
+    println!("Built {} ({} bytes): {}", out.display(), component.len(), policy.label());
+    Ok(0)
 }
 
 /// The bytes of `builtin:default`, `builtin:strict`, or a file.
