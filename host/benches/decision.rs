@@ -3,6 +3,7 @@
 //! per decision for comparison.
 
 use std::hint::black_box;
+use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use drydock::engine::{DEFAULT_POLICY, Engine, Limits};
@@ -30,17 +31,21 @@ fn decision(c: &mut Criterion) {
         },
     };
 
-    let reused = Engine::new(Limits::default())
-        .unwrap()
-        .load(DEFAULT_POLICY)
-        .unwrap();
+    // A generous deadline: measure the call, not the odds of this thread being
+    // descheduled past 5 ms on a busy machine (which the default would turn
+    // into `Fault::Deadline`).
+    let limits = Limits {
+        deadline: Duration::from_secs(1),
+        ..Limits::default()
+    };
+    let reused = Engine::new(limits).unwrap().load(DEFAULT_POLICY).unwrap();
     c.bench_function("decide/reused-instance", |b| {
         b.iter(|| reused.decide(black_box(&req), black_box(&snap)).unwrap())
     });
 
     let fresh = Engine::new(Limits {
         pool_size: 0,
-        ..Limits::default()
+        ..limits
     })
     .unwrap()
     .load(DEFAULT_POLICY)
