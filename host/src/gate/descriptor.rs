@@ -13,6 +13,7 @@ pub enum Role {
 }
 
 impl Role {
+    /// The name the policy sees: `sys_admin`, `user`, or the application's own.
     pub fn as_str(&self) -> &str {
         match self {
             Role::SysAdmin => "sys_admin",
@@ -30,14 +31,27 @@ impl Role {
         }
     }
 
+    /// Whether the caller is a `sys_admin` (the admin floor admits only those).
     pub fn is_admin(&self) -> bool {
         matches!(self, Role::SysAdmin)
     }
 }
 
+/// Who is asking. An embedding application's authentication inserts one into the
+/// request extensions before the gate runs; the gate sets `bypass` itself from the
+/// `X-Bypass-Maintenance` header, and treats a request without one as anonymous.
+///
+/// ```
+/// use drydock::gate::{Caller, Role};
+///
+/// let caller = Caller { username: "ci-bot".into(), role: Role::Other("robot".into()), bypass: false };
+/// assert_eq!(caller.role.as_str(), "robot");
+/// ```
 #[derive(Debug, Clone)]
 pub struct Caller {
+    /// The authenticated user name (empty when anonymous).
     pub username: String,
+    /// What the policy sees as `caller.role`.
     pub role: Role,
     /// The request carried a non-empty `X-BYPASS-MAINTENANCE` header.
     pub bypass: bool,
@@ -66,6 +80,7 @@ pub struct ExecutionCounts {
 }
 
 impl ExecutionCounts {
+    /// All unfinished executions.
     pub fn total(&self) -> u32 {
         self.by_status.iter().map(|(_, n)| n).sum()
     }
@@ -106,6 +121,17 @@ impl RequestDescriptor {
     /// a method, a concrete path and a matched route template into what a policy sees.
     /// `prefix` (e.g. `/api/v3.1`) is stripped from both; an unversioned `/api/...`
     /// path is stripped of `/api`.
+    ///
+    /// This is what a policy will see for a request in an embedding application
+    /// without a prefix (useful to test a policy against your own routes):
+    ///
+    /// ```
+    /// use drydock::gate::{Caller, RequestDescriptor, Role};
+    ///
+    /// let alice = Caller { username: "alice".into(), role: Role::User, bypass: false };
+    /// let d = RequestDescriptor::new("delete", "/todos/7", "/todos/{id}", "", alice);
+    /// assert_eq!((d.method.as_str(), d.route.as_str(), d.first_segment.as_str()), ("DELETE", "todos/{id}", "todos"));
+    /// ```
     pub fn new(method: &str, path: &str, template: &str, prefix: &str, caller: Caller) -> Self {
         let strip = |p: &str| -> String {
             let rest = p
