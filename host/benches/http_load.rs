@@ -1,0 +1,426 @@
+//! HTTP throughput and latency of one route with and without the gate, and with the
+//! gate during continuous policy swaps; resident memory idle and under load.
+//!
+//! `cargo bench -p drydock --bench http_load` (or `scripts/bench.sh`, which installs
+//! Debian's `wrk` first). One process serves the same todo route twice on 127.0.0.1,
+//! gated and ungated, from the same build and the same runtime; `wrk` (a separate
+//! process, one thread) loads them in turns, so every ratio comes from one run.
+//!
+//! Knobs (environment): `DRYDOCK_BENCH_SECONDS` per run (5), `DRYDOCK_BENCH_ROUNDS`
+//! (3), `DRYDOCK_BENCH_CONNECTIONS` for the saturated runs (8), `DRYDOCK_BENCH_SWAP_MS`
+//! between swaps (2).
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use axum::extract::{Path, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::get;
+use axum::{Json, Router};
+use drydock::engine::{DEFAULT_POLICY, Engine, Limits, Policy, STRICT_POLICY, Slots};
+use drydock::gate::{Caller, Gate, GateConfig, POLICY_HEADER, Role, SharedState};
+use serde::Serialize;
+
+fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+// ---------------------------------------------------------------------------
+// The server: a todo route, served gated and ungated
+
+#[derive(Clone, Serialize)]
+struct Todo {
+    id: u64,
+    title: String,
+    done: bool,
+}
+
+type Todos = Arc<RwLock<BTreeMap<u64, Todo>>>;
+
+async fn show(State(todos): State<Todos>, Path(id): Path<u64>) -> Result<Json<Todo>, StatusCode> {
+    todos.read().unwrap().get(&id).cloned().map(Json).ok_or(StatusCode::NOT_FOUND)
+}
+
+/// The application's own identification, in both variants (it is not the gate).
+async fn identify(mut req: Request, next: Next) -> Response {
+    if let Some(user) = req.headers().get("x-user").and_then(|v| v.to_str().ok()) {
+        let caller = Caller { username: user.to_owned(), role: Role::User, bypass: false };
+        req.extensions_mut().insert(caller);
+    }
+    next.run(req).await
+}
+
+fn router(todos: Todos, gate: Option<&Gate>) -> Router {
+    let r = Router::new().route("/todos/{id}", get(show));
+    let r = match gate {
+        Some(gate) => r.route_layer(gate.layer()),
+        None => r,
+    };
+    r.route_layer(middleware::from_fn(identify)).with_state(todos)
+}
+
+// ---------------------------------------------------------------------------
+// Measuring
+
+fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// What one `wrk` run reports (latencies in µs).
+#[derive(Debug, Clone, Default)]
+struct Run {
+    requests: u64,
+    rps: f64,
+    errors: u64,
+    non2xx: u64,
+    p50: f64,
+    p99: f64,
+    p999: f64,
+}
+
+const WRK_SCRIPT: &str = r#"
+wrk.headers["X-User"] = "alice"
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("@@wrk requests=%d duration_us=%d errors=%d non2xx=%d p50=%d p99=%d p999=%d\n",
+    summary.requests, summary.duration, e.connect + e.read + e.write + e.timeout, e.status,
+    latency:percentile(50), latency:percentile(99), latency:percentile(99.9)))
+end
+"#;
+
+fn wrk(script: &std::path::Path, addr: SocketAddr, connections: u32, seconds: u64) -> anyhow::Result<Run> {
+    let out = Command::new("wrk")
+        .args(["-t1", &format!("-c{connections}"), &format!("-d{seconds}s"), "--timeout", "2s", "-s"])
+        .arg(script)
+        .arg(format!("http://{addr}/todos/42"))
+        .output()
+        .context("cannot run wrk (scripts/bench.sh installs it: apt-get install -y wrk)")?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix("@@wrk "))
+        .with_context(|| format!("wrk printed no summary: {text}{}", String::from_utf8_lossy(&out.stderr)))?;
+    let kv: HashMap<&str, f64> = line
+        .split_whitespace()
+        .filter_map(|p| p.split_once('='))
+        .filter_map(|(k, v)| Some((k, v.parse().ok()?)))
+        .collect();
+    let get = |k: &str| kv.get(k).copied().unwrap_or(0.0);
+    Ok(Run {
+        requests: get("requests") as u64,
+        rps: get("requests") / (get("duration_us") / 1e6),
+        errors: get("errors") as u64,
+        non2xx: get("non2xx") as u64,
+        p50: get("p50"),
+        p99: get("p99"),
+        p999: get("p999"),
+    })
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    let n = xs.len();
+    if n % 2 == 1 { xs[n / 2] } else { (xs[n / 2 - 1] + xs[n / 2]) / 2.0 }
+}
+
+/// The runs of one scenario across rounds, summarised by medians.
+#[derive(Default)]
+struct Scenario {
+    runs: Vec<Run>,
+}
+
+impl Scenario {
+    fn rps(&self) -> f64 {
+        median(self.runs.iter().map(|r| r.rps).collect())
+    }
+    fn p50(&self) -> f64 {
+        median(self.runs.iter().map(|r| r.p50).collect())
+    }
+    fn p99(&self) -> f64 {
+        median(self.runs.iter().map(|r| r.p99).collect())
+    }
+    fn p999(&self) -> f64 {
+        median(self.runs.iter().map(|r| r.p999).collect())
+    }
+    fn failures(&self) -> u64 {
+        self.runs.iter().map(|r| r.errors + r.non2xx).sum()
+    }
+    fn requests(&self) -> u64 {
+        self.runs.iter().map(|r| r.requests).sum()
+    }
+}
+
+/// Swaps the active policy between two loaded ones every `every` while running.
+struct Swapper {
+    running: Arc<AtomicBool>,
+    swaps: Arc<AtomicU64>,
+}
+
+impl Swapper {
+    fn new(slots: Arc<Slots>, a: Arc<Policy>, b: Arc<Policy>, every: Duration) -> Swapper {
+        let running = Arc::new(AtomicBool::new(false));
+        let swaps = Arc::new(AtomicU64::new(0));
+        let (r, s) = (running.clone(), swaps.clone());
+        std::thread::Builder::new()
+            .name("swapper".into())
+            .spawn(move || {
+                let mut next_is_b = true;
+                loop {
+                    std::thread::sleep(every);
+                    if r.load(Ordering::Relaxed) {
+                        slots.set_active(if next_is_b { b.clone() } else { a.clone() });
+                        next_is_b = !next_is_b;
+                        s.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            })
+            .expect("swapper thread");
+        Swapper { running, swaps }
+    }
+
+    fn set(&self, on: bool) {
+        self.running.store(on, Ordering::Relaxed);
+    }
+}
+
+/// One plain HTTP/1.1 request on its own connection: (status, policy header).
+fn probe(addr: SocketAddr) -> anyhow::Result<(u16, String)> {
+    let mut s = TcpStream::connect(addr)?;
+    s.set_read_timeout(Some(Duration::from_secs(2)))?;
+    s.write_all(b"GET /todos/42 HTTP/1.1\r\nHost: 127.0.0.1\r\nX-User: alice\r\nConnection: close\r\n\r\n")?;
+    let mut text = String::new();
+    s.read_to_string(&mut text)?;
+    let status = text.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let label = text
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case(POLICY_HEADER).then(|| v.trim().to_owned())
+        })
+        .unwrap_or_default();
+    Ok((status, label))
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok { "yes" } else { "**no**" }
+}
+
+fn main() -> anyhow::Result<()> {
+    let seconds: u64 = env("DRYDOCK_BENCH_SECONDS", 5);
+    let rounds: usize = env("DRYDOCK_BENCH_ROUNDS", 3);
+    let connections: u32 = env("DRYDOCK_BENCH_CONNECTIONS", 8);
+    let swap_every = Duration::from_millis(env("DRYDOCK_BENCH_SWAP_MS", 2));
+    if Command::new("wrk").arg("--version").output().is_err() {
+        bail!("wrk is not installed: apt-get install -y wrk (scripts/bench.sh does it)");
+    }
+    let script = std::env::temp_dir().join(format!("drydock-bench-{}.lua", std::process::id()));
+    std::fs::write(&script, WRK_SCRIPT)?;
+
+    // The server: one runtime (a worker per core), two listeners.
+    let engine = Engine::new(Limits::default())?;
+    let default = Arc::new(engine.load(DEFAULT_POLICY)?);
+    let strict = Arc::new(engine.load(STRICT_POLICY)?);
+    let slots = Arc::new(Slots::new(default.clone()));
+    let gate = Gate::new(slots.clone(), Arc::new(SharedState::new()), GateConfig::default());
+    let todos: Todos = Arc::new(RwLock::new(
+        (1..=100).map(|id| (id, Todo { id, title: format!("todo number {id}"), done: id % 3 == 0 })).collect(),
+    ));
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let serve = |router: Router| -> anyhow::Result<SocketAddr> {
+        let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
+        let addr = listener.local_addr()?;
+        runtime.spawn(async move { axum::serve(listener, router).await });
+        Ok(addr)
+    };
+    let ungated = serve(router(todos.clone(), None))?;
+    let gated = serve(router(todos, Some(&gate)))?;
+    let swapper = Swapper::new(slots.clone(), default.clone(), strict.clone(), swap_every);
+
+    println!(
+        "HTTP: GET /todos/42 on 127.0.0.1, ungated {ungated} and gated {gated}; wrk 1 thread; {rounds} rounds x {seconds} s per run; {} cores",
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+    for addr in [ungated, gated] {
+        wrk(&script, addr, connections, 1)?; // warm-up
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let rss_idle = rss_kib();
+
+    // Peak resident memory while loaded.
+    let sampling = Arc::new(AtomicBool::new(true));
+    let peak = Arc::new(AtomicU64::new(0));
+    let sampler = {
+        let (sampling, peak) = (sampling.clone(), peak.clone());
+        std::thread::spawn(move || {
+            while sampling.load(Ordering::Relaxed) {
+                peak.fetch_max(rss_kib(), Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        })
+    };
+
+    // Scenarios in turns, the order rotated each round so drift favours none.
+    #[derive(Clone, Copy, PartialEq)]
+    enum Kind {
+        Ungated,
+        Gated,
+        Swapping,
+    }
+    let kinds = [Kind::Ungated, Kind::Gated, Kind::Swapping];
+    let name = |k: Kind| match k {
+        Kind::Ungated => "ungated",
+        Kind::Gated => "gated",
+        Kind::Swapping => "gated, swapping",
+    };
+    let mut results: HashMap<(u32, usize), Scenario> = HashMap::new();
+    let swaps_before = swapper.swaps.load(Ordering::Relaxed);
+    let mut swap_time = Duration::ZERO;
+    for shape in [connections, 1] {
+        for round in 0..rounds {
+            for i in 0..kinds.len() {
+                let k = kinds[(i + round) % kinds.len()];
+                let addr = if k == Kind::Ungated { ungated } else { gated };
+                swapper.set(k == Kind::Swapping);
+                let started = Instant::now();
+                let run = wrk(&script, addr, shape, seconds)?;
+                if k == Kind::Swapping {
+                    swap_time += started.elapsed();
+                }
+                swapper.set(false);
+                println!(
+                    "  c={shape:<3} round {} {:<16} {:>9.0} req/s  p50 {:>6.0} us  p99 {:>6.0} us  p99.9 {:>6.0} us  errors {} non-2xx {}",
+                    round + 1,
+                    name(k),
+                    run.rps,
+                    run.p50,
+                    run.p99,
+                    run.p999,
+                    run.errors,
+                    run.non2xx
+                );
+                results.entry((shape, k as usize)).or_default().runs.push(run);
+            }
+        }
+    }
+    let swaps = swapper.swaps.load(Ordering::Relaxed) - swaps_before;
+    let rss_load = peak.load(Ordering::Relaxed);
+    sampling.store(false, Ordering::Relaxed);
+    sampler.join().ok();
+    std::thread::sleep(Duration::from_millis(500));
+    let rss_after = rss_kib();
+    slots.set_active(default.clone());
+
+    // Both policies really answered during swaps: probe while swapping.
+    swapper.set(true);
+    let mut labels: BTreeMap<String, u32> = BTreeMap::new();
+    let mut probe_failures = 0;
+    for _ in 0..300 {
+        match probe(gated) {
+            Ok((200, label)) => *labels.entry(label).or_default() += 1,
+            _ => probe_failures += 1,
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    swapper.set(false);
+    std::fs::remove_file(&script).ok();
+
+    // Summary.
+    let s = |shape: u32, k: Kind| &results[&(shape, k as usize)];
+    println!();
+    for shape in [connections, 1] {
+        for k in kinds {
+            let sc = s(shape, k);
+            println!(
+                "@@ http c={shape} scenario={} rps={:.0} p50_us={:.0} p99_us={:.0} p999_us={:.0} requests={} failures={}",
+                name(k).replace(", ", "_"),
+                sc.rps(),
+                sc.p50(),
+                sc.p99(),
+                sc.p999(),
+                sc.requests(),
+                sc.failures()
+            );
+        }
+    }
+    println!(
+        "@@ swaps count={swaps} per_s={:.0} probe_labels={} probe_failures={probe_failures}",
+        swaps as f64 / swap_time.as_secs_f64().max(1e-9),
+        labels.iter().map(|(l, n)| format!("{l}:{n}")).collect::<Vec<_>>().join(",")
+    );
+    println!("@@ rss idle_kib={rss_idle} load_kib={rss_load} after_kib={rss_after}");
+
+    let (u, g, w) = (s(connections, Kind::Ungated), s(connections, Kind::Gated), s(connections, Kind::Swapping));
+    let (u1, g1, w1) = (s(1, Kind::Ungated), s(1, Kind::Gated), s(1, Kind::Swapping));
+    let ratio = g.rps() / u.rps();
+    let added = g.p99() - u.p99();
+    let added1 = g1.p99() - u1.p99();
+    let swap_failures = w.failures() + w1.failures();
+    let all_failures: u64 = results.values().map(Scenario::failures).sum();
+    let mib = |kib: u64| kib as f64 / 1024.0;
+    println!();
+    println!("| HTTP (wrk, 1 thread, {rounds} rounds x {seconds} s, medians) | result | target | met |");
+    println!("|---|---|---|---|");
+    println!(
+        "| throughput, {connections} connections: gated / ungated | {:.0} / {:.0} req/s = **{ratio:.3}** | ≥ 0.95 | {} |",
+        g.rps(),
+        u.rps(),
+        verdict(ratio >= 0.95)
+    );
+    println!(
+        "| p99 added by the gate, {connections} connections | {:.0} → {:.0} µs: **{added:+.0} µs** | ≤ 50 µs | {} |",
+        u.p99(),
+        g.p99(),
+        verdict(added <= 50.0)
+    );
+    println!(
+        "| p99 added by the gate, 1 connection | {:.0} → {:.0} µs: **{added1:+.0} µs** (p50 {:.0} → {:.0} µs) | ≤ 50 µs | {} |",
+        u1.p99(),
+        g1.p99(),
+        u1.p50(),
+        g1.p50(),
+        verdict(added1 <= 50.0)
+    );
+    println!(
+        "| swaps every {} ms ({swaps} swaps, {} requests): errors + non-2xx | **{swap_failures}** (all scenarios: {all_failures}); probe saw {} | 0 | {} |",
+        swap_every.as_millis(),
+        w.requests() + w1.requests(),
+        labels.iter().map(|(l, n)| format!("`{l}` ×{n}")).collect::<Vec<_>>().join(", "),
+        verdict(swap_failures == 0 && probe_failures == 0 && labels.len() == 2)
+    );
+    println!(
+        "| p99 swapping / not, {connections} connections | {:.0} / {:.0} µs = **{:.2}×** (throughput {:.3}) | ≤ 2× | {} |",
+        w.p99(),
+        g.p99(),
+        w.p99() / g.p99(),
+        w.rps() / g.rps(),
+        verdict(w.p99() <= 2.0 * g.p99())
+    );
+    println!(
+        "| p99 swapping / not, 1 connection | {:.0} / {:.0} µs = **{:.2}×** | ≤ 2× | {} |",
+        w1.p99(),
+        g1.p99(),
+        w1.p99() / g1.p99(),
+        verdict(w1.p99() <= 2.0 * g1.p99())
+    );
+    println!(
+        "| resident memory (VmRSS): idle / peak under load / after | {:.1} / **{:.1}** / {:.1} MiB | < 100 MiB under load | {} |",
+        mib(rss_idle),
+        mib(rss_load),
+        mib(rss_after),
+        verdict(mib(rss_load) < 100.0)
+    );
+    Ok(())
+}
