@@ -837,12 +837,6 @@ mod tests {
     use crate::maintenance::MaintenanceState;
     use crate::store::Store;
 
-    /// Tests run in parallel on small machines: a wall-clock deadline of 5 ms
-    /// would fault healthy decisions of a debug build whose thread is descheduled.
-    fn roomy() -> Limits {
-        Limits { deadline: Duration::from_secs(1), ..Limits::default() }
-    }
-
     struct Fixture {
         _dir: tempfile_dir::Dir,
         registry: Arc<Registry>,
@@ -878,7 +872,7 @@ mod tests {
     fn fixture() -> Fixture {
         let dir = tempfile_dir::Dir::new();
         let cache = dir.0.join("cache");
-        let engine = Engine::new(roomy()).unwrap().with_cache_dir(cache.clone());
+        let engine = Engine::new(Limits::default()).unwrap().with_cache_dir(cache.clone());
         let (registry, manager) = open(&dir.0, &engine, None);
         Fixture { _dir: dir, registry, manager, engine, cache }
     }
@@ -950,7 +944,7 @@ mod tests {
     #[test]
     fn startup_file_is_stored_and_activated() {
         let dir = tempfile_dir::Dir::new();
-        let engine = Engine::new(roomy()).unwrap();
+        let engine = Engine::new(Limits::default()).unwrap();
         let path = dir.0.join("strict.wasm");
         let (registry, _) = open(&dir.0, &engine, Some(StartupPolicy { path: &path, bytes: STRICT_POLICY.to_vec() }));
         let active = registry.active().unwrap();

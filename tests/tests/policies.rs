@@ -8,16 +8,6 @@ use drydock_e2e::{Client, Resp, Server};
 use serde_json::{Value, json};
 
 const P: &str = "/api/v3.1/policies";
-/// Decisions of a debug build take ~0.3 ms; with several servers starting and
-/// serving at once on a small machine, a thread can be off the CPU for longer
-/// than the default 5 ms wall-clock deadline, which would turn a healthy
-/// decision (or the startup smoke test) into a `policy_error`. These tests are
-/// about the lifecycle, so they give decisions room.
-const DEADLINE_MS: &str = "1000";
-
-fn start() -> Server {
-    Server::start_with(&["--policy-deadline-ms", DEADLINE_MS])
-}
 
 fn upload(c: &Client, bytes: &[u8]) -> Resp {
     c.req("POST", P).header("Content-Type", "application/wasm").body(bytes.to_vec()).send()
@@ -53,7 +43,7 @@ fn active_id(c: &Client) -> String {
 
 #[test]
 fn push_list_activate_rollback_restart_delete() {
-    let mut s = start();
+    let mut s = Server::start();
     let admin = s.admin();
     let user = s.user("carol");
     let default = builtin_label(&admin);
@@ -184,7 +174,7 @@ fn random_bytes(n: usize) -> Vec<u8> {
 
 #[test]
 fn invalid_uploads_are_refused_with_their_reasons_and_change_nothing() {
-    let s = start();
+    let s = Server::start();
     let admin = s.admin();
     let default = builtin_label(&admin);
     let cases: Vec<(&str, Vec<u8>, &[&str])> = vec![
@@ -236,7 +226,7 @@ struct Sent {
 
 #[test]
 fn shadow_reports_disagreements_exactly_where_the_policies_differ() {
-    let s = start();
+    let s = Server::start();
     let admin = s.admin();
     let user = s.user("dave");
     let default = builtin_label(&admin);
@@ -366,7 +356,7 @@ fn shadow_reports_disagreements_exactly_where_the_policies_differ() {
 
 #[test]
 fn metrics_count_decisions_by_version_and_verdict() {
-    let s = start();
+    let s = Server::start();
     let admin = s.admin();
     let default = builtin_label(&admin);
     let (strict_id, strict) = push_strict(&admin);
@@ -405,7 +395,7 @@ fn serve_policy_file_is_stored_and_activated() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("strict.wasm");
     std::fs::write(&path, STRICT_POLICY).unwrap();
-    let s = Server::start_with(&["--policy", path.to_str().unwrap(), "--policy-deadline-ms", DEADLINE_MS]);
+    let s = Server::start_with(&["--policy", path.to_str().unwrap()]);
     let admin = s.admin();
     let active = admin.get(&format!("{P}/active")).json();
     assert_eq!(active["name"], "cloudify-strict");
@@ -424,7 +414,7 @@ fn maintenance_on(admin: &Client) -> Value {
 
 #[test]
 fn the_cli_drives_the_lifecycle() {
-    let s = start();
+    let s = Server::start();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("strict.wasm");
     std::fs::write(&file, STRICT_POLICY).unwrap();
