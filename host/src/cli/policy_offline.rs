@@ -277,7 +277,7 @@ fn inspect(args: InspectArgs) -> anyhow::Result<i32> {
             "{}",
             serde_json::to_string_pretty(&json!({
                 "name": name, "version": version, "sha256": info.sha256, "size": info.size,
-                "exports": info.exports, "imports": info.imports, "type_imports": info.type_imports,
+                "exports": info.exports, "imports": info.imports,
                 "world": "drydock:policy/policy@1.0.0", "world_ok": info.world_ok(),
                 "loadable": loaded.is_ok(), "load_error": loaded.as_ref().err().map(|e| e.to_string()),
             }))?

@@ -5,5 +5,3 @@ wasmtime::component::bindgen!({
     path: "../wit",
     world: "drydock:policy/policy",
 });
-
-pub use drydock::policy::types as wit;

@@ -4,7 +4,7 @@ use crate::executions::ExecutionStatus;
 use crate::gate::{Decision, Denial, RequestDescriptor, Snapshot};
 use crate::maintenance::MaintenanceState;
 
-use super::bindings::wit;
+use super::bindings as wit;
 
 /// Longest error code or message a policy may answer with.
 const MAX_TEXT: usize = 1024;

@@ -36,7 +36,7 @@ impl Engine {
         let sha256 = sha256_hex(bytes);
         let engine = &self.shared.wasmtime;
         let component = cache::compile(engine, bytes, &sha256, self.cache_dir.as_deref())?;
-        let (imports, _types) = inspect::imports(engine, &component);
+        let imports = inspect::imports(engine, &component);
         if !imports.is_empty() {
             return Err(LoadError::Imports(imports));
         }

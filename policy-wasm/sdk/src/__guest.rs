@@ -19,7 +19,7 @@ pub use wit_bindgen::rt;
 use crate::{
     Caller, Decision, ExecutionStatus, Executions, Input, MaintenanceState, Policy, Request,
 };
-use bindings::drydock::policy::types as wit;
+use bindings as wit;
 
 /// Convert, decide, convert back.
 pub fn decide<P: Policy>(input: wit::Input) -> wit::Decision {

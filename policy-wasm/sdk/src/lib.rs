@@ -53,8 +53,8 @@ macro_rules! export_policy {
                     <$policy as $crate::Policy>::version().into()
                 }
                 fn decide(
-                    input: $crate::__guest::bindings::drydock::policy::types::Input,
-                ) -> $crate::__guest::bindings::drydock::policy::types::Decision {
+                    input: $crate::__guest::bindings::Input,
+                ) -> $crate::__guest::bindings::Decision {
                     $crate::__guest::decide::<$policy>(input)
                 }
             }

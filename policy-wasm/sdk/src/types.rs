@@ -1,4 +1,4 @@
-//! Plain Rust mirrors of the `drydock:policy/types` interface, so rules are
+//! Plain Rust mirrors of the `drydock:policy/policy` world's types, so rules are
 //! ordinary functions that native tests can call.
 
 /// The manager's maintenance state at the moment of the decision.
