@@ -31,9 +31,8 @@ fn decision(c: &mut Criterion) {
         },
     };
 
-    // A generous deadline: measure the call, not the odds of this thread being
-    // descheduled past 5 ms on a busy machine (which the default would turn
-    // into `Fault::Deadline`).
+    // A generous deadline: measure the call alone, never a deadline fault
+    // and the fresh instance that follows it.
     let limits = Limits {
         deadline: Duration::from_secs(1),
         ..Limits::default()
