@@ -121,3 +121,76 @@ fn oversized_headers_are_refused_cleanly() {
     error(&r, 431, "request_header_fields_too_large_error");
     assert_eq!(s.admin().get("/api/v3.1/status").status, 200, "the server keeps serving");
 }
+
+/// Send `requests` one after another on one keep-alive connection; return each
+/// response's status line (an empty string once the server has closed it).
+fn on_one_connection(port: u16, requests: &[String]) -> Vec<String> {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    let mut reader = BufReader::new(stream);
+    let mut statuses = Vec::new();
+    for req in requests {
+        if writer.write_all(req.as_bytes()).is_err() {
+            statuses.push(String::new());
+            continue;
+        }
+        let mut status = String::new();
+        if reader.read_line(&mut status).unwrap_or(0) == 0 {
+            statuses.push(String::new());
+            continue;
+        }
+        let mut length = 0;
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            if line == "\r\n" {
+                break;
+            }
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap();
+            }
+        }
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).unwrap();
+        statuses.push(status.trim().to_string());
+    }
+    statuses
+}
+
+#[test]
+fn refusals_before_the_body_is_read_keep_the_connection_usable() {
+    let s = Server::start();
+    s.user("eve");
+    let auth = |user: &str, pw: &str| {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pw}"))
+    };
+    let body = format!("{{\"note\": \"{}\"}}", "x".repeat(300_000));
+    let post = |path: &str, creds: &str| {
+        format!(
+            "POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {creds}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+    };
+    let get = |path: &str, creds: &str| format!("GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {creds}\r\n\r\n");
+    let eve = auth("eve", "user-secret");
+    let wrong = auth("admin", "wrong");
+    let statuses = on_one_connection(
+        s.port,
+        &[
+            // 403 from a handler that reads no body...
+            post("/api/v3.1/maintenance/activate", &eve),
+            // ...then the same connection goes on.
+            get("/api/v3.1/maintenance", &eve),
+            // 401 from the auth layer, before any handler.
+            post("/api/v3.1/executions", &wrong),
+            get("/api/v3.1/maintenance", &eve),
+        ],
+    );
+    assert_eq!(
+        statuses,
+        ["HTTP/1.1 403 Forbidden", "HTTP/1.1 200 OK", "HTTP/1.1 401 Unauthorized", "HTTP/1.1 200 OK"]
+    );
+}

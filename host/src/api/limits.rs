@@ -42,3 +42,25 @@ pub async fn timeout(req: Request<Body>, next: Next) -> Response {
         ),
     }
 }
+
+/// Read a small request body whole before routing. A handler or a middleware that
+/// answers without reading the body (a 401, a 403, a 404) would otherwise leave
+/// bytes on a keep-alive connection, and hyper closes it without saying so; the
+/// client's next request on it fails. Larger bodies stream to their handlers.
+pub async fn read_small_bodies(req: Request<Body>, next: Next) -> Response {
+    let declared = req
+        .headers()
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    match declared {
+        Some(len) if len > 0 && len <= super::MAX_BODY_BYTES => {
+            let (parts, body) = req.into_parts();
+            match axum::body::to_bytes(body, len).await {
+                Ok(bytes) => next.run(Request::from_parts(parts, Body::from(bytes))).await,
+                Err(_) => refuse(StatusCode::BAD_REQUEST, "bad_parameters_error", "The request body could not be read"),
+            }
+        }
+        _ => next.run(req).await,
+    }
+}

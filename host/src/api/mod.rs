@@ -189,6 +189,7 @@ pub fn router(app: Arc<App>, gate: &Gate, auth: Arc<Authenticator>) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(limits::timeout))
+        .layer(axum::middleware::from_fn(limits::read_small_bodies))
         .layer(axum::middleware::from_fn(limits::header_size))
         .layer(tower::limit::GlobalConcurrencyLimitLayer::new(limits::MAX_IN_FLIGHT))
         .with_state(app)
