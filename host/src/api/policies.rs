@@ -119,14 +119,6 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
         .map_err(|e| Error::Internal(anyhow::anyhow!("policy operation failed: {e}")))?
 }
 
-/// Read (and drop) a request body nobody needs. Every change handler does this
-/// first, so a refusal (403 and the like) never leaves an unread body behind:
-/// hyper would silently close the keep-alive connection, and the client's next
-/// request on it would fail.
-async fn drain(body: Body) {
-    let _ = axum::body::to_bytes(body, super::MAX_BODY_BYTES).await;
-}
-
 pub async fn list(State(app): State<Arc<App>>) -> Result<Json<Value>> {
     let st = app.policies.state();
     let items: Vec<Value> = app.policies.list()?.iter().map(|v| version_json(v, &st)).collect();
@@ -173,7 +165,9 @@ pub async fn upload(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response> {
-    // The body first, even when refusing (see `drain`).
+    // The body first, even when refusing: an unread body would make hyper drop the
+    // keep-alive connection without a word (small ones are read before routing, see
+    // `api::limits`, but uploads may be larger).
     let bytes = axum::body::to_bytes(body, MAX_POLICY_BYTES).await;
     require_admin(&caller, "upload policies")?;
     if let Some(ct) = headers.get(header::CONTENT_TYPE) {
@@ -206,17 +200,14 @@ pub async fn activate(
     State(app): State<Arc<App>>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
-    body: Body,
 ) -> Result<Json<Value>> {
-    drain(body).await;
     require_admin(&caller, "activate policies")?;
     let registry = app.policies.clone();
     let swap = blocking(move || registry.activate(&id, &caller.username)).await?;
     Ok(Json(swap_json(&swap, &app.policies.state())))
 }
 
-pub async fn rollback(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>, body: Body) -> Result<Json<Value>> {
-    drain(body).await;
+pub async fn rollback(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>) -> Result<Json<Value>> {
     require_admin(&caller, "roll policies back")?;
     let registry = app.policies.clone();
     let swap = blocking(move || registry.rollback(&caller.username)).await?;
@@ -227,17 +218,14 @@ pub async fn shadow_start(
     State(app): State<Arc<App>>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
-    body: Body,
 ) -> Result<Json<Value>> {
-    drain(body).await;
     require_admin(&caller, "shadow policies")?;
     let registry = app.policies.clone();
     let report = blocking(move || registry.shadow(&id, &caller.username)).await?;
     Ok(Json(report_json(Some(&report), &app.policies.state())))
 }
 
-pub async fn shadow_stop(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>, body: Body) -> Result<Json<Value>> {
-    drain(body).await;
+pub async fn shadow_stop(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>) -> Result<Json<Value>> {
     require_admin(&caller, "stop shadowing")?;
     let registry = app.policies.clone();
     let report = blocking(move || registry.stop_shadow(&caller.username)).await?;
@@ -258,9 +246,7 @@ pub async fn delete(
     State(app): State<Arc<App>>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
-    body: Body,
 ) -> Result<Json<Value>> {
-    drain(body).await;
     require_admin(&caller, "delete policies")?;
     let registry = app.policies.clone();
     let gone = blocking(move || registry.delete(&id, &caller.username)).await?;

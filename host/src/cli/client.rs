@@ -187,6 +187,17 @@ impl Client {
     /// Send one request to `path` (absolute, e.g. `/api/v3.1/status`). Only transport
     /// failures are errors here; every HTTP status comes back as a `Reply`.
     pub fn send(&self, method: &str, path: &str, body: Option<&Value>) -> CliResult<Reply> {
+        match body {
+            Some(v) => {
+                let bytes = serde_json::to_vec(v).expect("a JSON value serializes");
+                self.send_raw(method, path, Some("application/json"), bytes)
+            }
+            None => self.send_raw(method, path, None, Vec::new()),
+        }
+    }
+
+    /// Send raw bytes with the given content type (a policy upload, say).
+    pub fn send_raw(&self, method: &str, path: &str, content_type: Option<&str>, bytes: Vec<u8>) -> CliResult<Reply> {
         let url = format!("{}{}", self.target.base, path);
         let mut req = http::Request::builder()
             .method(method)
@@ -198,13 +209,9 @@ impl Client {
             let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pw}"));
             req = req.header("Authorization", format!("Basic {token}"));
         }
-        let bytes = match body {
-            Some(v) => {
-                req = req.header("Content-Type", "application/json");
-                serde_json::to_vec(v).expect("a JSON value serializes")
-            }
-            None => Vec::new(),
-        };
+        if let Some(ct) = content_type {
+            req = req.header("Content-Type", ct);
+        }
         let req = req.body(bytes).map_err(|e| CliError::usage(format!("invalid request to {url}: {e}")))?;
         let resp = self.agent.run(req).map_err(|e| self.unreachable(e))?;
         let status = resp.status().as_u16();

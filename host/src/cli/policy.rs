@@ -2,15 +2,12 @@
 //! activate, rollback, shadow, delete, history), and the offline commands that
 //! need no server (test, eval, inspect, bench; see `policy_offline`).
 
-use std::io::Read;
 use std::path::PathBuf;
-use std::time::Duration;
 
-use base64::Engine as _;
 use clap::{Args, Subcommand};
 use serde_json::Value;
 
-use super::client::{API, CliError, CliResult, Client, ConnArgs, Reply, seg};
+use super::client::{API, CliError, CliResult, Client, ConnArgs, seg};
 use super::output::{Align, Table, field, print_json, print_record, text};
 use super::policy_offline;
 
@@ -260,7 +257,7 @@ fn run_online(conn: &ConnArgs, cmd: PolicyCommand) -> CliResult {
 fn push(client: &Client, args: PushArgs) -> CliResult {
     let bytes = std::fs::read(&args.file)
         .map_err(|e| CliError::usage(format!("cannot read {}: {e}", args.file.display())))?;
-    let reply = send_bytes(client, &format!("{API}{P}"), bytes)?;
+    let reply = client.send_raw("POST", &format!("{API}{P}"), Some("application/wasm"), bytes)?;
     if !(200..300).contains(&reply.status) {
         let err = client.api_error(&reply);
         return Err(if reply.status == 400 {
@@ -295,45 +292,6 @@ fn push(client: &Client, args: PushArgs) -> CliResult {
         println!("Activate it with 'drydock policy activate {id}', or compare it first with 'drydock policy shadow {id}'.");
     }
     Ok(())
-}
-
-/// A raw-bytes POST (the shared client sends JSON only).
-fn send_bytes(client: &Client, path: &str, bytes: Vec<u8>) -> CliResult<Reply> {
-    let target = &client.target;
-    let url = format!("{}{}", target.base, path);
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_connect(Some(Duration::from_secs(5)))
-        .timeout_global(Some(Duration::from_secs(120)))
-        .max_redirects(0)
-        .user_agent(format!("drydock-cli/{}", env!("CARGO_PKG_VERSION")))
-        .build()
-        .into();
-    let mut req = http::Request::builder()
-        .method("POST")
-        .uri(&url)
-        .header("Tenant", &target.tenant)
-        .header("Accept", "application/json")
-        .header("Content-Type", "application/wasm");
-    if let Some(user) = &target.username {
-        let pw = target.password.as_deref().unwrap_or("");
-        let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pw}"));
-        req = req.header("Authorization", format!("Basic {token}"));
-    }
-    let req = req.body(bytes).map_err(|e| CliError::usage(format!("invalid request to {url}: {e}")))?;
-    let resp = agent.run(req).map_err(|e| {
-        CliError::failed(format!("cannot reach drydock at {}: {e}", target.base))
-            .hint("Start it with 'drydock serve', or point to it with --manager URL (or DRYDOCK_URL)")
-    })?;
-    let status = resp.status().as_u16();
-    let retry_after = resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_string);
-    let mut text = String::new();
-    resp.into_body()
-        .into_reader()
-        .read_to_string(&mut text)
-        .map_err(|e| CliError::failed(format!("lost the connection to drydock at {}: {e}", target.base)))?;
-    let body = if text.trim().is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
-    Ok(Reply { status, body, retry_after })
 }
 
 /// `active`, `previous`, `shadow` (comma-separated), or empty.
