@@ -6,9 +6,15 @@
 //! gated and ungated, from the same build and the same runtime; `wrk` (a separate
 //! process, one thread) loads them in turns, so every ratio comes from one run.
 //!
-//! Knobs (environment): `DRYDOCK_BENCH_SECONDS` per run (5), `DRYDOCK_BENCH_ROUNDS`
-//! (3), `DRYDOCK_BENCH_CONNECTIONS` for the saturated runs (8), `DRYDOCK_BENCH_SWAP_MS`
-//! between swaps (2).
+//! On a machine with two cores or more the server is pinned to CPU 0 (one runtime
+//! worker) and `wrk` to CPU 1, so neither steals the other's core and the server's
+//! throughput is bounded by its own CPU cost per request; the server's CPU time per
+//! request (from `/proc/self/stat`) is reported beside throughput, as the figure
+//! least disturbed by anything else running on the machine.
+//!
+//! Knobs (environment): `DRYDOCK_BENCH_SECONDS` per run (3), `DRYDOCK_BENCH_ROUNDS`
+//! (5), `DRYDOCK_BENCH_CONNECTIONS` for the saturated runs (8), `DRYDOCK_BENCH_SWAP_MS`
+//! between swaps (2), `DRYDOCK_BENCH_PIN=0` to not pin.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{Read, Write};
@@ -70,6 +76,17 @@ fn router(todos: Todos, gate: Option<&Gate>) -> Router {
 // ---------------------------------------------------------------------------
 // Measuring
 
+/// CPU time (user + system) of this whole process so far, in µs (`USER_HZ` = 100
+/// ticks per second on Linux).
+fn cpu_us() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<u64> = rest.split_whitespace().map(|x| x.parse().unwrap_or(0)).collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after `)`.
+    (f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0)) * 10_000
+}
+
 fn rss_kib() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
@@ -89,6 +106,8 @@ struct Run {
     p50: f64,
     p99: f64,
     p999: f64,
+    /// Server CPU per request, µs.
+    cpu_us: f64,
 }
 
 const WRK_SCRIPT: &str = r#"
@@ -101,13 +120,23 @@ done = function(summary, latency, requests)
 end
 "#;
 
-fn wrk(script: &std::path::Path, addr: SocketAddr, connections: u32, seconds: u64) -> anyhow::Result<Run> {
-    let out = Command::new("wrk")
+fn wrk(script: &std::path::Path, addr: SocketAddr, connections: u32, seconds: u64, pin: Option<&str>) -> anyhow::Result<Run> {
+    let mut cmd = match pin {
+        Some(cpu) => {
+            let mut c = Command::new("taskset");
+            c.args(["-c", cpu, "wrk"]);
+            c
+        }
+        None => Command::new("wrk"),
+    };
+    let cpu_before = cpu_us();
+    let out = cmd
         .args(["-t1", &format!("-c{connections}"), &format!("-d{seconds}s"), "--timeout", "2s", "-s"])
         .arg(script)
         .arg(format!("http://{addr}/todos/42"))
         .output()
         .context("cannot run wrk (scripts/bench.sh installs it: apt-get install -y wrk)")?;
+    let cpu = cpu_us() - cpu_before;
     let text = String::from_utf8_lossy(&out.stdout);
     let line = text
         .lines()
@@ -127,6 +156,7 @@ fn wrk(script: &std::path::Path, addr: SocketAddr, connections: u32, seconds: u6
         p50: get("p50"),
         p99: get("p99"),
         p999: get("p999"),
+        cpu_us: cpu as f64 / get("requests").max(1.0),
     })
 }
 
@@ -154,6 +184,9 @@ impl Scenario {
     }
     fn p999(&self) -> f64 {
         median(self.runs.iter().map(|r| r.p999).collect())
+    }
+    fn cpu(&self) -> f64 {
+        median(self.runs.iter().map(|r| r.cpu_us).collect())
     }
     fn failures(&self) -> u64 {
         self.runs.iter().map(|r| r.errors + r.non2xx).sum()
@@ -219,8 +252,21 @@ fn verdict(ok: bool) -> &'static str {
 }
 
 fn main() -> anyhow::Result<()> {
-    let seconds: u64 = env("DRYDOCK_BENCH_SECONDS", 5);
-    let rounds: usize = env("DRYDOCK_BENCH_ROUNDS", 3);
+    let seconds: u64 = env("DRYDOCK_BENCH_SECONDS", 3);
+    let rounds: usize = env("DRYDOCK_BENCH_ROUNDS", 5);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let pin = cores >= 2 && env("DRYDOCK_BENCH_PIN", 1) != 0;
+    if pin {
+        // Before any thread exists, so every thread of the server inherits it.
+        let ok = Command::new("taskset")
+            .args(["-p", "-c", "0", &std::process::id().to_string()])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !ok {
+            bail!("cannot pin the server with taskset (util-linux); set DRYDOCK_BENCH_PIN=0 to run unpinned");
+        }
+    }
+    let wrk_cpu = pin.then_some("1");
     let connections: u32 = env("DRYDOCK_BENCH_CONNECTIONS", 8);
     let swap_every = Duration::from_millis(env("DRYDOCK_BENCH_SWAP_MS", 2));
     if Command::new("wrk").arg("--version").output().is_err() {
@@ -238,7 +284,10 @@ fn main() -> anyhow::Result<()> {
     let todos: Todos = Arc::new(RwLock::new(
         (1..=100).map(|id| (id, Todo { id, title: format!("todo number {id}"), done: id % 3 == 0 })).collect(),
     ));
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(if pin { 1 } else { cores })
+        .enable_all()
+        .build()?;
     let serve = |router: Router| -> anyhow::Result<SocketAddr> {
         let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
         let addr = listener.local_addr()?;
@@ -249,12 +298,16 @@ fn main() -> anyhow::Result<()> {
     let gated = serve(router(todos, Some(&gate)))?;
     let swapper = Swapper::new(slots.clone(), default.clone(), strict.clone(), swap_every);
 
+    let setup = if pin {
+        "server pinned to CPU 0 (1 runtime worker), wrk to CPU 1".to_string()
+    } else {
+        format!("unpinned, {cores} runtime workers")
+    };
     println!(
-        "HTTP: GET /todos/42 on 127.0.0.1, ungated {ungated} and gated {gated}; wrk 1 thread; {rounds} rounds x {seconds} s per run; {} cores",
-        std::thread::available_parallelism().map_or(1, |n| n.get())
+        "HTTP: GET /todos/42 on 127.0.0.1, ungated {ungated} and gated {gated}; wrk 1 thread; {rounds} rounds x {seconds} s per run; {cores} cores; {setup}"
     );
     for addr in [ungated, gated] {
-        wrk(&script, addr, connections, 1)?; // warm-up
+        wrk(&script, addr, connections, 1, wrk_cpu)?; // warm-up
     }
     std::thread::sleep(Duration::from_millis(500));
     let rss_idle = rss_kib();
@@ -288,23 +341,29 @@ fn main() -> anyhow::Result<()> {
     let mut results: HashMap<(u32, usize), Scenario> = HashMap::new();
     let swaps_before = swapper.swaps.load(Ordering::Relaxed);
     let mut swap_time = Duration::ZERO;
+    // For profiling one scenario on its own: `DRYDOCK_BENCH_ONLY=gated` (no table).
+    let only: Option<String> = std::env::var("DRYDOCK_BENCH_ONLY").ok();
     for shape in [connections, 1] {
         for round in 0..rounds {
             for i in 0..kinds.len() {
                 let k = kinds[(i + round) % kinds.len()];
+                if only.as_deref().is_some_and(|o| o != name(k)) {
+                    continue;
+                }
                 let addr = if k == Kind::Ungated { ungated } else { gated };
                 swapper.set(k == Kind::Swapping);
                 let started = Instant::now();
-                let run = wrk(&script, addr, shape, seconds)?;
+                let run = wrk(&script, addr, shape, seconds, wrk_cpu)?;
                 if k == Kind::Swapping {
                     swap_time += started.elapsed();
                 }
                 swapper.set(false);
                 println!(
-                    "  c={shape:<3} round {} {:<16} {:>9.0} req/s  p50 {:>6.0} us  p99 {:>6.0} us  p99.9 {:>6.0} us  errors {} non-2xx {}",
+                    "  c={shape:<3} round {} {:<16} {:>9.0} req/s  cpu {:>5.1} us/req  p50 {:>6.0} us  p99 {:>6.0} us  p99.9 {:>6.0} us  errors {} non-2xx {}",
                     round + 1,
                     name(k),
                     run.rps,
+                    run.cpu_us,
                     run.p50,
                     run.p99,
                     run.p999,
@@ -314,6 +373,9 @@ fn main() -> anyhow::Result<()> {
                 results.entry((shape, k as usize)).or_default().runs.push(run);
             }
         }
+    }
+    if only.is_some() {
+        return Ok(());
     }
     let swaps = swapper.swaps.load(Ordering::Relaxed) - swaps_before;
     let rss_load = peak.load(Ordering::Relaxed);
@@ -344,9 +406,10 @@ fn main() -> anyhow::Result<()> {
         for k in kinds {
             let sc = s(shape, k);
             println!(
-                "@@ http c={shape} scenario={} rps={:.0} p50_us={:.0} p99_us={:.0} p999_us={:.0} requests={} failures={}",
+                "@@ http c={shape} scenario={} rps={:.0} cpu_us_per_req={:.2} p50_us={:.0} p99_us={:.0} p999_us={:.0} requests={} failures={}",
                 name(k).replace(", ", "_"),
                 sc.rps(),
+                sc.cpu(),
                 sc.p50(),
                 sc.p99(),
                 sc.p999(),
@@ -371,13 +434,20 @@ fn main() -> anyhow::Result<()> {
     let all_failures: u64 = results.values().map(Scenario::failures).sum();
     let mib = |kib: u64| kib as f64 / 1024.0;
     println!();
-    println!("| HTTP (wrk, 1 thread, {rounds} rounds x {seconds} s, medians) | result | target | met |");
+    println!("| HTTP (wrk, 1 thread, {rounds} rounds x {seconds} s, medians; {setup}) | result | target | met |");
     println!("|---|---|---|---|");
     println!(
         "| throughput, {connections} connections: gated / ungated | {:.0} / {:.0} req/s = **{ratio:.3}** | ≥ 0.95 | {} |",
         g.rps(),
         u.rps(),
         verdict(ratio >= 0.95)
+    );
+    println!(
+        "| server CPU per request, {connections} connections: ungated → gated | {:.1} → {:.1} µs (**{:+.1} µs**, ratio {:.3}) | — | — |",
+        u.cpu(),
+        g.cpu(),
+        g.cpu() - u.cpu(),
+        u.cpu() / g.cpu()
     );
     println!(
         "| p99 added by the gate, {connections} connections | {:.0} → {:.0} µs: **{added:+.0} µs** | ≤ 50 µs | {} |",

@@ -3,6 +3,7 @@
 //! ```sh
 //! cargo run --release -p drydock --example todo                       # embedded default policy
 //! cargo run --release -p drydock --example todo -- --policy my.wasm   # watch a file, swap live
+//! cargo run --release -p drydock --example todo -- --policy my.wasm --export strict  # swap it
 //! ```
 //!
 //! What it shows:
@@ -22,8 +23,12 @@
 //! curl -s -X PUT localhost:3000/admin/maintenance -H 'x-user: root' -H 'x-role: sys_admin' \
 //!      -H 'content-type: application/json' -d '{"state":"activated"}'
 //! curl -si localhost:3000/todos -H 'x-user: alice'            # 503 maintenance_mode_active
-//! cp target/wasm-guest/.../cloudify_strict.wasm my.wasm      # the watcher swaps it in
+//! cargo run --release -p drydock --example todo -- --policy my.wasm --export strict
+//! curl -si localhost:3000/todos -H 'x-user: alice'            # 503 from the strict policy, Retry-After
 //! ```
+//!
+//! Any component exporting the `drydock:policy/policy` world will do
+//! (`drydock policy build` makes one from a policy crate).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -40,7 +45,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 use axum::{Extension, Json, Router};
 use clap::Parser;
-use drydock::engine::{DEFAULT_POLICY, Engine, Limits, Policy, Slots};
+use drydock::engine::{DEFAULT_POLICY, Engine, Limits, Policy, STRICT_POLICY, Slots};
 use drydock::executions::ExecutionStatus;
 use drydock::gate::{Caller, FailMode, Gate, GateConfig, POLICY_HEADER, Role, SharedState, StateSource};
 use drydock::maintenance::MaintenanceState;
@@ -53,9 +58,14 @@ struct Args {
     #[arg(long, default_value = "127.0.0.1:3000")]
     listen: SocketAddr,
     /// A policy component (.wasm) to use and watch; without one, the embedded
-    /// default policy (Cloudify's rules).
+    /// default policy (Cloudify's rules). A missing file is created with the
+    /// embedded default in it.
     #[arg(long)]
     policy: Option<PathBuf>,
+    /// Write an embedded policy (`default` or `strict`) to the --policy file and
+    /// exit: a running instance watching that file swaps it in.
+    #[arg(long, value_name = "NAME", requires = "policy")]
+    export: Option<String>,
     /// How often to look at the policy file, in milliseconds.
     #[arg(long, default_value_t = 500)]
     poll_ms: u64,
@@ -69,6 +79,23 @@ struct Args {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if let (Some(name), Some(path)) = (&args.export, &args.policy) {
+        let bytes = match name.as_str() {
+            "default" => DEFAULT_POLICY,
+            "strict" => STRICT_POLICY,
+            other => anyhow::bail!("--export {other}: the embedded policies are `default` and `strict`"),
+        };
+        // Write beside it and rename, so a watcher never reads half a file.
+        let tmp = path.with_extension("wasm.tmp");
+        std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
+        std::fs::rename(&tmp, path).with_context(|| format!("cannot replace {}", path.display()))?;
+        println!("todo: wrote the embedded {name} policy ({} bytes) to {}", bytes.len(), path.display());
+        return Ok(());
+    }
+    if let Some(path) = args.policy.as_ref().filter(|p| !p.exists()) {
+        std::fs::write(path, DEFAULT_POLICY).with_context(|| format!("cannot write {}", path.display()))?;
+        println!("todo: {} did not exist; wrote the embedded default policy there", path.display());
+    }
 
     // 1. The engine and the first policy: everything slow happens here.
     let engine = Engine::new(Limits::default())?;

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Runs every benchmark drydock has and prints the results table (see BENCHMARKS.md).
+#
+#   scripts/bench.sh
+#
+# 1. one decision through the real default policy component: p50/p99/p99.9 on a
+#    reused instance, the fresh-instance-per-decision figure beside it, and the
+#    whole gate in-process (host/benches/decision_latency.rs), plus criterion's
+#    estimate of the mean (host/benches/decision.rs);
+# 2-4. HTTP: the same route with and without the gate, with the gate during
+#    continuous policy swaps, and resident memory idle and under load, loaded by
+#    Debian's `wrk` on 127.0.0.1 (host/benches/http_load.rs).
+#
+# Takes about 3 minutes after the release build (~5 minutes the first time).
+# Installs what it needs: the wasm target the policies build for, and wrk.
+# Knobs: DRYDOCK_BENCH_SECONDS per HTTP run (3), DRYDOCK_BENCH_ROUNDS (5),
+# DRYDOCK_BENCH_CONNECTIONS (8), DRYDOCK_BENCH_SWAP_MS (2), DRYDOCK_BENCH_PIN (1:
+# server on CPU 0, wrk on CPU 1), DRYDOCK_BENCH_SCALE for
+# the decision iteration counts (1.0). Raw outputs land in target/bench/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+
+step "toolchain and load generator"
+rustup target add wasm32-unknown-unknown >/dev/null
+if ! command -v wrk >/dev/null; then
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq && $sudo apt-get install -y -qq wrk >/dev/null
+fi
+
+step "release build (host, benches, example)"
+cargo build --release -p drydock --benches --examples
+
+out=target/bench
+mkdir -p "$out"
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+
+step "1. one decision: percentiles (decision_latency)"
+cargo bench -q -p drydock --bench decision_latency | tee "$out/decision_latency.txt"
+
+step "1. one decision: criterion (decision)"
+cargo bench -q -p drydock --bench decision -- --warm-up-time 1 --measurement-time 3 | tee "$out/decision.txt"
+
+step "2-4. HTTP with and without the gate, swaps, memory (http_load, wrk)"
+cargo bench -q -p drydock --bench http_load | tee "$out/http_load.txt"
+
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+
+criterion() { # name -> middle estimate, e.g. "412.3 ns"
+  grep -A1 "^$1" "$out/decision.txt" | grep -o 'time: *\[[^]]*\]' | awk '{print $4, $5}'
+}
+
+{
+  echo
+  echo "## Results"
+  echo
+  echo "- machine: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores, $(free -g | awk '/^Mem:/{print $2}') GiB, $(uname -sr)"
+  echo "- date: $(date -u +%Y-%m-%d), commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- host policy-wasm || echo ' (with local changes)')"
+  echo "- command: \`scripts/bench.sh\`"
+  echo "- load average (1/5/15 min) before / after: $load_before / $load_after (anything else running on the machine shows up in the tails)"
+  echo
+  grep '^|' "$out/decision_latency.txt"
+  echo "| criterion mean estimate, reused / fresh instance (deny case) | $(criterion decide/reused-instance) / $(criterion decide/fresh-instance) | — | — |"
+  echo
+  grep '^|' "$out/http_load.txt"
+} | tee "$out/table.md"
