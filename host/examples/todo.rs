@@ -318,10 +318,10 @@ struct SetJobs {
 
 /// The admin routes are on the gate's admin floor: a sys_admin always reaches them,
 /// whatever the policy says. Everyone else is refused here.
-fn admin_only(caller: Option<Extension<Caller>>) -> Result<(), Response> {
+fn refused_unless_admin(caller: Option<Extension<Caller>>) -> Option<Response> {
     match caller {
-        Some(Extension(c)) if c.role.is_admin() => Ok(()),
-        _ => Err((StatusCode::FORBIDDEN, "sys_admin only (send X-User and X-Role: sys_admin)\n").into_response()),
+        Some(Extension(c)) if c.role.is_admin() => None,
+        _ => Some((StatusCode::FORBIDDEN, "sys_admin only (send X-User and X-Role: sys_admin)\n").into_response()),
     }
 }
 
@@ -336,7 +336,7 @@ async fn maintenance(State(app): Shared) -> Json<serde_json::Value> {
 }
 
 async fn set_maintenance(State(app): Shared, caller: Option<Extension<Caller>>, Json(body): Json<SetMaintenance>) -> Response {
-    if let Err(refused) = admin_only(caller) {
+    if let Some(refused) = refused_unless_admin(caller) {
         return refused;
     }
     let Some(state) = MaintenanceState::parse(&body.state) else {
@@ -348,7 +348,7 @@ async fn set_maintenance(State(app): Shared, caller: Option<Extension<Caller>>, 
 }
 
 async fn set_jobs(State(app): Shared, caller: Option<Extension<Caller>>, Json(body): Json<SetJobs>) -> Response {
-    if let Err(refused) = admin_only(caller) {
+    if let Some(refused) = refused_unless_admin(caller) {
         return refused;
     }
     let version = app.state.set_execution_count(ExecutionStatus::Started, body.running);
