@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 
-use crate::engine::Policy;
+use crate::engine::{Fault, Policy};
 use crate::executions::ExecutionStatus;
 use crate::gate::{Decision, Snapshot};
 use crate::maintenance::MaintenanceState;
@@ -28,7 +28,8 @@ pub struct PolicyStats {
     label: String,
     allow: AtomicU64,
     deny: AtomicU64,
-    faults: AtomicU64,
+    /// By kind, indexed as [`Fault::KINDS`].
+    faults: [AtomicU64; Fault::KINDS.len()],
     /// Cumulative at render time; here one counter per bucket plus +Inf.
     buckets: [AtomicU64; LATENCY_BUCKETS_US.len() + 1],
     sum_ns: AtomicU64,
@@ -40,7 +41,7 @@ impl PolicyStats {
             label,
             allow: AtomicU64::new(0),
             deny: AtomicU64::new(0),
-            faults: AtomicU64::new(0),
+            faults: std::array::from_fn(|_| AtomicU64::new(0)),
             buckets: std::array::from_fn(|_| AtomicU64::new(0)),
             sum_ns: AtomicU64::new(0),
         }
@@ -111,8 +112,8 @@ impl Metrics {
     }
 
     /// The policy could not decide (trap, deadline, memory, garbage).
-    pub fn faulted(&self, policy: &Policy) {
-        self.policy(policy).faults.fetch_add(1, Relaxed);
+    pub fn faulted(&self, policy: &Policy, fault: &Fault) {
+        self.policy(policy).faults[fault.kind_index()].fetch_add(1, Relaxed);
     }
 
     /// A sys_admin request admitted by the host's floor, without asking the policy.
@@ -171,9 +172,12 @@ impl Metrics {
             let _ = writeln!(out, "drydock_decision_duration_seconds_count{{policy=\"{p}\"}} {cumulative}");
         }
 
-        header(&mut out, "drydock_policy_faults_total", "counter", "Decisions the policy could not make (trap, deadline, memory, garbage); the fail mode decided instead.");
+        header(&mut out, "drydock_policy_faults_total", "counter", "Decisions the policy could not make, by policy version and kind (trap, deadline, memory, garbage); the fail mode decided instead.");
         for s in &stats {
-            let _ = writeln!(out, "drydock_policy_faults_total{{policy=\"{}\"}} {}", escape(&s.label), s.faults.load(Relaxed));
+            let p = escape(&s.label);
+            for (kind, n) in Fault::KINDS.iter().zip(&s.faults) {
+                let _ = writeln!(out, "drydock_policy_faults_total{{policy=\"{p}\",kind=\"{kind}\"}} {}", n.load(Relaxed));
+            }
         }
 
         counter(&mut out, "drydock_floor_admissions_total", "sys_admin requests to /maintenance* or /policies* admitted by the host without asking the policy.", self.floor.load(Relaxed));
@@ -238,7 +242,9 @@ mod tests {
         m.decided(&p, &Decision::Allow, Duration::from_micros(3));
         m.decided(&p, &Decision::Allow, Duration::from_micros(700));
         m.decided(&p, &deny, Duration::from_secs(1));
-        m.faulted(&p);
+        m.faulted(&p, &Fault::Deadline);
+        m.faulted(&p, &Fault::Deadline);
+        m.faulted(&p, &Fault::Garbage("x".into()));
         m.swapped();
         m.shadow_compared(true);
         m.shadow_compared(false);
@@ -256,7 +262,10 @@ mod tests {
             format!("drydock_decision_duration_seconds_bucket{{policy=\"{label}\",le=\"0.05\"}} 2"),
             format!("drydock_decision_duration_seconds_bucket{{policy=\"{label}\",le=\"+Inf\"}} 3"),
             format!("drydock_decision_duration_seconds_count{{policy=\"{label}\"}} 3"),
-            format!("drydock_policy_faults_total{{policy=\"{label}\"}} 1"),
+            format!("drydock_policy_faults_total{{policy=\"{label}\",kind=\"deadline\"}} 2"),
+            format!("drydock_policy_faults_total{{policy=\"{label}\",kind=\"garbage\"}} 1"),
+            format!("drydock_policy_faults_total{{policy=\"{label}\",kind=\"trap\"}} 0"),
+            format!("drydock_policy_faults_total{{policy=\"{label}\",kind=\"memory\"}} 0"),
             format!("drydock_policy_active{{policy=\"{label}\"}} 1"),
             "drydock_policy_swaps_total 1".to_string(),
             "drydock_shadow_agreements_total 1".to_string(),

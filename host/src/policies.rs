@@ -820,8 +820,8 @@ impl Observer for Recorder {
         }
     }
 
-    fn faulted(&self, policy: &Policy, _fault: &Fault) {
-        self.metrics.faulted(policy);
+    fn faulted(&self, policy: &Policy, fault: &Fault) {
+        self.metrics.faulted(policy, fault);
     }
 
     fn floor(&self, _desc: &RequestDescriptor) {

@@ -370,3 +370,10 @@ pub fn run_cli(env: &[(&str, &str)], args: &[&str]) -> CliOutput {
         code: out.status.code().unwrap_or(-1),
     }
 }
+
+impl Server {
+    /// The server process's id, while it runs (to read `/proc/PID/status`).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+}

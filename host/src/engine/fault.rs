@@ -16,6 +16,19 @@ pub enum Fault {
 }
 
 impl Fault {
+    /// The kinds of fault, as `/metrics` labels them.
+    pub const KINDS: [&'static str; 4] = ["trap", "deadline", "memory", "garbage"];
+
+    /// This fault's kind: its position in [`Fault::KINDS`].
+    pub fn kind_index(&self) -> usize {
+        match self {
+            Fault::Trap(_) => 0,
+            Fault::Deadline => 1,
+            Fault::Memory => 2,
+            Fault::Garbage(_) => 3,
+        }
+    }
+
     /// Classify an error from instantiating or calling a guest.
     pub(super) fn from_call(err: wasmtime::Error, state: &StoreState) -> Fault {
         if state.memory_refused {
