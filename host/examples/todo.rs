@@ -14,7 +14,9 @@
 //!   (here from `X-User`/`X-Role` headers, a demo and not an authentication scheme);
 //! - the policy file watched off the request path: on every change it is loaded
 //!   (validated, compiled, smoke-tested) on the watcher thread and swapped in with one
-//!   atomic store; a file that does not load is reported and the old policy stays.
+//!   atomic store; a file that does not load is reported and the old policy stays;
+//! - the server's metrics (`drydock::metrics`), fed by a gate observer and served on
+//!   `GET /metrics` outside the gate, in the same Prometheus text as `drydock serve`.
 //!
 //! Try it:
 //! ```sh
@@ -45,10 +47,15 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 use axum::{Extension, Json, Router};
 use clap::Parser;
-use drydock::engine::{DEFAULT_POLICY, Engine, Limits, Policy, STRICT_POLICY, Slots};
+use drydock::engine::{DEFAULT_POLICY, Engine, Fault, Limits, Policy, STRICT_POLICY, Slots};
 use drydock::executions::ExecutionStatus;
-use drydock::gate::{Caller, FailMode, Gate, GateConfig, POLICY_HEADER, Role, SharedState, StateSource};
+use drydock::gate::layer::Observer;
+use drydock::gate::{
+    Caller, Decision, FailMode, Gate, GateConfig, POLICY_HEADER, Published, RequestDescriptor, Role, SharedState,
+    StateSource,
+};
 use drydock::maintenance::MaintenanceState;
+use drydock::metrics::{Metrics, Scrape};
 use serde::{Deserialize, Serialize};
 
 #[derive(Parser, Debug)]
@@ -117,23 +124,24 @@ fn main() -> anyhow::Result<()> {
         admin_floor: vec!["admin".into()],
         fail_mode: if args.fail_open { FailMode::Open } else { FailMode::Closed },
     };
-    let gate = Gate::new(slots.clone(), state.clone(), config);
+    let metrics = Arc::new(Metrics::new());
+    let gate = Gate::new(slots.clone(), state.clone(), config).with_observer(Arc::new(Counting(metrics.clone())));
 
     // 3. Watch the policy file, off the request path.
     match &args.policy {
         Some(path) => {
-            let (engine, slots, path) = (engine.clone(), slots.clone(), path.clone());
+            let (engine, slots, metrics, path) = (engine.clone(), slots.clone(), metrics.clone(), path.clone());
             let every = Duration::from_millis(args.poll_ms.max(10));
             println!("todo: watching {} every {} ms; write a new component there to swap it live", path.display(), every.as_millis());
             std::thread::Builder::new()
                 .name("policy-watch".into())
-                .spawn(move || watch(&engine, &slots, &path, every))?;
+                .spawn(move || watch(&engine, &slots, &metrics, &path, every))?;
         }
         None => println!("todo: not watching a file (pass --policy FILE to swap policies live)"),
     }
 
     // 4. The application, with the gate in front of its routes.
-    let app = App { todos: RwLock::new(BTreeMap::new()), next_id: AtomicU64::new(1), state, slots };
+    let app = App { todos: RwLock::new(BTreeMap::new()), next_id: AtomicU64::new(1), state, slots, metrics };
     let router = router(Arc::new(app), &gate, args.quiet);
 
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
@@ -165,7 +173,7 @@ fn stamp(path: &Path) -> Option<(SystemTime, u64)> {
 
 /// Poll `path`; when it changed, load it here (this thread, never a request's) and
 /// make it active. A file that does not load leaves the active policy in place.
-fn watch(engine: &Engine, slots: &Slots, path: &Path, every: Duration) {
+fn watch(engine: &Engine, slots: &Slots, metrics: &Metrics, path: &Path, every: Duration) {
     let mut seen = stamp(path);
     loop {
         std::thread::sleep(every);
@@ -187,6 +195,7 @@ fn watch(engine: &Engine, slots: &Slots, path: &Path, every: Duration) {
                 let loaded_in = started.elapsed();
                 let label = policy.label();
                 let old: Arc<Policy> = slots.set_active(Arc::new(policy));
+                metrics.swapped();
                 println!(
                     "todo: swapped policy {} -> {label} (loaded in {} ms, off the request path)",
                     old.label(),
@@ -198,6 +207,22 @@ fn watch(engine: &Engine, slots: &Slots, path: &Path, every: Duration) {
     }
 }
 
+/// Feeds the gate's decisions into drydock's metrics (decisions by policy version
+/// and verdict, decision latency, faults, admin-floor admissions).
+struct Counting(Arc<Metrics>);
+
+impl Observer for Counting {
+    fn decided(&self, policy: &Arc<Policy>, _: &RequestDescriptor, _: &Arc<Published>, decision: &Decision, elapsed: Duration) {
+        self.0.decided(policy, decision, elapsed);
+    }
+    fn faulted(&self, policy: &Policy, fault: &Fault) {
+        self.0.faulted(policy, fault);
+    }
+    fn floor(&self, _: &RequestDescriptor) {
+        self.0.floor();
+    }
+}
+
 // ---------------------------------------------------------------------------
 // The todo application
 
@@ -206,6 +231,7 @@ struct App {
     next_id: AtomicU64,
     state: Arc<SharedState>,
     slots: Arc<Slots>,
+    metrics: Arc<Metrics>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -229,6 +255,8 @@ struct TodoPatch {
 type Shared = State<Arc<App>>;
 
 fn router(app: Arc<App>, gate: &Gate, quiet: bool) -> Router {
+    // Outside the gate: a scraper reads it in every maintenance state.
+    let unguarded = Router::new().route("/metrics", get(metrics)).with_state(app.clone());
     let router = Router::new()
         .route("/todos", get(list).post(create))
         .route("/todos/{id}", get(show).patch(update).delete(remove))
@@ -238,7 +266,8 @@ fn router(app: Arc<App>, gate: &Gate, quiet: bool) -> Router {
         .route_layer(gate.layer())
         // ...after this middleware told it who is calling.
         .route_layer(middleware::from_fn(identify))
-        .with_state(app);
+        .with_state(app)
+        .merge(unguarded);
     if quiet { router } else { router.layer(middleware::from_fn(log)) }
 }
 
@@ -269,6 +298,12 @@ async fn log(req: Request, next: Next) -> Response {
     let policy = resp.headers().get(POLICY_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("-");
     println!("todo: {method} {path} as {who} -> {} [{policy}]", resp.status().as_u16());
     resp
+}
+
+async fn metrics(State(app): Shared) -> Response {
+    let (published, active) = (app.state.current(), app.slots.active());
+    let text = app.metrics.render(&Scrape { snapshot: &published.snapshot, active: &active, shadow: None });
+    ([("content-type", "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
 }
 
 async fn list(State(app): Shared) -> Json<Vec<Todo>> {
