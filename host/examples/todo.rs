@@ -193,7 +193,7 @@ fn watch(engine: &Engine, slots: &Slots, metrics: &Metrics, path: &Path, every: 
             }
             Ok(policy) => {
                 let loaded_in = started.elapsed();
-                let label = policy.label();
+                let label = policy.label().to_string();
                 let old: Arc<Policy> = slots.set_active(Arc::new(policy));
                 metrics.swapped();
                 println!(

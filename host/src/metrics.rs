@@ -93,7 +93,7 @@ impl Metrics {
         if let Some(stats) = self.policies.load().get(policy.sha256()) {
             return stats.clone();
         }
-        let fresh = Arc::new(PolicyStats::new(policy.label()));
+        let fresh = Arc::new(PolicyStats::new(policy.label().to_string()));
         let mut out = fresh.clone();
         self.policies.rcu(|map| {
             let mut map = HashMap::clone(map);

@@ -706,7 +706,7 @@ impl ShadowSession {
             at: chrono::DateTime::<chrono::Utc>::from(job.at).format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
             request: job.desc,
             published: job.published,
-            active_label: job.active.label(),
+            active_label: job.active.label().to_string(),
             active: job.decision,
             candidate,
             differs_in,

@@ -17,6 +17,10 @@ pub struct Policy {
     name: String,
     version: String,
     sha256: String,
+    /// `name@version#sha8`, and the same as a ready header value: made once at load,
+    /// since every response carries it.
+    label: String,
+    header: http::HeaderValue,
     size: usize,
     pre: PolicyPre<StoreState>,
     limits: Limits,
@@ -43,6 +47,8 @@ impl Policy {
         let mut policy = Policy {
             name: String::new(),
             version: String::new(),
+            label: String::new(),
+            header: http::HeaderValue::from_static(""),
             sha256,
             size,
             pre,
@@ -70,6 +76,9 @@ impl Policy {
                 )));
             }
         }
+        policy.label = format!("{name}@{version}#{}", &policy.sha256[..8]);
+        policy.header = http::HeaderValue::from_str(&policy.label)
+            .map_err(|_| LoadError::Metadata(format!("name@version {:?} cannot be sent in a header", policy.label)))?;
         (policy.name, policy.version) = (name, version);
         policy.give_back(instance);
         Ok(policy)
@@ -89,8 +98,13 @@ impl Policy {
     }
 
     /// `name@version#<first 8 hex digits of sha256>`, e.g. for `X-Drydock-Policy`.
-    pub fn label(&self) -> String {
-        format!("{}@{}#{}", self.name, self.version, &self.sha256[..8])
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// [`Policy::label`] as a header value (`X-Drydock-Policy`).
+    pub fn header(&self) -> &http::HeaderValue {
+        &self.header
     }
 
     /// Size of the component in bytes.

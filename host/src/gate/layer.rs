@@ -148,10 +148,8 @@ async fn refuse_after_draining(req: Request<Body>, mut resp: Response) -> Respon
     resp
 }
 
-fn with_label(mut resp: Response, label: &str) -> Response {
-    if let Ok(v) = HeaderValue::from_str(label) {
-        resp.headers_mut().insert(POLICY_HEADER, v);
-    }
+fn with_label(mut resp: Response, label: HeaderValue) -> Response {
+    resp.headers_mut().insert(POLICY_HEADER, label);
     resp
 }
 
@@ -187,7 +185,7 @@ where
             if let Some(observer) = &self.gate.observer {
                 observer.floor(&desc);
             }
-            (None, FLOOR_LABEL.to_string(), Decision::Allow)
+            (None, HeaderValue::from_static(FLOOR_LABEL), Decision::Allow)
         } else {
             let policy = self.gate.slots.active();
             let started = Instant::now();
@@ -196,14 +194,15 @@ where
                 // Metrics, and the shadow candidate's turn (queued, off this path).
                 observer.decided(&policy, &desc, &published, &verdict, started.elapsed());
             }
-            (Some(policy.clone()), policy.label(), verdict)
+            let label = policy.header().clone();
+            (Some(policy), label, verdict)
         };
-        tracing::debug!(policy = %label, method = %desc.method, route = %desc.route, ?verdict, "decision");
+        tracing::debug!(policy = ?label, method = %desc.method, route = %desc.route, ?verdict, "decision");
 
         match verdict {
             Decision::Deny(denial) => {
                 let resp = Error::Denied(denial).into_response();
-                Box::pin(async move { Ok(with_label(refuse_after_draining(req, resp).await, &label)) })
+                Box::pin(async move { Ok(with_label(refuse_after_draining(req, resp).await, label)) })
             }
             Decision::Allow => {
                 let ticket = Ticket { version: published.version, desc, policy, gate: self.gate.clone() };
@@ -213,7 +212,7 @@ where
                 let mut inner = std::mem::replace(&mut self.inner, clone);
                 Box::pin(async move {
                     let resp = inner.call(req).await?;
-                    Ok(with_label(resp, &label))
+                    Ok(with_label(resp, label))
                 })
             }
         }
