@@ -21,6 +21,8 @@ pub struct Policy {
     /// since every response carries it.
     label: String,
     header: http::HeaderValue,
+    /// Unique among the policies this process loaded (a memo key; addresses get reused).
+    serial: u64,
     size: usize,
     pre: PolicyPre<StoreState>,
     limits: Limits,
@@ -49,6 +51,10 @@ impl Policy {
             version: String::new(),
             label: String::new(),
             header: http::HeaderValue::from_static(""),
+            serial: {
+                static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+                NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            },
             sha256,
             size,
             pre,
@@ -100,6 +106,11 @@ impl Policy {
     /// `name@version#<first 8 hex digits of sha256>`, e.g. for `X-Drydock-Policy`.
     pub fn label(&self) -> &str {
         &self.label
+    }
+
+    /// A number no other policy loaded by this process has.
+    pub fn serial(&self) -> u64 {
+        self.serial
     }
 
     /// [`Policy::label`] as a header value (`X-Drydock-Policy`).

@@ -57,27 +57,44 @@ impl Gate {
     pub fn ask(&self, policy: &Policy, desc: &RequestDescriptor, snapshot: &Snapshot) -> Decision {
         match policy.decide(desc, snapshot) {
             Ok(d) => d,
-            Err(fault) => {
-                tracing::warn!(policy = %policy.label(), route = %desc.route, %fault, "policy fault");
-                if let Some(observer) = &self.observer {
-                    observer.faulted(policy, &fault);
-                }
-                match self.config.fail_mode {
-                    FailMode::Open => Decision::Allow,
-                    FailMode::Closed => Decision::Deny(super::Denial {
-                        status: 503,
-                        error_code: "policy_error".into(),
-                        message: format!(
-                            "The admission policy {} could not decide this request ({fault}); the request was refused. An administrator can roll the policy back.",
-                            policy.label()
-                        ),
-                        retry_after: None,
-                    }),
-                }
-            }
+            Err(fault) => self.on_fault(policy, desc, fault),
         }
     }
 
+    /// [`Gate::ask`] under a published state, answered from the per-thread memo of
+    /// recent decisions when this very request was decided under this very state
+    /// version by this very policy (see `memo`).
+    pub fn ask_published(&self, policy: &Policy, desc: &RequestDescriptor, published: &Published) -> Decision {
+        if let Some(d) = super::memo::recall(policy.serial(), published.version, desc) {
+            return d;
+        }
+        match policy.decide(desc, &published.snapshot) {
+            Ok(d) => {
+                super::memo::remember(policy.serial(), published.version, desc, &d);
+                d
+            }
+            Err(fault) => self.on_fault(policy, desc, fault),
+        }
+    }
+
+    fn on_fault(&self, policy: &Policy, desc: &RequestDescriptor, fault: Fault) -> Decision {
+        tracing::warn!(policy = %policy.label(), route = %desc.route, %fault, "policy fault");
+        if let Some(observer) = &self.observer {
+            observer.faulted(policy, &fault);
+        }
+        match self.config.fail_mode {
+            FailMode::Open => Decision::Allow,
+            FailMode::Closed => Decision::Deny(super::Denial {
+                status: 503,
+                error_code: "policy_error".into(),
+                message: format!(
+                    "The admission policy {} could not decide this request ({fault}); the request was refused. An administrator can roll the policy back.",
+                    policy.label()
+                ),
+                retry_after: None,
+            }),
+        }
+    }
 }
 
 /// The ticket an admitted request carries to its handler, so a write can be decided
@@ -189,7 +206,7 @@ where
         } else {
             let policy = self.gate.slots.active();
             let started = Instant::now();
-            let verdict = self.gate.ask(&policy, &desc, &published.snapshot);
+            let verdict = self.gate.ask_published(&policy, &desc, &published);
             if let Some(observer) = &self.gate.observer {
                 // Metrics, and the shadow candidate's turn (queued, off this path).
                 observer.decided(&policy, &desc, &published, &verdict, started.elapsed());

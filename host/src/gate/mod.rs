@@ -83,6 +83,7 @@
 
 pub mod descriptor;
 pub mod layer;
+mod memo;
 mod state;
 
 use std::sync::Arc;
