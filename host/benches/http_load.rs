@@ -182,8 +182,16 @@ impl Scenario {
     fn p99(&self) -> f64 {
         median(self.runs.iter().map(|r| r.p99).collect())
     }
+    /// The least disturbed round's p99: what is left when the machine's other
+    /// load (which only ever adds) is least in the way.
+    fn best_p99(&self) -> f64 {
+        self.runs.iter().map(|r| r.p99).fold(f64::INFINITY, f64::min)
+    }
     fn p999(&self) -> f64 {
         median(self.runs.iter().map(|r| r.p999).collect())
+    }
+    fn best_cpu(&self) -> f64 {
+        self.runs.iter().map(|r| r.cpu_us).fold(f64::INFINITY, f64::min)
     }
     fn cpu(&self) -> f64 {
         median(self.runs.iter().map(|r| r.cpu_us).collect())
@@ -443,22 +451,31 @@ fn main() -> anyhow::Result<()> {
         verdict(ratio >= 0.95)
     );
     println!(
-        "| server CPU per request, {connections} connections: ungated → gated | {:.1} → {:.1} µs (**{:+.1} µs**, ratio {:.3}) | — | — |",
+        "| server CPU per request, {connections} connections: ungated → gated | {:.1} → {:.1} µs (**{:+.1} µs**, ratio {:.3}; best rounds {:.1} → {:.1} µs: {:+.1} µs) | — | — |",
         u.cpu(),
         g.cpu(),
         g.cpu() - u.cpu(),
-        u.cpu() / g.cpu()
+        u.cpu() / g.cpu(),
+        u.best_cpu(),
+        g.best_cpu(),
+        g.best_cpu() - u.best_cpu()
     );
     println!(
-        "| p99 added by the gate, {connections} connections | {:.0} → {:.0} µs: **{added:+.0} µs** | ≤ 50 µs | {} |",
+        "| p99 added by the gate, {connections} connections | {:.0} → {:.0} µs: **{added:+.0} µs** (best rounds {:.0} → {:.0} µs: {:+.0} µs) | ≤ 50 µs | {} |",
         u.p99(),
         g.p99(),
+        u.best_p99(),
+        g.best_p99(),
+        g.best_p99() - u.best_p99(),
         verdict(added <= 50.0)
     );
     println!(
-        "| p99 added by the gate, 1 connection | {:.0} → {:.0} µs: **{added1:+.0} µs** (p50 {:.0} → {:.0} µs) | ≤ 50 µs | {} |",
+        "| p99 added by the gate, 1 connection | {:.0} → {:.0} µs: **{added1:+.0} µs** (best rounds {:.0} → {:.0} µs: {:+.0} µs; p50 {:.0} → {:.0} µs) | ≤ 50 µs | {} |",
         u1.p99(),
         g1.p99(),
+        u1.best_p99(),
+        g1.best_p99(),
+        g1.best_p99() - u1.best_p99(),
         u1.p50(),
         g1.p50(),
         verdict(added1 <= 50.0)
@@ -471,18 +488,22 @@ fn main() -> anyhow::Result<()> {
         verdict(swap_failures == 0 && probe_failures == 0 && labels.len() == 2)
     );
     println!(
-        "| p99 swapping / not, {connections} connections | {:.0} / {:.0} µs = **{:.2}×** (throughput {:.3}) | ≤ 2× | {} |",
+        "| p99 swapping / not, {connections} connections | {:.0} / {:.0} µs = **{:.2}×** (best rounds {:.0} / {:.0} µs; throughput {:.3}) | ≤ 2× | {} |",
         w.p99(),
         g.p99(),
         w.p99() / g.p99(),
+        w.best_p99(),
+        g.best_p99(),
         w.rps() / g.rps(),
         verdict(w.p99() <= 2.0 * g.p99())
     );
     println!(
-        "| p99 swapping / not, 1 connection | {:.0} / {:.0} µs = **{:.2}×** | ≤ 2× | {} |",
+        "| p99 swapping / not, 1 connection | {:.0} / {:.0} µs = **{:.2}×** (best rounds {:.0} / {:.0} µs) | ≤ 2× | {} |",
         w1.p99(),
         g1.p99(),
         w1.p99() / g1.p99(),
+        w1.best_p99(),
+        g1.best_p99(),
         verdict(w1.p99() <= 2.0 * g1.p99())
     );
     println!(
