@@ -11,9 +11,10 @@
 #    continuous policy swaps, and resident memory idle and under load, loaded by
 #    Debian's `wrk` on 127.0.0.1 (host/benches/http_load.rs).
 #
-# Takes about 3 minutes after the release build (~5 minutes the first time).
+# Takes about 3.5 minutes after the release build (a first release build takes
+# 5–15 minutes on a 2-core machine: wasmtime).
 # Installs what it needs: the wasm target the policies build for, and wrk.
-# Knobs: DRYDOCK_BENCH_SECONDS per HTTP run (3), DRYDOCK_BENCH_ROUNDS (5),
+# Knobs: DRYDOCK_BENCH_SECONDS per HTTP run (2), DRYDOCK_BENCH_PAIRS (7),
 # DRYDOCK_BENCH_CONNECTIONS (8), DRYDOCK_BENCH_SWAP_MS (2), DRYDOCK_BENCH_PIN (1:
 # server on CPU 0, wrk on CPU 1), DRYDOCK_BENCH_SCALE for
 # the decision iteration counts (1.0). Raw outputs land in target/bench/.

@@ -4,7 +4,10 @@
 //! `cargo bench -p drydock --bench http_load` (or `scripts/bench.sh`, which installs
 //! Debian's `wrk` first). One process serves the same todo route twice on 127.0.0.1,
 //! gated and ungated, from the same build and the same runtime; `wrk` (a separate
-//! process, one thread) loads them in turns, so every ratio comes from one run.
+//! process, one thread) loads them in turns, so every ratio comes from one run. Each
+//! is loaded twice: with the same request over and over (which the gate answers from
+//! its per-thread memo of recent decisions) and with 8192 distinct paths in turn
+//! (which the memo cannot hold, so the policy component decides nearly every one).
 //!
 //! On a machine with two cores or more the server is pinned to CPU 0 (one runtime
 //! worker) and `wrk` to CPU 1, so neither steals the other's core and the server's
@@ -12,8 +15,13 @@
 //! request (from `/proc/self/stat`) is reported beside throughput, as the figure
 //! least disturbed by anything else running on the machine.
 //!
-//! Knobs (environment): `DRYDOCK_BENCH_SECONDS` per run (3), `DRYDOCK_BENCH_ROUNDS`
-//! (5), `DRYDOCK_BENCH_CONNECTIONS` for the saturated runs (8), `DRYDOCK_BENCH_SWAP_MS`
+//! Each comparison (ungated → gated; the same with 8192 paths; gated → gated while
+//! swapping) runs its two scenarios back to back, order alternating, `PAIRS` times;
+//! the table reports medians of the per-pair ratios and differences, so a burst of
+//! other work on the machine weighs on both sides of a pair alike.
+//!
+//! Knobs (environment): `DRYDOCK_BENCH_SECONDS` per run (2), `DRYDOCK_BENCH_PAIRS`
+//! (7), `DRYDOCK_BENCH_CONNECTIONS` for the saturated runs (8), `DRYDOCK_BENCH_SWAP_MS`
 //! between swaps (2), `DRYDOCK_BENCH_PIN=0` to not pin.
 
 use std::collections::{BTreeMap, HashMap};
@@ -110,13 +118,34 @@ struct Run {
     cpu_us: f64,
 }
 
-const WRK_SCRIPT: &str = r#"
-wrk.headers["X-User"] = "alice"
+/// Reports what the table needs in one line; shared by both request scripts.
+const WRK_DONE: &str = r#"
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format("@@wrk requests=%d duration_us=%d errors=%d non2xx=%d p50=%d p99=%d p999=%d\n",
     summary.requests, summary.duration, e.connect + e.read + e.write + e.timeout, e.status,
     latency:percentile(50), latency:percentile(99), latency:percentile(99.9)))
+end
+"#;
+
+/// The same request every time: after the first, the gate answers it from its memo
+/// of recent decisions (same request, same state version, same policy).
+const WRK_SAME: &str = r#"
+wrk.headers["X-User"] = "alice"
+"#;
+
+/// 8192 distinct paths in turn (`/todos/1..=10000`): far more than the memo holds per
+/// thread, so nearly every request is decided by the component.
+const WRK_SPREAD: &str = r#"
+wrk.headers["X-User"] = "alice"
+local reqs, n = {}, 0
+init = function(args)
+  math.randomseed(42)
+  for i = 1, 8192 do reqs[i] = wrk.format("GET", "/todos/" .. math.random(1, 10000)) end
+end
+request = function()
+  n = n % 8192 + 1
+  return reqs[n]
 end
 "#;
 
@@ -164,44 +193,6 @@ fn median(mut xs: Vec<f64>) -> f64 {
     xs.sort_by(f64::total_cmp);
     let n = xs.len();
     if n % 2 == 1 { xs[n / 2] } else { (xs[n / 2 - 1] + xs[n / 2]) / 2.0 }
-}
-
-/// The runs of one scenario across rounds, summarised by medians.
-#[derive(Default)]
-struct Scenario {
-    runs: Vec<Run>,
-}
-
-impl Scenario {
-    fn rps(&self) -> f64 {
-        median(self.runs.iter().map(|r| r.rps).collect())
-    }
-    fn p50(&self) -> f64 {
-        median(self.runs.iter().map(|r| r.p50).collect())
-    }
-    fn p99(&self) -> f64 {
-        median(self.runs.iter().map(|r| r.p99).collect())
-    }
-    /// The least disturbed round's p99: what is left when the machine's other
-    /// load (which only ever adds) is least in the way.
-    fn best_p99(&self) -> f64 {
-        self.runs.iter().map(|r| r.p99).fold(f64::INFINITY, f64::min)
-    }
-    fn p999(&self) -> f64 {
-        median(self.runs.iter().map(|r| r.p999).collect())
-    }
-    fn best_cpu(&self) -> f64 {
-        self.runs.iter().map(|r| r.cpu_us).fold(f64::INFINITY, f64::min)
-    }
-    fn cpu(&self) -> f64 {
-        median(self.runs.iter().map(|r| r.cpu_us).collect())
-    }
-    fn failures(&self) -> u64 {
-        self.runs.iter().map(|r| r.errors + r.non2xx).sum()
-    }
-    fn requests(&self) -> u64 {
-        self.runs.iter().map(|r| r.requests).sum()
-    }
 }
 
 /// Swaps the active policy between two loaded ones every `every` while running.
@@ -260,8 +251,8 @@ fn verdict(ok: bool) -> &'static str {
 }
 
 fn main() -> anyhow::Result<()> {
-    let seconds: u64 = env("DRYDOCK_BENCH_SECONDS", 3);
-    let rounds: usize = env("DRYDOCK_BENCH_ROUNDS", 5);
+    let seconds: u64 = env("DRYDOCK_BENCH_SECONDS", 2);
+    let rounds: usize = env("DRYDOCK_BENCH_PAIRS", 7);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let pin = cores >= 2 && env("DRYDOCK_BENCH_PIN", 1) != 0;
     if pin {
@@ -280,8 +271,14 @@ fn main() -> anyhow::Result<()> {
     if Command::new("wrk").arg("--version").output().is_err() {
         bail!("wrk is not installed: apt-get install -y wrk (scripts/bench.sh does it)");
     }
-    let script = std::env::temp_dir().join(format!("drydock-bench-{}.lua", std::process::id()));
-    std::fs::write(&script, WRK_SCRIPT)?;
+    let scripts = [("same", WRK_SAME), ("spread", WRK_SPREAD)].map(|(what, text)| {
+        let path = std::env::temp_dir().join(format!("drydock-bench-{}-{what}.lua", std::process::id()));
+        std::fs::write(&path, format!("{text}{WRK_DONE}")).map(|()| path)
+    });
+    let [same, spread] = match scripts {
+        [Ok(a), Ok(b)] => [a, b],
+        [Err(e), _] | [_, Err(e)] => return Err(e.into()),
+    };
 
     // The server: one runtime (a worker per core), two listeners.
     let engine = Engine::new(Limits::default())?;
@@ -290,7 +287,7 @@ fn main() -> anyhow::Result<()> {
     let slots = Arc::new(Slots::new(default.clone()));
     let gate = Gate::new(slots.clone(), Arc::new(SharedState::new()), GateConfig::default());
     let todos: Todos = Arc::new(RwLock::new(
-        (1..=100).map(|id| (id, Todo { id, title: format!("todo number {id}"), done: id % 3 == 0 })).collect(),
+        (1..=10_000).map(|id| (id, Todo { id, title: format!("todo number {id}"), done: id % 3 == 0 })).collect(),
     ));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(if pin { 1 } else { cores })
@@ -315,7 +312,7 @@ fn main() -> anyhow::Result<()> {
         "HTTP: GET /todos/42 on 127.0.0.1, ungated {ungated} and gated {gated}; wrk 1 thread; {rounds} rounds x {seconds} s per run; {cores} cores; {setup}"
     );
     for addr in [ungated, gated] {
-        wrk(&script, addr, connections, 1, wrk_cpu)?; // warm-up
+        wrk(&same, addr, connections, 1, wrk_cpu)?; // warm-up
     }
     std::thread::sleep(Duration::from_millis(500));
     let rss_idle = rss_kib();
@@ -333,57 +330,80 @@ fn main() -> anyhow::Result<()> {
         })
     };
 
-    // Scenarios in turns, the order rotated each round so drift favours none.
-    #[derive(Clone, Copy, PartialEq)]
+    // Paired runs: each comparison runs its two scenarios back to back (order
+    // alternating), so whatever else the machine is doing weighs on both alike; the
+    // figures below are medians of the per-pair ratios and differences.
+    #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
     enum Kind {
         Ungated,
         Gated,
         Swapping,
+        UngatedSpread,
+        GatedSpread,
     }
-    let kinds = [Kind::Ungated, Kind::Gated, Kind::Swapping];
     let name = |k: Kind| match k {
         Kind::Ungated => "ungated",
         Kind::Gated => "gated",
         Kind::Swapping => "gated, swapping",
+        Kind::UngatedSpread => "ungated, 8k paths",
+        Kind::GatedSpread => "gated, 8k paths",
     };
-    let mut results: HashMap<(u32, usize), Scenario> = HashMap::new();
+    // (baseline, candidate)
+    let comparisons = [(Kind::Ungated, Kind::Gated), (Kind::UngatedSpread, Kind::GatedSpread), (Kind::Gated, Kind::Swapping)];
+    let mut pairs: HashMap<(u32, usize), Vec<(Run, Run)>> = HashMap::new();
+    let mut all: Vec<Run> = Vec::new();
     let swaps_before = swapper.swaps.load(Ordering::Relaxed);
     let mut swap_time = Duration::ZERO;
     // For profiling one scenario on its own: `DRYDOCK_BENCH_ONLY=gated` (no table).
     let only: Option<String> = std::env::var("DRYDOCK_BENCH_ONLY").ok();
-    for shape in [connections, 1] {
-        for round in 0..rounds {
-            for i in 0..kinds.len() {
-                let k = kinds[(i + round) % kinds.len()];
-                if only.as_deref().is_some_and(|o| o != name(k)) {
-                    continue;
+    let mut run = |k: Kind, shape: u32, round: usize| -> anyhow::Result<Run> {
+        let addr = if matches!(k, Kind::Ungated | Kind::UngatedSpread) { ungated } else { gated };
+        let script = if matches!(k, Kind::UngatedSpread | Kind::GatedSpread) { &spread } else { &same };
+        swapper.set(k == Kind::Swapping);
+        let started = Instant::now();
+        let r = wrk(script, addr, shape, seconds, wrk_cpu)?;
+        if k == Kind::Swapping {
+            swap_time += started.elapsed();
+        }
+        swapper.set(false);
+        println!(
+            "  c={shape:<3} pair {:<2} {:<17} {:>9.0} req/s  cpu {:>5.1} us/req  p50 {:>6.0} us  p99 {:>6.0} us  p99.9 {:>6.0} us  errors {} non-2xx {}",
+            round + 1,
+            name(k),
+            r.rps,
+            r.cpu_us,
+            r.p50,
+            r.p99,
+            r.p999,
+            r.errors,
+            r.non2xx
+        );
+        Ok(r)
+    };
+    if let Some(only) = &only {
+        for k in [Kind::Ungated, Kind::Gated, Kind::Swapping, Kind::UngatedSpread, Kind::GatedSpread] {
+            if name(k) == only {
+                for shape in [connections, 1] {
+                    for round in 0..rounds {
+                        run(k, shape, round)?;
+                    }
                 }
-                let addr = if k == Kind::Ungated { ungated } else { gated };
-                swapper.set(k == Kind::Swapping);
-                let started = Instant::now();
-                let run = wrk(&script, addr, shape, seconds, wrk_cpu)?;
-                if k == Kind::Swapping {
-                    swap_time += started.elapsed();
-                }
-                swapper.set(false);
-                println!(
-                    "  c={shape:<3} round {} {:<16} {:>9.0} req/s  cpu {:>5.1} us/req  p50 {:>6.0} us  p99 {:>6.0} us  p99.9 {:>6.0} us  errors {} non-2xx {}",
-                    round + 1,
-                    name(k),
-                    run.rps,
-                    run.cpu_us,
-                    run.p50,
-                    run.p99,
-                    run.p999,
-                    run.errors,
-                    run.non2xx
-                );
-                results.entry((shape, k as usize)).or_default().runs.push(run);
             }
         }
-    }
-    if only.is_some() {
         return Ok(());
+    }
+    for shape in [connections, 1] {
+        for round in 0..rounds {
+            for (i, &(base, cand)) in comparisons.iter().enumerate() {
+                let (first, second) = if round % 2 == 0 { (base, cand) } else { (cand, base) };
+                let a = run(first, shape, round)?;
+                let b = run(second, shape, round)?;
+                let (base_run, cand_run) = if round % 2 == 0 { (a, b) } else { (b, a) };
+                all.push(base_run.clone());
+                all.push(cand_run.clone());
+                pairs.entry((shape, i)).or_default().push((base_run, cand_run));
+            }
+        }
     }
     let swaps = swapper.swaps.load(Ordering::Relaxed) - swaps_before;
     let rss_load = peak.load(Ordering::Relaxed);
@@ -405,24 +425,39 @@ fn main() -> anyhow::Result<()> {
         std::thread::sleep(Duration::from_millis(1));
     }
     swapper.set(false);
-    std::fs::remove_file(&script).ok();
+    std::fs::remove_file(&same).ok();
+    std::fs::remove_file(&spread).ok();
 
-    // Summary.
-    let s = |shape: u32, k: Kind| &results[&(shape, k as usize)];
+    // Summary: medians over pairs.
+    let p = |shape: u32, i: usize| &pairs[&(shape, i)];
+    let med = |v: &[(Run, Run)], f: &dyn Fn(&Run, &Run) -> f64| median(v.iter().map(|(a, b)| f(a, b)).collect());
+    let ratio = |v: &[(Run, Run)]| med(v, &|a, b| b.rps / a.rps);
+    let cpu_added = |v: &[(Run, Run)]| med(v, &|a, b| b.cpu_us - a.cpu_us);
+    let p99_added = |v: &[(Run, Run)]| med(v, &|a, b| b.p99 - a.p99);
+    let p50_added = |v: &[(Run, Run)]| med(v, &|a, b| b.p50 - a.p50);
+    let p99_ratio = |v: &[(Run, Run)]| med(v, &|a, b| b.p99 / a.p99);
+    let base_med = |v: &[(Run, Run)], f: &dyn Fn(&Run) -> f64| median(v.iter().map(|(a, _)| f(a)).collect());
+    let cand_med = |v: &[(Run, Run)], f: &dyn Fn(&Run) -> f64| median(v.iter().map(|(_, b)| f(b)).collect());
+    let failures = |v: &[(Run, Run)]| v.iter().map(|(_, b)| b.errors + b.non2xx).sum::<u64>();
+    let requests = |v: &[(Run, Run)]| v.iter().map(|(_, b)| b.requests).sum::<u64>();
     println!();
     for shape in [connections, 1] {
-        for k in kinds {
-            let sc = s(shape, k);
+        for (i, &(base, cand)) in comparisons.iter().enumerate() {
+            let v = p(shape, i);
             println!(
-                "@@ http c={shape} scenario={} rps={:.0} cpu_us_per_req={:.2} p50_us={:.0} p99_us={:.0} p999_us={:.0} requests={} failures={}",
-                name(k).replace(", ", "_"),
-                sc.rps(),
-                sc.cpu(),
-                sc.p50(),
-                sc.p99(),
-                sc.p999(),
-                sc.requests(),
-                sc.failures()
+                "@@ http c={shape} {}_vs_{} rps_ratio={:.3} cpu_added_us={:.2} p50_added_us={:.0} p99_added_us={:.0} p99_ratio={:.2} base_rps={:.0} cand_rps={:.0} base_p99_us={:.0} cand_p99_us={:.0} cand_failures={}",
+                name(cand).replace(", ", "_").replace(' ', "_"),
+                name(base).replace(", ", "_").replace(' ', "_"),
+                ratio(v),
+                cpu_added(v),
+                p50_added(v),
+                p99_added(v),
+                p99_ratio(v),
+                base_med(v, &|r| r.rps),
+                cand_med(v, &|r| r.rps),
+                base_med(v, &|r| r.p99),
+                cand_med(v, &|r| r.p99),
+                failures(v)
             );
         }
     }
@@ -433,79 +468,62 @@ fn main() -> anyhow::Result<()> {
     );
     println!("@@ rss idle_kib={rss_idle} load_kib={rss_load} after_kib={rss_after}");
 
-    let (u, g, w) = (s(connections, Kind::Ungated), s(connections, Kind::Gated), s(connections, Kind::Swapping));
-    let (u1, g1, w1) = (s(1, Kind::Ungated), s(1, Kind::Gated), s(1, Kind::Swapping));
-    let ratio = g.rps() / u.rps();
-    let added = g.p99() - u.p99();
-    let added1 = g1.p99() - u1.p99();
-    let swap_failures = w.failures() + w1.failures();
-    let all_failures: u64 = results.values().map(Scenario::failures).sum();
+    let c = connections;
+    let (same_c, same_1) = (p(c, 0), p(1, 0));
+    let (spread_c, spread_1) = (p(c, 1), p(1, 1));
+    let (swap_c, swap_1) = (p(c, 2), p(1, 2));
+    let swap_failures = failures(swap_c) + failures(swap_1);
+    let all_failures: u64 = all.iter().map(|r| r.errors + r.non2xx).sum();
     let mib = |kib: u64| kib as f64 / 1024.0;
+    let us = |x: f64| format!("{x:.0}");
     println!();
-    println!("| HTTP (wrk, 1 thread, {rounds} rounds x {seconds} s, medians; {setup}) | result | target | met |");
+    println!("| HTTP (wrk, 1 thread; {rounds} pairs of {seconds} s runs, medians of per-pair figures; {setup}) | result | target | met |");
     println!("|---|---|---|---|");
+    for (what, v) in [("same request (the gate's memo answers)", same_c), ("8192 paths (the component decides)", spread_c)] {
+        println!(
+            "| throughput, {c} connections, {what}: gated / ungated | {} / {} req/s, per-pair ratio **{:.3}** | ≥ 0.95 | {} |",
+            us(cand_med(v, &|r| r.rps)),
+            us(base_med(v, &|r| r.rps)),
+            ratio(v),
+            verdict(ratio(v) >= 0.95)
+        );
+        println!(
+            "| server CPU per request, {c} connections, {what}: ungated → gated | {:.1} → {:.1} µs, added **{:+.1} µs** | — | — |",
+            base_med(v, &|r| r.cpu_us),
+            cand_med(v, &|r| r.cpu_us),
+            cpu_added(v)
+        );
+    }
+    for (what, v, v1) in [("same request", same_c, same_1), ("8192 paths", spread_c, spread_1)] {
+        println!(
+            "| p99 added by the gate, {what}: {c} connections / 1 connection | **{:+.0} µs** ({} → {} µs) / **{:+.0} µs** ({} → {} µs; p50 {:+.0} µs) | ≤ 50 µs | {} |",
+            p99_added(v),
+            us(base_med(v, &|r| r.p99)),
+            us(cand_med(v, &|r| r.p99)),
+            p99_added(v1),
+            us(base_med(v1, &|r| r.p99)),
+            us(cand_med(v1, &|r| r.p99)),
+            p50_added(v1),
+            verdict(p99_added(v) <= 50.0 && p99_added(v1) <= 50.0)
+        );
+    }
     println!(
-        "| throughput, {connections} connections: gated / ungated | {:.0} / {:.0} req/s = **{ratio:.3}** | ≥ 0.95 | {} |",
-        g.rps(),
-        u.rps(),
-        verdict(ratio >= 0.95)
-    );
-    println!(
-        "| server CPU per request, {connections} connections: ungated → gated | {:.1} → {:.1} µs (**{:+.1} µs**, ratio {:.3}; best rounds {:.1} → {:.1} µs: {:+.1} µs) | — | — |",
-        u.cpu(),
-        g.cpu(),
-        g.cpu() - u.cpu(),
-        u.cpu() / g.cpu(),
-        u.best_cpu(),
-        g.best_cpu(),
-        g.best_cpu() - u.best_cpu()
-    );
-    println!(
-        "| p99 added by the gate, {connections} connections | {:.0} → {:.0} µs: **{added:+.0} µs** (best rounds {:.0} → {:.0} µs: {:+.0} µs) | ≤ 50 µs | {} |",
-        u.p99(),
-        g.p99(),
-        u.best_p99(),
-        g.best_p99(),
-        g.best_p99() - u.best_p99(),
-        verdict(added <= 50.0)
-    );
-    println!(
-        "| p99 added by the gate, 1 connection | {:.0} → {:.0} µs: **{added1:+.0} µs** (best rounds {:.0} → {:.0} µs: {:+.0} µs; p50 {:.0} → {:.0} µs) | ≤ 50 µs | {} |",
-        u1.p99(),
-        g1.p99(),
-        u1.best_p99(),
-        g1.best_p99(),
-        g1.best_p99() - u1.best_p99(),
-        u1.p50(),
-        g1.p50(),
-        verdict(added1 <= 50.0)
-    );
-    println!(
-        "| swaps every {} ms ({swaps} swaps, {} requests): errors + non-2xx | **{swap_failures}** (all scenarios: {all_failures}); probe saw {} | 0 | {} |",
+        "| swaps every {} ms ({swaps} swaps, {} requests while swapping): errors + non-2xx | **{swap_failures}** (all runs: {all_failures}); probe saw {} | 0 | {} |",
         swap_every.as_millis(),
-        w.requests() + w1.requests(),
+        requests(swap_c) + requests(swap_1),
         labels.iter().map(|(l, n)| format!("`{l}` ×{n}")).collect::<Vec<_>>().join(", "),
         verdict(swap_failures == 0 && probe_failures == 0 && labels.len() == 2)
     );
-    println!(
-        "| p99 swapping / not, {connections} connections | {:.0} / {:.0} µs = **{:.2}×** (best rounds {:.0} / {:.0} µs; throughput {:.3}) | ≤ 2× | {} |",
-        w.p99(),
-        g.p99(),
-        w.p99() / g.p99(),
-        w.best_p99(),
-        g.best_p99(),
-        w.rps() / g.rps(),
-        verdict(w.p99() <= 2.0 * g.p99())
-    );
-    println!(
-        "| p99 swapping / not, 1 connection | {:.0} / {:.0} µs = **{:.2}×** (best rounds {:.0} / {:.0} µs) | ≤ 2× | {} |",
-        w1.p99(),
-        g1.p99(),
-        w1.p99() / g1.p99(),
-        w1.best_p99(),
-        g1.best_p99(),
-        verdict(w1.p99() <= 2.0 * g1.p99())
-    );
+    for (what, v) in [(format!("{c} connections"), swap_c), ("1 connection".to_string(), swap_1)] {
+        println!(
+            "| p99 swapping / not swapping, {what} | {} / {} µs, per-pair ratio **{:.2}×** (throughput ratio {:.3}) | ≤ 2× | {} |",
+            us(cand_med(v, &|r| r.p99)),
+            us(base_med(v, &|r| r.p99)),
+            p99_ratio(v),
+            ratio(v),
+            verdict(p99_ratio(v) <= 2.0)
+        );
+    }
     println!(
         "| resident memory (VmRSS): idle / peak under load / after | {:.1} / **{:.1}** / {:.1} MiB | < 100 MiB under load | {} |",
         mib(rss_idle),
