@@ -49,7 +49,7 @@ use axum::{Extension, Json, Router};
 use clap::Parser;
 use drydock::engine::{DEFAULT_POLICY, Engine, Fault, Limits, Policy, STRICT_POLICY, Slots};
 use drydock::executions::ExecutionStatus;
-use drydock::gate::layer::Observer;
+use drydock::gate::Observer;
 use drydock::gate::{
     Caller, Decision, FailMode, Gate, GateConfig, POLICY_HEADER, Published, RequestDescriptor, Role, SharedState,
     StateSource,

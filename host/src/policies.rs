@@ -28,7 +28,7 @@ use arc_swap::{ArcSwap, ArcSwapOption};
 
 use crate::engine::{DEFAULT_POLICY, Engine, Fault, LoadError, Policy, Slots};
 use crate::error::{Error, Result};
-use crate::gate::layer::Observer;
+use crate::gate::Observer;
 use crate::gate::{Decision, Published, RequestDescriptor};
 use crate::manager::Manager;
 use crate::metrics::Metrics;

@@ -91,7 +91,7 @@ use std::sync::Arc;
 pub use descriptor::{
     Caller, Decision, Denial, ExecutionCounts, Published, RequestDescriptor, Role, Snapshot,
 };
-pub use layer::{Gate, GateLayer, GateService};
+pub use layer::{Gate, GateLayer, GateService, Observer};
 pub use state::SharedState;
 
 /// Where the gate reads the state it decides under. Called once per request: make it
