@@ -3,6 +3,7 @@
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
+use super::args::{GetArgs, JsonArg};
 use super::client::{API, CliResult, Client, ConnArgs, seg};
 use super::output::{Table, field, print_json, print_record};
 
@@ -29,21 +30,6 @@ pub struct CreateArgs {
     /// The blueprint it comes from.
     #[arg(short = 'b', long = "blueprint-id", value_name = "BLUEPRINT")]
     pub blueprint: Option<String>,
-}
-
-#[derive(Debug, Args)]
-pub struct JsonArg {
-    /// Print the server's JSON.
-    #[arg(long)]
-    pub json: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct GetArgs {
-    pub id: String,
-    /// Print the server's JSON.
-    #[arg(long)]
-    pub json: bool,
 }
 
 #[derive(Debug, Args)]

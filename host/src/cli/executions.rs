@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 use clap::{Args, Subcommand};
 use serde_json::{Map, Value, json};
 
+use super::args::GetArgs;
 use super::client::{API, CliError, CliResult, Client, ConnArgs, seg};
 use super::output::{Table, field, print_json, print_record};
 
@@ -57,14 +58,6 @@ pub struct ListArgs {
     /// Only this deployment's executions.
     #[arg(short = 'd', long = "deployment-id", value_name = "DEPLOYMENT")]
     pub deployment: Option<String>,
-    /// Print the server's JSON.
-    #[arg(long)]
-    pub json: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct GetArgs {
-    pub id: String,
     /// Print the server's JSON.
     #[arg(long)]
     pub json: bool,

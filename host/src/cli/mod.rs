@@ -6,6 +6,7 @@
 
 pub mod serve;
 
+mod args;
 mod client;
 mod deployments;
 mod executions;

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 use serde_json::Value;
 
+use super::args::JsonArg;
 use super::client::{API, CliError, CliResult, Client, ConnArgs, seg};
 use super::output::{Align, Table, field, print_json, print_record, text};
 use super::policy_offline;
@@ -64,13 +65,6 @@ pub struct PushArgs {
     /// Shadow it once stored.
     #[arg(long)]
     pub shadow: bool,
-    /// Print the server's JSON.
-    #[arg(long)]
-    pub json: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct JsonArg {
     /// Print the server's JSON.
     #[arg(long)]
     pub json: bool,
