@@ -21,7 +21,8 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use drydock::engine::STRICT_POLICY;
 use drydock::gate::FailMode;
-use drydock::server::{ServeOptions, Server, default_limits};
+use drydock::engine::Limits;
+use drydock::server::{ServeOptions, Server};
 
 const PASSWORD: &str = "bench-secret";
 
@@ -93,7 +94,7 @@ fn start(data_dir: &std::path::Path) -> (tokio::runtime::Runtime, String) {
         policy: None,
         admin_user: "admin".into(),
         admin_password: Some(PASSWORD.into()),
-        limits: default_limits(),
+        limits: Limits::default(),
         fail_mode: FailMode::Closed,
     };
     let server = Server::build(&opts).expect("build the server");

@@ -109,6 +109,16 @@ fn execution_from_row(row: &Row) -> rusqlite::Result<Execution> {
     })
 }
 
+fn user_from_row(r: &Row) -> rusqlite::Result<User> {
+    let role: String = r.get("role")?;
+    Ok(User {
+        username: r.get("username")?,
+        password_hash: r.get("password_hash")?,
+        role: Role::parse(&role).unwrap_or(Role::User),
+        created_at: r.get("created_at")?,
+    })
+}
+
 fn deployment_from_row(row: &Row) -> rusqlite::Result<Deployment> {
     Ok(Deployment {
         id: row.get("id")?,
@@ -253,15 +263,7 @@ impl Tx<'_> {
             .query_row(
                 "SELECT username, password_hash, role, created_at FROM users WHERE username = ?1",
                 [username],
-                |r| {
-                    let role: String = r.get(2)?;
-                    Ok(User {
-                        username: r.get(0)?,
-                        password_hash: r.get(1)?,
-                        role: Role::parse(&role).unwrap_or(Role::User),
-                        created_at: r.get(3)?,
-                    })
-                },
+                user_from_row,
             )
             .optional()?)
     }
@@ -278,15 +280,7 @@ impl Tx<'_> {
         let mut stmt = self
             .tx
             .prepare("SELECT username, password_hash, role, created_at FROM users ORDER BY username")?;
-        let rows = stmt.query_map([], |r| {
-            let role: String = r.get(2)?;
-            Ok(User {
-                username: r.get(0)?,
-                password_hash: r.get(1)?,
-                role: Role::parse(&role).unwrap_or(Role::User),
-                created_at: r.get(3)?,
-            })
-        })?;
+        let rows = stmt.query_map([], user_from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 

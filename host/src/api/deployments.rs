@@ -7,7 +7,7 @@ use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::json::{JsonBody, QueryPairs, list_response};
+use super::json::{JsonBody, QueryPairs, list_response, object_or_empty};
 use super::{App, Tenant};
 use crate::error::{Error, Result};
 use crate::gate::Caller;
@@ -71,11 +71,7 @@ pub async fn create(
             "Invalid deployment id `{id}`: use letters, digits, `-`, `_`, `.` or `@` (at most 256)"
         )));
     }
-    let inputs = match body.inputs {
-        None | Some(Value::Null) => json!({}),
-        Some(i @ Value::Object(_)) => i,
-        Some(other) => return Err(Error::BadRequest(format!("`inputs` must be an object, got {other}"))),
-    };
+    let inputs = object_or_empty(body.inputs, "inputs")?;
     let now = timestamp::now();
     let d = Deployment {
         id,

@@ -8,7 +8,7 @@ use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::json::{JsonBody, QueryPairs, list_response, loose_bool};
+use super::json::{JsonBody, QueryPairs, list_response, loose_bool, object_or_empty};
 use super::{App, Tenant};
 use crate::error::{Error, Result};
 use crate::executions::{CancelKind, ExecutionStatus};
@@ -69,11 +69,7 @@ pub async fn start(
     if body.workflow_id.trim().is_empty() {
         return Err(Error::BadRequest("`workflow_id` must not be empty".into()));
     }
-    let parameters = match body.parameters {
-        None | Some(Value::Null) => json!({}),
-        Some(p @ Value::Object(_)) => p,
-        Some(other) => return Err(Error::BadRequest(format!("`parameters` must be an object, got {other}"))),
-    };
+    let parameters = object_or_empty(body.parameters, "parameters")?;
     let new = NewExecution {
         deployment_id: body.deployment_id.filter(|d| !d.is_empty()),
         workflow_id: body.workflow_id,

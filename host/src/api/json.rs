@@ -103,6 +103,17 @@ pub fn list_response<T: serde::Serialize>(items: Vec<T>, total: u64, page: &Page
     })
 }
 
+/// An optional JSON object field (`parameters`, `inputs`): absent or null is `{}`;
+/// anything but an object is a client mistake.
+pub fn object_or_empty(v: Option<serde_json::Value>, field: &str) -> Result<serde_json::Value, Error> {
+    use serde_json::Value;
+    match v {
+        None | Some(Value::Null) => Ok(Value::Object(Default::default())),
+        Some(o @ Value::Object(_)) => Ok(o),
+        Some(other) => Err(Error::BadRequest(format!("`{field}` must be an object, got {other}"))),
+    }
+}
+
 /// Accept the booleans the real client sends as strings ("true"/"false") too.
 pub fn loose_bool(v: Option<&serde_json::Value>) -> Result<bool, Error> {
     use serde_json::Value;

@@ -9,11 +9,10 @@ use clap::{Args, Subcommand};
 use serde_json::json;
 
 use crate::cases::{self, Case, CaseRequest, Expected};
-use crate::engine::{self, Engine, Policy};
+use crate::engine::{self, Engine, Limits, Policy};
 use crate::executions::ExecutionStatus;
 use crate::gate::{FailMode, GateConfig};
 use crate::maintenance::MaintenanceState;
-use crate::server::default_limits;
 
 #[derive(Debug, Subcommand)]
 pub enum Offline {
@@ -165,7 +164,7 @@ fn build(args: BuildArgs) -> anyhow::Result<i32> {
         .with_context(|| format!("{name} does not carry the drydock:policy world (does it call export_policy!?)"))?;
     let out = args.output.unwrap_or_else(|| PathBuf::from(format!("{name}.wasm")));
     std::fs::write(&out, &component).with_context(|| format!("cannot write {}", out.display()))?;
-    let policy = Engine::new(default_limits())?
+    let policy = Engine::new(Limits::default())?
         .load(&component)
         .map_err(|e| anyhow::anyhow!("built {}, but it cannot be used as a policy: {e}", out.display()))?;
     println!("Built {} ({} bytes): {}", out.display(), component.len(), policy.label());
@@ -183,7 +182,7 @@ pub fn policy_bytes(spec: &str) -> anyhow::Result<Vec<u8>> {
 
 fn load(spec: &str) -> anyhow::Result<Policy> {
     let bytes = policy_bytes(spec)?;
-    Engine::new(default_limits())?
+    Engine::new(Limits::default())?
         .load(&bytes)
         .map_err(|e| anyhow::anyhow!("{spec} cannot be used as a policy: {e}"))
 }
@@ -267,7 +266,7 @@ fn eval(args: EvalArgs) -> anyhow::Result<i32> {
 fn inspect(args: InspectArgs) -> anyhow::Result<i32> {
     let bytes = policy_bytes(&args.policy)?;
     let info = engine::inspect(&bytes).with_context(|| format!("{} is not a WebAssembly component", args.policy))?;
-    let loaded = Engine::new(default_limits())?.load(&bytes);
+    let loaded = Engine::new(Limits::default())?.load(&bytes);
     let (name, version, loadable) = match &loaded {
         Ok(p) => (p.name().to_string(), p.version().to_string(), "yes".to_string()),
         Err(e) => ("?".into(), "?".into(), format!("no: {e}")),

@@ -7,7 +7,8 @@ use std::time::Duration;
 use clap::Args;
 
 use crate::gate::FailMode;
-use crate::server::{ServeOptions, Server, default_limits};
+use crate::engine::Limits;
+use crate::server::{ServeOptions, Server};
 
 #[derive(Debug, Args)]
 #[command(after_help = "Example:\n  DRYDOCK_ADMIN_PASSWORD=secret drydock serve --listen 127.0.0.1:8080")]
@@ -46,7 +47,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<i32> {
         )
         .with_writer(std::io::stderr)
         .init();
-    let mut limits = default_limits();
+    let mut limits = Limits::default();
     limits.deadline = Duration::from_millis(args.policy_deadline_ms.max(1));
     limits.memory_bytes = args.policy_memory_mib.max(1) * 1024 * 1024;
     let opts = ServeOptions {
