@@ -83,26 +83,25 @@ impl CancelKind {
 }
 
 impl ExecutionStatus {
-    /// Whether a worker (or the host) may move an execution from `self` to `to`.
-    /// Reporting the current status again is allowed and changes nothing.
+    /// Cloudify's `ACTIVE_STATES`: neither ended nor waiting (`queued`, `scheduled`).
+    pub fn is_active(self) -> bool {
+        use ExecutionStatus::*;
+        matches!(self, Pending | Started | Cancelling | ForceCancelling | KillCancelling)
+    }
+
+    /// Whether a status update (a worker's report) may move an execution from `self`
+    /// to `to`: Cloudify's `resource_manager._validate_execution_update`, exactly.
+    /// Nothing leaves an end state; a `cancelling` execution may not go back to an
+    /// active state or report success; a `force_cancelling` one may not either, nor
+    /// become `cancelling`. Everything else is allowed (`pending → terminated` is a
+    /// fast workflow's ordinary report).
     pub fn can_become(self, to: ExecutionStatus) -> bool {
         use ExecutionStatus::*;
-        if self == to {
-            return !self.is_terminal();
-        }
         match self {
-            Pending | Queued | Scheduled => matches!(
-                to,
-                Pending | Queued | Scheduled | Started | Cancelling | Cancelled | Failed
-            ),
-            Started => matches!(
-                to,
-                Terminated | Failed | Cancelling | ForceCancelling | KillCancelling | Cancelled
-            ),
-            Cancelling | ForceCancelling | KillCancelling => {
-                matches!(to, Cancelled | Failed | Terminated | ForceCancelling | KillCancelling)
-            }
             Terminated | Failed | Cancelled => false,
+            Cancelling => !(to.is_active() || to == Terminated),
+            ForceCancelling => !(to.is_active() || matches!(to, Terminated | Cancelling)),
+            _ => true,
         }
     }
 
@@ -134,16 +133,34 @@ mod tests {
         assert_eq!(terminal, vec![Terminated, Failed, Cancelled]);
     }
 
+    /// Every pair of statuses against Cloudify's rule, written out as a table:
+    /// the rows are `from`, the columns `to` in `ExecutionStatus::ALL` order
+    /// (pending started cancelling force_cancelling kill_cancelling queued
+    /// scheduled terminated failed cancelled); 1 = allowed.
     #[test]
-    fn lifecycle_transitions() {
-        assert!(Pending.can_become(Started));
-        assert!(Started.can_become(Terminated));
-        assert!(Started.can_become(Failed));
-        assert!(!Terminated.can_become(Started));
-        assert!(!Cancelled.can_become(Pending));
-        assert!(!Started.can_become(Pending));
-        assert!(Started.can_become(Started));
-        assert!(!Failed.can_become(Failed));
+    fn update_table_is_cloudifys() {
+        let table: [(ExecutionStatus, &str); 10] = [
+            (Pending, /*         */ "1111111111"),
+            (Started, /*         */ "1111111111"),
+            (Cancelling, /*      */ "0000011011"),
+            (ForceCancelling, /* */ "0000011011"),
+            (KillCancelling, /*  */ "1111111111"),
+            (Queued, /*          */ "1111111111"),
+            (Scheduled, /*       */ "1111111111"),
+            (Terminated, /*      */ "0000000000"),
+            (Failed, /*          */ "0000000000"),
+            (Cancelled, /*       */ "0000000000"),
+        ];
+        for (from, row) in table {
+            for (to, allowed) in ExecutionStatus::ALL.into_iter().zip(row.chars()) {
+                assert_eq!(from.can_become(to), allowed == '1', "{from} -> {to}");
+            }
+        }
+        // The cases a real worker hits, by name.
+        assert!(Pending.can_become(Terminated));
+        assert!(Pending.can_become(Failed));
+        assert!(Queued.can_become(Started));
+        assert!(!Cancelling.can_become(Terminated));
     }
 
     #[test]
