@@ -28,7 +28,7 @@ for _ in $(seq 1 600); do
 done
 
 status=0
-DRYDOCK_PORT="$port" DRYDOCK_ADMIN_PASSWORD="$password" CFY_BIN="$PWD/$venv/bin/cfy" \
+DRYDOCK_PORT="$port" DRYDOCK_ADMIN_PASSWORD="$password" CFY_VENV="$PWD/$venv" CFY_BIN="$PWD/$venv/bin/cfy" \
   "$venv/bin/python" tests/interop/test_cfy.py || status=$?
 if [ "$status" -ne 0 ]; then
   echo "--- drydock server log ---"; tail -n 50 "$data/server.log"

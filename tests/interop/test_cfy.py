@@ -5,11 +5,10 @@ Plain Python script (no pytest).  Usage:
 
     DRYDOCK_PORT=8080 DRYDOCK_ADMIN_PASSWORD=secret python3 test_cfy_interop.py
 
-It re-executes itself under the venv's python (CFY_VENV, default /tmp/cfyvenv)
-so that it can also use `cloudify_rest_client` for set-up and for checking the
-exception class each error maps to.  Install the venv with:
-
-    python3 -m venv /tmp/cfyvenv && /tmp/cfyvenv/bin/pip install cloudify==7.0.5
+It re-executes itself under the venv's python (CFY_VENV, default the
+repository's target/interop-venv, which scripts/interop.sh builds) so that it can
+also use `cloudify_rest_client` for set-up and for checking the exception class
+each error maps to.  It runs the `cfy` of the venv it runs under (or CFY_BIN).
 
 Environment:
   DRYDOCK_PORT             (required) drydock's REST port on 127.0.0.1
@@ -21,7 +20,8 @@ Environment:
   DRYDOCK_PENDING_WORKFLOW default "hold": a workflow the server accepts but no
                            worker runs, so its execution stays `pending` until
                            cancelled
-  CFY_VENV                 default /tmp/cfyvenv
+  CFY_VENV                 default <repository>/target/interop-venv
+  CFY_BIN                  default the `cfy` beside the running python
 
 The CLI runs with HOME / CFY_WORKDIR / TMPDIR in a fresh temp dir, so the
 user's own ~/.cloudify is never read or written.  Any CLOUDIFY_* auth env
@@ -40,7 +40,9 @@ import time
 import traceback
 import uuid
 
-VENV = os.environ.get('CFY_VENV', '/tmp/cfyvenv')
+VENV = os.environ.get('CFY_VENV') or os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), '..', '..', 'target',
+    'interop-venv')
 
 try:
     import cloudify_rest_client  # noqa: F401
@@ -73,7 +75,10 @@ TENANT = os.environ.get('DRYDOCK_TENANT', 'default_tenant')
 HOLD_SECONDS = int(os.environ.get('DRYDOCK_HOLD_SECONDS', '12'))
 PENDING_WF = os.environ.get('DRYDOCK_PENDING_WORKFLOW', 'hold')
 HOST = '127.0.0.1'
-CFY = os.path.join(VENV, 'bin', 'cfy')
+# The CLI of the venv this script runs under: never a fixed path that exists
+# only on some machine.
+CFY = os.environ.get('CFY_BIN') or os.path.join(
+    os.path.dirname(sys.executable), 'cfy')
 BASE = 'http://{0}:{1}/api/v3.1'.format(HOST, PORT)
 
 RUN_ID = uuid.uuid4().hex[:8]
@@ -546,6 +551,36 @@ def scenario():
         expect('cancel an ended execution -> server error, exit 1',
                cfy('executions', 'cancel', pend.id), 1,
                contains=[SERVER_ERR_PREFIX])
+
+    # 17b. a worker's status reports through the real client follow Cloudify's
+    # table (resource_manager._validate_execution_update)
+    fast = ADMIN_CLIENT.executions.start(DEP, PENDING_WF)
+    created_execs.append(fast.id)
+    e = rest_error(lambda: ADMIN_CLIENT.executions.update(fast.id,
+                                                          'terminated'))
+    check('executions.update pending -> terminated accepted', e is None,
+          repr(e))
+    check('... and the execution is terminated',
+          exec_status(fast.id) == 'terminated', exec_status(fast.id))
+    e = rest_error(lambda: ADMIN_CLIENT.executions.update(fast.id, 'started'))
+    check('executions.update terminated -> started refused (400)',
+          e is not None and e.status_code == 400, repr(e))
+    slow = ADMIN_CLIENT.executions.start(DEP, PENDING_WF)
+    created_execs.append(slow.id)
+    ADMIN_CLIENT.executions.update(slow.id, 'started')
+    ADMIN_CLIENT.executions.cancel(slow.id)
+    check('started + cancel -> cancelling',
+          exec_status(slow.id) == 'cancelling', exec_status(slow.id))
+    e = rest_error(lambda: ADMIN_CLIENT.executions.update(slow.id,
+                                                          'terminated'))
+    check('executions.update cancelling -> terminated refused (400)',
+          e is not None and e.status_code == 400, repr(e))
+    check('... and the execution is still cancelling',
+          exec_status(slow.id) == 'cancelling', exec_status(slow.id))
+    e = rest_error(lambda: ADMIN_CLIENT.executions.update(slow.id,
+                                                          'cancelled'))
+    check('executions.update cancelling -> cancelled accepted', e is None,
+          repr(e))
 
     # 18. activate with nothing running -> activated at once; deactivate
     expect('activate when idle', cfy('maintenance-mode', 'activate'), 0,
