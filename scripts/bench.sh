@@ -5,11 +5,11 @@
 #
 # 1. one decision through the real default policy component: p50/p99/p99.9 on a
 #    reused instance, the fresh-instance-per-decision figure beside it, and the
-#    whole gate in-process (host/benches/decision_latency.rs), plus criterion's
-#    estimate of the mean (host/benches/decision.rs);
+#    whole gate in-process (host/gate/benches/decision_latency.rs), plus criterion's
+#    estimate of the mean (host/engine/benches/decision.rs);
 # 2-4. HTTP: the same route with and without the gate, with the gate during
 #    continuous policy swaps, and resident memory idle and under load, loaded by
-#    Debian's `wrk` on 127.0.0.1 (host/benches/http_load.rs).
+#    Debian's `wrk` on 127.0.0.1 (host/gate/benches/http_load.rs).
 #
 # Takes about 3.5 minutes after the release build (a first release build takes
 # 5–15 minutes on a 2-core machine: wasmtime).
@@ -31,20 +31,20 @@ if ! command -v wrk >/dev/null; then
 fi
 
 step "release build (host, benches, example)"
-cargo build --release -p drydock --benches --examples
+cargo build --release -p drydock-engine -p drydock-gate --benches --examples
 
 out=target/bench
 mkdir -p "$out"
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 
 step "1. one decision: percentiles (decision_latency)"
-cargo bench -q -p drydock --bench decision_latency | tee "$out/decision_latency.txt"
+cargo bench -q -p drydock-gate --bench decision_latency | tee "$out/decision_latency.txt"
 
 step "1. one decision: criterion (decision)"
-cargo bench -q -p drydock --bench decision -- --warm-up-time 1 --measurement-time 3 | tee "$out/decision.txt"
+cargo bench -q -p drydock-engine --bench decision -- --warm-up-time 1 --measurement-time 3 | tee "$out/decision.txt"
 
 step "2-4. HTTP with and without the gate, swaps, memory (http_load, wrk)"
-cargo bench -q -p drydock --bench http_load | tee "$out/http_load.txt"
+cargo bench -q -p drydock-gate --bench http_load | tee "$out/http_load.txt"
 
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use drydock::engine::{DEFAULT_POLICY, STRICT_POLICY};
+use drydock_engine::{DEFAULT_POLICY, STRICT_POLICY};
 use drydock_e2e::{Client, Resp, Server};
 use serde_json::{Value, json};
 

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use drydock::engine::STRICT_POLICY;
+use drydock_engine::STRICT_POLICY;
 use drydock_e2e::{Client, Resp, Server};
 use serde_json::{Value, json};
 

@@ -1,0 +1,47 @@
+//! `drydock policy inspect`: what a component is, and whether it loads.
+
+use anyhow::Context;
+use clap::Args;
+use drydock_engine::{self as engine, Engine, Limits};
+use serde_json::json;
+
+use super::policy_bytes;
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    pub policy: String,
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: InspectArgs) -> anyhow::Result<i32> {
+    let bytes = policy_bytes(&args.policy)?;
+    let info = engine::inspect(&bytes).with_context(|| format!("{} is not a WebAssembly component", args.policy))?;
+    let loaded = Engine::new(Limits::default())?.load(&bytes);
+    let (name, version, loadable) = match &loaded {
+        Ok(p) => (p.name().to_string(), p.version().to_string(), "yes".to_string()),
+        Err(e) => ("?".into(), "?".into(), format!("no: {e}")),
+    };
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({
+                "name": name, "version": version, "sha256": info.sha256, "size": info.size,
+                "exports": info.exports, "imports": info.imports,
+                "world": "drydock:policy/policy@1.0.0", "world_ok": info.world_ok(),
+                "loadable": loaded.is_ok(), "load_error": loaded.as_ref().err().map(|e| e.to_string()),
+            }))?
+        );
+    } else {
+        println!("name:      {name}");
+        println!("version:   {version}");
+        println!("sha256:    {}", info.sha256);
+        println!("size:      {} bytes", info.size);
+        println!("world:     drydock:policy/policy@1.0.0 ({})", if info.world_ok() { "exported" } else { "NOT exported" });
+        println!("exports:   {}", if info.exports.is_empty() { "none".into() } else { info.exports.join(", ") });
+        println!("imports:   {}", if info.imports.is_empty() { "none".into() } else { info.imports.join(", ") });
+        println!("loadable:  {loadable}");
+    }
+    Ok(if loaded.is_ok() { 0 } else { 1 })
+}
+

@@ -1,0 +1,65 @@
+//! `drydock policy test|eval|inspect|bench|build`: a policy on its own, with the
+//! server's engine, limits, route table and admin floor, but no server and no
+//! database.
+
+mod bench;
+mod build;
+pub mod cases;
+mod eval;
+mod inspect;
+mod test;
+
+use anyhow::Context;
+use clap::Subcommand;
+use drydock_engine::{self as engine, Engine, Limits, Policy};
+
+#[derive(Debug, Subcommand)]
+pub enum Offline {
+    /// Run a policy against case tables (YAML or JSON) and report pass/fail.
+    #[command(after_help = "Example:\n  drydock policy test builtin:default policy-wasm/default/cases/*.yaml\n\n\
+        POLICY is a .wasm component file, or builtin:default / builtin:strict.\n\
+        Exit code: 0 when every case passes, 1 when any fails, 2 on a bad case file.")]
+    Test(test::TestArgs),
+    /// Ask a policy about one request and print its decision.
+    #[command(after_help = "Example:\n  drydock policy eval builtin:default --state activating --executions 2 \\\n    --method POST --path /api/v3.1/executions")]
+    Eval(eval::EvalArgs),
+    /// Show what a component is: name, version, sha256, size, world, imports.
+    #[command(after_help = "Example:\n  drydock policy inspect target/my_policy.wasm")]
+    Inspect(inspect::InspectArgs),
+    /// Build a policy crate into a component (.wasm) that imports nothing.
+    #[command(after_help = "Example:\n  drydock policy build policy-wasm/my-policy -o my-policy.wasm\n\n\
+        Runs `cargo build --target wasm32-unknown-unknown --release` on the crate (a cdylib\n\
+        using drydock-policy-sdk), turns the module into a component, and checks that this\n\
+        host can load it.")]
+    Build(build::BuildArgs),
+    /// Measure decisions per second and latency percentiles through the real engine.
+    #[command(after_help = "Example:\n  drydock policy bench builtin:default policy-wasm/default/cases/activating.yaml")]
+    Bench(bench::BenchArgs),
+}
+
+pub fn run(cmd: Offline) -> anyhow::Result<i32> {
+    match cmd {
+        Offline::Test(a) => test::run(a),
+        Offline::Eval(a) => eval::run(a),
+        Offline::Inspect(a) => inspect::run(a),
+        Offline::Bench(a) => bench::run(a),
+        Offline::Build(a) => build::run(a),
+    }
+}
+
+/// The bytes of `builtin:default`, `builtin:strict`, or a file.
+pub fn policy_bytes(spec: &str) -> anyhow::Result<Vec<u8>> {
+    match spec {
+        "builtin:default" => Ok(engine::DEFAULT_POLICY.to_vec()),
+        "builtin:strict" => Ok(engine::STRICT_POLICY.to_vec()),
+        path => std::fs::read(path).with_context(|| format!("cannot read policy {path}")),
+    }
+}
+
+pub fn load(spec: &str) -> anyhow::Result<Policy> {
+    let bytes = policy_bytes(spec)?;
+    Engine::new(Limits::default())?
+        .load(&bytes)
+        .map_err(|e| anyhow::anyhow!("{spec} cannot be used as a policy: {e}"))
+}
+

@@ -1,0 +1,68 @@
+//! `drydock serve`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+use drydock_gate::FailMode;
+use drydock_engine::Limits;
+use drydock_server::server::{ServeOptions, Server};
+
+#[derive(Debug, Args)]
+#[command(after_help = "Example:\n  DRYDOCK_ADMIN_PASSWORD=secret drydock serve --listen 127.0.0.1:8080")]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080", env = "DRYDOCK_LISTEN")]
+    pub listen: SocketAddr,
+    /// Where the database and the compiled-policy cache live.
+    #[arg(long, default_value = "./drydock-data", env = "DRYDOCK_DATA_DIR")]
+    pub data_dir: PathBuf,
+    /// A policy component (.wasm) to start with instead of the embedded default.
+    #[arg(long)]
+    pub policy: Option<PathBuf>,
+    /// The first admin's username (created at first start).
+    #[arg(long, default_value = "admin", env = "DRYDOCK_ADMIN_USER")]
+    pub admin_user: String,
+    /// The first admin's password (only needed at first start).
+    #[arg(long, env = "DRYDOCK_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<String>,
+    /// How long one policy decision may run before it is abandoned.
+    #[arg(long, default_value_t = 5, value_name = "MS")]
+    pub policy_deadline_ms: u64,
+    /// Memory cap of one policy instance, in MiB.
+    #[arg(long, default_value_t = 4, value_name = "MIB")]
+    pub policy_memory_mib: usize,
+    /// When the policy cannot decide: refuse (closed) or admit (open).
+    #[arg(long, default_value = "closed", value_parser = ["closed", "open"])]
+    pub policy_fail_mode: String,
+}
+
+pub fn run(args: ServeArgs) -> anyhow::Result<i32> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("DRYDOCK_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let mut limits = Limits::default();
+    limits.deadline = Duration::from_millis(args.policy_deadline_ms.max(1));
+    limits.memory_bytes = args.policy_memory_mib.max(1) * 1024 * 1024;
+    let opts = ServeOptions {
+        listen: args.listen,
+        data_dir: args.data_dir,
+        policy: args.policy,
+        admin_user: args.admin_user,
+        admin_password: args.admin_password,
+        limits,
+        fail_mode: FailMode::parse(&args.policy_fail_mode).unwrap_or_default(),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let server = Server::build(&opts)?;
+        server.run(opts.listen).await
+    })?;
+    Ok(0)
+}

@@ -1,0 +1,58 @@
+//! drydock's policy engine: runs admission policies, WebAssembly components
+//! exporting the `drydock:policy/policy` world (`wit/policy.wit`), sandboxed.
+//!
+//! Loading does all the slow and risky work once (validate, compile, type-check,
+//! smoke-test); a decision only borrows a warm instance from a pool, calls it
+//! under a deadline and a memory cap, and gives it back. An instance that
+//! faulted is dropped, never reused.
+//!
+//! The engine knows wasmtime and nothing else: no HTTP, no storage. The request
+//! descriptor, the snapshot and the decision are the plain types of [`types`],
+//! re-exported here.
+//!
+//! ```
+//! use drydock_engine::{Caller, DEFAULT_POLICY, Decision, Engine, Limits, MaintenanceState, RequestDescriptor, Role, Snapshot};
+//!
+//! let engine = Engine::new(Limits::default())?;
+//! let policy = engine.load(DEFAULT_POLICY)?;          // validate, compile, smoke-test: once
+//! let alice = Caller { username: "alice".into(), role: Role::User, bypass: false };
+//! let request = RequestDescriptor::new("POST", "/api/v3.1/executions", "/api/v3.1/executions", "/api/v3.1", alice);
+//! let activated = Snapshot { state: MaintenanceState::Activated, executions: Default::default() };
+//! assert!(matches!(policy.decide(&request, &activated), Ok(Decision::Deny(_))));
+//! # Ok::<(), drydock_engine::Error>(())
+//! ```
+
+mod bindings;
+mod cache;
+mod convert;
+mod error;
+mod fault;
+mod inspect;
+mod limits;
+mod load;
+mod policy;
+mod runtime;
+mod slots;
+pub mod types;
+#[cfg(test)]
+mod tests;
+
+pub use error::Error;
+pub use fault::Fault;
+pub use inspect::{Inspection, inspect};
+pub use limits::Limits;
+pub use load::LoadError;
+pub use policy::Policy;
+pub use runtime::Engine;
+pub use slots::Slots;
+pub use types::{
+    CancelKind, Caller, Decision, Denial, ExecutionCounts, ExecutionStatus, MaintenanceState, Published,
+    RequestDescriptor, Role, Snapshot,
+};
+
+/// The bundled default policy (`policy-wasm/default`, Cloudify's rules), as built
+/// by `drydock policy build` and committed under `policy-wasm/builtin/` (a test
+/// rebuilds it from source and compares the bytes).
+pub const DEFAULT_POLICY: &[u8] = include_bytes!("../builtin/cloudify-default.wasm");
+/// The bundled strict policy (`policy-wasm/strict`), built the same way.
+pub const STRICT_POLICY: &[u8] = include_bytes!("../builtin/cloudify-strict.wasm");

@@ -1,0 +1,135 @@
+//! Loading a policy: everything that can fail, fails here, before the policy
+//! may decide anything.
+
+use sha2::{Digest, Sha256};
+use wasmtime::component::Component;
+
+use crate::types::ExecutionStatus;
+use crate::types::{Caller, ExecutionCounts, RequestDescriptor, Role, Snapshot};
+use crate::types::MaintenanceState;
+
+use super::bindings::PolicyPre;
+use super::policy::Policy;
+use super::runtime::Engine;
+use super::{cache, inspect};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LoadError {
+    #[error("not a WebAssembly component: {0}")]
+    NotAComponent(String),
+    #[error("a policy may import nothing callable, this one imports: {}", .0.join(", "))]
+    Imports(Vec<String>),
+    #[error("does not export the drydock:policy/policy world: {0}")]
+    WrongWorld(String),
+    #[error("does not compile: {0}")]
+    Compile(String),
+    #[error("smoke test failed on {case}: {reason}")]
+    SmokeFailed { case: String, reason: String },
+    #[error("cannot read the policy's name and version: {0}")]
+    Metadata(String),
+}
+
+impl Engine {
+    /// Validate, compile (or load precompiled), type-check, and smoke-test.
+    pub fn load(&self, bytes: &[u8]) -> Result<Policy, LoadError> {
+        check_header(bytes)?;
+        let sha256 = sha256_hex(bytes);
+        let engine = &self.shared.wasmtime;
+        let component = cache::compile(engine, bytes, &sha256, self.cache_dir.as_deref())?;
+        let imports = inspect::imports(engine, &component);
+        if !imports.is_empty() {
+            return Err(LoadError::Imports(imports));
+        }
+        let pre = world(&self.shared.linker, &component)?;
+        let policy = Policy::new(pre, sha256, bytes.len(), &self.shared.limits)?;
+        smoke(&policy)?;
+        Ok(policy)
+    }
+}
+
+/// The exports, type-checked against the world (names the missing or
+/// mistyped export).
+pub(super) fn world(
+    linker: &wasmtime::component::Linker<super::limits::StoreState>,
+    component: &Component,
+) -> Result<PolicyPre<super::limits::StoreState>, LoadError> {
+    let wrong = |e: wasmtime::Error| LoadError::WrongWorld(format!("{e:#}"));
+    PolicyPre::new(linker.instantiate_pre(component).map_err(wrong)?).map_err(wrong)
+}
+
+/// Tell a component from a core module or from anything else before handing
+/// the bytes to the compiler, whose errors would be less to the point.
+pub(super) fn check_header(bytes: &[u8]) -> Result<(), LoadError> {
+    const MAGIC: &[u8] = b"\0asm";
+    let not = |why: String| Err(LoadError::NotAComponent(why));
+    match bytes.get(..8) {
+        Some(h) if &h[..4] == MAGIC && h[4..] == [0x0d, 0, 1, 0] => Ok(()),
+        Some(h) if &h[..4] == MAGIC && h[4..] == [1, 0, 0, 0] => {
+            not("this is a core wasm module; a policy is a component (componentize it with wit-component or `wasm-tools component new`)".into())
+        }
+        Some(h) if &h[..4] == MAGIC => not(format!("unknown wasm version/layer {:02x?}", &h[4..])),
+        _ => not(format!("no wasm magic number at the start of these {} bytes", bytes.len())),
+    }
+}
+
+pub(super) fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Each state × a few route classes × a bypassing admin and a plain user,
+/// through the real hot path: any fault or garbage answer refuses the policy.
+fn smoke(policy: &Policy) -> Result<(), LoadError> {
+    const ROUTES: [(&str, &str); 5] = [
+        ("GET", "status"),
+        ("GET", "executions"),
+        ("POST", "executions"),
+        ("PUT", "deployments/{id}"),
+        ("POST", "snapshots/{id}/restore"),
+    ];
+    for state in [
+        MaintenanceState::Deactivated,
+        MaintenanceState::Activating,
+        MaintenanceState::Activated,
+    ] {
+        let running = if state == MaintenanceState::Activating {
+            vec![(ExecutionStatus::Started, 1)]
+        } else {
+            vec![]
+        };
+        let snap = Snapshot {
+            state,
+            executions: ExecutionCounts { by_status: running },
+        };
+        for (method, route) in ROUTES {
+            for (role, bypass) in [(Role::SysAdmin, true), (Role::User, false)] {
+                let req = smoke_request(method, route, role, bypass);
+                policy
+                    .decide(&req, &snap)
+                    .map_err(|fault| LoadError::SmokeFailed {
+                        case: format!(
+                            "{method} {route} as {} ({})",
+                            req.caller.role.as_str(),
+                            state.as_str()
+                        ),
+                        reason: fault.to_string(),
+                    })?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn smoke_request(method: &str, route: &str, role: Role, bypass: bool) -> RequestDescriptor {
+    RequestDescriptor {
+        method: method.into(),
+        path: format!("/api/v3.1/{}", route.replace("{id}", "smoke")),
+        route: route.into(),
+        first_segment: route.split('/').next().unwrap_or_default().into(),
+        caller: Caller {
+            username: "smoke".into(),
+            role,
+            bypass,
+        },
+        attributes: vec![],
+    }
+}

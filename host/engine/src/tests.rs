@@ -1,0 +1,389 @@
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::types::ExecutionStatus;
+use crate::types::{Caller, Decision, ExecutionCounts, RequestDescriptor, Role, Snapshot};
+use crate::types::MaintenanceState::{self, *};
+
+use super::*;
+
+/// A fixture: `testdata/<name>.wat` as wasm. A core module there is a hand-written
+/// policy: it gets the policy world embedded and is componentized, so the engine's
+/// fault handling is tested against a real component.
+fn fixture(name: &str) -> &'static [u8] {
+    static BUILT: Mutex<BTreeMap<String, &'static [u8]>> = Mutex::new(BTreeMap::new());
+    let mut built = BUILT.lock().unwrap();
+    built.entry(name.to_string()).or_insert_with(|| {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut wasm = wat::parse_file(dir.join("testdata").join(name).with_extension("wat")).unwrap();
+        if wasm.get(4..8) == Some(&[1, 0, 0, 0]) {
+            let mut resolve = wit_parser::Resolve::default();
+            let (package, _) = resolve.push_dir(dir.join("wit")).unwrap();
+            let world = resolve.select_world(&[package], Some("policy")).unwrap();
+            wit_component::embed_component_metadata(&mut wasm, &resolve, world, wit_component::StringEncoding::UTF8, false)
+                .unwrap();
+            wasm = wit_component::ComponentEncoder::default().module(&wasm).unwrap().validate(true).encode().unwrap();
+        }
+        Vec::leak(wasm)
+    })
+}
+
+/// Traps, loops, eats memory or answers garbage on request: see testdata/misbehave.wat.
+fn misbehave() -> &'static [u8] {
+    fixture("misbehave")
+}
+/// The smallest valid core module: magic and version 1.
+const CORE_MODULE: &[u8] = b"\0asm\x01\0\0\0";
+
+fn engine() -> Engine {
+    // Debug builds of the guest bindings are slow: a deadline this test
+    // machine's load cannot trip by accident.
+    Engine::new(Limits {
+        deadline: Duration::from_millis(500),
+        ..Limits::default()
+    })
+    .unwrap()
+}
+
+fn request(method: &str, route: &str, role: Role, bypass: bool) -> RequestDescriptor {
+    RequestDescriptor {
+        method: method.into(),
+        path: format!("/api/v3.1/{}", route.replace("{id}", "42")),
+        route: route.into(),
+        first_segment: route.split('/').next().unwrap().into(),
+        caller: Caller {
+            username: "alice".into(),
+            role,
+            bypass,
+        },
+        attributes: vec![("tenant".into(), "default_tenant".into())],
+    }
+}
+
+fn user(method: &str, route: &str) -> RequestDescriptor {
+    request(method, route, Role::User, false)
+}
+
+fn snapshot(state: MaintenanceState) -> Snapshot {
+    Snapshot {
+        state,
+        executions: ExecutionCounts {
+            by_status: vec![
+                (ExecutionStatus::Started, 2),
+                (ExecutionStatus::Terminated, 5),
+            ],
+        },
+    }
+}
+
+fn error_code(decision: Decision) -> Option<String> {
+    match decision {
+        Decision::Allow => None,
+        Decision::Deny(d) => Some(d.error_code),
+    }
+}
+
+#[test]
+fn bundled_policies_import_nothing_and_export_the_world() {
+    for bytes in [DEFAULT_POLICY, STRICT_POLICY] {
+        let inspection = inspect(bytes).unwrap();
+        assert_eq!(inspection.imports, Vec::<String>::new(), "a policy imports nothing, not even types");
+        assert_eq!(inspection.world_error, None);
+        for export in ["name", "version", "decide"] {
+            assert!(
+                inspection.exports.iter().any(|e| e == export),
+                "{export} in {:?}",
+                inspection.exports
+            );
+        }
+        assert_eq!(inspection.size, bytes.len());
+        assert_eq!(inspection.sha256.len(), 64);
+    }
+}
+
+#[test]
+fn default_policy_decides_like_the_reference() {
+    let policy = engine().load(DEFAULT_POLICY).unwrap();
+    assert_eq!(
+        (policy.name(), policy.version()),
+        ("cloudify-default", "1.0.0")
+    );
+    assert_eq!(
+        policy.label(),
+        format!("cloudify-default@1.0.0#{}", &policy.sha256()[..8])
+    );
+    let cases: &[(MaintenanceState, RequestDescriptor, Option<&str>)] = &[
+        (Deactivated, user("POST", "executions"), None),
+        (
+            Activated,
+            user("GET", "executions"),
+            Some("maintenance_mode_active"),
+        ),
+        (Activated, user("GET", "status"), None),
+        (Activated, user("GET", "snapshot-status"), None),
+        (
+            Activated,
+            user("GET", "statusx"),
+            Some("maintenance_mode_active"),
+        ),
+        (
+            Activated,
+            request("GET", "users", Role::SysAdmin, true),
+            None,
+        ),
+        (
+            Activated,
+            request("GET", "users", Role::User, true),
+            Some("maintenance_mode_active"),
+        ),
+        (
+            Activating,
+            user("POST", "executions"),
+            Some("entering_maintenance_mode"),
+        ),
+        (Activating, user("POST", "executions/{id}"), None),
+        (Activating, user("PATCH", "executions/{id}"), None),
+        (
+            Activating,
+            user("PUT", "deployments/{id}"),
+            Some("entering_maintenance_mode"),
+        ),
+        (Activating, user("DELETE", "deployments/{id}"), None),
+        (
+            Activating,
+            user("GET", "snapshots/{id}/restore"),
+            Some("entering_maintenance_mode"),
+        ),
+        (Activating, user("PUT", "blueprints/{id}"), None),
+    ];
+    for (state, req, want) in cases {
+        let got = policy.decide(req, &snapshot(*state)).unwrap();
+        if let Decision::Deny(d) = &got {
+            assert_eq!((d.status, d.retry_after), (503, None));
+            assert!(d.message.contains("maintenance mode"), "{}", d.message);
+        }
+        assert_eq!(
+            error_code(got).as_deref(),
+            *want,
+            "{} {} in {state:?}",
+            req.method,
+            req.route
+        );
+    }
+}
+
+#[test]
+fn strict_policy_adds_uploads_and_retry_after() {
+    let policy = engine().load(STRICT_POLICY).unwrap();
+    assert_eq!(
+        (policy.name(), policy.version()),
+        ("cloudify-strict", "1.0.0")
+    );
+    let Decision::Deny(d) = policy
+        .decide(&user("PUT", "blueprints/{id}"), &snapshot(Activating))
+        .unwrap()
+    else {
+        panic!("blueprint upload allowed while activating");
+    };
+    assert_eq!(
+        (d.error_code.as_str(), d.retry_after),
+        ("entering_maintenance_mode", Some(30))
+    );
+    let Decision::Deny(d) = policy
+        .decide(&user("GET", "users"), &snapshot(Activated))
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(d.retry_after, Some(60));
+}
+
+#[test]
+fn refuses_what_is_not_a_component() {
+    let engine = engine();
+    for bytes in [&b""[..], b"hello, world", &[0u8; 64][..]] {
+        assert!(
+            matches!(engine.load(bytes), Err(LoadError::NotAComponent(_))),
+            "{bytes:?}"
+        );
+    }
+    let Err(LoadError::NotAComponent(why)) = engine.load(CORE_MODULE) else {
+        panic!("core module accepted")
+    };
+    assert!(why.contains("core wasm module"), "{why}");
+    // A component header followed by junk does not compile.
+    assert!(matches!(
+        engine.load(b"\0asm\x0d\0\x01\0junk"),
+        Err(LoadError::Compile(_))
+    ));
+}
+
+#[test]
+fn refuses_imports_naming_each() {
+    let Err(LoadError::Imports(names)) = engine().load(fixture("imports")) else {
+        panic!("imports accepted")
+    };
+    // Every import counts, even one of type names only.
+    assert_eq!(names, ["log", "wasi:clocks/wall-clock@0.2.0", "only-types"]);
+    assert!(!inspect(fixture("imports")).unwrap().world_ok());
+}
+
+#[test]
+fn refuses_the_wrong_world_naming_the_export() {
+    let Err(LoadError::WrongWorld(why)) = engine().load(fixture("empty")) else {
+        panic!("empty component accepted")
+    };
+    assert!(why.contains("no export `"), "{why}");
+    let Err(LoadError::WrongWorld(why)) = engine().load(fixture("mistyped")) else {
+        panic!("mistyped component accepted")
+    };
+    assert!(why.contains("type-checking export func `"), "{why}");
+}
+
+#[test]
+fn a_trap_drops_the_instance_and_later_decisions_work() {
+    let policy = engine().load(misbehave()).unwrap();
+    assert_eq!(policy.name(), "misbehave");
+    let snap = snapshot(Activated);
+    assert_eq!(policy.decide(&user("GET", "x"), &snap), Ok(Decision::Allow));
+    let idle = policy.idle_instances();
+    assert!(matches!(
+        policy.decide(&user("TRAP", "x"), &snap),
+        Err(Fault::Trap(_))
+    ));
+    assert_eq!(
+        policy.idle_instances(),
+        idle - 1,
+        "the trapped instance went back to the pool"
+    );
+    assert_eq!(policy.decide(&user("GET", "x"), &snap), Ok(Decision::Allow));
+    assert_eq!(policy.idle_instances(), idle);
+}
+
+#[test]
+fn faults_are_told_apart() {
+    let engine = Engine::new(Limits {
+        deadline: Duration::from_millis(100),
+        ..Limits::default()
+    })
+    .unwrap();
+    let policy = engine.load(misbehave()).unwrap();
+    let snap = snapshot(Activated);
+    assert_eq!(
+        policy.decide(&user("LOOP", "x"), &snap),
+        Err(Fault::Deadline)
+    );
+    assert_eq!(
+        policy.decide(&user("MEMORY", "x"), &snap),
+        Err(Fault::Memory)
+    );
+    let Err(Fault::Garbage(why)) = policy.decide(&user("WEIRD", "x"), &snap) else {
+        panic!("garbage accepted")
+    };
+    assert!(why.contains("200"), "{why}");
+    assert_eq!(policy.decide(&user("GET", "x"), &snap), Ok(Decision::Allow));
+}
+
+#[test]
+fn a_default_policy_input_too_big_for_its_memory_is_a_memory_fault() {
+    let policy = engine().load(DEFAULT_POLICY).unwrap();
+    let mut req = user("GET", "status");
+    req.path = "x".repeat(8 << 20);
+    assert_eq!(
+        policy.decide(&req, &snapshot(Activated)),
+        Err(Fault::Memory)
+    );
+    assert_eq!(
+        policy.decide(&user("GET", "status"), &snapshot(Activated)),
+        Ok(Decision::Allow)
+    );
+}
+
+
+#[test]
+fn a_policy_that_faults_in_the_smoke_test_is_refused() {
+    let Err(LoadError::SmokeFailed { case, reason }) = engine().load(fixture("always-traps")) else {
+        panic!("loaded")
+    };
+    assert!(case.contains("GET status"), "{case}");
+    assert!(reason.contains("trapped"), "{reason}");
+}
+
+#[test]
+fn a_policy_that_cannot_start_under_the_limits_is_refused() {
+    let engine = Engine::new(Limits {
+        memory_bytes: 0,
+        ..Limits::default()
+    })
+    .unwrap();
+    let Err(LoadError::Metadata(why)) = engine.load(DEFAULT_POLICY) else {
+        panic!("loaded without memory")
+    };
+    assert_eq!(why, Fault::Memory.to_string());
+}
+
+#[test]
+fn pool_size_zero_means_fresh_instances() {
+    let engine = Engine::new(Limits {
+        pool_size: 0,
+        deadline: Duration::from_millis(500),
+        ..Limits::default()
+    })
+    .unwrap();
+    let policy = engine.load(DEFAULT_POLICY).unwrap();
+    assert_eq!(policy.idle_instances(), 0);
+    assert_eq!(
+        policy.decide(&user("GET", "status"), &snapshot(Activated)),
+        Ok(Decision::Allow)
+    );
+    assert_eq!(policy.idle_instances(), 0);
+}
+
+#[test]
+fn precompiled_cache_is_written_and_reused() {
+    let dir = std::env::temp_dir().join(format!("drydock-engine-cache-{}", std::process::id()));
+    let engine = engine().with_cache_dir(dir.clone());
+    let first = engine.load(DEFAULT_POLICY).unwrap();
+    let artifacts: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(artifacts.len(), 1, "{artifacts:?}");
+    assert!(artifacts[0].to_str().unwrap().starts_with(first.sha256()));
+    let again = engine.load(DEFAULT_POLICY).unwrap();
+    assert_eq!(
+        again.decide(&user("GET", "users"), &snapshot(Deactivated)),
+        Ok(Decision::Allow)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn slots_swap_atomically() {
+    let engine = engine();
+    let default = Arc::new(engine.load(DEFAULT_POLICY).unwrap());
+    let strict = Arc::new(engine.load(STRICT_POLICY).unwrap());
+    let slots = Slots::new(default.clone());
+    assert!(slots.shadow().is_none());
+    assert!(Arc::ptr_eq(&slots.set_active(strict.clone()), &default));
+    assert!(Arc::ptr_eq(&slots.active(), &strict));
+    assert!(slots.set_shadow(Some(default.clone())).is_none());
+    assert!(Arc::ptr_eq(&slots.shadow().unwrap(), &default));
+    assert!(slots.set_shadow(None).is_some());
+}
+
+#[test]
+fn the_deadline_is_checked_every_half_deadline() {
+    let ticks = |us| {
+        Limits {
+            deadline: Duration::from_micros(us),
+            ..Limits::default()
+        }
+        .window_ticks()
+    };
+    assert_eq!(
+        (ticks(0), ticks(1000), ticks(2000), ticks(5000), ticks(10_000)),
+        (1, 1, 1, 3, 5)
+    );
+}

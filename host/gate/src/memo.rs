@@ -1,0 +1,157 @@
+//! Decisions remembered, per worker thread.
+//!
+//! A policy imports nothing, so its answer is a function of its input: the same
+//! request under the same state version, asked of the same loaded policy, gets the
+//! same decision. The gate asks this small cache first and calls the component only on
+//! a miss, which takes the wasm call (a few µs) off most requests. A new state version
+//! or a policy swap simply stops matching. Only decisions are kept, never faults.
+//!
+//! Direct-mapped, a fixed number of slots per thread: no locks, and after warm-up no
+//! allocation (a slot's key buffer is reused). A slot matches only when the whole key
+//! compares equal, so a hash collision costs a miss, never a wrong answer.
+
+use std::cell::RefCell;
+
+use drydock_engine::{Decision, RequestDescriptor};
+
+const SLOTS: usize = 512;
+
+struct Slot {
+    policy: u64,
+    version: u64,
+    hash: u64,
+    key: Vec<u8>,
+    decision: Decision,
+}
+
+thread_local! {
+    static MEMO: RefCell<Vec<Option<Slot>>> = RefCell::new((0..SLOTS).map(|_| None).collect());
+}
+
+/// Every field of the descriptor a policy can see, in order.
+fn fields(desc: &RequestDescriptor) -> impl Iterator<Item = &[u8]> {
+    [
+        desc.method.as_bytes(),
+        desc.path.as_bytes(),
+        desc.route.as_bytes(),
+        desc.first_segment.as_bytes(),
+        desc.caller.username.as_bytes(),
+        desc.caller.role.as_str().as_bytes(),
+        if desc.caller.bypass { b"1" } else { b"0" },
+    ]
+    .into_iter()
+    .chain(desc.attributes.iter().flat_map(|(k, v)| [k.as_bytes(), v.as_bytes()]))
+}
+
+/// Word-at-a-time multiply-rotate hash (rustc's Fx): fast, and collisions only cost a miss.
+fn hash(policy: u64, version: u64, desc: &RequestDescriptor) -> u64 {
+    const K: u64 = 0x517c_c1b7_2722_0a95;
+    let mut h = (policy.rotate_left(32) ^ version).wrapping_mul(K);
+    for field in fields(desc) {
+        h = (h.rotate_left(5) ^ field.len() as u64).wrapping_mul(K);
+        for chunk in field.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            h = (h.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(K);
+        }
+    }
+    h
+}
+
+/// The key as stored: each field's length, then its bytes.
+fn write_key(buf: &mut Vec<u8>, desc: &RequestDescriptor) {
+    buf.clear();
+    for field in fields(desc) {
+        buf.extend_from_slice(&(field.len() as u32).to_le_bytes());
+        buf.extend_from_slice(field);
+    }
+}
+
+fn key_matches(mut buf: &[u8], desc: &RequestDescriptor) -> bool {
+    for field in fields(desc) {
+        let Some((len, rest)) = buf.split_first_chunk::<4>() else { return false };
+        let len = u32::from_le_bytes(*len) as usize;
+        if len != field.len() || rest.len() < len || &rest[..len] != field {
+            return false;
+        }
+        buf = &rest[len..];
+    }
+    buf.is_empty()
+}
+
+/// The decision remembered for exactly this request, policy and state version.
+pub fn recall(policy: u64, version: u64, desc: &RequestDescriptor) -> Option<Decision> {
+    let h = hash(policy, version, desc);
+    MEMO.with(|memo| {
+        let memo = memo.borrow();
+        match &memo[h as usize % SLOTS] {
+            Some(s) if s.hash == h && s.policy == policy && s.version == version && key_matches(&s.key, desc) => {
+                Some(s.decision.clone())
+            }
+            _ => None,
+        }
+    })
+}
+
+/// Remember a decision the policy just made.
+pub fn remember(policy: u64, version: u64, desc: &RequestDescriptor, decision: &Decision) {
+    let h = hash(policy, version, desc);
+    MEMO.with(|memo| {
+        let mut memo = memo.borrow_mut();
+        let slot = &mut memo[h as usize % SLOTS];
+        match slot {
+            Some(s) => {
+                (s.policy, s.version, s.hash, s.decision) = (policy, version, h, decision.clone());
+                write_key(&mut s.key, desc);
+            }
+            None => {
+                let mut key = Vec::with_capacity(128);
+                write_key(&mut key, desc);
+                *slot = Some(Slot { policy, version, hash: h, key, decision: decision.clone() });
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use drydock_engine::{Caller, Denial, Role};
+
+    fn desc(path: &str, user: &str) -> RequestDescriptor {
+        let caller = Caller { username: user.into(), role: Role::User, bypass: false };
+        RequestDescriptor::new("GET", path, "/api/v3.1/deployments/{id}", "/api/v3.1", caller)
+    }
+
+    #[test]
+    fn remembers_exactly_the_same_request_policy_and_version() {
+        let deny = Decision::Deny(Denial { status: 503, error_code: "x".into(), message: "m".into(), retry_after: None });
+        let d = desc("/api/v3.1/deployments/a", "alice");
+        assert_eq!(recall(7, 1, &d), None);
+        remember(7, 1, &d, &deny);
+        assert_eq!(recall(7, 1, &d), Some(deny.clone()));
+        assert_eq!(recall(7, 2, &d), None, "another state version");
+        assert_eq!(recall(8, 1, &d), None, "another policy");
+        assert_eq!(recall(7, 1, &desc("/api/v3.1/deployments/b", "alice")), None, "another path");
+        assert_eq!(recall(7, 1, &desc("/api/v3.1/deployments/a", "bob")), None, "another caller");
+        let mut bypass = d.clone();
+        bypass.caller.bypass = true;
+        assert_eq!(recall(7, 1, &bypass), None, "the bypass header");
+        let mut attrs = d.clone();
+        attrs.attributes.push(("tenant".into(), "t1".into()));
+        assert_eq!(recall(7, 1, &attrs), None, "attributes");
+    }
+
+    #[test]
+    fn fields_are_length_delimited() {
+        // "ab" + "c" must not match "a" + "bc".
+        let mut a = desc("/x", "ab");
+        a.caller.role = Role::Other("c".into());
+        let mut b = desc("/x", "a");
+        b.caller.role = Role::Other("bc".into());
+        let mut buf = Vec::new();
+        write_key(&mut buf, &a);
+        assert!(key_matches(&buf, &a));
+        assert!(!key_matches(&buf, &b));
+    }
+}

@@ -1,0 +1,287 @@
+//! Live policy swaps through the whole server: the REST activate call, the
+//! registry, the slots, the gate, over real HTTP on 127.0.0.1.
+//!
+//! 1. Time from `POST /policies/{id}/activate` returning to the first response
+//!    decided by the new version (and how many responses after the return still
+//!    named the old one: must be 0).
+//! 2. Request latency percentiles under steady load without swaps, and with the
+//!    active policy swapped back and forth continuously.
+//!
+//! `cargo bench -p drydock-server --bench swap` (release build). Knobs (environment):
+//! `DRYDOCK_BENCH_SECONDS` per load run (5), `DRYDOCK_BENCH_CLIENTS` load
+//! threads (2), `DRYDOCK_BENCH_SWAP_MS` pause between swaps (5),
+//! `DRYDOCK_BENCH_PROBES` activate→first-decision samples (200).
+
+use std::io::Read;
+use std::net::{SocketAddr, TcpListener};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use drydock_engine::{Limits, STRICT_POLICY};
+use drydock_gate::FailMode;
+use drydock_server::server::{ServeOptions, Server};
+
+const PASSWORD: &str = "bench-secret";
+
+fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+struct Http {
+    agent: ureq::Agent,
+    base: String,
+    auth: String,
+}
+
+struct Answer {
+    status: u16,
+    label: String,
+    body: String,
+}
+
+impl Http {
+    fn new(base: &str) -> Http {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(30)))
+            .build()
+            .into();
+        let auth = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("admin:{PASSWORD}")));
+        Http { agent, base: base.to_string(), auth }
+    }
+
+    fn send(&self, method: &str, path: &str, body: Vec<u8>, content_type: &str) -> Answer {
+        let req = http::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base))
+            .header("Authorization", &self.auth)
+            .header("Tenant", "default_tenant")
+            .header("Content-Type", content_type)
+            .body(body)
+            .unwrap();
+        let resp = self.agent.run(req).unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let status = resp.status().as_u16();
+        let label = resp.headers().get("x-drydock-policy").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        let mut body = String::new();
+        resp.into_body().into_reader().read_to_string(&mut body).unwrap();
+        Answer { status, label, body }
+    }
+
+    fn get(&self, path: &str) -> Answer {
+        self.send("GET", path, Vec::new(), "application/json")
+    }
+
+    fn post(&self, path: &str) -> Answer {
+        self.send("POST", path, Vec::new(), "application/json")
+    }
+}
+
+fn json_field(body: &str, pointer: &str) -> String {
+    let v: serde_json::Value = serde_json::from_str(body).unwrap();
+    v.pointer(pointer).and_then(|x| x.as_str()).unwrap_or_default().to_string()
+}
+
+/// Start the real server (what `drydock serve` builds) on a free port.
+fn start(data_dir: &std::path::Path) -> (tokio::runtime::Runtime, String) {
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let listen: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let opts = ServeOptions {
+        listen,
+        data_dir: data_dir.to_path_buf(),
+        policy: None,
+        admin_user: "admin".into(),
+        admin_password: Some(PASSWORD.into()),
+        limits: Limits::default(),
+        fail_mode: FailMode::Closed,
+    };
+    let server = Server::build(&opts).expect("build the server");
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    rt.spawn(async move {
+        let listener = tokio::net::TcpListener::bind(listen).await.unwrap();
+        axum::serve(listener, server.router).await.unwrap();
+    });
+    let base = format!("http://{listen}");
+    let probe = Http::new(&base);
+    for _ in 0..200 {
+        if probe.agent.get(format!("{base}/api/v3.1/ok")).call().is_ok() {
+            return (rt, base);
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    panic!("the server did not answer");
+}
+
+/// Percentile (nearest rank) of sorted microseconds.
+fn pct(sorted: &[u64], p: f64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+fn summary(name: &str, mut us: Vec<u64>, seconds: f64) -> String {
+    us.sort_unstable();
+    format!(
+        "| {name} | {} | {:.0} | {} | {} | {} | {} | {} |",
+        us.len(),
+        us.len() as f64 / seconds,
+        pct(&us, 50.0),
+        pct(&us, 90.0),
+        pct(&us, 99.0),
+        pct(&us, 99.9),
+        us.last().copied().unwrap_or(0)
+    )
+}
+
+/// `clients` threads send GET /version for `seconds`; returns the latencies (µs)
+/// and the responses seen per policy label.
+fn load(base: &str, clients: usize, seconds: f64, failures: &AtomicU64) -> (Vec<u64>, Vec<(String, u64)>) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let all = Arc::new(Mutex::new((Vec::new(), std::collections::BTreeMap::<String, u64>::new())));
+    let threads: Vec<_> = (0..clients)
+        .map(|_| {
+            let (stop, all, http) = (stop.clone(), all.clone(), Http::new(base));
+            std::thread::spawn(move || {
+                let mut mine = Vec::with_capacity(200_000);
+                let mut labels = std::collections::BTreeMap::<String, u64>::new();
+                while !stop.load(Ordering::Relaxed) {
+                    let t = Instant::now();
+                    let a = http.get("/api/v3.1/version");
+                    mine.push(t.elapsed().as_micros() as u64);
+                    *labels.entry(a.label).or_default() += u64::from(a.status == 200);
+                }
+                let mut all = all.lock().unwrap();
+                all.0.extend(mine);
+                for (k, v) in labels {
+                    *all.1.entry(k).or_default() += v;
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs_f64(seconds));
+    stop.store(true, Ordering::Relaxed);
+    for t in threads {
+        if t.join().is_err() {
+            failures.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    let (lat, labels) = Arc::try_unwrap(all).ok().unwrap().into_inner().unwrap();
+    (lat, labels.into_iter().collect())
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; ignore arguments.
+    let seconds: f64 = env("DRYDOCK_BENCH_SECONDS", 5.0);
+    let clients: usize = env("DRYDOCK_BENCH_CLIENTS", 2);
+    let swap_ms: u64 = env("DRYDOCK_BENCH_SWAP_MS", 5);
+    let probes: usize = env("DRYDOCK_BENCH_PROBES", 200);
+
+    let dir = std::env::temp_dir().join(format!("drydock-bench-swap-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (_rt, base) = start(&dir);
+    let admin = Http::new(&base);
+    let default = json_field(&admin.get("/api/v3.1/policies/builtin").body, "/label");
+    let up = admin.send("POST", "/api/v3.1/policies", STRICT_POLICY.to_vec(), "application/wasm");
+    assert_eq!(up.status, 201, "{}", up.body);
+    let strict_id = json_field(&up.body, "/id");
+    let strict = json_field(&up.body, "/label");
+    let failures = AtomicU64::new(0);
+    // Warm both versions (first activation loads; later ones reuse).
+    for path in [format!("/api/v3.1/policies/{strict_id}/activate"), "/api/v3.1/policies/builtin/activate".into()] {
+        assert_eq!(admin.post(&path).status, 200);
+    }
+    load(&base, clients, 1.0, &failures);
+
+    // 1. activate returns → first response decided by the new version.
+    let background = {
+        let stop = Arc::new(AtomicBool::new(false));
+        let handles: Vec<_> = (0..clients)
+            .map(|_| {
+                let (stop, http) = (stop.clone(), Http::new(&base));
+                std::thread::spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        http.get("/api/v3.1/version");
+                    }
+                })
+            })
+            .collect();
+        (stop, handles)
+    };
+    let (mut to_first, mut activate_us, mut stale) = (Vec::new(), Vec::new(), 0u64);
+    for k in 0..probes {
+        let (path, want) = if k % 2 == 0 {
+            (format!("/api/v3.1/policies/{strict_id}/activate"), &strict)
+        } else {
+            ("/api/v3.1/policies/builtin/activate".to_string(), &default)
+        };
+        let t = Instant::now();
+        let r = admin.post(&path);
+        let returned = Instant::now();
+        assert_eq!(r.status, 200, "{}", r.body);
+        activate_us.push(returned.duration_since(t).as_micros() as u64);
+        loop {
+            let a = admin.get("/api/v3.1/version");
+            if a.label == *want {
+                to_first.push(returned.elapsed().as_micros() as u64);
+                break;
+            }
+            stale += 1;
+        }
+    }
+    background.0.store(true, Ordering::Relaxed);
+    for h in background.1 {
+        h.join().unwrap();
+    }
+
+    // 2. latency without swaps, then while swapping.
+    let (steady, steady_labels) = load(&base, clients, seconds, &failures);
+    let swapping = Arc::new(AtomicBool::new(true));
+    let swaps = Arc::new(AtomicU64::new(0));
+    let swapper = {
+        let (swapping, swaps, http, strict_id) = (swapping.clone(), swaps.clone(), Http::new(&base), strict_id.clone());
+        std::thread::spawn(move || {
+            let mut k = 0u64;
+            while swapping.load(Ordering::Relaxed) {
+                let path = if k % 2 == 0 {
+                    format!("/api/v3.1/policies/{strict_id}/activate")
+                } else {
+                    "/api/v3.1/policies/builtin/activate".to_string()
+                };
+                assert_eq!(http.post(&path).status, 200);
+                swaps.fetch_add(1, Ordering::Relaxed);
+                k += 1;
+                std::thread::sleep(Duration::from_millis(swap_ms));
+            }
+        })
+    };
+    let (during, during_labels) = load(&base, clients, seconds, &failures);
+    swapping.store(false, Ordering::Relaxed);
+    swapper.join().unwrap();
+    let swaps = swaps.load(Ordering::Relaxed);
+
+    activate_us.sort_unstable();
+    to_first.sort_unstable();
+    println!("## drydock policy swap benchmark\n");
+    println!("{clients} load clients (GET /api/v3.1/version, keep-alive, sys_admin Basic auth), {seconds} s per run, 127.0.0.1, {} CPUs.\n", std::thread::available_parallelism().map_or(0, |n| n.get()));
+    println!("### activate returns → first request decided by the new version ({probes} swaps, under load)\n");
+    println!("| | p50 µs | p90 µs | p99 µs | max µs |");
+    println!("|---|---|---|---|---|");
+    let row = |name: &str, v: &[u64]| {
+        println!("| {name} | {} | {} | {} | {} |", pct(v, 50.0), pct(v, 90.0), pct(v, 99.0), v.last().copied().unwrap_or(0))
+    };
+    row("POST /policies/{id}/activate round trip", &activate_us);
+    row("activate returned → first response by the new version", &to_first);
+    println!("\nResponses after an activate returned that named the old version: {stale}.\n");
+    println!("### request latency, without and during swaps\n");
+    println!("| run | requests | req/s | p50 µs | p90 µs | p99 µs | p99.9 µs | max µs |");
+    println!("|---|---|---|---|---|---|---|---|");
+    println!("{}", summary("no swaps", steady, seconds));
+    println!("{}", summary(&format!("swapping ({swaps} swaps, {:.0}/s)", swaps as f64 / seconds), during, seconds));
+    println!("\nResponses by version, no swaps: {steady_labels:?}");
+    println!("Responses by version, swapping: {during_labels:?}");
+    println!("Client threads that failed: {}", failures.load(Ordering::Relaxed));
+    let _ = std::fs::remove_dir_all(&dir);
+}

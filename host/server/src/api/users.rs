@@ -1,0 +1,92 @@
+//! `/users`: a sys_admin creates users; anyone reads who they are.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::{Extension, Json};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::json::{JsonBody, QueryPairs, list_response};
+use super::{App, require_admin};
+use crate::auth::hash_password;
+use crate::error::{Error, Result};
+use drydock_gate::{Caller, Role};
+use crate::store::User;
+use crate::timestamp;
+
+fn user_json(u: &User) -> Value {
+    json!({
+        "username": u.username,
+        // The real client's role names: `sys_admin` and `default`.
+        "role": if u.role.is_admin() { "sys_admin" } else { "default" },
+        "created_at": u.created_at,
+        "active": true,
+        "is_locked": false,
+        "tenants": {},
+        "groups": [],
+        "first_login_at": null,
+        "last_login_at": null,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct CreateBody {
+    username: String,
+    password: String,
+    #[serde(default)]
+    role: Option<String>,
+}
+
+pub async fn create(
+    State(app): State<Arc<App>>,
+    Extension(caller): Extension<Caller>,
+    JsonBody(body): JsonBody<CreateBody>,
+) -> Result<(http::StatusCode, Json<Value>)> {
+    require_admin(&caller, "create users")?;
+    let name = body.username.trim();
+    if name.is_empty() || name.len() > 128 || name.contains(':') || name.chars().any(char::is_control) {
+        return Err(Error::BadRequest(
+            "`username` must be 1-128 printable characters without `:`".into(),
+        ));
+    }
+    if body.password.len() < 5 {
+        return Err(Error::BadRequest("`password` must be at least 5 characters".into()));
+    }
+    let role_name = body.role.as_deref().unwrap_or("default");
+    let role = Role::parse(role_name).ok_or_else(|| {
+        Error::BadRequest(format!("Invalid role `{role_name}`: use `sys_admin` or `default` (alias `user`)"))
+    })?;
+    let password = body.password;
+    let hash = tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))??;
+    let user = app.manager.create_user(User {
+        username: name.to_string(),
+        password_hash: hash,
+        role,
+        created_at: timestamp::now(),
+    })?;
+    Ok((http::StatusCode::CREATED, Json(user_json(&user))))
+}
+
+pub async fn list(State(app): State<Arc<App>>, q: QueryPairs) -> Result<Json<Value>> {
+    let page = q.page(&["username", "created_at"])?;
+    let users = app.manager.users()?;
+    let total = users.len() as u64;
+    let items = users
+        .iter()
+        .skip(page.offset as usize)
+        .take(page.size as usize)
+        .map(user_json)
+        .collect();
+    Ok(Json(list_response(items, total, &page)))
+}
+
+pub async fn get(State(app): State<Arc<App>>, Path(name): Path<String>) -> Result<Json<Value>> {
+    let u = app
+        .manager
+        .user(&name)?
+        .ok_or_else(|| Error::NotFound(format!("Requested `User` with ID `{name}` was not found")))?;
+    Ok(Json(user_json(&u)))
+}

@@ -1,0 +1,39 @@
+//! The library's error type. `api::error` maps it to the reference's JSON shape,
+//! in one place.
+
+use drydock_gate::Denial;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The client sent something malformed or out of range.
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    /// A status update the execution lifecycle does not allow.
+    #[error("{0}")]
+    IllegalTransition(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    /// The request was refused by the policy.
+    #[error("{}", .0.message)]
+    Denied(Denial),
+    /// The policy could not decide and the host fails closed.
+    #[error("{0}")]
+    PolicyFault(String),
+    /// The request asked for what already is (the reference answers 304, empty).
+    #[error("not modified")]
+    NotModified,
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,23 @@
+//! drydock's manager: Cloudify's maintenance mode over a REST API, with admission
+//! decided by the gate's policy component.
+//!
+//! The layering, each arrow a dependency the compiler enforces inside this crate by
+//! convention and across crates by `Cargo.toml`:
+//!
+//! ```text
+//! api (axum handlers, auth, the one mapping of errors to HTTP)
+//!  └─► manager (maintenance state, executions, the race-free rule)
+//!       └─► store (SQLite; the one place with SQL)
+//! registry (policy versions, shadow sessions, history) ─► drydock-engine
+//! api ─► drydock-gate (the tower layer in front of every route)
+//! ```
+
+pub mod api;
+pub mod auth;
+pub mod error;
+pub mod manager;
+pub mod policies;
+pub mod server;
+pub mod store;
+pub mod timestamp;
+pub mod worker;

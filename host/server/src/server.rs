@@ -1,0 +1,138 @@
+//! `drydock serve`: open the database, load the policy, serve the API.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+
+use crate::api::{self, App};
+use crate::auth::{Authenticator, hash_password};
+use drydock_engine::{Engine, Limits};
+use drydock_gate::{FailMode, Gate, Role};
+use crate::manager::Manager;
+use drydock_gate::metrics::Metrics;
+use crate::policies::{Registry, StartupPolicy};
+use crate::store::{Store, User};
+use crate::{timestamp, worker};
+
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    /// A policy component to use instead of the embedded default.
+    pub policy: Option<PathBuf>,
+    pub admin_user: String,
+    pub admin_password: Option<String>,
+    pub limits: Limits,
+    pub fail_mode: FailMode,
+}
+
+/// First start: create the admin, or explain how to.
+fn bootstrap_admin(store: &mut Store, opts: &ServeOptions) -> anyhow::Result<()> {
+    if !store.read().users()?.is_empty() {
+        return Ok(());
+    }
+    let Some(password) = opts.admin_password.as_deref().filter(|p| !p.is_empty()) else {
+        bail!(
+            "no admin user exists yet and no password was given for one.\n\
+             Set one with --admin-password PASSWORD or the DRYDOCK_ADMIN_PASSWORD environment variable \
+             (the user is `{}`; change it with --admin-user).",
+            opts.admin_user
+        );
+    };
+    let user = User {
+        username: opts.admin_user.clone(),
+        password_hash: hash_password(password)?,
+        role: Role::SysAdmin,
+        created_at: timestamp::now(),
+    };
+    store.transaction(|tx| tx.insert_user(&user))?;
+    tracing::info!(user = %opts.admin_user, "created the first admin user");
+    Ok(())
+}
+
+/// Everything `serve` builds before it listens; tests and embedders can reuse it.
+pub struct Server {
+    pub app: Arc<App>,
+    pub router: axum::Router,
+    worker_queue: tokio::sync::mpsc::UnboundedReceiver<String>,
+}
+
+impl Server {
+    pub fn build(opts: &ServeOptions) -> anyhow::Result<Server> {
+        let mut store = Store::open(&opts.data_dir)?;
+        bootstrap_admin(&mut store, opts)?;
+        let (manager, worker_queue) = Manager::open(store)?;
+
+        let cache_dir = opts.data_dir.join("cache");
+        let engine = Engine::new(opts.limits.clone())?.with_cache_dir(cache_dir.clone());
+        // The registry restores the active version from the database; a
+        // `--policy FILE` is stored as a version and activated.
+        let startup = match &opts.policy {
+            Some(path) => Some(StartupPolicy {
+                path,
+                bytes: std::fs::read(path).with_context(|| format!("cannot read policy {}", path.display()))?,
+            }),
+            None => None,
+        };
+        let metrics = Arc::new(Metrics::new());
+        let policies = Registry::open(engine.clone(), manager.clone(), metrics, Some(cache_dir), startup)?;
+        let slots = policies.slots();
+        tracing::info!(policy = %slots.active().label(), "policy loaded");
+
+        let gate = Gate::new(
+            slots.clone(),
+            manager.clone(),
+            api::gate_config(opts.fail_mode),
+        )
+        .with_observer(policies.recorder());
+        let auth = Authenticator::new(manager.clone());
+        let app = Arc::new(App {
+            manager,
+            engine,
+            slots,
+            policies,
+            started: Instant::now(),
+            database_path: opts.data_dir.join("drydock.sqlite3"),
+            advertised_host: match opts.listen.ip() {
+                ip if ip.is_unspecified() => "127.0.0.1".to_string(),
+                ip => ip.to_string(),
+            },
+        });
+        let router = api::router(app.clone(), &gate, auth);
+        Ok(Server { app, router, worker_queue })
+    }
+
+    /// Listen until Ctrl-C or SIGTERM.
+    pub async fn run(self, listen: SocketAddr) -> anyhow::Result<()> {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen} (is another server using it? pick another with --listen)"))?;
+        let addr = listener.local_addr()?;
+        tokio::spawn(worker::run(self.app.manager.clone(), self.worker_queue));
+        println!("drydock listening on http://{addr} (policy {})", self.app.slots.active().label());
+        axum::serve(listener, self.router)
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+            .context("server failed")?;
+        Ok(())
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,91 @@
+//! The built-in worker: runs the `sleep` workflow so a newcomer can watch
+//! maintenance mode wait on real work. Other workflows wait for an external worker
+//! to report over the API.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use drydock_engine::ExecutionStatus;
+use crate::manager::Manager;
+use crate::timestamp;
+
+/// Longest sleep the built-in workflow accepts (a day).
+const MAX_SECONDS: f64 = 86_400.0;
+const DEFAULT_SECONDS: f64 = 10.0;
+
+/// Run until the manager's queue closes (the server shutting down).
+pub async fn run(manager: Arc<Manager>, mut queue: mpsc::UnboundedReceiver<String>) {
+    while let Some(id) = queue.recv().await {
+        tokio::spawn(sleep_workflow(manager.clone(), id));
+    }
+}
+
+/// `seconds` as a number or a numeric string (the real CLI sends `-p seconds=2` as "2").
+fn seconds_param(params: &serde_json::Value) -> f64 {
+    let v = params.get("seconds");
+    let secs = v
+        .and_then(|v| v.as_f64().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok())))
+        .unwrap_or(DEFAULT_SECONDS);
+    if secs.is_finite() { secs.clamp(0.0, MAX_SECONDS) } else { DEFAULT_SECONDS }
+}
+
+async fn sleep_workflow(manager: Arc<Manager>, id: String) {
+    if let Err(e) = drive(&manager, &id).await {
+        tracing::warn!(execution = %id, error = %e, "sleep workflow stopped");
+    }
+}
+
+async fn drive(manager: &Manager, id: &str) -> anyhow::Result<()> {
+    let mut changes = manager.subscribe();
+    let mut exec = manager.execution(id)?;
+    if matches!(exec.status, ExecutionStatus::Pending | ExecutionStatus::Queued | ExecutionStatus::Scheduled) {
+        exec = manager.set_execution_status(id, ExecutionStatus::Started, None)?;
+    }
+    let total = seconds_param(&exec.parameters);
+    // After a restart, a started sleep continues where it was, not from zero.
+    let elapsed = exec.started_at.as_deref().map_or(0.0, timestamp::seconds_since);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs_f64((total - elapsed).max(0.0));
+    loop {
+        match exec.status {
+            ExecutionStatus::Started => {}
+            ExecutionStatus::Cancelling | ExecutionStatus::ForceCancelling | ExecutionStatus::KillCancelling => {
+                manager.set_execution_status(id, ExecutionStatus::Cancelled, None)?;
+                return Ok(());
+            }
+            _ => return Ok(()), // ended elsewhere (cancelled, killed, reported by hand)
+        }
+        tokio::select! {
+            _ = tokio::time::sleep_until(deadline) => {
+                match manager.set_execution_status(id, ExecutionStatus::Terminated, None) {
+                    Ok(_) => return Ok(()),
+                    // Someone moved it meanwhile (a cancel): look again.
+                    Err(crate::error::Error::IllegalTransition(_)) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            changed = changes.changed() => {
+                if changed.is_err() {
+                    return Ok(()); // the manager is gone
+                }
+            }
+        }
+        exec = manager.execution(id)?;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::seconds_param;
+    use serde_json::json;
+
+    #[test]
+    fn seconds_as_number_or_string() {
+        assert_eq!(seconds_param(&json!({"seconds": 2})), 2.0);
+        assert_eq!(seconds_param(&json!({"seconds": "1.5"})), 1.5);
+        assert_eq!(seconds_param(&json!({})), 10.0);
+        assert_eq!(seconds_param(&json!({"seconds": -3})), 0.0);
+        assert_eq!(seconds_param(&json!({"seconds": "soon"})), 10.0);
+    }
+}

@@ -1,3 +1,0 @@
-fn main() {
-    std::process::exit(drydock::cli::run());
-}
