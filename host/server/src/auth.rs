@@ -77,15 +77,14 @@ impl Authenticator {
         if let Some((username, role)) = self.verified.load().get(&k) {
             return Ok(Some(Caller { username: username.clone(), role: role.clone(), bypass: false }));
         }
-        let Some(stored) = self.manager.user(user)? else { return Ok(None) };
-        let pw = password.to_string();
-        let hash = stored.password_hash.clone();
-        let ok = tokio::task::spawn_blocking(move || verify_password(&pw, &hash))
-            .await
-            .map_err(|e| anyhow::anyhow!("password check failed: {e}"))?;
-        if !ok {
-            return Ok(None);
-        }
+        // The lookup reads the store and the check hashes: both off the runtime's workers.
+        let (manager, name, pw) = (self.manager.clone(), user.to_string(), password.to_string());
+        let stored = tokio::task::spawn_blocking(move || -> Result<Option<crate::store::User>, Error> {
+            Ok(manager.user(&name)?.filter(|stored| verify_password(&pw, &stored.password_hash)))
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("password check failed: {e}"))??;
+        let Some(stored) = stored else { return Ok(None) };
         self.verified.rcu(|m| {
             let mut m = HashMap::clone(m);
             m.insert(k, (stored.username.clone(), stored.role.clone()));

@@ -16,7 +16,7 @@ pub mod api;
 pub mod auth;
 pub mod error;
 pub mod manager;
-pub mod policies;
+pub mod registry;
 pub mod server;
 pub mod store;
 pub mod timestamp;

@@ -13,7 +13,8 @@ use drydock_engine::{Engine, Limits};
 use drydock_gate::{FailMode, Gate, Role};
 use crate::manager::Manager;
 use drydock_gate::metrics::Metrics;
-use crate::policies::{Registry, StartupPolicy};
+use crate::registry::{Registry, StartupPolicy};
+use crate::store::sqlite::SqliteStore;
 use crate::store::{Store, User};
 use crate::{timestamp, worker};
 
@@ -30,8 +31,8 @@ pub struct ServeOptions {
 }
 
 /// First start: create the admin, or explain how to.
-fn bootstrap_admin(store: &mut Store, opts: &ServeOptions) -> anyhow::Result<()> {
-    if !store.read().users()?.is_empty() {
+fn bootstrap_admin(store: &dyn Store, opts: &ServeOptions) -> anyhow::Result<()> {
+    if !store.users()?.is_empty() {
         return Ok(());
     }
     let Some(password) = opts.admin_password.as_deref().filter(|p| !p.is_empty()) else {
@@ -48,7 +49,7 @@ fn bootstrap_admin(store: &mut Store, opts: &ServeOptions) -> anyhow::Result<()>
         role: Role::SysAdmin,
         created_at: timestamp::now(),
     };
-    store.transaction(|tx| tx.insert_user(&user))?;
+    store.insert_user(&user)?;
     tracing::info!(user = %opts.admin_user, "created the first admin user");
     Ok(())
 }
@@ -62,9 +63,11 @@ pub struct Server {
 
 impl Server {
     pub fn build(opts: &ServeOptions) -> anyhow::Result<Server> {
-        let mut store = Store::open(&opts.data_dir)?;
-        bootstrap_admin(&mut store, opts)?;
-        let (manager, worker_queue) = Manager::open(store)?;
+        let sqlite = SqliteStore::open(&opts.data_dir)?;
+        let database_path = sqlite.path().to_path_buf();
+        let store: Arc<dyn Store> = Arc::new(sqlite);
+        bootstrap_admin(&*store, opts)?;
+        let (manager, worker_queue) = Manager::open(store.clone())?;
 
         let cache_dir = opts.data_dir.join("cache");
         let engine = Engine::new(opts.limits.clone())?.with_cache_dir(cache_dir.clone());
@@ -78,7 +81,7 @@ impl Server {
             None => None,
         };
         let metrics = Arc::new(Metrics::new());
-        let policies = Registry::open(engine.clone(), manager.clone(), metrics, Some(cache_dir), startup)?;
+        let policies = Registry::open(engine.clone(), store, metrics, Some(cache_dir), startup)?;
         let slots = policies.slots();
         tracing::info!(policy = %slots.active().label(), "policy loaded");
 
@@ -95,7 +98,7 @@ impl Server {
             slots,
             policies,
             started: Instant::now(),
-            database_path: opts.data_dir.join("drydock.sqlite3"),
+            database_path,
             advertised_host: match opts.listen.ip() {
                 ip if ip.is_unspecified() => "127.0.0.1".to_string(),
                 ip => ip.to_string(),

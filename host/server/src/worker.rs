@@ -8,6 +8,8 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use drydock_engine::ExecutionStatus;
+
+use crate::error::{Error, Result};
 use crate::manager::Manager;
 use crate::timestamp;
 
@@ -32,16 +34,29 @@ fn seconds_param(params: &serde_json::Value) -> f64 {
 }
 
 async fn sleep_workflow(manager: Arc<Manager>, id: String) {
-    if let Err(e) = drive(&manager, &id).await {
+    if let Err(e) = drive(manager, &id).await {
         tracing::warn!(execution = %id, error = %e, "sleep workflow stopped");
     }
 }
 
-async fn drive(manager: &Manager, id: &str) -> anyhow::Result<()> {
+/// Run one manager call on a blocking thread (it writes through to the store).
+async fn call<T: Send + 'static>(
+    manager: &Arc<Manager>,
+    f: impl FnOnce(&Manager) -> Result<T> + Send + 'static,
+) -> Result<T> {
+    let manager = manager.clone();
+    tokio::task::spawn_blocking(move || f(&manager))
+        .await
+        .map_err(|e| Error::Internal(anyhow::anyhow!("a storage call did not finish: {e}")))?
+}
+
+async fn drive(manager: Arc<Manager>, id: &str) -> anyhow::Result<()> {
     let mut changes = manager.subscribe();
-    let mut exec = manager.execution(id)?;
+    let owned = id.to_string();
+    let mut exec = call(&manager, move |m| m.execution(&owned)).await?;
     if matches!(exec.status, ExecutionStatus::Pending | ExecutionStatus::Queued | ExecutionStatus::Scheduled) {
-        exec = manager.set_execution_status(id, ExecutionStatus::Started, None)?;
+        let owned = id.to_string();
+        exec = call(&manager, move |m| m.set_execution_status(&owned, ExecutionStatus::Started, None, None)).await?;
     }
     let total = seconds_param(&exec.parameters);
     // After a restart, a started sleep continues where it was, not from zero.
@@ -51,17 +66,19 @@ async fn drive(manager: &Manager, id: &str) -> anyhow::Result<()> {
         match exec.status {
             ExecutionStatus::Started => {}
             ExecutionStatus::Cancelling | ExecutionStatus::ForceCancelling | ExecutionStatus::KillCancelling => {
-                manager.set_execution_status(id, ExecutionStatus::Cancelled, None)?;
+                let owned = id.to_string();
+                call(&manager, move |m| m.set_execution_status(&owned, ExecutionStatus::Cancelled, None, None)).await?;
                 return Ok(());
             }
             _ => return Ok(()), // ended elsewhere (cancelled, killed, reported by hand)
         }
         tokio::select! {
             _ = tokio::time::sleep_until(deadline) => {
-                match manager.set_execution_status(id, ExecutionStatus::Terminated, None) {
+                let owned = id.to_string();
+                match call(&manager, move |m| m.set_execution_status(&owned, ExecutionStatus::Terminated, None, None)).await {
                     Ok(_) => return Ok(()),
                     // Someone moved it meanwhile (a cancel): look again.
-                    Err(crate::error::Error::IllegalTransition(_)) => {}
+                    Err(Error::IllegalTransition(_)) => {}
                     Err(e) => return Err(e.into()),
                 }
             }
@@ -71,7 +88,8 @@ async fn drive(manager: &Manager, id: &str) -> anyhow::Result<()> {
                 }
             }
         }
-        exec = manager.execution(id)?;
+        let owned = id.to_string();
+        exec = call(&manager, move |m| m.execution(&owned)).await?;
     }
 }
 

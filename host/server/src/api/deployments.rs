@@ -8,10 +8,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::json::{JsonBody, QueryPairs, list_response, object_or_empty};
-use super::{App, Tenant};
+use super::{Admitted, App, Tenant, blocking};
 use crate::error::{Error, Result};
 use drydock_gate::Caller;
-use drydock_gate::AdmissionTicket;
 use crate::manager::SLEEP_WORKFLOW;
 use crate::store::Deployment;
 use crate::timestamp;
@@ -61,7 +60,7 @@ pub struct CreateBody {
 pub async fn create(
     State(app): State<Arc<App>>,
     Extension(caller): Extension<Caller>,
-    ticket: Option<Extension<AdmissionTicket>>,
+    admitted: Admitted,
     tenant: Tenant,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<CreateBody>,
@@ -82,21 +81,23 @@ pub async fn create(
         created_by: caller.username.clone(),
         tenant_name: tenant.0,
     };
-    let admission = ticket.as_ref().map(|t| &*t.0.0 as &dyn drydock_gate::Admission);
-    let d = app.manager.create_deployment(d, admission)?;
+    let d = blocking(move || app.manager.create_deployment(d, admitted.get())).await?;
     Ok((http::StatusCode::CREATED, Json(deployment_json(&d))))
 }
 
 pub async fn get(State(app): State<Arc<App>>, Path(id): Path<String>) -> Result<Json<Value>> {
-    Ok(Json(deployment_json(&app.manager.deployment(&id)?)))
+    Ok(Json(deployment_json(&blocking(move || app.manager.deployment(&id)).await?)))
 }
 
 pub async fn list(State(app): State<Arc<App>>, q: QueryPairs) -> Result<Json<Value>> {
     let page = q.page(SORTABLE)?;
-    let (items, total) = app.manager.deployments(&page)?;
+    let (items, total) = {
+        let page = page.clone();
+        blocking(move || app.manager.deployments(&page)).await?
+    };
     Ok(Json(list_response(items.iter().map(deployment_json).collect(), total, &page)))
 }
 
-pub async fn delete(State(app): State<Arc<App>>, Path(id): Path<String>) -> Result<Json<Value>> {
-    Ok(Json(deployment_json(&app.manager.delete_deployment(&id)?)))
+pub async fn delete(State(app): State<Arc<App>>, admitted: Admitted, Path(id): Path<String>) -> Result<Json<Value>> {
+    Ok(Json(deployment_json(&blocking(move || app.manager.delete_deployment(&id, admitted.get())).await?)))
 }

@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::State;
 use serde_json::{Value, json};
 
-use super::App;
+use super::{App, blocking};
 use super::json::{QueryPairs, list_response};
 use crate::error::{Error, Result};
 use crate::store::Event;
@@ -41,8 +41,16 @@ pub async fn list(State(app): State<Arc<App>>, q: QueryPairs) -> Result<Json<Val
         .ok_or_else(|| Error::BadRequest("`execution_id` is required".into()))?;
     // Only `cloudify_event`s exist; a query for logs alone gets none.
     let wants_events = q.all("type").next().is_none() || q.all("type").any(|t| t == "cloudify_event");
-    let exec = app.manager.execution(exec_id)?;
-    let (items, total) = if wants_events { app.manager.events(exec_id, &page)? } else { (Vec::new(), 0) };
+    let exec_id = exec_id.to_owned();
+    let (exec, (items, total)) = {
+        let page = page.clone();
+        blocking(move || {
+            let exec = app.manager.execution(&exec_id)?;
+            let events = if wants_events { app.manager.events(&exec_id, &page)? } else { (Vec::new(), 0) };
+            Ok((exec, events))
+        })
+        .await?
+    };
     let items = items
         .iter()
         .map(|e| event_json(e, exec.deployment_id.as_deref(), &exec.workflow_id))

@@ -9,11 +9,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::json::{JsonBody, QueryPairs, list_response, loose_bool, object_or_empty};
-use super::{App, Tenant};
+use super::{Admitted, App, Tenant, blocking};
 use crate::error::{Error, Result};
 use drydock_engine::{CancelKind, ExecutionStatus};
 use drydock_gate::Caller;
-use drydock_gate::AdmissionTicket;
 use crate::manager::NewExecution;
 use crate::store::Execution;
 
@@ -62,7 +61,7 @@ pub struct StartBody {
 pub async fn start(
     State(app): State<Arc<App>>,
     Extension(caller): Extension<Caller>,
-    ticket: Option<Extension<AdmissionTicket>>,
+    admitted: Admitted,
     tenant: Tenant,
     JsonBody(body): JsonBody<StartBody>,
 ) -> Result<(StatusCode, Json<Value>)> {
@@ -78,8 +77,7 @@ pub async fn start(
         created_by: caller.username.clone(),
         tenant_name: tenant.0,
     };
-    let admission = ticket.as_ref().map(|t| &*t.0.0 as &dyn drydock_gate::Admission);
-    let exec = app.manager.create_execution(new, admission)?;
+    let exec = blocking(move || app.manager.create_execution(new, admitted.get())).await?;
     Ok((StatusCode::CREATED, Json(execution_json(&exec))))
 }
 
@@ -89,12 +87,16 @@ pub async fn list(State(app): State<Arc<App>>, q: QueryPairs) -> Result<Json<Val
         .all("status")
         .map(|s| ExecutionStatus::parse(s).ok_or_else(|| Error::BadRequest(format!("unknown execution status `{s}`"))))
         .collect::<Result<Vec<_>>>()?;
-    let (items, total) = app.manager.executions(q.get("deployment_id"), &statuses, &page)?;
+    let deployment = q.get("deployment_id").map(str::to_owned);
+    let (items, total) = {
+        let page = page.clone();
+        blocking(move || app.manager.executions(deployment.as_deref(), &statuses, &page)).await?
+    };
     Ok(Json(list_response(items.iter().map(execution_json).collect(), total, &page)))
 }
 
 pub async fn get(State(app): State<Arc<App>>, Path(id): Path<String>) -> Result<Json<Value>> {
-    Ok(Json(execution_json(&app.manager.execution(&id)?)))
+    Ok(Json(execution_json(&blocking(move || app.manager.execution(&id)).await?)))
 }
 
 #[derive(Deserialize)]
@@ -105,6 +107,7 @@ pub struct ActionBody {
 /// `POST /executions/{id}` with `{"action": "cancel" | "force-cancel" | "kill"}`.
 pub async fn cancel(
     State(app): State<Arc<App>>,
+    admitted: Admitted,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<ActionBody>,
 ) -> Result<Json<Value>> {
@@ -114,7 +117,7 @@ pub async fn cancel(
             body.action
         ))
     })?;
-    Ok(Json(execution_json(&app.manager.cancel_execution(&id, kind)?)))
+    Ok(Json(execution_json(&blocking(move || app.manager.cancel_execution(&id, kind, admitted.get())).await?)))
 }
 
 #[derive(Deserialize)]
@@ -127,10 +130,12 @@ pub struct StatusBody {
 /// `PATCH /executions/{id}` with `{"status": ...}`: how a worker reports progress.
 pub async fn update(
     State(app): State<Arc<App>>,
+    admitted: Admitted,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<StatusBody>,
 ) -> Result<Json<Value>> {
     let to = ExecutionStatus::parse(&body.status)
         .ok_or_else(|| Error::BadRequest(format!("unknown execution status `{}`", body.status)))?;
-    Ok(Json(execution_json(&app.manager.set_execution_status(&id, to, body.error.as_deref())?)))
+    let exec = blocking(move || app.manager.set_execution_status(&id, to, body.error.as_deref(), admitted.get())).await?;
+    Ok(Json(execution_json(&exec)))
 }

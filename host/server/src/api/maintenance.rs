@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::{Extension, Json};
 use serde_json::{Value, json};
 
-use super::{App, require_admin};
+use super::{Admitted, App, blocking, require_admin};
 use crate::error::{Error, Result};
 use drydock_gate::Caller;
 use crate::manager::MaintenanceView;
@@ -39,12 +39,14 @@ pub async fn get(State(app): State<Arc<App>>) -> Json<Value> {
 pub async fn action(
     State(app): State<Arc<App>>,
     Extension(caller): Extension<Caller>,
+    admitted: Admitted,
     Path(action): Path<String>,
 ) -> Result<Json<Value>> {
     require_admin(&caller, "change the maintenance mode")?;
+    let username = caller.username.clone();
     let view = match action.as_str() {
-        "activate" => app.manager.activate(&caller.username)?,
-        "deactivate" => app.manager.deactivate()?,
+        "activate" => blocking(move || app.manager.activate(&username, admitted.get())).await?,
+        "deactivate" => blocking(move || app.manager.deactivate(admitted.get())).await?,
         other => {
             return Err(Error::BadRequest(format!(
                 "Invalid action: {other}, Valid action values are: ['activate', 'deactivate']"

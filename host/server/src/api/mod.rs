@@ -25,7 +25,7 @@ use crate::auth::{Authenticator, authenticate};
 use drydock_engine::{Engine, Slots};
 use crate::error::Error;
 use axum::response::IntoResponse;
-use drydock_gate::{Caller, FailMode, Gate, GateConfig};
+use drydock_gate::{Admission, AdmissionTicket, Caller, FailMode, Gate, GateConfig};
 use crate::manager::Manager;
 
 /// The API version prefix the real client uses by default.
@@ -54,7 +54,7 @@ pub struct App {
     pub engine: Engine,
     pub slots: Arc<Slots>,
     /// Policy versions: upload, activate, roll back, shadow (it swaps `slots`).
-    pub policies: Arc<crate::policies::Registry>,
+    pub policies: Arc<crate::registry::Registry>,
     pub started: Instant,
     pub database_path: PathBuf,
     /// The address the manager reports for itself (`managers`, `brokers`, `db-nodes`).
@@ -77,6 +77,34 @@ impl<S: Send + Sync> FromRequestParts<S> for Tenant {
             .unwrap_or("default_tenant");
         Ok(Tenant(t.to_string()))
     }
+}
+
+/// How the gate admitted this request, for the race-free rule: a write handler
+/// hands it to the manager, which decides the request again if the state moved.
+/// Absent on routes outside the gate.
+pub struct Admitted(pub Option<Arc<dyn Admission>>);
+
+impl Admitted {
+    pub fn get(&self) -> Option<&dyn Admission> {
+        self.0.as_deref()
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Admitted {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Error> {
+        let ticket = parts.extensions.get::<AdmissionTicket>();
+        Ok(Admitted(ticket.map(|t| t.0.clone() as Arc<dyn Admission>)))
+    }
+}
+
+/// Run a manager or store call on a blocking thread: a write's fsync or a lock
+/// never holds up the runtime's workers (and the requests they serve).
+pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, Error> + Send + 'static) -> Result<T, Error> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::Internal(anyhow::anyhow!("a storage call did not finish: {e}")))?
 }
 
 pub fn require_admin(caller: &Caller, what: &str) -> Result<(), Error> {

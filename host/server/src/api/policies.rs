@@ -18,7 +18,7 @@ use super::{App, require_admin};
 use drydock_engine::Fault;
 use crate::error::{Error, Result};
 use drydock_gate::{Caller, Decision};
-use crate::policies::{Disagreement, RECENT_DISAGREEMENTS, ShadowReport, Swap, Version};
+use crate::registry::{Disagreement, RECENT_DISAGREEMENTS, ShadowReport, Swap, Version};
 use crate::store::{Page, PolicyState};
 
 /// Largest component an upload may carry (the rest of the API takes 1 MiB).

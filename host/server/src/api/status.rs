@@ -7,7 +7,7 @@ use axum::Json;
 use axum::extract::State;
 use serde_json::{Value, json};
 
-use super::App;
+use super::{App, blocking};
 use super::json::{QueryPairs, list_response};
 use crate::error::{Error, Result};
 
@@ -38,7 +38,10 @@ pub async fn ok() -> Json<Value> {
 
 pub async fn status(State(app): State<Arc<App>>) -> Json<Value> {
     let policy = app.slots.active();
-    let db_ok = app.manager.user("").is_ok();
+    let db_ok = {
+        let app = app.clone();
+        blocking(move || app.manager.user("")).await.is_ok()
+    };
     let active = |ok: bool| if ok { "Active" } else { "Inactive" };
     Json(json!({
         "status": if db_ok { "OK" } else { "Fail" },

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::json::{JsonBody, QueryPairs, list_response};
-use super::{App, require_admin};
+use super::{Admitted, App, blocking, require_admin};
 use crate::auth::hash_password;
 use crate::error::{Error, Result};
 use drydock_gate::{Caller, Role};
@@ -41,6 +41,7 @@ pub struct CreateBody {
 pub async fn create(
     State(app): State<Arc<App>>,
     Extension(caller): Extension<Caller>,
+    admitted: Admitted,
     JsonBody(body): JsonBody<CreateBody>,
 ) -> Result<(http::StatusCode, Json<Value>)> {
     require_admin(&caller, "create users")?;
@@ -61,18 +62,14 @@ pub async fn create(
     let hash = tokio::task::spawn_blocking(move || hash_password(&password))
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))??;
-    let user = app.manager.create_user(User {
-        username: name.to_string(),
-        password_hash: hash,
-        role,
-        created_at: timestamp::now(),
-    })?;
+    let user = User { username: name.to_string(), password_hash: hash, role, created_at: timestamp::now() };
+    let user = blocking(move || app.manager.create_user(user, admitted.get())).await?;
     Ok((http::StatusCode::CREATED, Json(user_json(&user))))
 }
 
 pub async fn list(State(app): State<Arc<App>>, q: QueryPairs) -> Result<Json<Value>> {
     let page = q.page(&["username", "created_at"])?;
-    let users = app.manager.users()?;
+    let users = blocking(move || app.manager.users()).await?;
     let total = users.len() as u64;
     let items = users
         .iter()
@@ -84,9 +81,9 @@ pub async fn list(State(app): State<Arc<App>>, q: QueryPairs) -> Result<Json<Val
 }
 
 pub async fn get(State(app): State<Arc<App>>, Path(name): Path<String>) -> Result<Json<Value>> {
-    let u = app
-        .manager
-        .user(&name)?
-        .ok_or_else(|| Error::NotFound(format!("Requested `User` with ID `{name}` was not found")))?;
+    let u = blocking(move || {
+        app.manager.user(&name)?.ok_or_else(|| Error::NotFound(format!("Requested `User` with ID `{name}` was not found")))
+    })
+    .await?;
     Ok(Json(user_json(&u)))
 }

@@ -1,0 +1,170 @@
+//! Executions: create (admitted), status changes (a worker's report, a cancel), reads.
+
+use drydock_engine::{CancelKind, ExecutionStatus};
+use drydock_gate::Admission;
+use serde_json::Value;
+
+use super::maintenance::{Remaining, flip};
+use super::{Manager, not_found};
+use crate::error::{Error, Result};
+use crate::store::{Event, Execution, NewEvent, Page};
+use crate::timestamp;
+
+/// The built-in workflow run by the host's own worker.
+pub const SLEEP_WORKFLOW: &str = "sleep";
+
+/// A new execution, as parsed from the request.
+#[derive(Debug, Clone)]
+pub struct NewExecution {
+    pub deployment_id: Option<String>,
+    pub workflow_id: String,
+    pub parameters: Value,
+    pub is_system_workflow: bool,
+    pub created_by: String,
+    pub tenant_name: String,
+}
+
+/// Apply a status change to an execution at `now`: timestamps, and the event to
+/// write with it.
+fn apply_status(exec: &mut Execution, to: ExecutionStatus, error: Option<&str>, now: &str) -> NewEvent {
+    if to == ExecutionStatus::Started && exec.started_at.is_none() {
+        exec.started_at = Some(now.to_string());
+    }
+    if to.is_terminal() {
+        exec.ended_at = Some(now.to_string());
+    }
+    if let Some(err) = error {
+        exec.error = err.to_string();
+    }
+    let message = match to {
+        ExecutionStatus::Started => format!("Starting '{}' workflow execution", exec.workflow_id),
+        ExecutionStatus::Terminated => format!("'{}' workflow execution succeeded", exec.workflow_id),
+        ExecutionStatus::Failed => format!("'{}' workflow execution failed: {}", exec.workflow_id, exec.error),
+        ExecutionStatus::Cancelled => format!("'{}' workflow execution cancelled", exec.workflow_id),
+        other => format!("'{}' workflow execution is {}", exec.workflow_id, other),
+    };
+    exec.status = to;
+    NewEvent { timestamp: now.to_string(), event_type: format!("workflow_{}", to.as_str()), message }
+}
+
+impl Manager {
+    /// Create an execution, under the race-free rule.
+    pub fn create_execution(&self, new: NewExecution, admission: Option<&dyn Admission>) -> Result<Execution> {
+        let mut inner = self.admit(admission)?;
+        if let Some(dep) = &new.deployment_id
+            && self.store.deployment(dep)?.is_none()
+        {
+            return Err(not_found("Deployment", dep));
+        }
+        let exec = Execution {
+            id: uuid::Uuid::new_v4().to_string(),
+            deployment_id: new.deployment_id,
+            workflow_id: new.workflow_id,
+            status: ExecutionStatus::Pending,
+            parameters: new.parameters,
+            error: String::new(),
+            is_system_workflow: new.is_system_workflow,
+            created_at: timestamp::now(),
+            started_at: None,
+            ended_at: None,
+            created_by: new.created_by,
+            tenant_name: new.tenant_name,
+        };
+        let event = NewEvent {
+            timestamp: exec.created_at.clone(),
+            event_type: "workflow_queued".into(),
+            message: format!("'{}' workflow execution created", exec.workflow_id),
+        };
+        self.store.insert_execution(&exec, &event)?;
+        inner.unfinished.insert(exec.id.clone(), Remaining::of(&exec));
+        self.publish(&mut inner);
+        drop(inner);
+        if exec.workflow_id == SLEEP_WORKFLOW {
+            let _ = self.worker_tx.send(exec.id.clone());
+        }
+        Ok(exec)
+    }
+
+    /// Move an execution to `to` (a worker's report), if Cloudify's rules allow it.
+    pub fn set_execution_status(
+        &self,
+        id: &str,
+        to: ExecutionStatus,
+        error: Option<&str>,
+        admission: Option<&dyn Admission>,
+    ) -> Result<Execution> {
+        self.transition(
+            id,
+            |cur| {
+                if cur.can_become(to) {
+                    Ok(to)
+                } else {
+                    Err(Error::IllegalTransition(format!("Cannot change the status of execution {id} from {cur} to {to}")))
+                }
+            },
+            error,
+            admission,
+        )
+    }
+
+    /// Cancel, force-cancel or kill.
+    pub fn cancel_execution(&self, id: &str, kind: CancelKind, admission: Option<&dyn Admission>) -> Result<Execution> {
+        self.transition(
+            id,
+            |cur| {
+                cur.after_cancel(kind)
+                    .ok_or_else(|| Error::IllegalTransition(format!("Cannot cancel execution {id}: it is already {cur}")))
+            },
+            None,
+            admission,
+        )
+    }
+
+    fn transition(
+        &self,
+        id: &str,
+        target: impl FnOnce(ExecutionStatus) -> Result<ExecutionStatus>,
+        error: Option<&str>,
+        admission: Option<&dyn Admission>,
+    ) -> Result<Execution> {
+        let mut inner = self.admit(admission)?;
+        let mut exec = self.store.execution(id)?.ok_or_else(|| not_found("Execution", id))?;
+        let to = target(exec.status)?;
+        if to == exec.status {
+            return Ok(exec);
+        }
+        // Decide the eager flip against the set as it will be after this change
+        // (without copying it), and write both in one transaction.
+        let drained = if to.is_terminal() {
+            inner.unfinished.len() == usize::from(inner.unfinished.contains_key(id))
+        } else {
+            inner.unfinished.is_empty()
+        };
+        let now = timestamp::now();
+        let flipped = flip(inner.maintenance.as_ref(), drained, &now);
+        let event = apply_status(&mut exec, to, error, &now);
+        self.store.update_execution(&exec, &event, flipped.as_ref())?;
+        if to.is_terminal() {
+            inner.unfinished.remove(id);
+        } else if let Some(r) = inner.unfinished.get_mut(id) {
+            r.status = to;
+        }
+        if let Some(rec) = flipped {
+            inner.maintenance = Some(rec);
+        }
+        self.publish(&mut inner);
+        Ok(exec)
+    }
+
+    pub fn execution(&self, id: &str) -> Result<Execution> {
+        self.store.execution(id)?.ok_or_else(|| not_found("Execution", id))
+    }
+
+    pub fn executions(&self, deployment_id: Option<&str>, statuses: &[ExecutionStatus], page: &Page) -> Result<(Vec<Execution>, u64)> {
+        Ok(self.store.executions(deployment_id, statuses, page)?)
+    }
+
+    pub fn events(&self, execution_id: &str, page: &Page) -> Result<(Vec<Event>, u64)> {
+        Ok(self.store.events(execution_id, page)?)
+    }
+}

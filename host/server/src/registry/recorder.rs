@@ -1,0 +1,54 @@
+//! The gate's observer: metrics for every decision, and the shadow candidate's queue.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::mpsc::{SyncSender, TrySendError};
+use std::time::{Duration, SystemTime};
+
+use drydock_engine::{Decision, Fault, Policy, Published, RequestDescriptor, Slots};
+use drydock_gate::Observer;
+use drydock_gate::metrics::Metrics;
+
+use super::shadow::{ShadowBoard, ShadowJob};
+
+/// The gate's [`Observer`]: counts each decision, and queues it for the shadow
+/// candidate when one is set. Never blocks: a full queue skips the request.
+pub struct Recorder {
+    pub(super) metrics: Arc<Metrics>,
+    pub(super) slots: Arc<Slots>,
+    pub(super) board: Arc<ShadowBoard>,
+    pub(super) tx: SyncSender<ShadowJob>,
+}
+
+impl Observer for Recorder {
+    fn decided(&self, policy: &Arc<Policy>, desc: &RequestDescriptor, published: &Arc<Published>, decision: &Decision, elapsed: Duration) {
+        self.metrics.decided(policy, decision, elapsed);
+        let Some(candidate) = self.slots.shadow() else { return };
+        let job = ShadowJob {
+            candidate,
+            active: policy.clone(),
+            desc: desc.clone(),
+            published: published.clone(),
+            decision: decision.clone(),
+            at: SystemTime::now(),
+        };
+        match self.tx.try_send(job) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                self.metrics.shadow_skipped();
+                if let Some(session) = self.board.current.load().as_ref() {
+                    session.skipped.fetch_add(1, Relaxed);
+                }
+            }
+        }
+    }
+
+    fn faulted(&self, policy: &Policy, fault: &Fault) {
+        self.metrics.faulted(policy, fault);
+    }
+
+    fn floor(&self, _desc: &RequestDescriptor) {
+        self.metrics.floor();
+    }
+}
+

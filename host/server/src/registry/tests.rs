@@ -1,0 +1,203 @@
+use std::time::Duration;
+
+use drydock_engine::{
+    Caller, Decision, Denial, ExecutionCounts, Fault, Limits, MaintenanceState, Published, RequestDescriptor, Role, STRICT_POLICY,
+    Snapshot,
+};
+use drydock_gate::Observer;
+
+use super::shadow::differences;
+use super::*;
+use crate::store::sqlite::SqliteStore;
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    registry: Arc<Registry>,
+    engine: Engine,
+    cache: PathBuf,
+}
+
+fn store(dir: &Path) -> Arc<dyn Store> {
+    Arc::new(SqliteStore::open(dir).unwrap())
+}
+
+fn open(dir: &Path, engine: &Engine, startup: Option<StartupPolicy<'_>>) -> Arc<Registry> {
+    Registry::open(engine.clone(), store(dir), Arc::new(Metrics::new()), Some(dir.join("cache")), startup).unwrap()
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let engine = Engine::new(Limits::default()).unwrap().with_cache_dir(cache.clone());
+    let registry = open(dir.path(), &engine, None);
+    Fixture { _dir: dir, registry, engine, cache }
+}
+
+#[test]
+fn builtin_is_active_and_listed_first() {
+    let f = fixture();
+    let list = f.registry.list().unwrap();
+    assert_eq!(list.len(), 1);
+    assert!(list[0].is_builtin());
+    assert_eq!(f.registry.active().unwrap().version.id, BUILTIN);
+    assert_eq!(f.registry.slots().active().sha256(), list[0].sha256);
+    assert!(f.registry.rollback("admin").is_err(), "nothing to roll back to");
+}
+
+#[test]
+fn upload_is_validated_idempotent_and_addressable() {
+    let f = fixture();
+    let err = f.registry.upload(b"not wasm at all", "admin").unwrap_err();
+    assert!(matches!(&err, Error::BadRequest(m) if m.contains("not a WebAssembly component")), "{err}");
+    assert_eq!(f.registry.list().unwrap().len(), 1);
+
+    let up = f.registry.upload(STRICT_POLICY, "admin").unwrap();
+    assert!(up.created);
+    assert_eq!(up.version.id.len(), 12);
+    assert_eq!(up.version.name, "cloudify-strict");
+    assert_eq!(up.version.uploaded.as_ref().unwrap().0, "admin");
+    let again = f.registry.upload(STRICT_POLICY, "bob").unwrap();
+    assert!(!again.created);
+    assert_eq!(again.version, up.version);
+    // The builtin's bytes are the builtin.
+    assert_eq!(f.registry.upload(DEFAULT_POLICY, "admin").unwrap().version.id, BUILTIN);
+    assert_eq!(f.registry.get(&up.version.sha256[..16]).unwrap().id, up.version.id);
+    assert!(matches!(f.registry.get("nope"), Err(Error::NotFound(_))));
+}
+
+#[test]
+fn activate_rollback_toggle_and_survive_reopen() {
+    let f = fixture();
+    let strict = f.registry.upload(STRICT_POLICY, "admin").unwrap().version;
+    let swap = f.registry.activate(&strict.id, "admin").unwrap();
+    assert!(swap.swapped);
+    assert_eq!(swap.previous.unwrap().id, BUILTIN);
+    assert_eq!(f.registry.slots().active().sha256(), strict.sha256);
+    assert_eq!(f.registry.metrics().swaps(), 1);
+    assert!(!f.registry.activate(&strict.id, "admin").unwrap().swapped, "already active");
+
+    let back = f.registry.rollback("admin").unwrap();
+    assert_eq!(back.active.id, BUILTIN);
+    assert_eq!(back.previous.unwrap().id, strict.id);
+    assert_eq!(f.registry.slots().active().sha256(), f.registry.get(BUILTIN).unwrap().sha256);
+    let forth = f.registry.rollback("admin").unwrap();
+    assert_eq!(forth.active.id, strict.id);
+
+    // Reopen on the same database: the active version is restored, from the
+    // compiled cache.
+    let artifacts = std::fs::read_dir(&f.cache).unwrap().count();
+    assert!(artifacts >= 2, "builtin and strict are cached");
+    drop(f.registry);
+    let registry = open(f._dir.path(), &f.engine, None);
+    assert_eq!(registry.active().unwrap().version.id, strict.id);
+    assert_eq!(registry.slots().active().sha256(), strict.sha256);
+    assert_eq!(registry.active().unwrap().previous.unwrap().id, BUILTIN);
+    let log = registry.history(10).unwrap();
+    assert_eq!(log.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(), ["rollback", "rollback", "activate", "upload"]);
+}
+
+#[test]
+fn startup_file_is_stored_and_activated() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::new(Limits::default()).unwrap();
+    let path = dir.path().join("strict.wasm");
+    let registry = open(dir.path(), &engine, Some(StartupPolicy { path: &path, bytes: STRICT_POLICY.to_vec() }));
+    let active = registry.active().unwrap();
+    assert_eq!(active.version.name, "cloudify-strict");
+    assert_eq!(active.by, "serve --policy");
+    assert_eq!(active.previous.unwrap().id, BUILTIN);
+    drop(registry);
+    let bad = Registry::open(
+        engine.clone(),
+        store(dir.path()),
+        Arc::new(Metrics::new()),
+        None,
+        Some(StartupPolicy { path: &path, bytes: b"\0asm\x01\0\0\0".to_vec() }),
+    );
+    let err = format!("{:#}", bad.err().unwrap());
+    assert!(err.contains("refusing to start") && err.contains("core wasm module"), "{err}");
+}
+
+#[test]
+fn delete_refuses_active_shadow_and_builtin() {
+    let f = fixture();
+    let strict = f.registry.upload(STRICT_POLICY, "admin").unwrap().version;
+    assert!(matches!(f.registry.delete(BUILTIN, "admin"), Err(Error::Conflict(_))));
+    f.registry.activate(&strict.id, "admin").unwrap();
+    assert!(matches!(f.registry.delete(&strict.id, "admin"), Err(Error::Conflict(_))));
+    f.registry.activate(BUILTIN, "admin").unwrap();
+    f.registry.shadow(&strict.id, "admin").unwrap();
+    assert!(matches!(f.registry.delete(&strict.id, "admin"), Err(Error::Conflict(_))));
+    f.registry.stop_shadow("admin").unwrap();
+    let gone = f.registry.delete(&strict.id, "admin").unwrap();
+    assert_eq!(gone.id, strict.id);
+    assert_eq!(f.registry.list().unwrap().len(), 1);
+    assert_eq!(f.registry.state().previous_id, None, "the rollback target went with it");
+    let prefix = format!("{}-", strict.sha256);
+    assert!(
+        std::fs::read_dir(&f.cache).unwrap().flatten().all(|e| !e.file_name().to_string_lossy().starts_with(&prefix)),
+        "its compiled artifact is gone"
+    );
+}
+
+fn request(method: &str, route: &str) -> RequestDescriptor {
+    RequestDescriptor {
+        method: method.into(),
+        path: format!("/api/v3.1/{route}"),
+        route: route.into(),
+        first_segment: route.split('/').next().unwrap().into(),
+        caller: Caller { username: "alice".into(), role: Role::User, bypass: false },
+        attributes: vec![],
+    }
+}
+
+#[test]
+fn shadow_records_disagreements_off_the_response_path() {
+    let f = fixture();
+    let strict = f.registry.upload(STRICT_POLICY, "admin").unwrap().version;
+    let report = f.registry.shadow(&strict.id, "admin").unwrap();
+    assert!(report.running);
+    assert_eq!(f.registry.slots().shadow().unwrap().sha256(), strict.sha256);
+
+    let recorder = f.registry.recorder();
+    let active = f.registry.slots().active();
+    let published = Arc::new(Published {
+        version: 1,
+        snapshot: Snapshot { state: MaintenanceState::Activated, executions: ExecutionCounts::default() },
+    });
+    let cases = [("GET", "status"), ("GET", "deployments"), ("POST", "executions"), ("GET", "version")];
+    for (m, r) in cases {
+        let req = request(m, r);
+        let d = active.decide(&req, &published.snapshot).unwrap();
+        recorder.decided(&active, &req, &published, &d, Duration::from_micros(1));
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let report = loop {
+        let r = f.registry.shadow_report(10).unwrap();
+        if r.agreements + r.disagreements == 4 || std::time::Instant::now() > deadline {
+            break r;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    assert_eq!((report.agreements, report.disagreements), (2, 2));
+    let mut routes: Vec<&str> = report.recent.iter().map(|d| d.request.route.as_str()).collect();
+    routes.sort();
+    assert_eq!(routes, ["deployments", "executions"]);
+    assert!(report.recent.iter().all(|d| d.differs_in == ["retry_after"]));
+
+    let last = f.registry.stop_shadow("admin").unwrap();
+    assert!(!last.running);
+    assert!(f.registry.slots().shadow().is_none());
+    assert!(!f.registry.shadow_report(10).unwrap().running);
+    assert!(matches!(f.registry.stop_shadow("admin"), Err(Error::Conflict(_))));
+}
+
+#[test]
+fn differences_name_what_differs() {
+    let deny = |retry| Decision::Deny(Denial { status: 503, error_code: "c".into(), message: "m".into(), retry_after: retry });
+    assert!(differences(&Decision::Allow, &Ok(Decision::Allow)).is_empty());
+    assert!(differences(&deny(None), &Ok(deny(None))).is_empty());
+    assert_eq!(differences(&deny(None), &Ok(deny(Some(30)))), ["retry_after"]);
+    assert_eq!(differences(&Decision::Allow, &Ok(deny(None))), ["verdict"]);
+    assert_eq!(differences(&Decision::Allow, &Err(Fault::Deadline)), ["fault"]);
+}

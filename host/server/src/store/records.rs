@@ -1,0 +1,130 @@
+//! What the store keeps, as the manager and the registry see it: plain records,
+//! already parsed (statuses and roles are enums).
+
+use drydock_engine::{ExecutionStatus, MaintenanceState, Role};
+use serde_json::Value;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MaintenanceRecord {
+    pub status: MaintenanceState,
+    pub activation_requested_at: String,
+    pub activated_at: Option<String>,
+    pub requested_by: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct User {
+    pub username: String,
+    pub password_hash: String,
+    pub role: Role,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Deployment {
+    pub id: String,
+    pub blueprint_id: Option<String>,
+    pub inputs: Value,
+    pub created_at: String,
+    pub updated_at: String,
+    pub created_by: String,
+    pub tenant_name: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Execution {
+    pub id: String,
+    pub deployment_id: Option<String>,
+    pub workflow_id: String,
+    pub status: ExecutionStatus,
+    pub parameters: Value,
+    pub error: String,
+    pub is_system_workflow: bool,
+    pub created_at: String,
+    pub started_at: Option<String>,
+    pub ended_at: Option<String>,
+    pub created_by: String,
+    pub tenant_name: String,
+}
+
+/// An event as stored (`id` orders them).
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub id: i64,
+    pub execution_id: String,
+    pub timestamp: String,
+    pub event_type: String,
+    pub message: String,
+}
+
+/// Which slice of a list to return, already validated at the edge.
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub offset: u32,
+    pub size: u32,
+    /// A column name from the table's sortable set, and whether descending.
+    pub sort: Option<(&'static str, bool)>,
+}
+
+/// An event to append beside a change: the change and its event land together.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub timestamp: String,
+    pub event_type: String,
+    pub message: String,
+}
+
+/// An uploaded policy version (the component bytes are read separately).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyRecord {
+    pub id: String,
+    pub sha256: String,
+    pub name: String,
+    pub version: String,
+    pub size: u64,
+    pub uploaded_by: String,
+    pub uploaded_at: String,
+}
+
+/// Which version is active, which one a rollback returns to, and the shadow candidate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyState {
+    pub active_id: String,
+    pub active_since: String,
+    pub activated_by: String,
+    pub previous_id: Option<String>,
+    /// (candidate id, since, by)
+    pub shadow: Option<(String, String, String)>,
+}
+
+/// One line of the policy audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyLogEntry {
+    pub seq: i64,
+    pub at: String,
+    pub username: String,
+    pub action: String,
+    pub policy_id: String,
+    pub detail: String,
+}
+
+/// A policy version to store: what the engine read from the loaded component.
+#[derive(Debug, Clone)]
+pub struct NewPolicy {
+    pub sha256: String,
+    pub name: String,
+    pub version: String,
+    pub size: u64,
+    pub uploaded_by: String,
+    pub uploaded_at: String,
+}
+
+/// One audit line to append with a policy change.
+#[derive(Debug, Clone)]
+pub struct PolicyChange {
+    pub at: String,
+    pub username: String,
+    pub action: String,
+    pub policy_id: String,
+    pub detail: String,
+}

@@ -1,0 +1,137 @@
+//! The `executions` and `events` tables.
+
+use rusqlite::{OptionalExtension, params};
+
+use super::Tx;
+use drydock_engine::ExecutionStatus;
+
+use super::rows::{execution_from_row, order_by};
+use crate::store::{Event, Execution, NewEvent, Page};
+
+impl Tx<'_> {
+    pub(super) fn execution(&self, id: &str) -> anyhow::Result<Option<Execution>> {
+        Ok(self
+            .tx
+            .query_row("SELECT * FROM executions WHERE id = ?1", [id], execution_from_row)
+            .optional()?)
+    }
+
+    pub(super) fn insert_execution(&self, e: &Execution) -> anyhow::Result<()> {
+        self.tx.execute(
+            "INSERT INTO executions (id, deployment_id, workflow_id, status, parameters, error,
+                is_system_workflow, created_at, started_at, ended_at, created_by, tenant_name)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            params![
+                e.id,
+                e.deployment_id,
+                e.workflow_id,
+                e.status.as_str(),
+                e.parameters.to_string(),
+                e.error,
+                e.is_system_workflow,
+                e.created_at,
+                e.started_at,
+                e.ended_at,
+                e.created_by,
+                e.tenant_name
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub(super) fn update_execution(&self, e: &Execution) -> anyhow::Result<()> {
+        self.tx.execute(
+            "UPDATE executions SET status = ?2, error = ?3, started_at = ?4, ended_at = ?5 WHERE id = ?1",
+            params![e.id, e.status.as_str(), e.error, e.started_at, e.ended_at],
+        )?;
+        Ok(())
+    }
+
+    /// Executions, optionally of one deployment and/or with given statuses.
+    pub(super) fn executions(
+        &self,
+        deployment_id: Option<&str>,
+        statuses: &[ExecutionStatus],
+        page: &Page,
+    ) -> anyhow::Result<(Vec<Execution>, u64)> {
+        let mut filter = String::from(" WHERE 1 = 1");
+        let mut args: Vec<String> = Vec::new();
+        if let Some(dep) = deployment_id {
+            args.push(dep.to_string());
+            filter.push_str(&format!(" AND deployment_id = ?{}", args.len()));
+        }
+        if !statuses.is_empty() {
+            let marks: Vec<String> = statuses
+                .iter()
+                .map(|s| {
+                    args.push(s.as_str().to_string());
+                    format!("?{}", args.len())
+                })
+                .collect();
+            filter.push_str(&format!(" AND status IN ({})", marks.join(", ")));
+        }
+        let n = args.len();
+        let sql = format!(
+            "SELECT * FROM executions{filter}{} LIMIT ?{} OFFSET ?{}",
+            order_by(page, "created_at"),
+            n + 1,
+            n + 2
+        );
+        let mut bound: Vec<&dyn rusqlite::ToSql> =
+            args.iter().map(|a| a as &dyn rusqlite::ToSql).collect();
+        let total = self.tx.query_row(
+            &format!("SELECT COUNT(*) FROM executions{filter}"),
+            bound.as_slice(),
+            |r| r.get(0),
+        )?;
+        bound.push(&page.size);
+        bound.push(&page.offset);
+        let mut stmt = self.tx.prepare(&sql)?;
+        let items = stmt
+            .query_map(bound.as_slice(), execution_from_row)?
+            .collect::<Result<_, _>>()?;
+        Ok((items, total))
+    }
+
+    /// Every execution not in an end state (the set that holds maintenance back).
+    pub(super) fn unfinished_executions(&self) -> anyhow::Result<Vec<Execution>> {
+        let mut stmt = self.tx.prepare(
+            "SELECT * FROM executions WHERE status NOT IN ('terminated', 'failed', 'cancelled') ORDER BY created_at, rowid",
+        )?;
+        let rows = stmt.query_map([], execution_from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+
+    pub(super) fn insert_event(&self, execution_id: &str, event: &NewEvent) -> anyhow::Result<()> {
+        self.tx.execute(
+            "INSERT INTO events (execution_id, timestamp, event_type, message) VALUES (?1, ?2, ?3, ?4)",
+            params![execution_id, event.timestamp, event.event_type, event.message],
+        )?;
+        Ok(())
+    }
+
+    pub(super) fn events(&self, execution_id: &str, page: &Page) -> anyhow::Result<(Vec<Event>, u64)> {
+        let mut stmt = self.tx.prepare(
+            "SELECT id, execution_id, timestamp, event_type, message FROM events
+             WHERE execution_id = ?1 ORDER BY id LIMIT ?2 OFFSET ?3",
+        )?;
+        let items = stmt
+            .query_map(params![execution_id, page.size, page.offset], |r| {
+                Ok(Event {
+                    id: r.get(0)?,
+                    execution_id: r.get(1)?,
+                    timestamp: r.get(2)?,
+                    event_type: r.get(3)?,
+                    message: r.get(4)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        let total = self.tx.query_row(
+            "SELECT COUNT(*) FROM events WHERE execution_id = ?1",
+            [execution_id],
+            |r| r.get(0),
+        )?;
+        Ok((items, total))
+    }
+}

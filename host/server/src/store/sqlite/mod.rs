@@ -1,0 +1,245 @@
+//! The embedded backend: one SQLite file in the data directory, the one place with
+//! SQL. One connection writes (behind a mutex: SQLite has one writer anyway), another
+//! reads; in WAL mode a read sees the last commit and never waits for a write's fsync.
+
+mod deployments;
+mod executions;
+mod maintenance;
+mod policies;
+mod rows;
+mod users;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+use anyhow::Context;
+use drydock_engine::ExecutionStatus;
+use rusqlite::Connection;
+
+use super::{
+    Deployment, Event, Execution, MaintenanceRecord, NewEvent, NewPolicy, Page, PolicyChange, PolicyLogEntry, PolicyRecord,
+    PolicyState, Result, Store, User,
+};
+
+/// Migrations, applied in order; `PRAGMA user_version` records how many ran.
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../../migrations/0001_init.sql"),
+    include_str!("../../../migrations/0002_policies.sql"),
+];
+
+/// The database file inside the data directory.
+pub const FILE_NAME: &str = "drydock.sqlite3";
+
+pub struct SqliteStore {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    reader: Mutex<Connection>,
+}
+
+/// Statements, usable inside a transaction or on the bare connection.
+struct Tx<'a> {
+    tx: &'a Connection,
+}
+
+fn connect(path: &Path) -> anyhow::Result<Connection> {
+    let conn = Connection::open(path).with_context(|| format!("cannot open database {}", path.display()))?;
+    // WAL: readers never block the writer; a crash mid-write leaves the last
+    // committed state. synchronous=FULL: a commit is on disk when it returns.
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    Ok(conn)
+}
+
+fn locked(conn: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+    // A panic mid-transaction rolls it back when the transaction drops: the
+    // connection itself is still sound.
+    conn.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl SqliteStore {
+    /// Open (creating if needed) the database in `dir`, and bring its schema up to date.
+    pub fn open(dir: &Path) -> anyhow::Result<SqliteStore> {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create data directory {}", dir.display()))?;
+        let path = dir.join(FILE_NAME);
+        let mut writer = connect(&path)?;
+        migrate(&mut writer)?;
+        let reader = connect(&path)?;
+        Ok(SqliteStore { path, writer: Mutex::new(writer), reader: Mutex::new(reader) })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Run `f` in one write transaction: everything it writes lands, or nothing does.
+    fn write<T>(&self, f: impl FnOnce(&Tx<'_>) -> anyhow::Result<T>) -> Result<T> {
+        let mut conn = locked(&self.writer);
+        let tx = conn.transaction()?;
+        let out = f(&Tx { tx: &tx })?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Run `f` on the reading connection.
+    fn read<T>(&self, f: impl FnOnce(&Tx<'_>) -> anyhow::Result<T>) -> Result<T> {
+        let conn = locked(&self.reader);
+        f(&Tx { tx: &conn })
+    }
+}
+
+fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
+    let applied: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if applied > MIGRATIONS.len() {
+        anyhow::bail!(
+            "the database schema is version {applied}, newer than this drydock knows ({}); use a newer drydock",
+            MIGRATIONS.len()
+        );
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql).with_context(|| format!("migration {} failed", i + 1))?;
+        tx.pragma_update(None, "user_version", i + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+impl Store for SqliteStore {
+    fn maintenance(&self) -> Result<Option<MaintenanceRecord>> {
+        self.read(|tx| tx.maintenance())
+    }
+
+    fn set_maintenance(&self, rec: Option<&MaintenanceRecord>) -> Result<()> {
+        self.write(|tx| tx.set_maintenance(rec))
+    }
+
+    fn unfinished_executions(&self) -> Result<Vec<Execution>> {
+        self.read(|tx| tx.unfinished_executions())
+    }
+
+    fn insert_execution(&self, e: &Execution, event: &NewEvent) -> Result<()> {
+        self.write(|tx| {
+            tx.insert_execution(e)?;
+            tx.insert_event(&e.id, event)
+        })
+    }
+
+    fn update_execution(&self, e: &Execution, event: &NewEvent, maintenance: Option<&MaintenanceRecord>) -> Result<()> {
+        self.write(|tx| {
+            tx.update_execution(e)?;
+            tx.insert_event(&e.id, event)?;
+            if let Some(rec) = maintenance {
+                tx.set_maintenance(Some(rec))?;
+            }
+            Ok(())
+        })
+    }
+
+    fn execution(&self, id: &str) -> Result<Option<Execution>> {
+        self.read(|tx| tx.execution(id))
+    }
+
+    fn executions(&self, deployment_id: Option<&str>, statuses: &[ExecutionStatus], page: &Page) -> Result<(Vec<Execution>, u64)> {
+        self.read(|tx| tx.executions(deployment_id, statuses, page))
+    }
+
+    fn events(&self, execution_id: &str, page: &Page) -> Result<(Vec<Event>, u64)> {
+        self.read(|tx| tx.events(execution_id, page))
+    }
+
+    fn deployment(&self, id: &str) -> Result<Option<Deployment>> {
+        self.read(|tx| tx.deployment(id))
+    }
+
+    fn deployments(&self, page: &Page) -> Result<(Vec<Deployment>, u64)> {
+        self.read(|tx| tx.deployments(page))
+    }
+
+    fn insert_deployment(&self, d: &Deployment) -> Result<()> {
+        self.write(|tx| tx.insert_deployment(d))
+    }
+
+    fn delete_deployment(&self, id: &str) -> Result<bool> {
+        self.write(|tx| tx.delete_deployment(id))
+    }
+
+    fn user(&self, username: &str) -> Result<Option<User>> {
+        self.read(|tx| tx.user(username))
+    }
+
+    fn users(&self) -> Result<Vec<User>> {
+        self.read(|tx| tx.users())
+    }
+
+    fn insert_user(&self, user: &User) -> Result<()> {
+        self.write(|tx| tx.insert_user(user))
+    }
+
+    fn policies(&self) -> Result<Vec<PolicyRecord>> {
+        self.read(|tx| tx.policies())
+    }
+
+    fn policy(&self, id: &str) -> Result<Option<PolicyRecord>> {
+        self.read(|tx| tx.policy(id))
+    }
+
+    fn policy_component(&self, id: &str) -> Result<Option<Vec<u8>>> {
+        self.read(|tx| tx.policy_component(id))
+    }
+
+    fn insert_policy(&self, new: &NewPolicy, component: &[u8]) -> Result<(PolicyRecord, bool)> {
+        self.write(|tx| {
+            if let Some(rec) = tx.policy_by_sha256(&new.sha256)? {
+                return Ok((rec, false));
+            }
+            // 12 hex digits name a version; on the (astronomically unlikely)
+            // collision, the full digest does.
+            let short = &new.sha256[..12.min(new.sha256.len())];
+            let id = if tx.policy(short)?.is_some() { new.sha256.as_str() } else { short };
+            let rec = PolicyRecord {
+                id: id.to_string(),
+                sha256: new.sha256.clone(),
+                name: new.name.clone(),
+                version: new.version.clone(),
+                size: new.size,
+                uploaded_by: new.uploaded_by.clone(),
+                uploaded_at: new.uploaded_at.clone(),
+            };
+            tx.insert_policy(&rec, component)?;
+            tx.log_policy(&PolicyChange {
+                at: new.uploaded_at.clone(),
+                username: new.uploaded_by.clone(),
+                action: "upload".into(),
+                policy_id: rec.id.clone(),
+                detail: format!("{}@{}", rec.name, rec.version),
+            })?;
+            Ok((rec, true))
+        })
+    }
+
+    fn policy_state(&self) -> Result<Option<PolicyState>> {
+        self.read(|tx| tx.policy_state())
+    }
+
+    fn set_policy_state(&self, state: &PolicyState, log: &[PolicyChange]) -> Result<()> {
+        self.write(|tx| {
+            tx.set_policy_state(state)?;
+            log.iter().try_for_each(|line| tx.log_policy(line))
+        })
+    }
+
+    fn delete_policy(&self, id: &str, state: &PolicyState, log: &PolicyChange) -> Result<()> {
+        self.write(|tx| {
+            tx.delete_policy(id)?;
+            tx.set_policy_state(state)?;
+            tx.log_policy(log)
+        })
+    }
+
+    fn policy_log(&self, limit: u32) -> Result<Vec<PolicyLogEntry>> {
+        self.read(|tx| tx.policy_log(limit))
+    }
+}

@@ -1,0 +1,114 @@
+//! The `policies`, `policy_state` and `policy_log` tables.
+
+use rusqlite::{OptionalExtension, params};
+
+use super::Tx;
+use super::rows::{POLICY_COLUMNS, policy_from_row};
+use crate::store::{PolicyChange, PolicyLogEntry, PolicyRecord, PolicyState};
+
+impl Tx<'_> {
+    /// Every uploaded version, oldest first.
+    pub(super) fn policies(&self) -> anyhow::Result<Vec<PolicyRecord>> {
+        let mut stmt = self.tx.prepare(&format!("SELECT {POLICY_COLUMNS} FROM policies ORDER BY uploaded_at, rowid"))?;
+        let rows = stmt.query_map([], policy_from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub(super) fn policy(&self, id: &str) -> anyhow::Result<Option<PolicyRecord>> {
+        Ok(self
+            .tx
+            .query_row(&format!("SELECT {POLICY_COLUMNS} FROM policies WHERE id = ?1"), [id], policy_from_row)
+            .optional()?)
+    }
+
+    pub(super) fn policy_by_sha256(&self, sha256: &str) -> anyhow::Result<Option<PolicyRecord>> {
+        Ok(self
+            .tx
+            .query_row(&format!("SELECT {POLICY_COLUMNS} FROM policies WHERE sha256 = ?1"), [sha256], policy_from_row)
+            .optional()?)
+    }
+
+    /// The component bytes of an uploaded version.
+    pub(super) fn policy_component(&self, id: &str) -> anyhow::Result<Option<Vec<u8>>> {
+        Ok(self.tx.query_row("SELECT component FROM policies WHERE id = ?1", [id], |r| r.get(0)).optional()?)
+    }
+
+    pub(super) fn insert_policy(&self, rec: &PolicyRecord, component: &[u8]) -> anyhow::Result<()> {
+        self.tx.execute(
+            "INSERT INTO policies (id, sha256, name, version, size, component, uploaded_by, uploaded_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![rec.id, rec.sha256, rec.name, rec.version, rec.size, component, rec.uploaded_by, rec.uploaded_at],
+        )?;
+        Ok(())
+    }
+
+    pub(super) fn delete_policy(&self, id: &str) -> anyhow::Result<bool> {
+        Ok(self.tx.execute("DELETE FROM policies WHERE id = ?1", [id])? > 0)
+    }
+
+    /// `None` until the first change: the builtin is active, nothing else is set.
+    pub(super) fn policy_state(&self) -> anyhow::Result<Option<PolicyState>> {
+        Ok(self
+            .tx
+            .query_row(
+                "SELECT active_id, active_since, activated_by, previous_id, shadow_id, shadow_since, shadow_by
+                 FROM policy_state WHERE id = 1",
+                [],
+                |r| {
+                    let shadow = match (r.get::<_, Option<String>>(4)?, r.get::<_, Option<String>>(5)?, r.get::<_, Option<String>>(6)?) {
+                        (Some(id), Some(since), Some(by)) => Some((id, since, by)),
+                        _ => None,
+                    };
+                    Ok(PolicyState {
+                        active_id: r.get(0)?,
+                        active_since: r.get(1)?,
+                        activated_by: r.get(2)?,
+                        previous_id: r.get(3)?,
+                        shadow,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    pub(super) fn set_policy_state(&self, st: &PolicyState) -> anyhow::Result<()> {
+        let (shadow_id, shadow_since, shadow_by) = match &st.shadow {
+            Some((id, since, by)) => (Some(id), Some(since), Some(by)),
+            None => (None, None, None),
+        };
+        self.tx.execute(
+            "INSERT INTO policy_state (id, active_id, active_since, activated_by, previous_id, shadow_id, shadow_since, shadow_by)
+             VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT (id) DO UPDATE SET active_id = ?1, active_since = ?2, activated_by = ?3,
+                previous_id = ?4, shadow_id = ?5, shadow_since = ?6, shadow_by = ?7",
+            params![st.active_id, st.active_since, st.activated_by, st.previous_id, shadow_id, shadow_since, shadow_by],
+        )?;
+        Ok(())
+    }
+
+    pub(super) fn log_policy(&self, line: &PolicyChange) -> anyhow::Result<()> {
+        self.tx.execute(
+            "INSERT INTO policy_log (at, username, action, policy_id, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![line.at, line.username, line.action, line.policy_id, line.detail],
+        )?;
+        Ok(())
+    }
+
+    /// The newest `limit` audit entries, newest first.
+    pub(super) fn policy_log(&self, limit: u32) -> anyhow::Result<Vec<PolicyLogEntry>> {
+        let mut stmt = self.tx.prepare(
+            "SELECT seq, at, username, action, policy_id, detail FROM policy_log ORDER BY seq DESC LIMIT ?1",
+        )?;
+        let rows = stmt.query_map([limit], |r| {
+            Ok(PolicyLogEntry {
+                seq: r.get(0)?,
+                at: r.get(1)?,
+                username: r.get(2)?,
+                action: r.get(3)?,
+                policy_id: r.get(4)?,
+                detail: r.get(5)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}

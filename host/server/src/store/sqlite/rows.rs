@@ -1,0 +1,78 @@
+//! Rows to records: the parse at the storage edge.
+
+use rusqlite::Row;
+use serde_json::Value;
+
+use drydock_engine::{ExecutionStatus, Role};
+
+use crate::store::{Deployment, Execution, Page, PolicyRecord, User};
+
+pub(super) fn json_col(row: &Row, idx: &str) -> rusqlite::Result<Value> {
+    let text: String = row.get(idx)?;
+    Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+pub(super) fn execution_from_row(row: &Row) -> rusqlite::Result<Execution> {
+    let status: String = row.get("status")?;
+    Ok(Execution {
+        id: row.get("id")?,
+        deployment_id: row.get("deployment_id")?,
+        workflow_id: row.get("workflow_id")?,
+        // The column is only ever written from the enum; an unknown value means a
+        // foreign writer, and "failed" keeps it from holding maintenance forever.
+        status: ExecutionStatus::parse(&status).unwrap_or(ExecutionStatus::Failed),
+        parameters: json_col(row, "parameters")?,
+        error: row.get("error")?,
+        is_system_workflow: row.get("is_system_workflow")?,
+        created_at: row.get("created_at")?,
+        started_at: row.get("started_at")?,
+        ended_at: row.get("ended_at")?,
+        created_by: row.get("created_by")?,
+        tenant_name: row.get("tenant_name")?,
+    })
+}
+
+pub(super) fn user_from_row(r: &Row) -> rusqlite::Result<User> {
+    let role: String = r.get("role")?;
+    Ok(User {
+        username: r.get("username")?,
+        password_hash: r.get("password_hash")?,
+        role: Role::parse(&role).unwrap_or(Role::User),
+        created_at: r.get("created_at")?,
+    })
+}
+
+pub(super) fn deployment_from_row(row: &Row) -> rusqlite::Result<Deployment> {
+    Ok(Deployment {
+        id: row.get("id")?,
+        blueprint_id: row.get("blueprint_id")?,
+        inputs: json_col(row, "inputs")?,
+        created_at: row.get("created_at")?,
+        updated_at: row.get("updated_at")?,
+        created_by: row.get("created_by")?,
+        tenant_name: row.get("tenant_name")?,
+    })
+}
+
+pub(super) fn order_by(page: &Page, default: &str) -> String {
+    match page.sort {
+        Some((col, desc)) => format!(" ORDER BY {col} {}, rowid", if desc { "DESC" } else { "ASC" }),
+        None => format!(" ORDER BY {default}, rowid"),
+    }
+}
+
+
+pub(super) const POLICY_COLUMNS: &str = "id, sha256, name, version, size, uploaded_by, uploaded_at";
+
+pub(super) fn policy_from_row(r: &Row) -> rusqlite::Result<PolicyRecord> {
+    Ok(PolicyRecord {
+        id: r.get(0)?,
+        sha256: r.get(1)?,
+        name: r.get(2)?,
+        version: r.get(3)?,
+        size: r.get(4)?,
+        uploaded_by: r.get(5)?,
+        uploaded_at: r.get(6)?,
+    })
+}
+
