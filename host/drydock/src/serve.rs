@@ -46,10 +46,14 @@ pub fn run(args: ServeArgs) -> anyhow::Result<i32> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        // Colour only for a person at a terminal: escape codes garble log files.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let mut limits = Limits::default();
-    limits.deadline = Duration::from_millis(args.policy_deadline_ms.max(1));
-    limits.memory_bytes = args.policy_memory_mib.max(1) * 1024 * 1024;
+    let limits = Limits {
+        deadline: Duration::from_millis(args.policy_deadline_ms.max(1)),
+        memory_bytes: args.policy_memory_mib.max(1) * 1024 * 1024,
+        ..Limits::default()
+    };
     let opts = ServeOptions {
         listen: args.listen,
         data_dir: args.data_dir,

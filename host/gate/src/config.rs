@@ -90,7 +90,7 @@ impl GateConfig {
     /// whatever the policy says.
     pub fn with_admin_floor(self, segments: &[&str]) -> Self {
         let segments: Vec<String> = segments.iter().map(|s| s.to_string()).collect();
-        self.with_floor(move |desc| desc.caller.role.is_admin() && segments.iter().any(|s| *s == desc.first_segment))
+        self.with_floor(move |desc| desc.caller.role.is_admin() && segments.contains(&desc.first_segment))
     }
 
     /// Admit whatever `floor` says yes to, without asking the policy.

@@ -181,10 +181,10 @@ impl Metrics {
         counter(&mut out, "drydock_policy_swaps_total", "Times the active policy was replaced (activate or rollback).", self.swaps.load(Relaxed));
 
         header(&mut out, "drydock_policy_active", "gauge", "The active policy version (always 1).");
-        let _ = writeln!(out, "drydock_policy_active{{policy=\"{}\"}} 1", escape(&scrape.active.label()));
+        let _ = writeln!(out, "drydock_policy_active{{policy=\"{}\"}} 1", escape(scrape.active.label()));
         header(&mut out, "drydock_policy_shadow", "gauge", "The shadow candidate, while one is set (always 1).");
         if let Some(shadow) = scrape.shadow {
-            let _ = writeln!(out, "drydock_policy_shadow{{policy=\"{}\"}} 1", escape(&shadow.label()));
+            let _ = writeln!(out, "drydock_policy_shadow{{policy=\"{}\"}} 1", escape(shadow.label()));
         }
 
         counter(&mut out, "drydock_shadow_agreements_total", "Requests on which the shadow candidate decided as the active policy did.", self.shadow_agreements.load(Relaxed));

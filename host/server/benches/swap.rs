@@ -245,7 +245,7 @@ fn main() {
         std::thread::spawn(move || {
             let mut k = 0u64;
             while swapping.load(Ordering::Relaxed) {
-                let path = if k % 2 == 0 {
+                let path = if k.is_multiple_of(2) {
                     format!("/api/v3.1/policies/{strict_id}/activate")
                 } else {
                     "/api/v3.1/policies/builtin/activate".to_string()

@@ -70,7 +70,7 @@ impl Server {
         let (manager, worker_queue) = Manager::open(store.clone())?;
 
         let cache_dir = opts.data_dir.join("cache");
-        let engine = Engine::new(opts.limits.clone())?.with_cache_dir(cache_dir.clone());
+        let engine = Engine::new(opts.limits)?.with_cache_dir(cache_dir.clone());
         // The registry restores the active version from the database; a
         // `--policy FILE` is stored as a version and activated.
         let startup = match &opts.policy {

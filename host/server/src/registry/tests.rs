@@ -1,7 +1,8 @@
+use std::path::Path;
 use std::time::Duration;
 
 use drydock_engine::{
-    Caller, Decision, Denial, ExecutionCounts, Fault, Limits, MaintenanceState, Published, RequestDescriptor, Role, STRICT_POLICY,
+    Caller, DEFAULT_POLICY, Decision, Denial, ExecutionCounts, Fault, Limits, MaintenanceState, Published, RequestDescriptor, Role, STRICT_POLICY,
     Snapshot,
 };
 use drydock_gate::Observer;
