@@ -207,8 +207,8 @@ fn watch(engine: &Engine, slots: &Slots, metrics: &Metrics, path: &Path, every: 
 struct Counting(Arc<Metrics>);
 
 impl Observer for Counting {
-    fn decided(&self, policy: &Arc<Policy>, _: &RequestDescriptor, _: &Arc<Published>, decision: &Decision, elapsed: Duration) {
-        self.0.decided(policy, decision, elapsed);
+    fn decided(&self, policy: &Arc<Policy>, _: &RequestDescriptor, _: &Arc<Published>, decision: &Decision, took: Option<Duration>) {
+        self.0.decided(policy, decision, took);
     }
     fn faulted(&self, policy: &Policy, fault: &Fault) {
         self.0.faulted(policy, fault);

@@ -3,6 +3,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -20,9 +21,19 @@ use crate::{BYPASS_HEADER, FLOOR_LABEL, FailMode, GateConfig, POLICY_HEADER, Sta
 /// Told about the gate's decisions (metrics, shadow evaluation). Called on the
 /// request path: an implementation must be cheap and must never block.
 pub trait Observer: Send + Sync + 'static {
-    /// The active `policy` decided `decision` on `desc` under `published`, in `elapsed`.
-    fn decided(&self, policy: &Arc<Policy>, desc: &RequestDescriptor, published: &Arc<Published>, decision: &Decision, elapsed: Duration);
-    /// `policy` could not decide; the fail mode did.
+    /// The active `policy` decided `decision` on `desc` under `published`. `took` is
+    /// how long the policy took; `None` when the gate answered from its memo of this
+    /// very request under this very state and policy (no policy call was made).
+    fn decided(
+        &self,
+        policy: &Arc<Policy>,
+        desc: &RequestDescriptor,
+        published: &Arc<Published>,
+        decision: &Decision,
+        took: Option<Duration>,
+    );
+    /// `policy` could not decide; the fail mode did. That verdict is not the
+    /// policy's: it is never reported as [`Observer::decided`].
     fn faulted(&self, _policy: &Policy, _fault: &Fault) {}
     /// The admin floor admitted a sys_admin without asking the policy.
     fn floor(&self, _desc: &RequestDescriptor) {}
@@ -36,11 +47,27 @@ pub struct Gate {
     pub config: Arc<GateConfig>,
     pub observer: Option<Arc<dyn Observer>>,
     labels: Arc<Labels>,
+    /// Unique per gate (and its clones): the memo keeps one gate's decisions from
+    /// answering another's, whose state source may differ.
+    id: u64,
+}
+
+/// Where a verdict came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// The policy decided, in this long.
+    Policy(Duration),
+    /// The memo remembered the policy's decision of this very request.
+    Memo,
+    /// The policy faulted; the fail mode decided.
+    FailMode,
 }
 
 impl Gate {
     pub fn new(slots: Arc<Slots>, state: Arc<dyn StateSource>, config: GateConfig) -> Gate {
-        Gate { slots, state, config: Arc::new(config), observer: None, labels: Arc::default() }
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        let id = NEXT.fetch_add(1, Ordering::Relaxed);
+        Gate { slots, state, config: Arc::new(config), observer: None, labels: Arc::default(), id }
     }
 
     /// Report every decision to `observer`.
@@ -62,18 +89,22 @@ impl Gate {
     }
 
     /// [`Gate::ask`] under a published state, answered from the per-thread memo of
-    /// recent decisions when this very request was decided under this very state
-    /// version by this very policy (see `memo`).
-    pub fn ask_published(&self, policy: &Policy, desc: &RequestDescriptor, published: &Published) -> Decision {
-        if let Some(d) = crate::memo::recall(policy.serial(), published.version, desc) {
-            return d;
+    /// recent decisions when this very gate had this very request decided under this
+    /// very state version by this very policy (see `memo`); and where the verdict
+    /// came from.
+    pub fn ask_published(&self, policy: &Policy, desc: &RequestDescriptor, published: &Published) -> (Decision, Origin) {
+        let key = crate::memo::Key { gate: self.id, policy: policy.serial(), version: published.version };
+        if let Some(d) = crate::memo::recall(key, desc) {
+            return (d, Origin::Memo);
         }
+        let started = Instant::now();
         match policy.decide(desc, &published.snapshot) {
             Ok(d) => {
-                crate::memo::remember(policy.serial(), published.version, desc, &d);
-                d
+                let took = started.elapsed();
+                crate::memo::remember(key, desc, &d);
+                (d, Origin::Policy(took))
             }
-            Err(fault) => self.on_fault(policy, desc, fault),
+            Err(fault) => (self.on_fault(policy, desc, fault), Origin::FailMode),
         }
     }
 
@@ -178,11 +209,15 @@ where
             (None, HeaderValue::from_static(FLOOR_LABEL), Decision::Allow)
         } else {
             let policy = self.gate.slots.active();
-            let started = Instant::now();
-            let verdict = self.gate.ask_published(&policy, &desc, &published);
+            let (verdict, origin) = self.gate.ask_published(&policy, &desc, &published);
             if let Some(observer) = &self.gate.observer {
-                // Metrics, and the shadow candidate's turn (queued, off this path).
-                observer.decided(&policy, &desc, &published, &verdict, started.elapsed());
+                // Metrics, and the shadow candidate's turn (queued, off this path). A
+                // fail-mode verdict is not the policy's: `faulted` told the observer.
+                match origin {
+                    Origin::Policy(took) => observer.decided(&policy, &desc, &published, &verdict, Some(took)),
+                    Origin::Memo => observer.decided(&policy, &desc, &published, &verdict, None),
+                    Origin::FailMode => {}
+                }
             }
             let label = self.gate.labels.of(&policy);
             (Some(policy), label, verdict)

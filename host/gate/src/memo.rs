@@ -1,8 +1,8 @@
 //! Decisions remembered, per worker thread.
 //!
 //! A policy imports nothing, so its answer is a function of its input: the same
-//! request under the same state version, asked of the same loaded policy, gets the
-//! same decision. The gate asks this small cache first and calls the component only on
+//! request under the same state version, asked of the same loaded policy by the
+//! same gate (another gate may read another state source), gets the same decision. The gate asks this small cache first and calls the component only on
 //! a miss, which takes the wasm call (a few µs) off most requests. A new state version
 //! or a policy swap simply stops matching. Only decisions are kept, never faults.
 //!
@@ -16,11 +16,18 @@ use drydock_engine::{Decision, RequestDescriptor};
 
 const SLOTS: usize = 512;
 
+/// Which gate asked which loaded policy under which state version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Key {
+    pub gate: u64,
+    pub policy: u64,
+    pub version: u64,
+}
+
 struct Slot {
-    policy: u64,
-    version: u64,
+    key: Key,
     hash: u64,
-    key: Vec<u8>,
+    request: Vec<u8>,
     decision: Decision,
 }
 
@@ -44,9 +51,10 @@ fn fields(desc: &RequestDescriptor) -> impl Iterator<Item = &[u8]> {
 }
 
 /// Word-at-a-time multiply-rotate hash (rustc's Fx): fast, and collisions only cost a miss.
-fn hash(policy: u64, version: u64, desc: &RequestDescriptor) -> u64 {
+fn hash(key: Key, desc: &RequestDescriptor) -> u64 {
     const K: u64 = 0x517c_c1b7_2722_0a95;
-    let mut h = (policy.rotate_left(32) ^ version).wrapping_mul(K);
+    let mut h = (key.policy.rotate_left(32) ^ key.version).wrapping_mul(K);
+    h = (h.rotate_left(5) ^ key.gate).wrapping_mul(K);
     for field in fields(desc) {
         h = (h.rotate_left(5) ^ field.len() as u64).wrapping_mul(K);
         for chunk in field.chunks(8) {
@@ -79,35 +87,33 @@ fn key_matches(mut buf: &[u8], desc: &RequestDescriptor) -> bool {
     buf.is_empty()
 }
 
-/// The decision remembered for exactly this request, policy and state version.
-pub fn recall(policy: u64, version: u64, desc: &RequestDescriptor) -> Option<Decision> {
-    let h = hash(policy, version, desc);
+/// The decision remembered for exactly this request under `key`.
+pub fn recall(key: Key, desc: &RequestDescriptor) -> Option<Decision> {
+    let h = hash(key, desc);
     MEMO.with(|memo| {
         let memo = memo.borrow();
         match &memo[h as usize % SLOTS] {
-            Some(s) if s.hash == h && s.policy == policy && s.version == version && key_matches(&s.key, desc) => {
-                Some(s.decision.clone())
-            }
+            Some(s) if s.hash == h && s.key == key && key_matches(&s.request, desc) => Some(s.decision.clone()),
             _ => None,
         }
     })
 }
 
 /// Remember a decision the policy just made.
-pub fn remember(policy: u64, version: u64, desc: &RequestDescriptor, decision: &Decision) {
-    let h = hash(policy, version, desc);
+pub fn remember(key: Key, desc: &RequestDescriptor, decision: &Decision) {
+    let h = hash(key, desc);
     MEMO.with(|memo| {
         let mut memo = memo.borrow_mut();
         let slot = &mut memo[h as usize % SLOTS];
         match slot {
             Some(s) => {
-                (s.policy, s.version, s.hash, s.decision) = (policy, version, h, decision.clone());
-                write_key(&mut s.key, desc);
+                (s.key, s.hash, s.decision) = (key, h, decision.clone());
+                write_key(&mut s.request, desc);
             }
             None => {
-                let mut key = Vec::with_capacity(128);
-                write_key(&mut key, desc);
-                *slot = Some(Slot { policy, version, hash: h, key, decision: decision.clone() });
+                let mut request = Vec::with_capacity(128);
+                write_key(&mut request, desc);
+                *slot = Some(Slot { key, hash: h, request, decision: decision.clone() });
             }
         }
     })
@@ -127,19 +133,21 @@ mod tests {
     fn remembers_exactly_the_same_request_policy_and_version() {
         let deny = Decision::Deny(Denial { status: 503, error_code: "x".into(), message: "m".into(), retry_after: None });
         let d = desc("/api/v3.1/deployments/a", "alice");
-        assert_eq!(recall(7, 1, &d), None);
-        remember(7, 1, &d, &deny);
-        assert_eq!(recall(7, 1, &d), Some(deny.clone()));
-        assert_eq!(recall(7, 2, &d), None, "another state version");
-        assert_eq!(recall(8, 1, &d), None, "another policy");
-        assert_eq!(recall(7, 1, &desc("/api/v3.1/deployments/b", "alice")), None, "another path");
-        assert_eq!(recall(7, 1, &desc("/api/v3.1/deployments/a", "bob")), None, "another caller");
+        let key = Key { gate: 3, policy: 7, version: 1 };
+        assert_eq!(recall(key, &d), None);
+        remember(key, &d, &deny);
+        assert_eq!(recall(key, &d), Some(deny.clone()));
+        assert_eq!(recall(Key { version: 2, ..key }, &d), None, "another state version");
+        assert_eq!(recall(Key { policy: 8, ..key }, &d), None, "another policy");
+        assert_eq!(recall(Key { gate: 4, ..key }, &d), None, "another gate (another state source)");
+        assert_eq!(recall(key, &desc("/api/v3.1/deployments/b", "alice")), None, "another path");
+        assert_eq!(recall(key, &desc("/api/v3.1/deployments/a", "bob")), None, "another caller");
         let mut bypass = d.clone();
         bypass.caller.bypass = true;
-        assert_eq!(recall(7, 1, &bypass), None, "the bypass header");
+        assert_eq!(recall(key, &bypass), None, "the bypass header");
         let mut attrs = d.clone();
         attrs.attributes.push(("tenant".into(), "t1".into()));
-        assert_eq!(recall(7, 1, &attrs), None, "attributes");
+        assert_eq!(recall(key, &attrs), None, "attributes");
     }
 
     #[test]

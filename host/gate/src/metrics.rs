@@ -25,6 +25,9 @@ pub struct PolicyStats {
     label: String,
     allow: AtomicU64,
     deny: AtomicU64,
+    /// Decisions answered from the gate's memo, without a policy call (also in
+    /// `allow`/`deny`, never in the latency histogram).
+    remembered: AtomicU64,
     /// By kind, indexed as [`Fault::KINDS`].
     faults: [AtomicU64; Fault::KINDS.len()],
     /// Cumulative at render time; here one counter per bucket plus +Inf.
@@ -38,18 +41,23 @@ impl PolicyStats {
             label,
             allow: AtomicU64::new(0),
             deny: AtomicU64::new(0),
+            remembered: AtomicU64::new(0),
             faults: std::array::from_fn(|_| AtomicU64::new(0)),
             buckets: std::array::from_fn(|_| AtomicU64::new(0)),
             sum_ns: AtomicU64::new(0),
         }
     }
 
-    fn observe(&self, decision: &Decision, elapsed: Duration) {
+    fn observe(&self, decision: &Decision, took: Option<Duration>) {
         match decision {
             Decision::Allow => &self.allow,
             Decision::Deny(_) => &self.deny,
         }
         .fetch_add(1, Relaxed);
+        let Some(elapsed) = took else {
+            self.remembered.fetch_add(1, Relaxed);
+            return;
+        };
         let us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
         let bucket = LATENCY_BUCKETS_US.iter().position(|&le| us <= le).unwrap_or(LATENCY_BUCKETS_US.len());
         self.buckets[bucket].fetch_add(1, Relaxed);
@@ -100,11 +108,12 @@ impl Metrics {
         out
     }
 
-    /// One decision by the active policy.
-    pub fn decided(&self, policy: &Policy, decision: &Decision, elapsed: Duration) {
+    /// One decision by the active policy: `took` is how long the policy took, `None`
+    /// when the gate answered from its memo.
+    pub fn decided(&self, policy: &Policy, decision: &Decision, took: Option<Duration>) {
         match self.policies.load().get(policy.sha256()) {
-            Some(stats) => stats.observe(decision, elapsed),
-            None => self.policy(policy).observe(decision, elapsed),
+            Some(stats) => stats.observe(decision, took),
+            None => self.policy(policy).observe(decision, took),
         }
     }
 
@@ -151,6 +160,17 @@ impl Metrics {
             let p = escape(&s.label);
             let _ = writeln!(out, "drydock_decisions_total{{policy=\"{p}\",verdict=\"allow\"}} {}", s.allow.load(Relaxed));
             let _ = writeln!(out, "drydock_decisions_total{{policy=\"{p}\",verdict=\"deny\"}} {}", s.deny.load(Relaxed));
+        }
+
+        header(
+            &mut out,
+            "drydock_decisions_remembered_total",
+            "counter",
+            "Of drydock_decisions_total, those the gate answered from its memo of the same request under the same state and policy (no policy call, not in the latency histogram).",
+        );
+        for s in &stats {
+            let p = escape(&s.label);
+            let _ = writeln!(out, "drydock_decisions_remembered_total{{policy=\"{p}\"}} {}", s.remembered.load(Relaxed));
         }
 
         header(&mut out, "drydock_decision_duration_seconds", "histogram", "Time the active policy took to decide (buckets from 1 µs to 50 ms).");
@@ -235,9 +255,10 @@ mod tests {
         let p = policy();
         let m = Metrics::new();
         let deny = Decision::Deny(Denial { status: 503, error_code: "x".into(), message: "m".into(), retry_after: None });
-        m.decided(&p, &Decision::Allow, Duration::from_micros(3));
-        m.decided(&p, &Decision::Allow, Duration::from_micros(700));
-        m.decided(&p, &deny, Duration::from_secs(1));
+        m.decided(&p, &Decision::Allow, Some(Duration::from_micros(3)));
+        m.decided(&p, &Decision::Allow, Some(Duration::from_micros(700)));
+        m.decided(&p, &deny, Some(Duration::from_secs(1)));
+        m.decided(&p, &deny, None);
         m.faulted(&p, &Fault::Deadline);
         m.faulted(&p, &Fault::Deadline);
         m.faulted(&p, &Fault::Garbage("x".into()));
@@ -252,7 +273,8 @@ mod tests {
         let label = p.label();
         for line in [
             format!("drydock_decisions_total{{policy=\"{label}\",verdict=\"allow\"}} 2"),
-            format!("drydock_decisions_total{{policy=\"{label}\",verdict=\"deny\"}} 1"),
+            format!("drydock_decisions_total{{policy=\"{label}\",verdict=\"deny\"}} 2"),
+            format!("drydock_decisions_remembered_total{{policy=\"{label}\"}} 1"),
             format!("drydock_decision_duration_seconds_bucket{{policy=\"{label}\",le=\"0.000005\"}} 1"),
             format!("drydock_decision_duration_seconds_bucket{{policy=\"{label}\",le=\"0.001\"}} 2"),
             format!("drydock_decision_duration_seconds_bucket{{policy=\"{label}\",le=\"0.05\"}} 2"),

@@ -17,6 +17,8 @@
 mod deployments;
 mod executions;
 mod maintenance;
+#[cfg(test)]
+mod tests;
 mod users;
 
 use std::collections::BTreeMap;

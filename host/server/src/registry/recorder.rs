@@ -21,8 +21,15 @@ pub struct Recorder {
 }
 
 impl Observer for Recorder {
-    fn decided(&self, policy: &Arc<Policy>, desc: &RequestDescriptor, published: &Arc<Published>, decision: &Decision, elapsed: Duration) {
-        self.metrics.decided(policy, decision, elapsed);
+    fn decided(
+        &self,
+        policy: &Arc<Policy>,
+        desc: &RequestDescriptor,
+        published: &Arc<Published>,
+        decision: &Decision,
+        took: Option<Duration>,
+    ) {
+        self.metrics.decided(policy, decision, took);
         let Some(candidate) = self.slots.shadow() else { return };
         let job = ShadowJob {
             candidate,

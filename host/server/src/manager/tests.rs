@@ -1,0 +1,189 @@
+//! The race-free rule, write kind by write kind and without timing: a write admitted
+//! under one state version, when the state moved before it commits, is decided again
+//! under the new state; and the eager flip's timestamps.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+
+use drydock_engine::{CancelKind, Decision, Denial, ExecutionStatus, MaintenanceState, Role, Snapshot};
+use drydock_gate::Admission;
+use serde_json::json;
+
+use super::{Manager, NewExecution};
+use crate::error::{Error, Result};
+use crate::store::sqlite::SqliteStore;
+use crate::store::{Deployment, Page, Store, User};
+
+/// How a request was admitted: under `version`; decided again, it answers `again`.
+struct Ticket {
+    version: u64,
+    again: Decision,
+    asked: AtomicU32,
+    seen: Mutex<Vec<MaintenanceState>>,
+}
+
+impl Ticket {
+    fn new(version: u64, again: Decision) -> Ticket {
+        Ticket { version, again, asked: AtomicU32::new(0), seen: Mutex::new(Vec::new()) }
+    }
+
+    fn asked(&self) -> u32 {
+        self.asked.load(Ordering::SeqCst)
+    }
+}
+
+impl Admission for Ticket {
+    fn version(&self) -> u64 {
+        self.version
+    }
+
+    fn decide_again(&self, snapshot: &Snapshot) -> Decision {
+        self.asked.fetch_add(1, Ordering::SeqCst);
+        self.seen.lock().unwrap().push(snapshot.state);
+        self.again.clone()
+    }
+}
+
+fn refused() -> Decision {
+    Decision::Deny(Denial {
+        status: 503,
+        error_code: "entering_maintenance_mode".into(),
+        message: "decided again: refused".into(),
+        retry_after: None,
+    })
+}
+
+fn open(dir: &std::path::Path) -> (Arc<Manager>, Arc<dyn Store>) {
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir).unwrap());
+    let (manager, _worker_queue) = Manager::open(store.clone()).unwrap();
+    (manager, store)
+}
+
+fn execution(deployment: &str) -> NewExecution {
+    NewExecution {
+        deployment_id: Some(deployment.into()),
+        workflow_id: "install".into(),
+        parameters: json!({}),
+        is_system_workflow: false,
+        created_by: "admin".into(),
+        tenant_name: "default_tenant".into(),
+    }
+}
+
+fn deployment(id: &str) -> Deployment {
+    Deployment {
+        id: id.into(),
+        blueprint_id: None,
+        inputs: json!({}),
+        created_at: crate::timestamp::now(),
+        updated_at: crate::timestamp::now(),
+        created_by: "admin".into(),
+        tenant_name: "default_tenant".into(),
+    }
+}
+
+fn user(name: &str) -> User {
+    User { username: name.into(), password_hash: "x".into(), role: Role::User, created_at: crate::timestamp::now() }
+}
+
+/// Everything a write could change, as the database has it.
+fn contents(store: &dyn Store) -> String {
+    let page = Page { offset: 0, size: 1000, sort: None };
+    let executions: Vec<_> = store.executions(None, &[], &page).unwrap().0.into_iter().map(|e| (e.id, e.status)).collect();
+    let deployments: Vec<_> = store.deployments(&page).unwrap().0.into_iter().map(|d| d.id).collect();
+    let users: Vec<_> = store.users().unwrap().into_iter().map(|u| u.username).collect();
+    let maintenance = store.maintenance().unwrap().map(|m| m.status);
+    format!("{executions:?} {deployments:?} {users:?} {maintenance:?}")
+}
+
+/// Move the state (a new version): activation begins, or ends.
+fn move_state(m: &Manager) {
+    match m.state() {
+        MaintenanceState::Deactivated => m.activate("admin", None).map(drop).unwrap(),
+        _ => m.deactivate(None).map(drop).unwrap(),
+    }
+}
+
+type Write = Box<dyn Fn(&Manager, &dyn Admission) -> Result<()>>;
+
+fn writes(held: String) -> Vec<(&'static str, Write)> {
+    let (a, b) = (held.clone(), held);
+    vec![
+        ("create an execution", Box::new(|m, t| m.create_execution(execution("d1"), Some(t)).map(drop))),
+        (
+            "report an execution's status",
+            Box::new(move |m, t| m.set_execution_status(&a, ExecutionStatus::Started, None, Some(t)).map(drop)),
+        ),
+        ("cancel an execution", Box::new(move |m, t| m.cancel_execution(&b, CancelKind::Kill, Some(t)).map(drop))),
+        ("create a deployment", Box::new(|m, t| m.create_deployment(deployment("d3"), Some(t)).map(drop))),
+        ("delete a deployment", Box::new(|m, t| m.delete_deployment("d2", Some(t)).map(drop))),
+        ("create a user", Box::new(|m, t| m.create_user(user("u1"), Some(t)).map(drop))),
+        ("activate", Box::new(|m, t| m.activate("admin", Some(t)).map(drop))),
+        ("deactivate", Box::new(|m, t| m.deactivate(Some(t)).map(drop))),
+    ]
+}
+
+#[test]
+fn a_write_admitted_under_an_older_state_is_decided_again_and_a_refusal_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (m, store) = open(dir.path());
+    m.create_deployment(deployment("d1"), None).unwrap();
+    m.create_deployment(deployment("d2"), None).unwrap();
+    // Pending, no worker: keeps activation waiting, so the state can move both ways.
+    let held = m.create_execution(execution("d1"), None).unwrap().id;
+    for (kind, write) in writes(held) {
+        let ticket = Ticket::new(m.published().version, refused());
+        move_state(&m);
+        let before = contents(&*store);
+        let err = write(&m, &ticket).expect_err(kind);
+        assert!(matches!(&err, Error::Denied(d) if d.message == "decided again: refused"), "{kind}: {err:?}");
+        assert_eq!(ticket.asked(), 1, "{kind}: decided again once");
+        assert_eq!(*ticket.seen.lock().unwrap(), [m.state()], "{kind}: under the state as it is now");
+        assert_eq!(contents(&*store), before, "{kind}: a refused write changed the database");
+    }
+}
+
+#[test]
+fn a_write_admitted_under_the_current_state_is_not_decided_again_and_one_allowed_again_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let (m, store) = open(dir.path());
+    m.create_deployment(deployment("d1"), None).unwrap();
+    m.create_deployment(deployment("d2"), None).unwrap();
+    let held = m.create_execution(execution("d1"), None).unwrap().id;
+    for (kind, write) in writes(held) {
+        let current = Ticket::new(m.published().version, refused());
+        let outcome = write(&m, &current);
+        assert_eq!(current.asked(), 0, "{kind}: admitted under this very state, not asked again");
+        assert!(!matches!(outcome, Err(Error::Denied(_))), "{kind}: {outcome:?}");
+        // The same write kind, admitted earlier and allowed again, commits.
+        let older = Ticket::new(m.published().version, Decision::Allow);
+        move_state(&m);
+        let _ = write(&m, &older);
+        assert_eq!(older.asked(), 1, "{kind}");
+    }
+    // The commits happened: a user and a deployment exist that only the writes made.
+    assert!(store.user("u1").unwrap().is_some());
+    assert!(store.deployment("d3").unwrap().is_some());
+    assert!(store.deployment("d2").unwrap().is_none());
+}
+
+#[test]
+fn activated_at_is_the_instant_the_last_execution_ended() {
+    let dir = tempfile::tempdir().unwrap();
+    let (m, store) = open(dir.path());
+    m.create_deployment(deployment("d1"), None).unwrap();
+    for round in 0..60 {
+        let first = m.create_execution(execution("d1"), None).unwrap().id;
+        let last = m.create_execution(execution("d1"), None).unwrap().id;
+        assert_eq!(m.activate("admin", None).unwrap().state(), MaintenanceState::Activating);
+        m.set_execution_status(&first, ExecutionStatus::Failed, None, None).unwrap();
+        assert_eq!(m.state(), MaintenanceState::Activating, "round {round}: one execution is left");
+        let ended = m.set_execution_status(&last, ExecutionStatus::Terminated, None, None).unwrap().ended_at;
+        let record = store.maintenance().unwrap().expect("a maintenance row");
+        assert_eq!(record.status, MaintenanceState::Activated, "round {round}");
+        assert!(ended.is_some(), "round {round}");
+        assert_eq!(record.activated_at, ended, "round {round}: activated_at and the last ended_at differ");
+        assert_eq!(store.execution(&last).unwrap().unwrap().ended_at, ended, "round {round}");
+        m.deactivate(None).unwrap();
+    }
+}
