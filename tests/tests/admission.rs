@@ -11,8 +11,10 @@ fn blocked(r: &Resp, code: &str) {
     assert!(r.header("x-drydock-policy").unwrap().starts_with("cloudify-default@"), "{:?}", r.headers);
 }
 
-fn passed(r: &Resp) {
-    assert!(r.status < 500, "expected the request to pass the gate: {} {}", r.status, r.text);
+/// Admitted by the policy and served: exactly the status the handler answers.
+fn passed(r: &Resp, status: u16) {
+    assert_eq!(r.status, status, "expected the request to pass the gate and be served: {}", r.text);
+    assert!(r.header("x-drydock-policy").unwrap().starts_with("cloudify-default@"), "{:?}", r.headers);
 }
 
 /// A deployment with one pending execution that no worker runs: keeps the manager activating.
@@ -30,10 +32,10 @@ fn deactivated_blocks_nothing() {
     let r = admin.create_deployment("d1");
     assert_eq!(r.status, 201, "{}", r.text);
     assert!(r.header("x-drydock-policy").is_some());
-    passed(&admin.start_execution("d1", "install", json!({})));
-    passed(&admin.get("/api/v3.1/executions"));
-    passed(&admin.get("/api/v3.1/deployments"));
-    passed(&admin.get("/api/v3.1/status"));
+    passed(&admin.start_execution("d1", "install", json!({})), 201);
+    passed(&admin.get("/api/v3.1/executions"), 200);
+    passed(&admin.get("/api/v3.1/deployments"), 200);
+    passed(&admin.get("/api/v3.1/status"), 200);
 }
 
 #[test]
@@ -48,12 +50,12 @@ fn activating_blocks_only_what_starts_work() {
     blocked(&admin.create_deployment("new-one"), "entering_maintenance_mode");
 
     // Reads, cancels, worker reports and deletes pass.
-    passed(&admin.get("/api/v3.1/executions"));
-    passed(&admin.get(&format!("/api/v3.1/executions/{held}")));
-    passed(&admin.get("/api/v3.1/deployments"));
-    passed(&admin.get("/api/v3.1/deployments/held"));
-    passed(&admin.get("/api/v3.1/status"));
-    passed(&admin.get(&format!("/api/v3.1/events?execution_id={held}")));
+    passed(&admin.get("/api/v3.1/executions"), 200);
+    passed(&admin.get(&format!("/api/v3.1/executions/{held}")), 200);
+    passed(&admin.get("/api/v3.1/deployments"), 200);
+    passed(&admin.get("/api/v3.1/deployments/held"), 200);
+    passed(&admin.get("/api/v3.1/status"), 200);
+    passed(&admin.get(&format!("/api/v3.1/events?execution_id={held}")), 200);
     let r = admin.delete("/api/v3.1/deployments/other");
     assert_eq!(r.status, 200, "{}", r.text);
     let r = admin.patch(&format!("/api/v3.1/executions/{held}"), &json!({"status": "started"}));

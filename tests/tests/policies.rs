@@ -381,8 +381,12 @@ fn metrics_count_decisions_by_version_and_verdict() {
     assert!(value(&format!("drydock_decisions_total{{policy=\"{default}\",verdict=\"allow\"}}")) >= 3);
     assert_eq!(value(&format!("drydock_decisions_total{{policy=\"{strict}\",verdict=\"deny\"}}")), 2);
     assert_eq!(value(&format!("drydock_decisions_total{{policy=\"{strict}\",verdict=\"allow\"}}")), 1);
-    assert_eq!(value(&format!("drydock_decision_duration_seconds_count{{policy=\"{strict}\"}}")), 3);
-    assert_eq!(value(&format!("drydock_decision_duration_seconds_bucket{{policy=\"{strict}\",le=\"+Inf\"}}")), 3);
+    // Three decisions: each either timed (the policy was called) or remembered (the
+    // gate's per-thread memo answered a repeat), never both.
+    let timed = value(&format!("drydock_decision_duration_seconds_count{{policy=\"{strict}\"}}"));
+    let remembered = value(&format!("drydock_decisions_remembered_total{{policy=\"{strict}\"}}"));
+    assert_eq!((timed + remembered, timed >= 2), (3, true), "{timed} timed, {remembered} remembered");
+    assert_eq!(value(&format!("drydock_decision_duration_seconds_bucket{{policy=\"{strict}\",le=\"+Inf\"}}")), timed);
     assert_eq!(value("drydock_policy_swaps_total"), 1);
     assert!(value("drydock_floor_admissions_total") >= 2);
     assert_eq!(value("drydock_maintenance_state{state=\"activated\"}"), 1);

@@ -42,6 +42,15 @@ fn no_execution_is_created_after_activation_began() {
     thread::sleep(std::time::Duration::from_millis(300));
     let m = admin.post("/api/v3.1/maintenance/activate", &json!({})).json();
     assert_eq!(m["status"], "activating");
+    // The unfinished set at the instant activation was recorded (read under the same
+    // lock). Nothing ends in this test (no worker runs `install`), so every execution
+    // that ever exists must be in it: one that is not was created after activation.
+    let at_activation: std::collections::BTreeSet<String> = m["remaining_executions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_string())
+        .collect();
     thread::sleep(std::time::Duration::from_millis(300));
     stop.store(true, Ordering::Relaxed);
 
@@ -55,18 +64,23 @@ fn no_execution_is_created_after_activation_began() {
     assert!(!created.is_empty() && refused > 0, "both sides of the race ran: {} created, {refused} refused", created.len());
 
     let db = s.database();
-    let requested_at: String = db
-        .query_row("SELECT activation_requested_at FROM maintenance", [], |r| r.get(0))
+    let mut stmt = db.prepare("SELECT id FROM executions").unwrap();
+    let stored: std::collections::BTreeSet<String> = stmt.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+    let late: Vec<_> = stored.difference(&at_activation).collect();
+    assert!(late.is_empty(), "{} executions were created after activation: {late:?}", late.len());
+    // And by the clock: as instants (julianday), none was created after the request.
+    let late_by_clock: i64 = db
+        .query_row(
+            "SELECT COUNT(*) FROM executions, maintenance
+             WHERE julianday(executions.created_at) > julianday(maintenance.activation_requested_at)",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
-    let late: i64 = db
-        .query_row("SELECT COUNT(*) FROM executions WHERE created_at > ?1", [&requested_at], |r| r.get(0))
-        .unwrap();
-    assert_eq!(late, 0, "executions created after activation was requested at {requested_at}");
-    let total: i64 = db.query_row("SELECT COUNT(*) FROM executions", [], |r| r.get(0)).unwrap();
-    assert_eq!(total as usize, created.len(), "every 201 is one row, and no refused request left one");
-    // Everything created before activation is what activation waits for.
-    let remaining = admin.maintenance()["remaining_executions"].as_array().unwrap().len();
-    assert_eq!(remaining, created.len());
+    assert_eq!(late_by_clock, 0, "executions created after activation was requested");
+    assert_eq!(stored.len(), created.len(), "every 201 is one row, and no refused request left one");
+    let answered: std::collections::BTreeSet<String> = created.into_iter().collect();
+    assert_eq!(stored, answered, "the rows are exactly the executions answered 201");
 }
 
 #[test]
@@ -82,17 +96,30 @@ fn activated_is_never_recorded_while_work_is_unfinished() {
     // Finish them from several threads at once, while another thread keeps reading.
     let done = Arc::new(AtomicBool::new(false));
     let watcher = {
-        let client = s.admin();
+        let mut db = s.database();
         let done = done.clone();
         thread::spawn(move || {
-            let mut seen_activated_with_remaining = 0;
+            let (mut looks, mut violations) = (0u32, Vec::new());
             while !done.load(Ordering::Relaxed) {
-                let m = client.maintenance();
-                if m["status"] == "activated" && !m["remaining_executions"].is_null() {
-                    seen_activated_with_remaining += 1;
+                // One read transaction: the maintenance row and the executions as of
+                // one commit (WAL gives a reader a consistent snapshot).
+                let tx = db.transaction().unwrap();
+                let status: Option<String> =
+                    tx.query_row("SELECT status FROM maintenance", [], |r| r.get(0)).ok();
+                let unfinished: i64 = tx
+                    .query_row(
+                        "SELECT COUNT(*) FROM executions WHERE status NOT IN ('terminated', 'failed', 'cancelled')",
+                        [],
+                        |r| r.get(0),
+                    )
+                    .unwrap();
+                drop(tx);
+                looks += 1;
+                if status.as_deref() == Some("activated") && unfinished > 0 {
+                    violations.push(unfinished);
                 }
             }
-            seen_activated_with_remaining
+            (looks, violations)
         })
     };
     let workers: Vec<_> = ids
@@ -114,15 +141,24 @@ fn activated_is_never_recorded_while_work_is_unfinished() {
         w.join().unwrap();
     }
     done.store(true, Ordering::Relaxed);
-    assert_eq!(watcher.join().unwrap(), 0);
+    let (looks, violations) = watcher.join().unwrap();
+    assert!(looks > 10, "the watcher looked only {looks} times");
+    assert!(violations.is_empty(), "`activated` recorded while executions were unfinished: {violations:?}");
 
     let db = s.database();
     let (status, activated_at): (String, String) = db
         .query_row("SELECT status, activated_at FROM maintenance", [], |r| Ok((r.get(0)?, r.get(1)?)))
         .unwrap();
     assert_eq!(status, "activated");
-    let last_end: String = db.query_row("SELECT MAX(ended_at) FROM executions", [], |r| r.get(0)).unwrap();
-    assert!(activated_at >= last_end, "activated at {activated_at}, but an execution ended at {last_end}");
+    // Instants, not strings: the flip is the very instant the last execution ended.
+    let (last_end, same): (String, bool) = db
+        .query_row(
+            "SELECT MAX(ended_at), julianday(?1) = julianday(MAX(ended_at)) FROM executions",
+            [&activated_at],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert!(same, "activated at {activated_at}, but the last execution ended at {last_end}");
     let unfinished: i64 = db
         .query_row("SELECT COUNT(*) FROM executions WHERE status NOT IN ('terminated','failed','cancelled')", [], |r| r.get(0))
         .unwrap();

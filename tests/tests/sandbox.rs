@@ -131,12 +131,28 @@ fn started_with_a_hostile_policy_every_misbehaviour_is_contained_and_counted() {
         assert_serving(&admin);
     }
 
-    // A slow decision that finishes under the deadline is not a fault.
-    for _ in 0..3 {
-        let (r, took) = timed(|| admin.get("/api/v3.1/deployments/slow"));
-        eprintln!("slow: {} in {took:?}", r.status);
-        assert_eq!(r.status, 404, "slow is admitted (no such deployment): {}", r.text);
+    // A slow decision that finishes under the deadline is not a fault. Three distinct
+    // requests, so each reaches the policy (the gate answers a repeat from its memo):
+    // the latency histogram counts exactly three more decisions, each over 1 ms.
+    let timed_decisions = |s: &Server| -> (u64, f64) {
+        let text = s.anon().get("/metrics").text;
+        let value = |name: &str| {
+            text.lines()
+                .find(|l| l.starts_with(&format!("{name}{{policy=\"{policy}\"}}")))
+                .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        (value("drydock_decision_duration_seconds_count") as u64, value("drydock_decision_duration_seconds_sum"))
+    };
+    let (count_before, sum_before) = timed_decisions(&s);
+    for path in ["/api/v3.1/deployments/slow", "/api/v3.1/executions/slow", "/api/v3.1/users/slow"] {
+        let (r, took) = timed(|| admin.get(path));
+        eprintln!("{path}: {} in {took:?}", r.status);
+        assert_eq!(r.status, 404, "slow is admitted (no such resource): {}", r.text);
     }
+    let (count_after, sum_after) = timed_decisions(&s);
+    assert_eq!(count_after - count_before, 3, "each slow request was decided by the policy");
+    assert!(sum_after - sum_before > 0.003, "three slow decisions took {} s", sum_after - sum_before);
 
     for (kind, n) in [("deadline", 1), ("memory", 1), ("trap", 1), ("garbage", 3)] {
         assert_eq!(faults(&s, &policy, kind), n, "{kind} faults");
@@ -287,14 +303,17 @@ fn rss_and_threads(pid: u32) -> (u64, u64) {
     (field("VmRSS:"), field("Threads:"))
 }
 
-/// `threads` clients each send `per_thread` requests for `path`; returns the
-/// answers (status, error code, policy label). Any transport error fails the test.
+/// `threads` clients, released together, each send `per_thread` requests for
+/// `path`; returns the answers (status, error code, policy label). Any transport
+/// error fails the test.
 fn hammer(s: &Server, threads: usize, per_thread: usize, path: &str) -> Vec<(u16, String, String)> {
+    let start = std::sync::Barrier::new(threads);
     std::thread::scope(|scope| {
         let handles: Vec<_> = (0..threads)
             .map(|_| {
                 scope.spawn(|| {
                     let client = s.admin();
+                    start.wait();
                     (0..per_thread)
                         .map(|i| {
                             let r = client.req("GET", path).try_send().unwrap_or_else(|e| panic!("request {i}: {e}"));
@@ -310,8 +329,9 @@ fn hammer(s: &Server, threads: usize, per_thread: usize, path: &str) -> Vec<(u16
 
 #[test]
 fn concurrent_requests_against_a_loop_keep_memory_and_threads_bounded() {
-    const THREADS: usize = 8;
-    const PER_THREAD: usize = 30;
+    // 240 clients at once, one looping request each: all in flight together.
+    const THREADS: usize = 240;
+    const PER_THREAD: usize = 1;
     let s = Server::start_with(&["--policy", &hostile_arg()]);
     let pid = s.pid().unwrap();
     let admin = s.admin();
@@ -350,8 +370,10 @@ fn concurrent_requests_against_a_loop_keep_memory_and_threads_bounded() {
         assert_eq!((*status, code.as_str()), (503, "policy_error"), "{policy}");
         assert!(policy.starts_with("drydock-hostile@"), "{policy}");
     }
-    assert!(rss < 200 * 1024, "peak RSS {rss} KiB");
-    assert!(threads < 64, "peak threads {threads}");
+    // Growth, not an absolute: 240 looping decisions at once add no more than a few
+    // instances' worth (each capped at 4 MiB) to what the idle server had.
+    assert!(rss < before.0 + 64 * 1024, "peak RSS {rss} KiB, {} KiB before", before.0);
+    assert!(threads < before.1 + 16, "peak threads {threads}, {} before", before.1);
     let policy = &answers[0].2;
     assert_eq!(faults(&s, policy, "deadline"), (THREADS * PER_THREAD) as u64);
     assert_serving(&admin);
@@ -359,7 +381,7 @@ fn concurrent_requests_against_a_loop_keep_memory_and_threads_bounded() {
     // Rolled back (to the builtin, active before `--policy`), every request is served.
     let r = admin.post(&format!("{P}/rollback"), &json!({}));
     assert_eq!(r.status, 200, "{}", r.text);
-    let answers = hammer(&s, THREADS, 10, "/api/v3.1/deployments/loop");
+    let answers = hammer(&s, 8, 10, "/api/v3.1/deployments/loop");
     for (status, code, policy) in &answers {
         assert_eq!(*status, 404, "{code}");
         assert!(policy.starts_with("cloudify-default@"), "{policy}");

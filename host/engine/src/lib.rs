@@ -37,6 +37,7 @@ pub mod types;
 #[cfg(test)]
 mod tests;
 
+pub use cache::Compilations;
 pub use error::Error;
 pub use fault::Fault;
 pub use inspect::{Inspection, inspect};

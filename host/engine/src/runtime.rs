@@ -8,6 +8,7 @@ use std::time::Duration;
 use wasmtime::component::Linker;
 
 use super::Error;
+use super::cache::Compilations;
 use super::limits::{Limits, StoreState};
 
 /// Epoch granularity: deadlines are enforced to within one tick.
@@ -27,6 +28,7 @@ pub(super) struct Shared {
     /// the usual `InstancePre` path.
     pub linker: Linker<StoreState>,
     pub limits: Limits,
+    pub compilations: super::cache::Counts,
 }
 
 impl Engine {
@@ -39,6 +41,7 @@ impl Engine {
                 wasmtime,
                 linker,
                 limits,
+                compilations: Default::default(),
             }),
             cache_dir: None,
         })
@@ -53,6 +56,12 @@ impl Engine {
 
     pub fn limits(&self) -> &Limits {
         &self.shared.limits
+    }
+
+    /// How many loads compiled a component, and how many took it precompiled from
+    /// the cache dir.
+    pub fn compilations(&self) -> Compilations {
+        self.shared.compilations.get()
     }
 }
 

@@ -351,11 +351,18 @@ fn precompiled_cache_is_written_and_reused() {
         .collect();
     assert_eq!(artifacts.len(), 1, "{artifacts:?}");
     assert!(artifacts[0].to_str().unwrap().starts_with(first.sha256()));
+    assert_eq!(engine.compilations(), Compilations { compiled: 1, from_cache: 0 });
     let again = engine.load(DEFAULT_POLICY).unwrap();
     assert_eq!(
         again.decide(&user("GET", "users"), &snapshot(Deactivated)),
         Ok(Decision::Allow)
     );
+    assert_eq!(engine.compilations(), Compilations { compiled: 1, from_cache: 1 }, "the second load took the artifact");
+    // An artifact that does not deserialize is compiled again, not trusted.
+    std::fs::write(dir.join(&artifacts[0]), b"not an artifact").unwrap();
+    let third = engine.load(DEFAULT_POLICY).unwrap();
+    assert_eq!(third.decide(&user("GET", "users"), &snapshot(Deactivated)), Ok(Decision::Allow));
+    assert_eq!(engine.compilations(), Compilations { compiled: 2, from_cache: 1 });
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 
 use drydock_engine::ExecutionStatus;
 
@@ -34,9 +34,11 @@ fn seconds_param(params: &serde_json::Value) -> f64 {
 }
 
 async fn sleep_workflow(manager: Arc<Manager>, id: String) {
-    if let Err(e) = drive(manager, &id).await {
+    let woken = manager.watch_execution(&id);
+    if let Err(e) = drive(manager.clone(), &id, &woken).await {
         tracing::warn!(execution = %id, error = %e, "sleep workflow stopped");
     }
+    manager.unwatch_execution(&id);
 }
 
 /// Run one manager call on a blocking thread (it writes through to the store).
@@ -50,8 +52,7 @@ async fn call<T: Send + 'static>(
         .map_err(|e| Error::Internal(anyhow::anyhow!("a storage call did not finish: {e}")))?
 }
 
-async fn drive(manager: Arc<Manager>, id: &str) -> anyhow::Result<()> {
-    let mut changes = manager.subscribe();
+async fn drive(manager: Arc<Manager>, id: &str, woken: &Notify) -> anyhow::Result<()> {
     let owned = id.to_string();
     let mut exec = call(&manager, move |m| m.execution(&owned)).await?;
     if matches!(exec.status, ExecutionStatus::Pending | ExecutionStatus::Queued | ExecutionStatus::Scheduled) {
@@ -82,11 +83,8 @@ async fn drive(manager: Arc<Manager>, id: &str) -> anyhow::Result<()> {
                     Err(e) => return Err(e.into()),
                 }
             }
-            changed = changes.changed() => {
-                if changed.is_err() {
-                    return Ok(()); // the manager is gone
-                }
-            }
+            // This execution changed (a cancel, a report by hand): look at it again.
+            _ = woken.notified() => {}
         }
         let owned = id.to_string();
         exec = call(&manager, move |m| m.execution(&owned)).await?;

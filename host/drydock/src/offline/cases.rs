@@ -67,17 +67,27 @@ fn default_role() -> String {
     "user".into()
 }
 
-/// The expected outcome: `allow`, or `{deny: {status, error_code, message?, retry_after?}}`.
+/// The expected outcome: `allow` (the policy was asked and admitted), `floor` (the
+/// host's admin floor admitted without asking the policy), or
+/// `{deny: {status, error_code, message?, retry_after?}}` where `retry_after: null`
+/// asserts that the refusal carries none.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Expected {
     Allow,
+    Floor,
     Deny {
         status: u16,
         error_code: String,
         message: Option<String>,
-        retry_after: Option<u32>,
+        /// Absent: not checked; `Some(None)`: must carry none; `Some(Some(n))`: must be n.
+        retry_after: Option<Option<u32>>,
     },
+}
+
+/// A field that may be absent (`None`), `null` (`Some(None)`) or a value.
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
 }
 
 #[derive(Deserialize)]
@@ -87,8 +97,8 @@ struct DenySpec {
     error_code: String,
     #[serde(default)]
     message: Option<String>,
-    #[serde(default)]
-    retry_after: Option<u32>,
+    #[serde(default, deserialize_with = "present")]
+    retry_after: Option<Option<u32>>,
 }
 
 // By hand: YAML values carry enums as tags, and a case author writes plain words.
@@ -96,14 +106,16 @@ impl<'de> Deserialize<'de> for Expected {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         use serde::de::Error;
         let value = serde_yaml_ng::Value::deserialize(d)?;
-        if value.as_str() == Some("allow") {
-            return Ok(Expected::Allow);
+        match value.as_str() {
+            Some("allow") => return Ok(Expected::Allow),
+            Some("floor") => return Ok(Expected::Floor),
+            _ => {}
         }
         let deny = value
             .as_mapping()
             .filter(|m| m.len() == 1)
             .and_then(|m| m.get("deny"))
-            .ok_or_else(|| D::Error::custom("expected `allow` or `{deny: {status, error_code}}`"))?;
+            .ok_or_else(|| D::Error::custom("expected `allow`, `floor` or `{deny: {status, error_code}}`"))?;
         let spec: DenySpec = serde_path_to_error::deserialize(deny.clone()).map_err(|e| {
             let at = e.path().to_string();
             let inner = e.into_inner();
@@ -242,7 +254,7 @@ pub fn evaluate(policy: &Policy, config: &GateConfig, case: &Case) -> Actual {
 /// when the case gives them.
 pub fn matches(expected: &Expected, actual: &Actual) -> bool {
     match (expected, actual) {
-        (Expected::Allow, Actual::Allow | Actual::Floor) => true,
+        (Expected::Allow, Actual::Allow) | (Expected::Floor, Actual::Floor) => true,
         (
             Expected::Deny { status, error_code, message, retry_after },
             Actual::Deny { status: s, error_code: c, message: m, retry_after: r },
@@ -250,7 +262,7 @@ pub fn matches(expected: &Expected, actual: &Actual) -> bool {
             status == s
                 && error_code == c
                 && message.as_ref().is_none_or(|x| x == m)
-                && retry_after.is_none_or(|x| Some(x) == *r)
+                && retry_after.is_none_or(|x| x == *r)
         }
         _ => false,
     }
@@ -260,13 +272,16 @@ impl std::fmt::Display for Expected {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Expected::Allow => f.write_str("allow"),
+            Expected::Floor => f.write_str("allow (admin floor)"),
             Expected::Deny { status, error_code, message, retry_after } => {
                 write!(f, "deny {status} {error_code}")?;
                 if let Some(m) = message {
                     write!(f, " {m:?}")?;
                 }
-                if let Some(r) = retry_after {
-                    write!(f, " retry-after {r}")?;
+                match retry_after {
+                    Some(Some(r)) => write!(f, " retry-after {r}")?,
+                    Some(None) => f.write_str(" without retry-after")?,
+                    None => {}
                 }
                 Ok(())
             }
@@ -368,7 +383,13 @@ mod tests {
         let want = Expected::Deny { status: 503, error_code: "x".into(), message: Some("other".into()), retry_after: None };
         assert!(!matches(&want, &deny));
         assert!(!matches(&Expected::Allow, &deny));
-        assert!(matches(&Expected::Allow, &Actual::Floor));
+        assert!(!matches(&Expected::Allow, &Actual::Floor), "the floor is not the policy's allow");
+        assert!(matches(&Expected::Floor, &Actual::Floor));
+        assert!(!matches(&Expected::Floor, &Actual::Allow));
+        let none = Expected::Deny { status: 503, error_code: "x".into(), message: None, retry_after: Some(None) };
+        assert!(!matches(&none, &deny), "retry_after: null wants none, the refusal has 5");
+        let five = Expected::Deny { status: 503, error_code: "x".into(), message: None, retry_after: Some(Some(5)) };
+        assert!(matches(&five, &deny));
         assert!(!matches(&Expected::Allow, &Actual::Fault { reason: "trap".into() }));
     }
 }

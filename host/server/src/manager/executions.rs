@@ -1,7 +1,10 @@
 //! Executions: create (admitted), status changes (a worker's report, a cancel), reads.
 
 use drydock_engine::{CancelKind, ExecutionStatus};
+use std::sync::Arc;
+
 use drydock_gate::Admission;
+use tokio::sync::Notify;
 use serde_json::Value;
 
 use super::maintenance::{Remaining, flip};
@@ -153,7 +156,23 @@ impl Manager {
             inner.maintenance = Some(rec);
         }
         self.publish(&mut inner);
+        drop(inner);
+        if let Some(waker) = self.wakers.lock().unwrap_or_else(|p| p.into_inner()).get(id) {
+            waker.notify_one();
+        }
         Ok(exec)
+    }
+
+    /// Be woken when execution `id` changes (a cancel, a report): the built-in
+    /// worker sleeps on this and on its own deadline. Call [`Manager::unwatch_execution`]
+    /// when done.
+    pub fn watch_execution(&self, id: &str) -> Arc<Notify> {
+        let mut wakers = self.wakers.lock().unwrap_or_else(|p| p.into_inner());
+        wakers.entry(id.to_string()).or_default().clone()
+    }
+
+    pub fn unwatch_execution(&self, id: &str) {
+        self.wakers.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
     }
 
     pub fn execution(&self, id: &str) -> Result<Execution> {

@@ -21,13 +21,13 @@ mod maintenance;
 mod tests;
 mod users;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use arc_swap::ArcSwap;
 use drydock_engine::{Decision, ExecutionCounts, ExecutionStatus, MaintenanceState, Published, Snapshot};
 use drydock_gate::{Admission, StateSource};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{Notify, mpsc, watch};
 
 use crate::error::{Error, Result};
 use crate::store::{MaintenanceRecord, Store};
@@ -50,6 +50,9 @@ pub struct Manager {
     changes: watch::Sender<u64>,
     /// New `sleep` executions for the built-in worker.
     worker_tx: mpsc::UnboundedSender<String>,
+    /// Wake-ups for executions the built-in worker sleeps on: it wakes at its own
+    /// deadline or when its execution changes, not on every change.
+    wakers: Mutex<HashMap<String, Arc<Notify>>>,
 }
 
 fn counts(unfinished: &BTreeMap<String, Remaining>) -> ExecutionCounts {
@@ -94,7 +97,8 @@ impl Manager {
         }
         let published = ArcSwap::from_pointee(Published { version: inner.version, snapshot: inner.snapshot() });
         let (changes, _) = watch::channel(inner.version);
-        let manager = Manager { store, inner: Mutex::new(inner), published, changes, worker_tx };
+        let manager =
+            Manager { store, inner: Mutex::new(inner), published, changes, worker_tx, wakers: Mutex::new(HashMap::new()) };
         Ok((Arc::new(manager), worker_rx))
     }
 

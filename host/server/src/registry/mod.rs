@@ -150,13 +150,15 @@ impl Registry {
         if policy.sha256() == self.builtin.0.sha256 {
             return Ok(Uploaded { version: self.builtin.0.clone(), created: false });
         }
-        let mut loaded = self.lock();
+        let _one_change_at_a_time = self.lock();
         let now = timestamp::now();
         let out = store_version(&*self.store, &policy, bytes, by, &now)?;
         if out.created {
             tracing::info!(policy = %out.version.label(), id = %out.version.id, user = %by, "policy uploaded");
-            loaded.insert(out.version.id.clone(), Arc::new(policy));
         }
+        // Not kept loaded: only the active, previous and shadow versions are. Its
+        // compiled artifact is in the engine's cache, so activating it later is a
+        // deserialization, not a compilation.
         Ok(out)
     }
 

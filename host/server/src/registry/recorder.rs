@@ -31,21 +31,31 @@ impl Observer for Recorder {
     ) {
         self.metrics.decided(policy, decision, took);
         let Some(candidate) = self.slots.shadow() else { return };
-        let job = ShadowJob {
-            candidate,
-            active: policy.clone(),
-            desc: desc.clone(),
-            published: published.clone(),
-            decision: decision.clone(),
-            at: SystemTime::now(),
-        };
-        match self.tx.try_send(job) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
-                self.metrics.shadow_skipped();
-                if let Some(session) = self.board.current.load().as_ref() {
-                    session.skipped.fetch_add(1, Relaxed);
+        // Bounded in entries (the channel) and in bytes (the board): a full queue
+        // skips the request, and nothing on this path waits.
+        let size = ShadowJob::size_of(desc, decision);
+        let queued = self.board.reserve(size) && {
+            let job = ShadowJob {
+                candidate,
+                active: policy.clone(),
+                desc: desc.clone(),
+                published: published.clone(),
+                decision: decision.clone(),
+                at: SystemTime::now(),
+                size,
+            };
+            match self.tx.try_send(job) {
+                Ok(()) => true,
+                Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                    self.board.release(size);
+                    false
                 }
+            }
+        };
+        if !queued {
+            self.metrics.shadow_skipped();
+            if let Some(session) = self.board.current.load().as_ref() {
+                session.skipped.fetch_add(1, Relaxed);
             }
         }
     }

@@ -2,7 +2,7 @@
 //! response path, and the session counts where they differ.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
@@ -22,6 +22,25 @@ pub(super) struct ShadowJob {
     pub(super) published: Arc<Published>,
     pub(super) decision: Decision,
     pub(super) at: SystemTime,
+    /// What the job holds, about, in bytes: the queue is bounded by this too.
+    pub(super) size: usize,
+}
+
+impl ShadowJob {
+    /// About what a job holds: its strings and a fixed part.
+    pub(super) fn size_of(desc: &RequestDescriptor, decision: &Decision) -> usize {
+        let strings = desc.method.len()
+            + desc.path.len()
+            + desc.route.len()
+            + desc.first_segment.len()
+            + desc.caller.username.len()
+            + desc.attributes.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>();
+        let denial = match decision {
+            Decision::Deny(d) => d.error_code.len() + d.message.len(),
+            Decision::Allow => 0,
+        };
+        256 + strings + denial
+    }
 }
 
 /// One request on which the candidate decided otherwise than the active policy.
@@ -159,6 +178,28 @@ pub(super) fn differences(active: &Decision, candidate: &std::result::Result<Dec
 pub(super) struct ShadowBoard {
     pub(super) current: ArcSwapOption<ShadowSession>,
     last: Mutex<Option<Arc<ShadowSession>>>,
+    /// Bytes held by queued jobs (see [`SHADOW_QUEUE_BYTES`]).
+    pub(super) queued_bytes: AtomicUsize,
+}
+
+/// Bytes the shadow queue may hold: requests past this are skipped, like those past
+/// its length, so large requests cannot make it hold more than this.
+pub(super) const SHADOW_QUEUE_BYTES: usize = 16 * 1024 * 1024;
+
+impl ShadowBoard {
+    /// Reserve room for a job of `size` bytes; false when the queue is full.
+    pub(super) fn reserve(&self, size: usize) -> bool {
+        let before = self.queued_bytes.fetch_add(size, Relaxed);
+        if before + size > SHADOW_QUEUE_BYTES {
+            self.queued_bytes.fetch_sub(size, Relaxed);
+            return false;
+        }
+        true
+    }
+
+    pub(super) fn release(&self, size: usize) {
+        self.queued_bytes.fetch_sub(size, Relaxed);
+    }
 }
 
 impl ShadowBoard {
@@ -184,6 +225,7 @@ impl ShadowBoard {
 /// Drain the queue: the candidate decides each request, off the response path.
 pub(super) fn shadow_worker(rx: Receiver<ShadowJob>, board: Arc<ShadowBoard>, metrics: Arc<Metrics>) {
     while let Ok(job) = rx.recv() {
+        board.release(job.size);
         let Some(session) = board.current.load_full() else { continue };
         // Queued for a candidate that has been replaced or stopped since.
         if !Arc::ptr_eq(&session.policy, &job.candidate) {

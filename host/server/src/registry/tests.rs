@@ -202,3 +202,14 @@ fn differences_name_what_differs() {
     assert_eq!(differences(&Decision::Allow, &Ok(deny(None))), ["verdict"]);
     assert_eq!(differences(&Decision::Allow, &Err(Fault::Deadline)), ["fault"]);
 }
+
+#[test]
+fn the_shadow_queue_is_bounded_in_bytes() {
+    use super::shadow::{SHADOW_QUEUE_BYTES, ShadowBoard};
+    let board = ShadowBoard::default();
+    assert!(board.reserve(SHADOW_QUEUE_BYTES - 10));
+    assert!(!board.reserve(11), "past the byte bound");
+    assert!(board.reserve(10), "up to it");
+    board.release(SHADOW_QUEUE_BYTES);
+    assert!(board.reserve(1), "room again once the worker took the jobs");
+}
