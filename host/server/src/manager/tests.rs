@@ -104,6 +104,17 @@ fn move_state(m: &Manager) {
     }
 }
 
+/// A manager with deployments `d1` and `d2` and one pending execution on `d1` (no
+/// worker runs it: activation waits, so the state can move both ways).
+fn with_work() -> (tempfile::TempDir, Arc<Manager>, Arc<dyn Store>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let (m, store) = open(dir.path());
+    m.create_deployment(deployment("d1"), None).unwrap();
+    m.create_deployment(deployment("d2"), None).unwrap();
+    let held = m.create_execution(execution("d1"), None).unwrap().id;
+    (dir, m, store, held)
+}
+
 type Write = Box<dyn Fn(&Manager, &dyn Admission) -> Result<()>>;
 
 fn writes(held: String) -> Vec<(&'static str, Write)> {
@@ -125,12 +136,7 @@ fn writes(held: String) -> Vec<(&'static str, Write)> {
 
 #[test]
 fn a_write_admitted_under_an_older_state_is_decided_again_and_a_refusal_writes_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let (m, store) = open(dir.path());
-    m.create_deployment(deployment("d1"), None).unwrap();
-    m.create_deployment(deployment("d2"), None).unwrap();
-    // Pending, no worker: keeps activation waiting, so the state can move both ways.
-    let held = m.create_execution(execution("d1"), None).unwrap().id;
+    let (_dir, m, store, held) = with_work();
     for (kind, write) in writes(held) {
         let ticket = Ticket::new(m.published().version, refused());
         move_state(&m);
@@ -145,11 +151,7 @@ fn a_write_admitted_under_an_older_state_is_decided_again_and_a_refusal_writes_n
 
 #[test]
 fn a_write_admitted_under_the_current_state_is_not_decided_again_and_one_allowed_again_commits() {
-    let dir = tempfile::tempdir().unwrap();
-    let (m, store) = open(dir.path());
-    m.create_deployment(deployment("d1"), None).unwrap();
-    m.create_deployment(deployment("d2"), None).unwrap();
-    let held = m.create_execution(execution("d1"), None).unwrap().id;
+    let (_dir, m, store, held) = with_work();
     for (kind, write) in writes(held) {
         let current = Ticket::new(m.published().version, refused());
         let outcome = write(&m, &current);
