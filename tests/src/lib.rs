@@ -373,6 +373,11 @@ pub fn run_cli(env: &[(&str, &str)], args: &[&str]) -> CliOutput {
 
 impl Server {
     /// The server process's id, while it runs (to read `/proc/PID/status`).
+    /// The server's `--data-dir`.
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.data_dir
+    }
+
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)
     }

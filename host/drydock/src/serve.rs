@@ -37,9 +37,28 @@ pub struct ServeArgs {
     /// When the policy cannot decide: refuse (closed) or admit (open).
     #[arg(long, default_value = "closed", value_parser = ["closed", "open"])]
     pub policy_fail_mode: String,
+    /// A request's headers must arrive within this many seconds; a keep-alive
+    /// connection idle this long is closed.
+    #[arg(long, default_value_t = 10, value_name = "SECS")]
+    pub header_timeout: u64,
+    /// Connections open at once; more wait until one closes.
+    #[arg(long, default_value_t = 4096)]
+    pub max_connections: usize,
+}
+
+/// Large allocations straight from the kernel and back: a password check allocates
+/// about 19 MiB (argon2), and glibc otherwise keeps such blocks in per-thread arenas
+/// once freed, so resident memory would grow with every thread that ever hashed.
+fn return_large_allocations() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only tunes the allocator; called before any other thread starts.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+    }
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<i32> {
+    return_large_allocations();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("DRYDOCK_LOG")
@@ -62,6 +81,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<i32> {
         admin_password: args.admin_password,
         limits,
         fail_mode: FailMode::parse(&args.policy_fail_mode).unwrap_or_default(),
+        connections: drydock_server::listen::ListenOptions {
+            header_timeout: Duration::from_secs(args.header_timeout.max(1)),
+            max_connections: args.max_connections.max(1),
+        },
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {

@@ -88,6 +88,7 @@ fn start(data_dir: &std::path::Path) -> (tokio::runtime::Runtime, String) {
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let listen: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let opts = ServeOptions {
+        connections: Default::default(),
         listen,
         data_dir: data_dir.to_path_buf(),
         policy: None,

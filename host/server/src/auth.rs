@@ -1,33 +1,71 @@
 //! Who is asking: HTTP Basic credentials checked against the users table.
 //!
-//! Password hashing (argon2) is deliberately slow, so verified credentials are cached
-//! in memory, keyed by a digest of the exact username and password: a request with
-//! known credentials pays one hash-map lookup, not a password hash.
+//! Password hashing (argon2) is deliberately slow and memory-hungry, so:
+//! - verified credentials are cached (keyed by a digest of the exact username and
+//!   password), so a known client pays one map lookup, not a hash; the cache has a
+//!   bound and entries a lifetime;
+//! - hashes run on a bounded pool: an attempt that cannot get a turn within a
+//!   moment gets 503 with `Retry-After`, so a flood of wrong passwords costs bounded
+//!   memory and threads;
+//! - an unknown user costs the same hash as a wrong password, so response time does
+//!   not tell which users exist;
+//! - repeated failures for one user name are answered more and more slowly (never
+//!   refused: an attacker cannot lock the admin out), counted in `/metrics`, and
+//!   logged without the password.
+//!
+//! Authentication runs before a request body is read ([`identify`]), so a client
+//! that has not authenticated cannot hold the server reading a slow body.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use axum::body::Body;
 use axum::extract::State;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
+use drydock_gate::{Caller, Role};
 use http::{Request, header};
 use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
 
 use crate::error::Error;
-use drydock_gate::{Caller, Role};
 use crate::manager::Manager;
 
 type Key = [u8; 32];
 
+/// Verified credentials kept at most.
+const CACHE_ENTRIES: usize = 10_000;
+/// How long a verified credential is trusted without hashing again.
+const CACHE_LIFETIME: Duration = Duration::from_secs(600);
+/// How long an attempt waits for a turn at the hashing pool before a 503.
+const HASH_WAIT: Duration = Duration::from_secs(2);
+/// Failures for one user name before answers slow down, and the longest delay.
+const FREE_FAILURES: u32 = 3;
+const MAX_DELAY: Duration = Duration::from_secs(2);
+
+struct Verified {
+    username: String,
+    role: Role,
+    at: Instant,
+}
+
 pub struct Authenticator {
     manager: Arc<Manager>,
     /// Copy-on-write: reads are lock-free, inserts (first login) are rare.
-    verified: ArcSwap<HashMap<Key, (String, Role)>>,
+    verified: ArcSwap<HashMap<Key, Arc<Verified>>>,
+    /// Turns at hashing: as many as there are cores.
+    hashing: Semaphore,
+    /// Hashed once at start: what an unknown user's password is checked against.
+    decoy: String,
+    /// Consecutive failures by user name (bounded like the cache).
+    failures: Mutex<HashMap<String, u32>>,
+    failed_logins: AtomicU64,
 }
 
 /// Hash a password for storage.
@@ -67,51 +105,129 @@ fn basic_credentials(req: &Request<Body>) -> Option<(String, String)> {
 }
 
 impl Authenticator {
-    pub fn new(manager: Arc<Manager>) -> Arc<Authenticator> {
-        Arc::new(Authenticator { manager, verified: ArcSwap::from_pointee(HashMap::new()) })
+    pub fn new(manager: Arc<Manager>) -> anyhow::Result<Arc<Authenticator>> {
+        let turns = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let decoy = hash_password(&uuid::Uuid::new_v4().to_string())?;
+        Ok(Arc::new(Authenticator {
+            manager,
+            verified: ArcSwap::from_pointee(HashMap::new()),
+            hashing: Semaphore::new(turns),
+            decoy,
+            failures: Mutex::new(HashMap::new()),
+            failed_logins: AtomicU64::new(0),
+        }))
+    }
+
+    /// Failed logins since start (for `/metrics`).
+    pub fn failed_logins(&self) -> u64 {
+        self.failed_logins.load(Relaxed)
     }
 
     /// Check credentials; `Ok(None)` when they are wrong.
     pub async fn check(&self, user: &str, password: &str) -> Result<Option<Caller>, Error> {
         let k = key(user, password);
-        if let Some((username, role)) = self.verified.load().get(&k) {
-            return Ok(Some(Caller { username: username.clone(), role: role.clone(), bypass: false }));
+        if let Some(v) = self.verified.load().get(&k)
+            && v.at.elapsed() < CACHE_LIFETIME
+        {
+            return Ok(Some(Caller { username: v.username.clone(), role: v.role.clone(), bypass: false }));
         }
-        // The lookup reads the store and the check hashes: both off the runtime's workers.
-        let (manager, name, pw) = (self.manager.clone(), user.to_string(), password.to_string());
+        let Ok(_turn) = tokio::time::timeout(HASH_WAIT, self.hashing.acquire()).await else {
+            return Err(Error::Busy("Too many logins are being checked at once; retry in a moment".into()));
+        };
+        // The lookup reads the store and the check hashes: both off the runtime's
+        // workers. An unknown user is checked against the decoy: the same cost.
+        let (manager, name, pw, decoy) = (self.manager.clone(), user.to_string(), password.to_string(), self.decoy.clone());
         let stored = tokio::task::spawn_blocking(move || -> Result<Option<crate::store::User>, Error> {
-            Ok(manager.user(&name)?.filter(|stored| verify_password(&pw, &stored.password_hash)))
+            match manager.user(&name)? {
+                Some(stored) => Ok(verify_password(&pw, &stored.password_hash).then_some(stored)),
+                None => {
+                    verify_password(&pw, &decoy);
+                    Ok(None)
+                }
+            }
         })
         .await
         .map_err(|e| anyhow::anyhow!("password check failed: {e}"))??;
-        let Some(stored) = stored else { return Ok(None) };
+        drop(_turn);
+        let Some(stored) = stored else {
+            self.failed(user).await;
+            return Ok(None);
+        };
+        self.failures.lock().unwrap_or_else(|p| p.into_inner()).remove(user);
+        self.remember(k, &stored.username, &stored.role);
+        Ok(Some(Caller { username: stored.username, role: stored.role, bypass: false }))
+    }
+
+    fn remember(&self, k: Key, username: &str, role: &Role) {
+        let entry = Arc::new(Verified { username: username.to_string(), role: role.clone(), at: Instant::now() });
         self.verified.rcu(|m| {
             let mut m = HashMap::clone(m);
-            m.insert(k, (stored.username.clone(), stored.role.clone()));
+            if m.len() >= CACHE_ENTRIES {
+                m.retain(|_, v| v.at.elapsed() < CACHE_LIFETIME);
+                if m.len() >= CACHE_ENTRIES {
+                    m.clear();
+                }
+            }
+            m.insert(k, entry.clone());
             m
         });
-        Ok(Some(Caller { username: stored.username, role: stored.role, bypass: false }))
+    }
+
+    /// Count and log a failure, then wait longer the more `user` failed in a row.
+    async fn failed(&self, user: &str) {
+        self.failed_logins.fetch_add(1, Relaxed);
+        let streak = {
+            let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+            if failures.len() >= CACHE_ENTRIES && !failures.contains_key(user) {
+                failures.clear();
+            }
+            let n = failures.entry(user.to_string()).or_insert(0);
+            *n = n.saturating_add(1);
+            *n
+        };
+        tracing::warn!(user = %user, failures_in_a_row = streak, "failed login");
+        if streak > FREE_FAILURES {
+            let delay = Duration::from_millis(100u64 << (streak - FREE_FAILURES).min(5)).min(MAX_DELAY);
+            tokio::time::sleep(delay).await;
+        }
     }
 }
 
-/// Middleware: authenticate, then hand the `Caller` to the gate and the handlers.
-pub async fn authenticate(
-    State(auth): State<Arc<Authenticator>>,
-    mut req: Request<Body>,
-    next: Next,
-) -> Response {
-    let Some((user, password)) = basic_credentials(&req) else {
-        return Error::Unauthorized(
-            "User unauthorized: no credentials were sent (use HTTP Basic authentication)".into(),
-        )
-        .into_response();
-    };
-    match auth.check(&user, &password).await {
-        Ok(Some(caller)) => {
-            req.extensions_mut().insert(caller);
-            next.run(req).await
+/// What [`identify`] found in a request that carried credentials and failed.
+#[derive(Clone)]
+pub(crate) struct Refused(Arc<Error>);
+
+/// Middleware, router-wide and before any body is read: when the request carries
+/// credentials, check them; on success the `Caller` is in the request for the gate
+/// and the handlers, on failure the refusal is recorded for [`require_caller`].
+pub async fn identify(State(auth): State<Arc<Authenticator>>, mut req: Request<Body>, next: Next) -> Response {
+    if let Some((user, password)) = basic_credentials(&req) {
+        match auth.check(&user, &password).await {
+            Ok(Some(caller)) => {
+                req.extensions_mut().insert(caller);
+            }
+            Ok(None) => {
+                let e = Error::Unauthorized("User unauthorized: wrong username or password".into());
+                req.extensions_mut().insert(Refused(Arc::new(e)));
+            }
+            Err(e) => {
+                req.extensions_mut().insert(Refused(Arc::new(e)));
+            }
         }
-        Ok(None) => Error::Unauthorized("User unauthorized: wrong username or password".into()).into_response(),
-        Err(e) => e.into_response(),
+    }
+    next.run(req).await
+}
+
+/// Route middleware for the authenticated routes: a request without a `Caller` is
+/// refused (401, or 503 when the password check had no turn).
+pub async fn require_caller(req: Request<Body>, next: Next) -> Response {
+    if req.extensions().get::<Caller>().is_some() {
+        return next.run(req).await;
+    }
+    // A body left unread is `read_small_bodies`' to answer for (`Connection: close`).
+    match req.extensions().get::<Refused>() {
+        Some(Refused(e)) => e.as_response(),
+        None => Error::Unauthorized("User unauthorized: no credentials were sent (use HTTP Basic authentication)".into())
+            .into_response(),
     }
 }

@@ -29,6 +29,10 @@ pub enum Error {
     /// The policy could not decide and the host fails closed.
     #[error("{0}")]
     PolicyFault(String),
+    /// The server has no turn for this request right now (e.g. password checks);
+    /// the client should retry shortly.
+    #[error("{0}")]
+    Busy(String),
     /// The request asked for what already is (the reference answers 304, empty).
     #[error("not modified")]
     NotModified,

@@ -16,6 +16,7 @@ use drydock_gate::metrics::Metrics;
 use crate::registry::{Registry, StartupPolicy};
 use crate::store::sqlite::SqliteStore;
 use crate::store::{Store, User};
+use crate::listen::{self, ListenOptions};
 use crate::{timestamp, worker};
 
 #[derive(Debug, Clone)]
@@ -28,6 +29,8 @@ pub struct ServeOptions {
     pub admin_password: Option<String>,
     pub limits: Limits,
     pub fail_mode: FailMode,
+    /// Connection handling: header deadline (and idle keep-alive), connection cap.
+    pub connections: ListenOptions,
 }
 
 /// First start: create the admin, or explain how to.
@@ -59,6 +62,7 @@ pub struct Server {
     pub app: Arc<App>,
     pub router: axum::Router,
     worker_queue: tokio::sync::mpsc::UnboundedReceiver<String>,
+    connections: ListenOptions,
 }
 
 impl Server {
@@ -91,12 +95,13 @@ impl Server {
             api::gate_config(opts.fail_mode),
         )
         .with_observer(policies.recorder());
-        let auth = Authenticator::new(manager.clone());
+        let auth = Authenticator::new(manager.clone())?;
         let app = Arc::new(App {
             manager,
             engine,
             slots,
             policies,
+            auth,
             started: Instant::now(),
             database_path,
             advertised_host: match opts.listen.ip() {
@@ -104,8 +109,8 @@ impl Server {
                 ip => ip.to_string(),
             },
         });
-        let router = api::router(app.clone(), &gate, auth);
-        Ok(Server { app, router, worker_queue })
+        let router = api::router(app.clone(), &gate);
+        Ok(Server { app, router, worker_queue, connections: opts.connections })
     }
 
     /// Listen until Ctrl-C or SIGTERM.
@@ -116,10 +121,13 @@ impl Server {
         let addr = listener.local_addr()?;
         tokio::spawn(worker::run(self.app.manager.clone(), self.worker_queue));
         println!("drydock listening on http://{addr} (policy {})", self.app.slots.active().label());
-        axum::serve(listener, self.router)
-            .with_graceful_shutdown(shutdown_signal())
-            .await
-            .context("server failed")?;
+        if !addr.ip().is_loopback() {
+            tracing::warn!(
+                %addr,
+                "listening beyond loopback without TLS: passwords (HTTP Basic) travel in clear text to anyone on the network path"
+            );
+        }
+        listen::serve(listener, self.router, self.connections, shutdown_signal()).await.context("server failed")?;
         Ok(())
     }
 }

@@ -19,7 +19,7 @@ impl Error {
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::Denied(d) => StatusCode::from_u16(d.status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
-            Error::PolicyFault(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::PolicyFault(_) | Error::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::NotModified => StatusCode::NOT_MODIFIED,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -38,6 +38,7 @@ impl Error {
             Error::PayloadTooLarge(_) => "payload_too_large_error",
             Error::Denied(d) => &d.error_code,
             Error::PolicyFault(_) => "policy_error",
+            Error::Busy(_) => "server_busy_error",
             Error::NotModified => "",
             Error::Internal(_) => "internal_server_error",
         }
@@ -46,23 +47,33 @@ impl Error {
 
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
+        self.as_response()
+    }
+}
+
+impl Error {
+    /// The response for this error, in the reference's shape.
+    pub fn as_response(&self) -> Response {
         let status = self.status();
         if status == StatusCode::NOT_MODIFIED {
             return status.into_response();
         }
-        if let Error::Internal(e) = &self {
+        if let Error::Internal(e) = self {
             tracing::error!(error = %format!("{e:#}"), "internal error");
         }
-        let message = match &self {
+        let message = match self {
             Error::Internal(_) => "Internal error in drydock; see the server log".to_string(),
             other => other.to_string(),
         };
         let body = json!({ "message": message, "error_code": self.code(), "server_traceback": null });
         let mut resp = (status, Json(body)).into_response();
-        if let Error::Denied(d) = &self
+        if let Error::Denied(d) = self
             && let Some(secs) = d.retry_after
         {
             resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if let Error::Busy(_) = self {
+            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         if status == StatusCode::UNAUTHORIZED {
             resp.headers_mut()

@@ -13,6 +13,10 @@ use serde_json::json;
 pub const MAX_HEADER_BYTES: usize = 32 * 1024;
 /// How long one request (reading its body included) may take.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a request body may take to arrive, once its headers are in.
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Bodies of requests whose credentials were wrong read at once; more are not read.
+pub const STRANGER_READS: usize = 32;
 /// Requests handled at once; more wait their turn (back-pressure, not errors).
 pub const MAX_IN_FLIGHT: usize = 512;
 
@@ -43,22 +47,54 @@ pub async fn timeout(req: Request<Body>, next: Next) -> Response {
     }
 }
 
-/// Read a small request body whole before routing. A handler or a middleware that
-/// answers without reading the body (a 401, a 403, a 404) would otherwise leave
-/// bytes on a keep-alive connection, and hyper closes it without saying so; the
-/// client's next request on it fails. Larger bodies stream to their handlers.
+/// Read a small request body whole before routing, for an authenticated caller. A
+/// handler or a middleware that answers without reading the body (a 403, a 404)
+/// would otherwise leave bytes on a keep-alive connection, and hyper closes it
+/// without saying so; the client's next request on it fails. Larger bodies stream to
+/// their handlers. The body must arrive within [`BODY_TIMEOUT`].
+///
+/// A request without credentials gets no body read at all: its answer (401, 404)
+/// says `Connection: close` instead, so a stranger cannot hold the server reading a
+/// slow body. One whose credentials were wrong (a client that mistyped, and will
+/// reuse the connection) has its body read only while few such reads are under way
+/// ([`STRANGER_READS`]), else it is closed too.
 pub async fn read_small_bodies(req: Request<Body>, next: Next) -> Response {
+    static STRANGERS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(STRANGER_READS);
     let declared = req
         .headers()
         .get(http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
+    let authenticated = req.extensions().get::<drydock_gate::Caller>().is_some();
+    let mistyped = req.extensions().get::<crate::auth::Refused>().is_some();
+    let _stranger = match (authenticated, mistyped) {
+        (true, _) => None,
+        (false, true) => STRANGERS.try_acquire().ok(),
+        (false, false) => None,
+    };
+    if !authenticated && _stranger.is_none() {
+        let has_body = declared.is_some_and(|n| n > 0) || req.headers().contains_key(http::header::TRANSFER_ENCODING);
+        let mut resp = next.run(req).await;
+        if has_body {
+            resp.headers_mut().insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
+        }
+        return resp;
+    }
     match declared {
         Some(len) if len > 0 && len <= super::MAX_BODY_BYTES => {
             let (parts, body) = req.into_parts();
-            match axum::body::to_bytes(body, len).await {
-                Ok(bytes) => next.run(Request::from_parts(parts, Body::from(bytes))).await,
-                Err(_) => refuse(StatusCode::BAD_REQUEST, "bad_parameters_error", "The request body could not be read"),
+            match tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, len)).await {
+                Ok(Ok(bytes)) => next.run(Request::from_parts(parts, Body::from(bytes))).await,
+                Ok(Err(_)) => refuse(StatusCode::BAD_REQUEST, "bad_parameters_error", "The request body could not be read"),
+                Err(_) => {
+                    let mut resp = refuse(
+                        StatusCode::REQUEST_TIMEOUT,
+                        "request_timeout_error",
+                        &format!("The request body did not arrive within {} s", BODY_TIMEOUT.as_secs()),
+                    );
+                    resp.headers_mut().insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
+                    resp
+                }
             }
         }
         _ => next.run(req).await,

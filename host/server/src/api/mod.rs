@@ -21,7 +21,7 @@ use axum::middleware::from_fn_with_state;
 use axum::routing::{MethodRouter, get, post, put};
 use http::request::Parts;
 
-use crate::auth::{Authenticator, authenticate};
+use crate::auth::{Authenticator, identify, require_caller};
 use drydock_engine::{Engine, Slots};
 use crate::error::Error;
 use axum::response::IntoResponse;
@@ -57,6 +57,8 @@ pub struct App {
     pub policies: Arc<crate::registry::Registry>,
     pub started: Instant,
     pub database_path: PathBuf,
+    /// Who is asking (and how many logins failed, for `/metrics`).
+    pub auth: Arc<Authenticator>,
     /// The address the manager reports for itself (`managers`, `brokers`, `db-nodes`).
     pub advertised_host: String,
 }
@@ -214,12 +216,13 @@ pub fn route_template(path: &str) -> Option<String> {
 
 /// The whole API. Authentication runs first, then the gate, then the handler;
 /// unrouted paths never reach either (404, not a maintenance 503).
-pub fn router(app: Arc<App>, gate: &Gate, auth: Arc<Authenticator>) -> Router {
+pub fn router(app: Arc<App>, gate: &Gate) -> Router {
+    let auth = app.auth.clone();
     let authenticated = ROUTES
         .iter()
         .fold(Router::new(), |r, t| r.route(&format!("{API_PREFIX}{t}"), handlers(t)))
         .route_layer(gate.layer())
-        .route_layer(from_fn_with_state(auth, authenticate));
+        .route_layer(axum::middleware::from_fn(require_caller));
     let public = PUBLIC_ROUTES
         .iter()
         .fold(Router::new(), |r, t| r.route(t, handlers(t)))
@@ -232,8 +235,12 @@ pub fn router(app: Arc<App>, gate: &Gate, auth: Arc<Authenticator>) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(axum::middleware::from_fn(limits::timeout))
+        // Outermost last: the in-flight cap, the header size, then the request
+        // timeout around everything below, authentication before any body is read,
+        // and only then the (small) body.
         .layer(axum::middleware::from_fn(limits::read_small_bodies))
+        .layer(from_fn_with_state(auth, identify))
+        .layer(axum::middleware::from_fn(limits::timeout))
         .layer(axum::middleware::from_fn(limits::header_size))
         .layer(tower::limit::GlobalConcurrencyLimitLayer::new(limits::MAX_IN_FLIGHT))
         .with_state(app)

@@ -259,10 +259,13 @@ pub async fn metrics(State(app): State<Arc<App>>) -> Response {
     let published = app.manager.published();
     let active = app.slots.active();
     let shadow = app.slots.shadow();
-    let text = app.policies.metrics().render(&drydock_gate::metrics::Scrape {
+    let mut text = app.policies.metrics().render(&drydock_gate::metrics::Scrape {
         snapshot: &published.snapshot,
         active: &active,
         shadow: shadow.as_deref(),
     });
+    text.push_str("# HELP drydock_failed_logins_total Logins refused for a wrong user name or password.\n");
+    text.push_str("# TYPE drydock_failed_logins_total counter\n");
+    text.push_str(&format!("drydock_failed_logins_total {}\n", app.auth.failed_logins()));
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
 }

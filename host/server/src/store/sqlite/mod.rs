@@ -52,6 +52,18 @@ fn connect(path: &Path) -> anyhow::Result<Connection> {
     Ok(conn)
 }
 
+#[cfg(unix)]
+fn owner_only(path: &Path, mode: u32) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .with_context(|| format!("cannot make {} readable by its owner only", path.display()))
+}
+
+#[cfg(not(unix))]
+fn owner_only(_: &Path, _: u32) -> anyhow::Result<()> {
+    Ok(())
+}
+
 fn locked(conn: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
     // A panic mid-transaction rolls it back when the transaction drops: the
     // connection itself is still sound.
@@ -62,8 +74,12 @@ impl SqliteStore {
     /// Open (creating if needed) the database in `dir`, and bring its schema up to date.
     pub fn open(dir: &Path) -> anyhow::Result<SqliteStore> {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create data directory {}", dir.display()))?;
+        // Users' password hashes and the policies live here: the owner's alone.
+        owner_only(dir, 0o700)?;
         let path = dir.join(FILE_NAME);
         let mut writer = connect(&path)?;
+        // SQLite gives its -wal and -shm files the database file's mode.
+        owner_only(&path, 0o600)?;
         migrate(&mut writer)?;
         let reader = connect(&path)?;
         Ok(SqliteStore { path, writer: Mutex::new(writer), reader: Mutex::new(reader) })

@@ -1,0 +1,176 @@
+//! The server holds against hostile clients on loopback: slow bodies and half-sent
+//! requests never keep an admin out, a flood of wrong passwords costs bounded memory,
+//! and a login's answer time does not tell which users exist.
+
+use std::io::Write;
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use drydock_e2e::Server;
+
+/// `VmRSS` of a process in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap()
+}
+
+fn address(s: &Server) -> String {
+    s.base().trim_start_matches("http://").to_string()
+}
+
+#[test]
+fn slow_bodies_and_half_sent_requests_never_keep_an_admin_out() {
+    let s = Server::start();
+    let admin = s.admin();
+    assert_eq!(admin.get("/api/v3.1/maintenance").status, 200);
+    let addr = address(&s);
+    let mut held = Vec::new();
+    // 600 strangers that declare a 1,000-byte body and send one byte of it...
+    for _ in 0..600 {
+        let mut c = TcpStream::connect(&addr).unwrap();
+        c.write_all(b"PUT /api/v3.1/deployments/x HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{")
+            .unwrap();
+        held.push(c);
+    }
+    // ...and 600 that send half their headers and then nothing.
+    for _ in 0..600 {
+        let mut c = TcpStream::connect(&addr).unwrap();
+        c.write_all(b"GET /api/v3.1/status HTTP/1.1\r\nHost: x\r\nX-Half: ").unwrap();
+        held.push(c);
+    }
+    // While all of them hang on, the admin is answered promptly, reads and writes.
+    for round in 0..5 {
+        let started = Instant::now();
+        let r = admin.get("/api/v3.1/maintenance");
+        let took = started.elapsed();
+        assert_eq!(r.status, 200, "round {round}: {}", r.text);
+        assert!(took < Duration::from_secs(1), "round {round}: the admin waited {took:?}");
+        let started = Instant::now();
+        let r = admin.put(&format!("/api/v3.1/deployments/during-{round}"), &serde_json::json!({"blueprint_id": "bp"}));
+        assert_eq!(r.status, 201, "round {round}: {}", r.text);
+        assert!(started.elapsed() < Duration::from_secs(1), "round {round}: a write waited {:?}", started.elapsed());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    drop(held);
+    assert_eq!(admin.get("/api/v3.1/status").status, 200);
+}
+
+#[test]
+fn a_flood_of_wrong_passwords_costs_bounded_memory_and_the_admin_is_served() {
+    let s = Server::start();
+    let admin = s.admin();
+    assert_eq!(admin.get("/api/v3.1/status").status, 200); // the admin's credentials are now verified
+    let pid = s.pid().unwrap();
+    let before = rss_kib(pid);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut peak = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                peak = peak.max(rss_kib(pid));
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            peak
+        })
+    };
+    let statuses = std::thread::scope(|scope| {
+        let flood: Vec<_> = (0..40)
+            .map(|i| {
+                let client = s.client("admin", &format!("wrong-{i}"));
+                scope.spawn(move || (0..3).map(|_| client.get("/api/v3.1/status").status).collect::<Vec<_>>())
+            })
+            .collect();
+        // During the flood, the admin is served.
+        for _ in 0..5 {
+            let started = Instant::now();
+            assert_eq!(admin.get("/api/v3.1/maintenance").status, 200);
+            assert!(started.elapsed() < Duration::from_secs(1), "the admin waited {:?}", started.elapsed());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        flood.into_iter().flat_map(|h| h.join().unwrap()).collect::<Vec<_>>()
+    });
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let peak = sampler.join().unwrap();
+    eprintln!("40 parallel wrong-password clients × 3: server RSS {before} -> peak {peak} KiB; answers {statuses:?}");
+    assert!(statuses.iter().all(|s| matches!(s, 401 | 503)), "{statuses:?}");
+    assert!(statuses.contains(&401), "{statuses:?}");
+    // One argon2 hash holds about 19 MiB; the pool runs one per core.
+    assert!(peak < before + 96 * 1024, "peak RSS {peak} KiB, {before} KiB before");
+    let metrics = s.anon().get("/metrics").text;
+    let failed: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("drydock_failed_logins_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no failed-login counter in\n{metrics}"));
+    let refused = statuses.iter().filter(|s| **s == 401).count() as u64;
+    assert_eq!(failed, refused, "every 401 is a counted failure");
+    assert!(!s.log_text().contains("wrong-1"), "a password reached the log");
+}
+
+/// Median of `n` timed calls.
+fn median(n: usize, mut f: impl FnMut(usize) -> Duration) -> Duration {
+    let mut v: Vec<Duration> = (0..n).map(&mut f).collect();
+    v.sort();
+    v[n / 2]
+}
+
+#[test]
+fn an_unknown_user_is_answered_like_a_wrong_password() {
+    let s = Server::start();
+    const N: usize = 7;
+    for i in 0..N {
+        s.user(&format!("known-{i}"));
+    }
+    // One attempt per name: no name reaches the slow-down for repeated failures.
+    let timed = |user: String| {
+        let client = s.client(&user, "not-the-password");
+        let started = Instant::now();
+        let r = client.get("/api/v3.1/status");
+        assert_eq!(r.status, 401, "{user}: {}", r.text);
+        started.elapsed()
+    };
+    let wrong = median(N, |i| timed(format!("known-{i}")));
+    let unknown = median(N, |i| timed(format!("nobody-{i}")));
+    eprintln!("median answer: wrong password {wrong:?}, unknown user {unknown:?}");
+    let (low, high) = if wrong < unknown { (wrong, unknown) } else { (unknown, wrong) };
+    assert!(high < low * 2 + Duration::from_millis(5), "wrong password {wrong:?} vs unknown user {unknown:?}: told apart");
+}
+
+#[test]
+fn repeated_failures_for_one_user_slow_down_but_never_lock_the_user_out() {
+    let s = Server::start();
+    let wrong = s.client("admin", "nope");
+    let mut last = Duration::ZERO;
+    for _ in 0..6 {
+        let started = Instant::now();
+        assert_eq!(wrong.get("/api/v3.1/status").status, 401);
+        last = started.elapsed();
+    }
+    assert!(last >= Duration::from_millis(500), "the sixth failure in a row was answered in {last:?}");
+    // The right password still gets in at once.
+    let started = Instant::now();
+    assert_eq!(s.admin().get("/api/v3.1/status").status, 200);
+    assert!(started.elapsed() < Duration::from_secs(1), "{:?}", started.elapsed());
+}
+
+#[test]
+fn the_data_folder_and_the_database_are_the_owners_alone() {
+    use std::os::unix::fs::PermissionsExt;
+    let s = Server::start();
+    assert_eq!(s.admin().get("/api/v3.1/status").status, 200);
+    let data = s.data_dir();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(data), 0o700, "{}", data.display());
+    for file in ["drydock.sqlite3", "drydock.sqlite3-wal"] {
+        let path = data.join(file);
+        if path.exists() {
+            assert_eq!(mode(&path) & 0o077, 0, "{} is {:o}", path.display(), mode(&path));
+        }
+    }
+    assert!(data.join("drydock.sqlite3").exists());
+}
