@@ -174,3 +174,31 @@ fn the_data_folder_and_the_database_are_the_owners_alone() {
     }
     assert!(data.join("drydock.sqlite3").exists());
 }
+
+#[test]
+fn a_tampered_compiled_policy_in_the_cache_is_not_run() {
+    use drydock_engine::STRICT_POLICY;
+    let mut s = Server::start();
+    let admin = s.admin();
+    let up = admin.req("POST", "/api/v3.1/policies").header("Content-Type", "application/wasm").body(STRICT_POLICY.to_vec()).send();
+    assert_eq!(up.status, 201, "{}", up.text);
+    let (id, strict_sha) = (up.json()["id"].as_str().unwrap().to_string(), up.json()["sha256"].as_str().unwrap().to_string());
+    assert_eq!(admin.post(&format!("/api/v3.1/policies/{id}/activate"), &serde_json::json!({})).status, 200);
+    s.stop();
+    // Put the builtin's artifact (valid native code, the wrong code) in the strict's place.
+    let cache = s.data_dir().join("cache");
+    let files: Vec<_> = std::fs::read_dir(&cache).unwrap().map(|e| e.unwrap().path()).collect();
+    let strict = files.iter().find(|p| p.file_name().unwrap().to_str().unwrap().starts_with(&strict_sha)).expect("strict artifact");
+    let other = files.iter().find(|p| *p != strict && p.extension().is_some_and(|e| e == "cwasm")).expect("another artifact");
+    std::fs::copy(other, strict).unwrap();
+    s.spawn().unwrap();
+    // The strict policy decides (compiled again from its component), not the swapped-in code.
+    let admin = s.admin();
+    admin.post("/api/v3.1/maintenance/activate", &serde_json::json!({}));
+    let r = admin.get("/api/v3.1/deployments");
+    assert_eq!(r.status, 503, "{}", r.text);
+    assert!(r.header("x-drydock-policy").unwrap().starts_with("cloudify-strict@"), "{:?}", r.headers);
+    assert_eq!(r.header("retry-after"), Some("60"), "the strict policy's answer: {:?}", r.headers);
+    let log = s.log_text();
+    assert!(log.contains("does not match the digest recorded"), "the mismatch is logged:\n{log}");
+}

@@ -37,7 +37,7 @@ pub mod types;
 #[cfg(test)]
 mod tests;
 
-pub use cache::Compilations;
+pub use cache::{ArtifactLedger, Compilations, MemoryLedger};
 pub use error::Error;
 pub use fault::Fault;
 pub use inspect::{Inspection, inspect};

@@ -35,7 +35,7 @@ impl Engine {
         check_header(bytes)?;
         let sha256 = sha256_hex(bytes);
         let engine = &self.shared.wasmtime;
-        let component = cache::compile(engine, bytes, &sha256, self.cache_dir.as_deref(), &self.shared.compilations)?;
+        let component = cache::compile(engine, bytes, &sha256, self.cache.as_ref(), &self.shared.compilations)?;
         let imports = inspect::imports(engine, &component);
         if !imports.is_empty() {
             return Err(LoadError::Imports(imports));

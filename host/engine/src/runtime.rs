@@ -8,7 +8,7 @@ use std::time::Duration;
 use wasmtime::component::Linker;
 
 use super::Error;
-use super::cache::Compilations;
+use super::cache::{ArtifactLedger, Compilations, MemoryLedger};
 use super::limits::{Limits, StoreState};
 
 /// Epoch granularity: deadlines are enforced to within one tick.
@@ -19,7 +19,7 @@ pub(super) const TICK: Duration = Duration::from_millis(1);
 #[derive(Clone)]
 pub struct Engine {
     pub(super) shared: Arc<Shared>,
-    pub(super) cache_dir: Option<PathBuf>,
+    pub(super) cache: Option<super::cache::Cache>,
 }
 
 pub(super) struct Shared {
@@ -43,14 +43,21 @@ impl Engine {
                 limits,
                 compilations: Default::default(),
             }),
-            cache_dir: None,
+            cache: None,
         })
     }
 
-    /// Keep compiled policies in `dir` (`<sha256>-<engine hash>.cwasm`), so a
-    /// restart loads them without compiling.
-    pub fn with_cache_dir(mut self, dir: PathBuf) -> Self {
-        self.cache_dir = Some(dir);
+    /// Keep compiled policies in `dir` (`<sha256>-<engine hash>.cwasm`), trusting
+    /// only what this process wrote there (a [`MemoryLedger`]): a restart compiles
+    /// again. [`Engine::with_cache`] with a persistent ledger lets a restart reuse them.
+    pub fn with_cache_dir(self, dir: PathBuf) -> Self {
+        self.with_cache(dir, Arc::new(MemoryLedger::default()))
+    }
+
+    /// Keep compiled policies in `dir`, using one only if its digest is the one
+    /// `ledger` recorded when it was written.
+    pub fn with_cache(mut self, dir: PathBuf, ledger: Arc<dyn ArtifactLedger>) -> Self {
+        self.cache = Some(super::cache::Cache { dir, ledger });
         self
     }
 

@@ -351,18 +351,33 @@ fn precompiled_cache_is_written_and_reused() {
         .collect();
     assert_eq!(artifacts.len(), 1, "{artifacts:?}");
     assert!(artifacts[0].to_str().unwrap().starts_with(first.sha256()));
-    assert_eq!(engine.compilations(), Compilations { compiled: 1, from_cache: 0 });
+    assert_eq!(engine.compilations(), Compilations { compiled: 1, from_cache: 0, refused: 0 });
     let again = engine.load(DEFAULT_POLICY).unwrap();
     assert_eq!(
         again.decide(&user("GET", "users"), &snapshot(Deactivated)),
         Ok(Decision::Allow)
     );
-    assert_eq!(engine.compilations(), Compilations { compiled: 1, from_cache: 1 }, "the second load took the artifact");
-    // An artifact that does not deserialize is compiled again, not trusted.
-    std::fs::write(dir.join(&artifacts[0]), b"not an artifact").unwrap();
+    assert_eq!(engine.compilations(), Compilations { compiled: 1, from_cache: 1, refused: 0 }, "the second load took the artifact");
+    // Another component's artifact (valid native code!) in its place is not trusted:
+    // its digest is not the recorded one. Compiled again, and the artifact rewritten.
+    let strict = engine.load(STRICT_POLICY).unwrap();
+    let strict_artifact = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().unwrap().to_str().unwrap().starts_with(strict.sha256()))
+        .unwrap();
+    std::fs::copy(&strict_artifact, dir.join(&artifacts[0])).unwrap();
     let third = engine.load(DEFAULT_POLICY).unwrap();
-    assert_eq!(third.decide(&user("GET", "users"), &snapshot(Deactivated)), Ok(Decision::Allow));
-    assert_eq!(engine.compilations(), Compilations { compiled: 2, from_cache: 1 });
+    assert_eq!(third.name(), "cloudify-default", "the default's own code, not the strict's");
+    assert_eq!(engine.compilations(), Compilations { compiled: 3, from_cache: 1, refused: 1 });
+    // Junk likewise; and a fresh ledger (a restart without a persistent one) trusts nothing.
+    std::fs::write(dir.join(&artifacts[0]), b"not an artifact").unwrap();
+    let fourth = engine.load(DEFAULT_POLICY).unwrap();
+    assert_eq!(fourth.decide(&user("GET", "users"), &snapshot(Deactivated)), Ok(Decision::Allow));
+    assert_eq!(engine.compilations(), Compilations { compiled: 4, from_cache: 1, refused: 2 });
+    let restarted = self::engine().with_cache_dir(dir.clone());
+    restarted.load(DEFAULT_POLICY).unwrap();
+    assert_eq!(restarted.compilations(), Compilations { compiled: 1, from_cache: 0, refused: 1 });
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -15,7 +15,7 @@ use crate::manager::Manager;
 use drydock_gate::metrics::Metrics;
 use crate::registry::{Registry, StartupPolicy};
 use crate::store::sqlite::SqliteStore;
-use crate::store::{Store, User};
+use crate::store::{Ledger, Store, User};
 use crate::listen::{self, ListenOptions};
 use crate::{timestamp, worker};
 
@@ -74,7 +74,7 @@ impl Server {
         let (manager, worker_queue) = Manager::open(store.clone())?;
 
         let cache_dir = opts.data_dir.join("cache");
-        let engine = Engine::new(opts.limits)?.with_cache_dir(cache_dir.clone());
+        let engine = Engine::new(opts.limits)?.with_cache(cache_dir.clone(), Arc::new(Ledger(store.clone())));
         // The registry restores the active version from the database; a
         // `--policy FILE` is stored as a version and activated.
         let startup = match &opts.policy {

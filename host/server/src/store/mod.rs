@@ -72,4 +72,27 @@ pub trait Store: Send + Sync + 'static {
     fn delete_policy(&self, id: &str, state: &PolicyState, log: &PolicyChange) -> Result<()>;
     /// The newest `limit` audit entries, newest first.
     fn policy_log(&self, limit: u32) -> Result<Vec<PolicyLogEntry>>;
+
+    // ---- compiled artifacts (the engine's cache, vouched for here) ----
+
+    /// The sha256 recorded for the artifact compiled from a component by an engine.
+    fn artifact_digest(&self, component_sha256: &str, engine: &str) -> Result<Option<String>>;
+    fn record_artifact(&self, component_sha256: &str, engine: &str, artifact_sha256: &str) -> Result<()>;
+}
+
+/// The engine's [`ArtifactLedger`](drydock_engine::ArtifactLedger) in the database:
+/// a cached compiled policy is used only if the database vouches for its digest.
+pub struct Ledger(pub std::sync::Arc<dyn Store>);
+
+impl drydock_engine::ArtifactLedger for Ledger {
+    fn recorded(&self, component_sha256: &str, engine: &str) -> Option<String> {
+        // A database that cannot answer vouches for nothing: compiling is safe.
+        self.0.artifact_digest(component_sha256, engine).ok().flatten()
+    }
+
+    fn record(&self, component_sha256: &str, engine: &str, artifact_sha256: &str) {
+        if let Err(e) = self.0.record_artifact(component_sha256, engine, artifact_sha256) {
+            tracing::warn!(component = %component_sha256, error = %format!("{e:#}"), "cannot record a compiled artifact's digest; it will be compiled again");
+        }
+    }
 }

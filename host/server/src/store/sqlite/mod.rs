@@ -25,6 +25,7 @@ use super::{
 const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/0001_init.sql"),
     include_str!("../../../migrations/0002_policies.sql"),
+    include_str!("../../../migrations/0003_artifacts.sql"),
 ];
 
 /// The database file inside the data directory.
@@ -257,5 +258,13 @@ impl Store for SqliteStore {
 
     fn policy_log(&self, limit: u32) -> Result<Vec<PolicyLogEntry>> {
         self.read(|tx| tx.policy_log(limit))
+    }
+
+    fn artifact_digest(&self, component_sha256: &str, engine: &str) -> Result<Option<String>> {
+        self.read(|tx| tx.artifact_digest(component_sha256, engine))
+    }
+
+    fn record_artifact(&self, component_sha256: &str, engine: &str, artifact_sha256: &str) -> Result<()> {
+        self.write(|tx| tx.record_artifact(component_sha256, engine, artifact_sha256))
     }
 }

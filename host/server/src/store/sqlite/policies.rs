@@ -111,4 +111,24 @@ impl Tx<'_> {
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
+
+    pub(super) fn artifact_digest(&self, component_sha256: &str, engine: &str) -> anyhow::Result<Option<String>> {
+        Ok(self
+            .tx
+            .query_row(
+                "SELECT artifact_sha256 FROM policy_artifacts WHERE component_sha256 = ?1 AND engine = ?2",
+                params![component_sha256, engine],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    pub(super) fn record_artifact(&self, component_sha256: &str, engine: &str, artifact_sha256: &str) -> anyhow::Result<()> {
+        self.tx.execute(
+            "INSERT INTO policy_artifacts (component_sha256, engine, artifact_sha256) VALUES (?1, ?2, ?3)
+             ON CONFLICT (component_sha256, engine) DO UPDATE SET artifact_sha256 = ?3",
+            params![component_sha256, engine, artifact_sha256],
+        )?;
+        Ok(())
+    }
 }
