@@ -77,6 +77,9 @@ fn push_list_activate_rollback_restart_delete() {
         user.post(&format!("{P}/rollback"), &json!({})),
         user.post(&format!("{P}/{strict_id}/shadow"), &json!({})),
         user.delete(&format!("{P}/{strict_id}")),
+        // The history and the shadow report quote other users: admins only too.
+        user.get(&format!("{P}/history")),
+        user.get(&format!("{P}/shadow")),
     ] {
         assert_eq!(r.status, 403, "{}", r.text);
     }

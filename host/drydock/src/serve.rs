@@ -44,6 +44,9 @@ pub struct ServeArgs {
     /// Connections open at once; more wait until one closes.
     #[arg(long, default_value_t = 4096)]
     pub max_connections: usize,
+    /// Log lines for people (text) or for a collector (json, one object a line).
+    #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+    pub log_format: String,
 }
 
 /// Large allocations straight from the kernel and back: a password check allocates
@@ -59,15 +62,15 @@ fn return_large_allocations() {
 
 pub fn run(args: ServeArgs) -> anyhow::Result<i32> {
     return_large_allocations();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("DRYDOCK_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
+    let filter = tracing_subscriber::EnvFilter::try_from_env("DRYDOCK_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if args.log_format == "json" {
+        logs.json().init();
+    } else {
         // Colour only for a person at a terminal: escape codes garble log files.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+        logs.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).init();
+    }
     let limits = Limits {
         deadline: Duration::from_millis(args.policy_deadline_ms.max(1)),
         memory_bytes: args.policy_memory_mib.max(1) * 1024 * 1024,

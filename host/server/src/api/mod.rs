@@ -1,5 +1,6 @@
 //! The REST API: thin axum handlers per resource, Cloudify's paths and shapes.
 
+pub mod access_log;
 pub mod deployments;
 pub mod error;
 pub mod events;
@@ -239,6 +240,7 @@ pub fn router(app: Arc<App>, gate: &Gate) -> Router {
         // timeout around everything below, authentication before any body is read,
         // and only then the (small) body.
         .layer(axum::middleware::from_fn(limits::read_small_bodies))
+        .layer(axum::middleware::from_fn(access_log::access_log))
         .layer(from_fn_with_state(auth, identify))
         .layer(axum::middleware::from_fn(limits::timeout))
         .layer(axum::middleware::from_fn(limits::header_size))

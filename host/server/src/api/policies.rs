@@ -141,7 +141,9 @@ pub async fn active(State(app): State<Arc<App>>) -> Result<Json<Value>> {
     Ok(Json(body))
 }
 
-pub async fn history(State(app): State<Arc<App>>, q: QueryPairs) -> Result<Json<Value>> {
+/// Who changed which policy when: for sys_admins only.
+pub async fn history(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>, q: QueryPairs) -> Result<Json<Value>> {
+    require_admin(&caller, "read the policy history")?;
     let size = match q.get("_size") {
         None => 100,
         Some(v) => v.parse::<u32>().map_err(|_| Error::BadRequest(format!("`_size` must be a non-negative integer, got `{v}`")))?,
@@ -233,7 +235,13 @@ pub async fn shadow_stop(State(app): State<Arc<App>>, Extension(caller): Extensi
 }
 
 /// `?_size=N`: how many of the most recent disagreements to include (default all kept).
-pub async fn shadow_report(State(app): State<Arc<App>>, q: QueryPairs) -> Result<Json<Value>> {
+/// The shadow report quotes other users' requests (paths, names): for sys_admins only.
+pub async fn shadow_report(
+    State(app): State<Arc<App>>,
+    Extension(caller): Extension<Caller>,
+    q: QueryPairs,
+) -> Result<Json<Value>> {
+    require_admin(&caller, "read the shadow report")?;
     let recent = match q.get("_size") {
         None => RECENT_DISAGREEMENTS,
         Some(v) => v.parse::<usize>().map_err(|_| Error::BadRequest(format!("`_size` must be a non-negative integer, got `{v}`")))?,
