@@ -7,8 +7,12 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
-step "toolchain: the wasm target the policies build for"
+step "toolchain: the wasm target the policies build for; openssl for the TLS tests' certificates"
 rustup target add wasm32-unknown-unknown >/dev/null
+if ! command -v openssl >/dev/null; then
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq && $sudo apt-get install -y -qq openssl >/dev/null
+fi
 
 step "build (host, embedded policies, tests)"
 cargo build --workspace --all-targets

@@ -36,6 +36,10 @@ pub struct ConnArgs {
     /// default_tenant]
     #[arg(long, global = true, value_name = "TENANT")]
     pub tenant: Option<String>,
+    /// For an https server with a private certificate: the CA certificates (PEM) to
+    /// trust instead of the public roots [env: DRYDOCK_CA_FILE]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl ConnArgs {
@@ -46,6 +50,7 @@ impl ConnArgs {
         self.username = self.username.or_else(|| env("DRYDOCK_USERNAME"));
         self.password = self.password.or_else(|| env("DRYDOCK_PASSWORD"));
         self.tenant = self.tenant.or_else(|| env("DRYDOCK_TENANT"));
+        self.ca_file = self.ca_file.or_else(|| env("DRYDOCK_CA_FILE").map(Into::into));
         self
     }
 }
@@ -113,6 +118,8 @@ pub struct Target {
     pub username: Option<String>,
     pub password: Option<String>,
     pub tenant: String,
+    /// CA certificates (PEM) to trust for an https `base`.
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl Target {
@@ -137,25 +144,38 @@ impl Target {
             .clone()
             .or_else(|| profile.as_ref().map(|p| p.tenant.clone()))
             .unwrap_or_else(|| DEFAULT_TENANT.to_string());
-        Ok(Target { base, username, password, tenant })
+        Ok(Target { base, username, password, tenant, ca_file: conn.ca_file.clone() })
     }
 }
 
-/// `127.0.0.1:8080` → `http://127.0.0.1:8080`; no trailing slash; http only.
+/// `127.0.0.1:8080` → `http://127.0.0.1:8080`; no trailing slash; http or https.
 pub fn normalize_url(raw: &str) -> CliResult<String> {
     let raw = raw.trim().trim_end_matches('/');
     let url = if raw.contains("://") { raw.to_string() } else { format!("http://{raw}") };
-    if let Some(rest) = url.strip_prefix("https://") {
-        return Err(CliError::usage(format!("https is not supported by this build of drydock: {url}"))
-            .hint(format!("Use http://{rest}, or put drydock behind a TLS-terminating proxy on the same host")));
-    }
-    let host = url.strip_prefix("http://").unwrap_or("");
-    if !url.starts_with("http://") || host.is_empty() || host.contains('/') || host.contains('?') {
+    let host = url.strip_prefix("http://").or_else(|| url.strip_prefix("https://")).unwrap_or("");
+    if host.is_empty() || host.contains('/') || host.contains('?') {
         return Err(CliError::usage(format!(
-            "invalid drydock address `{raw}`: expected http://HOST:PORT (e.g. http://127.0.0.1:8080)"
+            "invalid drydock address `{raw}`: expected http://HOST:PORT or https://HOST:PORT (e.g. http://127.0.0.1:8080)"
         )));
     }
     Ok(url)
+}
+
+/// The TLS roots: the CA file's certificates when one is given, else the public roots.
+fn tls_config(ca_file: Option<&std::path::Path>) -> CliResult<ureq::tls::TlsConfig> {
+    let builder = ureq::tls::TlsConfig::builder();
+    let Some(path) = ca_file else { return Ok(builder.build()) };
+    let pem = std::fs::read(path).map_err(|e| CliError::usage(format!("cannot read the CA file {}: {e}", path.display())))?;
+    let certs: Vec<_> = ureq::tls::parse_pem(&pem)
+        .filter_map(|item| match item {
+            Ok(ureq::tls::PemItem::Certificate(cert)) => Some(cert),
+            _ => None,
+        })
+        .collect();
+    if certs.is_empty() {
+        return Err(CliError::usage(format!("{} holds no PEM certificate", path.display())));
+    }
+    Ok(builder.root_certs(ureq::tls::RootCerts::Specific(std::sync::Arc::new(certs))).build())
 }
 
 pub struct Client {
@@ -164,8 +184,9 @@ pub struct Client {
 }
 
 impl Client {
-    pub fn new(target: Target) -> Client {
+    pub fn new(target: Target) -> CliResult<Client> {
         let agent: ureq::Agent = ureq::Agent::config_builder()
+            .tls_config(tls_config(target.ca_file.as_deref())?)
             .http_status_as_error(false)
             .timeout_connect(Some(Duration::from_secs(5)))
             .timeout_global(Some(Duration::from_secs(60)))
@@ -173,11 +194,11 @@ impl Client {
             .user_agent(format!("drydock-cli/{}", env!("CARGO_PKG_VERSION")))
             .build()
             .into();
-        Client { agent, target }
+        Ok(Client { agent, target })
     }
 
     pub fn connect(conn: &ConnArgs) -> CliResult<Client> {
-        Ok(Client::new(Target::resolve(conn)?))
+        Client::new(Target::resolve(conn)?)
     }
 
     pub fn base(&self) -> &str {
@@ -252,8 +273,13 @@ impl Client {
             ureq::Error::ConnectionFailed => "connection failed".to_string(),
             other => other.to_string(),
         };
-        CliError::failed(format!("cannot reach drydock at {}: {why}", self.target.base))
-            .hint("Start it with 'drydock serve', or point to it with --manager URL (or DRYDOCK_URL)")
+        let failed = CliError::failed(format!("cannot reach drydock at {}: {why}", self.target.base));
+        if why.contains("certificate") {
+            return failed.hint(
+                "A server with a private certificate: trust its CA with --ca-file FILE (or DRYDOCK_CA_FILE)",
+            );
+        }
+        failed.hint("Start it with 'drydock serve', or point to it with --manager URL (or DRYDOCK_URL)")
     }
 
     /// An error answer as a person reads it: the server's message, then its status and

@@ -147,7 +147,8 @@ fn use_profile(conn: &ConnArgs, args: UseArgs) -> CliResult {
         username: Some(username.clone()),
         password: Some(password.clone()),
         tenant: tenant.clone(),
-    });
+        ca_file: conn.ca_file.clone(),
+    })?;
     client.get(&format!("{API}/status")).map_err(|e| {
         let hints = if e.status == Some(401) {
             vec![format!(

@@ -44,6 +44,12 @@ pub struct ServeArgs {
     /// Connections open at once; more wait until one closes.
     #[arg(long, default_value_t = 4096)]
     pub max_connections: usize,
+    /// Serve HTTPS with this certificate chain (PEM); needs --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key", env = "DRYDOCK_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert", env = "DRYDOCK_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
     /// Log lines for people (text) or for a collector (json, one object a line).
     #[arg(long, default_value = "text", value_parser = ["text", "json"])]
     pub log_format: String,
@@ -87,6 +93,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<i32> {
         connections: drydock_server::listen::ListenOptions {
             header_timeout: Duration::from_secs(args.header_timeout.max(1)),
             max_connections: args.max_connections.max(1),
+            tls: match (&args.tls_cert, &args.tls_key) {
+                (Some(cert), Some(key)) => Some(drydock_server::listen::tls_config(cert, key)?),
+                _ => None,
+            },
         },
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;

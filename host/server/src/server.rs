@@ -110,7 +110,7 @@ impl Server {
             },
         });
         let router = api::router(app.clone(), &gate);
-        Ok(Server { app, router, worker_queue, connections: opts.connections })
+        Ok(Server { app, router, worker_queue, connections: opts.connections.clone() })
     }
 
     /// Listen until Ctrl-C or SIGTERM.
@@ -120,8 +120,9 @@ impl Server {
             .with_context(|| format!("cannot listen on {listen} (is another server using it? pick another with --listen)"))?;
         let addr = listener.local_addr()?;
         tokio::spawn(worker::run(self.app.manager.clone(), self.worker_queue));
-        println!("drydock listening on http://{addr} (policy {})", self.app.slots.active().label());
-        if !addr.ip().is_loopback() {
+        let scheme = if self.connections.tls.is_some() { "https" } else { "http" };
+        println!("drydock listening on {scheme}://{addr} (policy {})", self.app.slots.active().label());
+        if self.connections.tls.is_none() && !addr.ip().is_loopback() {
             tracing::warn!(
                 %addr,
                 "listening beyond loopback without TLS: passwords (HTTP Basic) travel in clear text to anyone on the network path"
