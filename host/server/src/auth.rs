@@ -118,6 +118,16 @@ impl Authenticator {
         }))
     }
 
+    /// Stop trusting cached credentials of `username` (its password or role changed,
+    /// or it was deleted): its next request is checked against the database.
+    pub fn forget(&self, username: &str) {
+        self.verified.rcu(|m| {
+            let mut m = HashMap::clone(m);
+            m.retain(|_, v| v.username != username);
+            m
+        });
+    }
+
     /// Failed logins since start (for `/metrics`).
     pub fn failed_logins(&self) -> u64 {
         self.failed_logins.load(Relaxed)

@@ -182,7 +182,7 @@ fn handlers(template: &str) -> MethodRouter<Arc<App>> {
         "/executions/{id}" => get(executions::get).post(executions::cancel).patch(executions::update),
         "/events" => get(events::list),
         "/users" => get(users::list).put(users::create).post(users::create),
-        "/users/{name}" => get(users::get),
+        "/users/{name}" => get(users::get).post(users::update).delete(users::delete),
         "/policies" => get(policies::list).post(policies::upload),
         "/policies/active" => get(policies::active),
         "/policies/history" => get(policies::history),

@@ -87,3 +87,65 @@ pub async fn get(State(app): State<Arc<App>>, Path(name): Path<String>) -> Resul
     .await?;
     Ok(Json(user_json(&u)))
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateBody {
+    #[serde(default)]
+    password: Option<String>,
+    #[serde(default)]
+    role: Option<String>,
+}
+
+/// `POST /users/{name}` with `{"password": ...}` or `{"role": ...}` (the real
+/// client's `users.set_password` and `users.set_role`): sys_admin only. The user's
+/// cached credentials are forgotten at once.
+pub async fn update(
+    State(app): State<Arc<App>>,
+    Extension(caller): Extension<Caller>,
+    admitted: Admitted,
+    Path(name): Path<String>,
+    JsonBody(body): JsonBody<UpdateBody>,
+) -> Result<Json<Value>> {
+    require_admin(&caller, "change users")?;
+    let role = match body.role.as_deref() {
+        None => None,
+        Some(r) => Some(Role::parse(r).ok_or_else(|| {
+            Error::BadRequest(format!("Invalid role `{r}`: use `sys_admin` or `default` (alias `user`)"))
+        })?),
+    };
+    let hash = match body.password {
+        None => None,
+        Some(p) if p.len() < 5 => return Err(Error::BadRequest("`password` must be at least 5 characters".into())),
+        Some(p) => Some(
+            tokio::task::spawn_blocking(move || hash_password(&p)).await.map_err(|e| anyhow::anyhow!("{e}"))??,
+        ),
+    };
+    if hash.is_none() && role.is_none() {
+        return Err(Error::BadRequest("Nothing to change: give `password` or `role`".into()));
+    }
+    let (manager, who) = (app.manager.clone(), name.clone());
+    let user = blocking(move || manager.update_user(&who, hash, role, admitted.get())).await?;
+    app.auth.forget(&name);
+    tracing::info!(user = %name, by = %caller.username, "user changed");
+    Ok(Json(user_json(&user)))
+}
+
+/// `DELETE /users/{name}`: sys_admin only, and not oneself (someone must stay able to
+/// change things). The user's cached credentials are forgotten at once.
+pub async fn delete(
+    State(app): State<Arc<App>>,
+    Extension(caller): Extension<Caller>,
+    admitted: Admitted,
+    Path(name): Path<String>,
+) -> Result<Json<Value>> {
+    require_admin(&caller, "delete users")?;
+    if name == caller.username {
+        return Err(Error::Conflict(format!("User `{name}` cannot delete itself; sign in as another sys_admin")));
+    }
+    let (manager, who) = (app.manager.clone(), name.clone());
+    let user = blocking(move || manager.delete_user(&who, admitted.get())).await?;
+    app.auth.forget(&name);
+    tracing::info!(user = %name, by = %caller.username, "user deleted");
+    Ok(Json(user_json(&user)))
+}

@@ -2,7 +2,9 @@
 
 use drydock_gate::Admission;
 
-use super::Manager;
+use drydock_engine::Role;
+
+use super::{Manager, not_found};
 use crate::error::{Error, Result};
 use crate::store::User;
 
@@ -21,6 +23,33 @@ impl Manager {
             return Err(Error::Conflict(format!("user `{}` already exists", user.username)));
         }
         self.store.insert_user(&user)?;
+        Ok(user)
+    }
+
+    /// Change a user's password hash and/or role.
+    pub fn update_user(
+        &self,
+        username: &str,
+        password_hash: Option<String>,
+        role: Option<Role>,
+        admission: Option<&dyn Admission>,
+    ) -> Result<User> {
+        let _inner = self.admit(admission)?;
+        let mut user = self.store.user(username)?.ok_or_else(|| not_found("User", username))?;
+        if let Some(hash) = password_hash {
+            user.password_hash = hash;
+        }
+        if let Some(role) = role {
+            user.role = role;
+        }
+        self.store.update_user(&user)?;
+        Ok(user)
+    }
+
+    pub fn delete_user(&self, username: &str, admission: Option<&dyn Admission>) -> Result<User> {
+        let _inner = self.admit(admission)?;
+        let user = self.store.user(username)?.ok_or_else(|| not_found("User", username))?;
+        self.store.delete_user(username)?;
         Ok(user)
     }
 }

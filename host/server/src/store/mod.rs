@@ -52,6 +52,10 @@ pub trait Store: Send + Sync + 'static {
     fn user(&self, username: &str) -> Result<Option<User>>;
     fn users(&self) -> Result<Vec<User>>;
     fn insert_user(&self, user: &User) -> Result<()>;
+    /// Replace a user's password hash and role.
+    fn update_user(&self, user: &User) -> Result<()>;
+    /// Whether there was one to delete.
+    fn delete_user(&self, username: &str) -> Result<bool>;
 
     // ---- policy versions ----
 

@@ -195,6 +195,14 @@ impl Store for SqliteStore {
         self.write(|tx| tx.insert_user(user))
     }
 
+    fn update_user(&self, user: &User) -> Result<()> {
+        self.write(|tx| tx.update_user(user))
+    }
+
+    fn delete_user(&self, username: &str) -> Result<bool> {
+        self.write(|tx| tx.delete_user(username))
+    }
+
     fn policies(&self) -> Result<Vec<PolicyRecord>> {
         self.read(|tx| tx.policies())
     }

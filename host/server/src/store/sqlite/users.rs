@@ -33,4 +33,16 @@ impl Tx<'_> {
         let rows = stmt.query_map([], user_from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
+
+    pub(super) fn update_user(&self, user: &User) -> anyhow::Result<()> {
+        self.tx.execute(
+            "UPDATE users SET password_hash = ?2, role = ?3 WHERE username = ?1",
+            params![user.username, user.password_hash, user.role.as_str()],
+        )?;
+        Ok(())
+    }
+
+    pub(super) fn delete_user(&self, username: &str) -> anyhow::Result<bool> {
+        Ok(self.tx.execute("DELETE FROM users WHERE username = ?1", [username])? > 0)
+    }
 }
