@@ -62,3 +62,21 @@ fn the_cli_changes_and_deletes_users() {
     let (code, text) = cli(&["users", "delete", "admin"]);
     assert_eq!(code, Some(1), "{text}");
 }
+
+/// Cloudify's default permissions give the tenant role `user` both
+/// `execution_cancel` and `execution_status_update` (with sys_admin, manager and
+/// operations) on the tenant's executions, whose visibility is `tenant` whoever
+/// started them; `viewer` gets neither. drydock's non-admin role is that `user`.
+#[test]
+fn a_user_may_cancel_and_report_the_tenants_executions_as_cloudify_allows() {
+    let s = Server::start();
+    let admin = s.admin();
+    let helen = s.user("helen");
+    admin.create_deployment("d");
+    let by_admin = |wf: &str| admin.start_execution("d", wf, json!({})).json()["id"].as_str().unwrap().to_string();
+    let (reported, cancelled) = (by_admin("install"), by_admin("install"));
+    let r = helen.patch(&format!("/api/v3.1/executions/{reported}"), &json!({"status": "started"}));
+    assert_eq!((r.status, r.json()["created_by"].as_str()), (200, Some("admin")), "{}", r.text);
+    let r = helen.post(&format!("/api/v3.1/executions/{cancelled}"), &json!({"action": "cancel"}));
+    assert_eq!((r.status, r.json()["status"].as_str()), (200, Some("cancelled")), "{}", r.text);
+}
