@@ -41,7 +41,7 @@ impl Engine {
             return Err(LoadError::Imports(imports));
         }
         let pre = world(&self.shared.linker, &component)?;
-        let policy = Policy::new(pre, sha256, bytes.len(), &self.shared.limits)?;
+        let policy = Policy::new(pre, sha256, bytes.len(), &self.shared.limits, self.shared.ticker.clone())?;
         smoke(&policy)?;
         Ok(policy)
     }

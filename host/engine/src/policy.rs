@@ -1,6 +1,8 @@
 //! A loaded policy and its decision hot path: borrow a warm instance, call it
 //! under the limits, give it back. No compilation and no lock on this path.
 
+use std::sync::Arc;
+
 use crossbeam_queue::ArrayQueue;
 use wasmtime::Store;
 
@@ -11,6 +13,7 @@ use super::convert;
 use super::fault::Fault;
 use super::limits::{self, Limits, StoreState};
 use super::load::LoadError;
+use super::runtime::Ticker;
 
 /// A validated, compiled policy. Share it as `Arc<Policy>`.
 pub struct Policy {
@@ -24,6 +27,8 @@ pub struct Policy {
     size: usize,
     pre: PolicyPre<StoreState>,
     limits: Limits,
+    /// The engine's epoch ticker: it runs while this policy's guest code does.
+    ticker: Arc<Ticker>,
     /// Idle instances; `None` when every decision gets a fresh one.
     idle: Option<ArrayQueue<Instance>>,
 }
@@ -43,7 +48,10 @@ impl Policy {
         sha256: String,
         size: usize,
         limits: &Limits,
+        ticker: Arc<Ticker>,
     ) -> Result<Policy, LoadError> {
+        let ticking = ticker.clone();
+        let _ticking = ticking.running();
         let mut policy = Policy {
             name: String::new(),
             version: String::new(),
@@ -56,6 +64,7 @@ impl Policy {
             size,
             pre,
             limits: *limits,
+            ticker,
             idle: (limits.pool_size > 0).then(|| ArrayQueue::new(limits.pool_size)),
         };
         let mut instance = policy
@@ -115,6 +124,7 @@ impl Policy {
 
     pub fn decide(&self, req: &RequestDescriptor, snap: &Snapshot) -> Result<Decision, Fault> {
         let input = convert::input(req, snap);
+        let _ticking = self.ticker.running();
         let mut instance = match self.idle.as_ref().and_then(ArrayQueue::pop) {
             Some(instance) => instance,
             None => self.instantiate()?,

@@ -2,7 +2,9 @@
 //! that turns deadlines into traps.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::atomic::Ordering::SeqCst;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use wasmtime::component::Linker;
@@ -22,6 +24,38 @@ pub struct Engine {
     pub(super) cache: Option<super::cache::Cache>,
 }
 
+/// Bumps the engine's epoch every tick — but only while a guest call is under way,
+/// so an idle engine costs no wake-ups. A call in progress holds a [`Ticking`].
+#[derive(Default)]
+pub(super) struct Ticker {
+    in_flight: AtomicUsize,
+    parked: AtomicBool,
+    thread: OnceLock<std::thread::Thread>,
+}
+
+/// Held for the length of a call into a guest: the ticker runs meanwhile.
+pub(super) struct Ticking<'a>(&'a Ticker);
+
+impl Ticker {
+    pub(super) fn running(&self) -> Ticking<'_> {
+        // SeqCst on both sides: either the ticker sees this call before it parks,
+        // or this call sees it parked and wakes it (an unpark before a park is kept).
+        if self.in_flight.fetch_add(1, SeqCst) == 0
+            && self.parked.load(SeqCst)
+            && let Some(thread) = self.thread.get()
+        {
+            thread.unpark();
+        }
+        Ticking(self)
+    }
+}
+
+impl Drop for Ticking<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, SeqCst);
+    }
+}
+
 pub(super) struct Shared {
     pub wasmtime: wasmtime::Engine,
     /// Empty: a policy imports nothing. Kept so instantiation goes through
@@ -29,12 +63,14 @@ pub(super) struct Shared {
     pub linker: Linker<StoreState>,
     pub limits: Limits,
     pub compilations: super::cache::Counts,
+    pub ticker: Arc<Ticker>,
 }
 
 impl Engine {
     pub fn new(limits: Limits) -> Result<Engine, Error> {
         let wasmtime = wasmtime::Engine::new(&config()).map_err(|e| Error::Setup(format!("{e:#}")))?;
-        start_ticker(&wasmtime).map_err(|e| Error::Setup(format!("epoch ticker thread: {e}")))?;
+        let ticker = Arc::new(Ticker::default());
+        start_ticker(&wasmtime, ticker.clone()).map_err(|e| Error::Setup(format!("epoch ticker thread: {e}")))?;
         let linker = Linker::new(&wasmtime);
         Ok(Engine {
             shared: Arc::new(Shared {
@@ -42,6 +78,7 @@ impl Engine {
                 linker,
                 limits,
                 compilations: Default::default(),
+                ticker,
             }),
             cache: None,
         })
@@ -85,20 +122,35 @@ pub(super) fn config() -> wasmtime::Config {
     config
 }
 
-/// Bump the epoch every tick while the engine lives; the thread exits once
-/// the last clone of the engine (and every policy compiled by it) is gone.
-fn start_ticker(engine: &wasmtime::Engine) -> std::io::Result<()> {
+/// Bump the epoch every tick while a guest call is under way; park in between. The
+/// thread exits once the last clone of the engine (and every policy compiled by it)
+/// is gone.
+fn start_ticker(engine: &wasmtime::Engine, ticker: Arc<Ticker>) -> std::io::Result<()> {
     let weak = engine.weak();
-    std::thread::Builder::new()
-        .name("drydock-epoch".into())
-        .spawn(move || {
+    let handle = std::thread::Builder::new().name("drydock-epoch".into()).spawn({
+        let ticker = ticker.clone();
+        move || {
             loop {
+                if ticker.in_flight.load(SeqCst) == 0 {
+                    ticker.parked.store(true, SeqCst);
+                    if ticker.in_flight.load(SeqCst) == 0 {
+                        // Woken by the next call; the timeout only notices a dropped engine.
+                        std::thread::park_timeout(Duration::from_secs(1));
+                    }
+                    ticker.parked.store(false, SeqCst);
+                    if weak.upgrade().is_none() {
+                        return;
+                    }
+                    continue;
+                }
                 std::thread::sleep(TICK);
                 match weak.upgrade() {
                     Some(engine) => engine.increment_epoch(),
                     None => return,
                 }
             }
-        })?;
+        }
+    })?;
+    let _ = ticker.thread.set(handle.thread().clone());
     Ok(())
 }
