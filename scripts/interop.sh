@@ -14,45 +14,55 @@ if [ ! -x "$venv/bin/cfy" ]; then
 fi
 
 cargo build -q -p drydock --bin drydock
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 data=$(mktemp -d)
 password="interop-$RANDOM-secret"
-DRYDOCK_ADMIN_PASSWORD="$password" target/debug/drydock serve --listen "127.0.0.1:$port" --data-dir "$data/data" \
-  >"$data/server.out" 2>"$data/server.log" &
-server=$!
-cleanup() { kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -rf "$data"; }
+servers=()
+cleanup() {
+  for pid in "${servers[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+  rm -rf "$data"
+}
 trap cleanup EXIT
 
-for _ in $(seq 1 600); do
-  if curl -fs "http://127.0.0.1:$port/api/v3.1/ok" >/dev/null 2>&1; then break; fi
-  if ! kill -0 "$server" 2>/dev/null; then cat "$data/server.log"; exit 1; fi
-  sleep 0.1
-done
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
+# start NAME PORT PROBE-URL [serve args...]: a server with its own data dir and log,
+# waited for until PROBE-URL answers (curl args may precede the URL).
+start() {
+  local name=$1 port=$2 probe=$3; shift 3
+  DRYDOCK_ADMIN_PASSWORD="$password" target/debug/drydock serve --listen "127.0.0.1:$port" \
+    --data-dir "$data/$name-data" "$@" >/dev/null 2>"$data/$name.log" &
+  local pid=$!
+  servers+=("$pid")
+  for _ in $(seq 1 600); do
+    # shellcheck disable=SC2086 # the probe is curl arguments
+    if curl -fs $probe >/dev/null 2>&1; then return 0; fi
+    if ! kill -0 "$pid" 2>/dev/null; then cat "$data/$name.log"; exit 1; fi
+    sleep 0.1
+  done
+  echo "drydock ($name) did not answer within 60 s"; cat "$data/$name.log"; exit 1
+}
+
+# run NAME SCRIPT [env...]: a test script under the venv's python; the server log on failure.
 status=0
-DRYDOCK_PORT="$port" DRYDOCK_ADMIN_PASSWORD="$password" CFY_VENV="$PWD/$venv" CFY_BIN="$PWD/$venv/bin/cfy" \
-  "$venv/bin/python" tests/interop/test_cfy.py || status=$?
-if [ "$status" -ne 0 ]; then
-  echo "--- drydock server log ---"; tail -n 50 "$data/server.log"
-fi
+run() {
+  local name=$1 script=$2; shift 2
+  local rc=0
+  env "$@" DRYDOCK_ADMIN_PASSWORD="$password" CFY_VENV="$PWD/$venv" CFY_BIN="$PWD/$venv/bin/cfy" \
+    "$venv/bin/python" "$script" || rc=$?
+  if [ "$rc" -ne 0 ]; then
+    echo "--- drydock server log ($name) ---"; tail -n 50 "$data/$name.log"
+    status=$rc
+  fi
+}
+
+port=$(free_port)
+start plain "$port" "http://127.0.0.1:$port/api/v3.1/ok"
+run plain tests/interop/test_cfy.py DRYDOCK_PORT="$port"
 
 # The same CLI over HTTPS, with a certificate from a private CA made now.
 scripts/test-cert.sh "$data/certs"
-tls_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-DRYDOCK_ADMIN_PASSWORD="$password" target/debug/drydock serve --listen "127.0.0.1:$tls_port" --data-dir "$data/tls-data" \
-  --tls-cert "$data/certs/server.pem" --tls-key "$data/certs/server-key.pem" >/dev/null 2>"$data/tls-server.log" &
-tls_server=$!
-trap 'kill "$tls_server" 2>/dev/null || true; wait "$tls_server" 2>/dev/null || true; cleanup' EXIT
-for _ in $(seq 1 600); do
-  if curl -fs --cacert "$data/certs/ca.pem" "https://127.0.0.1:$tls_port/api/v3.1/ok" >/dev/null 2>&1; then break; fi
-  if ! kill -0 "$tls_server" 2>/dev/null; then cat "$data/tls-server.log"; exit 1; fi
-  sleep 0.1
-done
-tls_status=0
-DRYDOCK_PORT="$tls_port" DRYDOCK_ADMIN_PASSWORD="$password" DRYDOCK_CA="$data/certs/ca.pem" CFY_BIN="$PWD/$venv/bin/cfy" \
-  "$venv/bin/python" tests/interop/test_cfy_tls.py || tls_status=$?
-if [ "$tls_status" -ne 0 ]; then
-  echo "--- drydock TLS server log ---"; tail -n 50 "$data/tls-server.log"
-  status=$tls_status
-fi
+tls_port=$(free_port)
+start tls "$tls_port" "--cacert $data/certs/ca.pem https://127.0.0.1:$tls_port/api/v3.1/ok" \
+  --tls-cert "$data/certs/server.pem" --tls-key "$data/certs/server-key.pem"
+run tls tests/interop/test_cfy_tls.py DRYDOCK_PORT="$tls_port" DRYDOCK_CA="$data/certs/ca.pem"
 exit "$status"

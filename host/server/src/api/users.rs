@@ -38,6 +38,19 @@ pub struct CreateBody {
     role: Option<String>,
 }
 
+fn parse_role(name: &str) -> Result<Role> {
+    Role::parse(name)
+        .ok_or_else(|| Error::BadRequest(format!("Invalid role `{name}`: use `sys_admin` or `default` (alias `user`)")))
+}
+
+/// A new password, checked and hashed (off the runtime's workers: argon2 is slow).
+async fn hashed(password: String) -> Result<String> {
+    if password.len() < 5 {
+        return Err(Error::BadRequest("`password` must be at least 5 characters".into()));
+    }
+    Ok(tokio::task::spawn_blocking(move || hash_password(&password)).await.map_err(|e| anyhow::anyhow!("{e}"))??)
+}
+
 pub async fn create(
     State(app): State<Arc<App>>,
     Extension(caller): Extension<Caller>,
@@ -51,17 +64,8 @@ pub async fn create(
             "`username` must be 1-128 printable characters without `:`".into(),
         ));
     }
-    if body.password.len() < 5 {
-        return Err(Error::BadRequest("`password` must be at least 5 characters".into()));
-    }
-    let role_name = body.role.as_deref().unwrap_or("default");
-    let role = Role::parse(role_name).ok_or_else(|| {
-        Error::BadRequest(format!("Invalid role `{role_name}`: use `sys_admin` or `default` (alias `user`)"))
-    })?;
-    let password = body.password;
-    let hash = tokio::task::spawn_blocking(move || hash_password(&password))
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))??;
+    let role = parse_role(body.role.as_deref().unwrap_or("default"))?;
+    let hash = hashed(body.password).await?;
     let user = User { username: name.to_string(), password_hash: hash, role, created_at: timestamp::now() };
     let user = blocking(move || app.manager.create_user(user, admitted.get())).await?;
     Ok((http::StatusCode::CREATED, Json(user_json(&user))))
@@ -108,18 +112,10 @@ pub async fn update(
     JsonBody(body): JsonBody<UpdateBody>,
 ) -> Result<Json<Value>> {
     require_admin(&caller, "change users")?;
-    let role = match body.role.as_deref() {
-        None => None,
-        Some(r) => Some(Role::parse(r).ok_or_else(|| {
-            Error::BadRequest(format!("Invalid role `{r}`: use `sys_admin` or `default` (alias `user`)"))
-        })?),
-    };
+    let role = body.role.as_deref().map(parse_role).transpose()?;
     let hash = match body.password {
+        Some(p) => Some(hashed(p).await?),
         None => None,
-        Some(p) if p.len() < 5 => return Err(Error::BadRequest("`password` must be at least 5 characters".into())),
-        Some(p) => Some(
-            tokio::task::spawn_blocking(move || hash_password(&p)).await.map_err(|e| anyhow::anyhow!("{e}"))??,
-        ),
     };
     if hash.is_none() && role.is_none() {
         return Err(Error::BadRequest("Nothing to change: give `password` or `role`".into()));
