@@ -35,7 +35,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
 use crate::error::Error;
-use crate::manager::Manager;
+use crate::manager::{Manager, blocking};
 
 type Key = [u8; 32];
 
@@ -147,17 +147,14 @@ impl Authenticator {
         // The lookup reads the store and the check hashes: both off the runtime's
         // workers. An unknown user is checked against the decoy: the same cost.
         let (manager, name, pw, decoy) = (self.manager.clone(), user.to_string(), password.to_string(), self.decoy.clone());
-        let stored = tokio::task::spawn_blocking(move || -> Result<Option<crate::store::User>, Error> {
-            match manager.user(&name)? {
-                Some(stored) => Ok(verify_password(&pw, &stored.password_hash).then_some(stored)),
-                None => {
-                    verify_password(&pw, &decoy);
-                    Ok(None)
-                }
+        let stored = blocking(move || match manager.user(&name)? {
+            Some(stored) => Ok(verify_password(&pw, &stored.password_hash).then_some(stored)),
+            None => {
+                verify_password(&pw, &decoy);
+                Ok(None)
             }
         })
-        .await
-        .map_err(|e| anyhow::anyhow!("password check failed: {e}"))??;
+        .await?;
         drop(_turn);
         let Some(stored) = stored else {
             self.failed(user).await;

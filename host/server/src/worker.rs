@@ -10,7 +10,7 @@ use tokio::sync::{Notify, mpsc};
 use drydock_engine::ExecutionStatus;
 
 use crate::error::{Error, Result};
-use crate::manager::Manager;
+use crate::manager::{Manager, blocking};
 use crate::timestamp;
 
 /// Longest sleep the built-in workflow accepts (a day).
@@ -47,9 +47,7 @@ async fn call<T: Send + 'static>(
     f: impl FnOnce(&Manager) -> Result<T> + Send + 'static,
 ) -> Result<T> {
     let manager = manager.clone();
-    tokio::task::spawn_blocking(move || f(&manager))
-        .await
-        .map_err(|e| Error::Internal(anyhow::anyhow!("a storage call did not finish: {e}")))?
+    blocking(move || f(&manager)).await
 }
 
 async fn drive(manager: Arc<Manager>, id: &str, woken: &Notify) -> anyhow::Result<()> {

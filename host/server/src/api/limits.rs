@@ -67,11 +67,7 @@ pub async fn read_small_bodies(req: Request<Body>, next: Next) -> Response {
         .and_then(|v| v.parse::<usize>().ok());
     let authenticated = req.extensions().get::<drydock_gate::Caller>().is_some();
     let mistyped = req.extensions().get::<crate::auth::Refused>().is_some();
-    let _stranger = match (authenticated, mistyped) {
-        (true, _) => None,
-        (false, true) => STRANGERS.try_acquire().ok(),
-        (false, false) => None,
-    };
+    let _stranger = (!authenticated && mistyped).then(|| STRANGERS.try_acquire().ok()).flatten();
     if !authenticated && _stranger.is_none() {
         let has_body = declared.is_some_and(|n| n > 0) || req.headers().contains_key(http::header::TRANSFER_ENCODING);
         let mut resp = next.run(req).await;

@@ -28,6 +28,7 @@ use crate::error::Error;
 use axum::response::IntoResponse;
 use drydock_gate::{Admission, AdmissionTicket, Caller, FailMode, Gate, GateConfig};
 use crate::manager::Manager;
+pub use crate::manager::blocking;
 
 /// The API version prefix the real client uses by default.
 pub const API_PREFIX: &str = "/api/v3.1";
@@ -100,14 +101,6 @@ impl<S: Send + Sync> FromRequestParts<S> for Admitted {
         let ticket = parts.extensions.get::<AdmissionTicket>();
         Ok(Admitted(ticket.map(|t| t.0.clone() as Arc<dyn Admission>)))
     }
-}
-
-/// Run a manager or store call on a blocking thread: a write's fsync or a lock
-/// never holds up the runtime's workers (and the requests they serve).
-pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, Error> + Send + 'static) -> Result<T, Error> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| Error::Internal(anyhow::anyhow!("a storage call did not finish: {e}")))?
 }
 
 pub fn require_admin(caller: &Caller, what: &str) -> Result<(), Error> {

@@ -14,7 +14,7 @@ use http::{HeaderMap, StatusCode, header};
 use serde_json::{Value, json};
 
 use super::json::{QueryPairs, list_response};
-use super::{App, require_admin};
+use super::{App, blocking, require_admin};
 use drydock_engine::Fault;
 use crate::error::{Error, Result};
 use drydock_gate::{Caller, Decision};
@@ -110,13 +110,6 @@ fn swap_json(s: &Swap, st: &PolicyState) -> Value {
         "active": version_json(&s.active, st),
         "previous": s.previous.as_ref().map(|p| version_json(p, st)),
     })
-}
-
-/// Run a registry call that may compile on the blocking pool.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| Error::Internal(anyhow::anyhow!("policy operation failed: {e}")))?
 }
 
 pub async fn list(State(app): State<Arc<App>>) -> Result<Json<Value>> {

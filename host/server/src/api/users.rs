@@ -48,7 +48,7 @@ async fn hashed(password: String) -> Result<String> {
     if password.len() < 5 {
         return Err(Error::BadRequest("`password` must be at least 5 characters".into()));
     }
-    Ok(tokio::task::spawn_blocking(move || hash_password(&password)).await.map_err(|e| anyhow::anyhow!("{e}"))??)
+    blocking(move || Ok(hash_password(&password)?)).await
 }
 
 pub async fn create(

@@ -27,7 +27,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use arc_swap::ArcSwap;
 use drydock_engine::{Decision, ExecutionCounts, ExecutionStatus, MaintenanceState, Published, Snapshot};
 use drydock_gate::{Admission, StateSource};
-use tokio::sync::{Notify, mpsc, watch};
+use tokio::sync::{Notify, mpsc};
 
 use crate::error::{Error, Result};
 use crate::store::{MaintenanceRecord, Store};
@@ -46,8 +46,6 @@ pub struct Manager {
     store: Arc<dyn Store>,
     inner: Mutex<Inner>,
     published: ArcSwap<Published>,
-    /// Bumped with every published change; lets waiters sleep instead of polling.
-    changes: watch::Sender<u64>,
     /// New `sleep` executions for the built-in worker.
     worker_tx: mpsc::UnboundedSender<String>,
     /// Wake-ups for executions the built-in worker sleeps on: it wakes at its own
@@ -96,9 +94,8 @@ impl Manager {
             inner.maintenance = Some(rec);
         }
         let published = ArcSwap::from_pointee(Published { version: inner.version, snapshot: inner.snapshot() });
-        let (changes, _) = watch::channel(inner.version);
         let manager =
-            Manager { store, inner: Mutex::new(inner), published, changes, worker_tx, wakers: Mutex::new(HashMap::new()) };
+            Manager { store, inner: Mutex::new(inner), published, worker_tx, wakers: Mutex::new(HashMap::new()) };
         Ok((Arc::new(manager), worker_rx))
     }
 
@@ -137,7 +134,6 @@ impl Manager {
     fn publish(&self, inner: &mut Inner) {
         inner.version += 1;
         self.published.store(Arc::new(Published { version: inner.version, snapshot: inner.snapshot() }));
-        self.changes.send_replace(inner.version);
     }
 
     /// The current admission snapshot: lock-free.
@@ -150,15 +146,18 @@ impl Manager {
         self.published.load().snapshot.state
     }
 
-    /// Subscribe to state changes (each value is a new version).
-    pub fn subscribe(&self) -> watch::Receiver<u64> {
-        self.changes.subscribe()
-    }
-
     /// The store, for readers that need nothing of the manager's state.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
     }
+}
+
+/// Run `f` on the blocking pool: a store write's fsync, a password hash or a policy
+/// compilation never holds up the runtime's workers (and the requests they serve).
+pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::Internal(anyhow::anyhow!("a blocking call did not finish: {e}")))?
 }
 
 impl StateSource for Manager {

@@ -4,7 +4,7 @@
 //! lands whole or not at all. A backend is one module that implements it (today
 //! [`sqlite`]; a server database is another module beside it, not edits across the
 //! tree). Calls block — an fsync, a network round trip — so callers run them off
-//! the async runtime's worker threads (the API uses `spawn_blocking`). Reads take a
+//! the async runtime's worker threads (`manager::blocking`). Reads take a
 //! connection of their own, so they never wait behind a write's fsync.
 
 mod records;
