@@ -17,6 +17,18 @@ fi
 step "build (host, embedded policies, tests)"
 cargo build --workspace --all-targets
 
+if [ -n "${DRYDOCK_TEST_DATABASE_URL:-}" ]; then
+  step "database: the PostgreSQL server in DRYDOCK_TEST_DATABASE_URL"
+else
+  pg_dir=$(mktemp -d)
+  # Registered before starting, so a half-started server is cleaned up too.
+  trap 'scripts/postgres.sh stop "$pg_dir"' EXIT
+  step "database: a throwaway PostgreSQL server in $pg_dir (scripts/postgres.sh; set DRYDOCK_TEST_DATABASE_URL to use your own)"
+  DRYDOCK_TEST_DATABASE_URL=$(scripts/postgres.sh start "$pg_dir")
+  export DRYDOCK_TEST_DATABASE_URL
+  echo "DRYDOCK_TEST_DATABASE_URL=$DRYDOCK_TEST_DATABASE_URL"
+fi
+
 step "cargo test: policy rules, host units, end-to-end over HTTP"
 cargo test --workspace
 

@@ -1,6 +1,8 @@
 //! The end-to-end harness: start the real `drydock` binary on a free loopback port,
 //! talk to it over real HTTP, stop it when done.
 
+pub mod postgres;
+
 use std::io::Read;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

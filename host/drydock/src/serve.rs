@@ -16,9 +16,17 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080", env = "DRYDOCK_LISTEN")]
     pub listen: SocketAddr,
-    /// Where the database and the compiled-policy cache live.
+    /// Where the embedded database and the compiled-policy cache live.
     #[arg(long, default_value = "./drydock-data", env = "DRYDOCK_DATA_DIR")]
     pub data_dir: PathBuf,
+    /// Keep all state in this PostgreSQL database instead of the embedded one, so
+    /// several hosts serve as one manager: postgres://USER[:PASSWORD]@HOST:PORT/DB.
+    #[arg(long, value_name = "URL", env = "DRYDOCK_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Connections to PostgreSQL at most; a request that finds none free within 2 s
+    /// is answered 503.
+    #[arg(long, default_value_t = 16, value_name = "N", requires = "database_url")]
+    pub database_pool_size: usize,
     /// A policy component (.wasm) to start with instead of the embedded default.
     #[arg(long)]
     pub policy: Option<PathBuf>,
@@ -69,7 +77,7 @@ fn return_large_allocations() {
 pub fn run(args: ServeArgs) -> anyhow::Result<i32> {
     return_large_allocations();
     let filter = tracing_subscriber::EnvFilter::try_from_env("DRYDOCK_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tokio_postgres=warn"));
     let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     if args.log_format == "json" {
         logs.json().init();
@@ -85,6 +93,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<i32> {
     let opts = ServeOptions {
         listen: args.listen,
         data_dir: args.data_dir,
+        database_url: args.database_url,
+        database_pool_size: args.database_pool_size.max(1),
         policy: args.policy,
         admin_user: args.admin_user,
         admin_password: args.admin_password,

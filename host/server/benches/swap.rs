@@ -91,6 +91,8 @@ fn start(data_dir: &std::path::Path) -> (tokio::runtime::Runtime, String) {
         connections: Default::default(),
         listen,
         data_dir: data_dir.to_path_buf(),
+        database_url: None,
+        database_pool_size: 16,
         policy: None,
         admin_user: "admin".into(),
         admin_password: Some(PASSWORD.into()),

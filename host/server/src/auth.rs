@@ -128,6 +128,12 @@ impl Authenticator {
         });
     }
 
+    /// Stop trusting every cached credential (another host changed users, and this
+    /// one may have missed which).
+    pub fn forget_all(&self) {
+        self.verified.store(Arc::new(HashMap::new()));
+    }
+
     /// Failed logins since start (for `/metrics`).
     pub fn failed_logins(&self) -> u64 {
         self.failed_logins.load(Relaxed)

@@ -33,11 +33,25 @@ pub enum Error {
     /// the client should retry shortly.
     #[error("{0}")]
     Busy(String),
+    /// The database cannot be reached right now; the client should retry.
+    #[error("{0}")]
+    Unavailable(String),
     /// The request asked for what already is (the reference answers 304, empty).
     #[error("not modified")]
     NotModified,
     #[error(transparent)]
-    Internal(#[from] anyhow::Error),
+    Internal(anyhow::Error),
+}
+
+impl From<anyhow::Error> for Error {
+    /// A store's failure: "the database is unreachable" is the client's to retry,
+    /// anything else is a fault.
+    fn from(e: anyhow::Error) -> Error {
+        match e.downcast_ref::<crate::store::Unavailable>() {
+            Some(u) => Error::Unavailable(u.0.clone()),
+            None => Error::Internal(e),
+        }
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

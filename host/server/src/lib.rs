@@ -7,7 +7,8 @@
 //! ```text
 //! api (axum handlers, auth, the one mapping of errors to HTTP)
 //!  └─► manager (maintenance state, executions, the race-free rule)
-//!       └─► store (SQLite; the one place with SQL)
+//!       └─► store (SQLite or PostgreSQL; the only places with SQL)
+//! follow (other hosts' changes, from the store's feed) ─► manager, registry, auth
 //! registry (policy versions, shadow sessions, history) ─► drydock-engine
 //! api ─► drydock-gate (the tower layer in front of every route)
 //! ```
@@ -15,6 +16,7 @@
 pub mod api;
 pub mod auth;
 pub mod error;
+pub mod follow;
 pub mod listen;
 pub mod manager;
 pub mod registry;

@@ -14,15 +14,21 @@ use drydock_gate::{FailMode, Gate, Role};
 use crate::manager::Manager;
 use drydock_gate::metrics::Metrics;
 use crate::registry::{Registry, StartupPolicy};
+use crate::store::postgres::{PgOptions, PgStore};
 use crate::store::sqlite::SqliteStore;
 use crate::store::{Ledger, Store, User};
 use crate::listen::{self, ListenOptions};
-use crate::{timestamp, worker};
+use crate::{follow, timestamp, worker};
 
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
     pub listen: SocketAddr,
+    /// The embedded database (unless `database_url`) and the compiled-policy cache.
     pub data_dir: PathBuf,
+    /// A PostgreSQL database shared by several hosts, instead of the embedded one.
+    pub database_url: Option<String>,
+    /// Connections to it at most.
+    pub database_pool_size: usize,
     /// A policy component to use instead of the embedded default.
     pub policy: Option<PathBuf>,
     pub admin_user: String,
@@ -34,8 +40,8 @@ pub struct ServeOptions {
 }
 
 /// First start: create the admin, or explain how to.
-fn bootstrap_admin(store: &dyn Store, opts: &ServeOptions) -> anyhow::Result<()> {
-    if !store.users()?.is_empty() {
+fn bootstrap_admin(manager: &Manager, opts: &ServeOptions) -> anyhow::Result<()> {
+    if !manager.store().users()?.is_empty() {
         return Ok(());
     }
     let Some(password) = opts.admin_password.as_deref().filter(|p| !p.is_empty()) else {
@@ -52,9 +58,25 @@ fn bootstrap_admin(store: &dyn Store, opts: &ServeOptions) -> anyhow::Result<()>
         role: Role::SysAdmin,
         created_at: timestamp::now(),
     };
-    store.insert_user(&user)?;
-    tracing::info!(user = %opts.admin_user, "created the first admin user");
+    if manager.create_first_user(&user)? {
+        tracing::info!(user = %opts.admin_user, "created the first admin user");
+    }
     Ok(())
+}
+
+/// This host's name for its compiled-artifact cache in a shared database: made
+/// once, kept in the data directory.
+fn host_id(data_dir: &std::path::Path) -> anyhow::Result<String> {
+    std::fs::create_dir_all(data_dir).with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
+    let path = data_dir.join("host-id");
+    if let Ok(id) = std::fs::read_to_string(&path)
+        && !id.trim().is_empty()
+    {
+        return Ok(id.trim().to_string());
+    }
+    let id = uuid::Uuid::new_v4().to_string();
+    std::fs::write(&path, &id).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(id)
 }
 
 /// Everything `serve` builds before it listens; tests and embedders can reuse it.
@@ -67,11 +89,25 @@ pub struct Server {
 
 impl Server {
     pub fn build(opts: &ServeOptions) -> anyhow::Result<Server> {
-        let sqlite = SqliteStore::open(&opts.data_dir)?;
-        let database_path = sqlite.path().to_path_buf();
-        let store: Arc<dyn Store> = Arc::new(sqlite);
-        bootstrap_admin(&*store, opts)?;
+        let (store, database): (Arc<dyn Store>, String) = match &opts.database_url {
+            None => {
+                let sqlite = SqliteStore::open(&opts.data_dir)?;
+                let path = sqlite.path().display().to_string();
+                (Arc::new(sqlite), path)
+            }
+            Some(url) => {
+                let pg = PgStore::open(
+                    url,
+                    &host_id(&opts.data_dir)?,
+                    PgOptions { pool_size: opts.database_pool_size, ..PgOptions::default() },
+                )?;
+                let target = format!("postgres://{}", pg.target());
+                tracing::info!(database = %target, "using the shared database");
+                (Arc::new(pg), target)
+            }
+        };
         let (manager, worker_queue) = Manager::open(store.clone())?;
+        bootstrap_admin(&manager, opts)?;
 
         let cache_dir = opts.data_dir.join("cache");
         let engine = Engine::new(opts.limits)?.with_cache(cache_dir.clone(), Arc::new(Ledger(store.clone())));
@@ -103,7 +139,7 @@ impl Server {
             policies,
             auth,
             started: Instant::now(),
-            database_path,
+            database,
             advertised_host: match opts.listen.ip() {
                 ip if ip.is_unspecified() => "127.0.0.1".to_string(),
                 ip => ip.to_string(),
@@ -120,6 +156,7 @@ impl Server {
             .with_context(|| format!("cannot listen on {listen} (is another server using it? pick another with --listen)"))?;
         let addr = listener.local_addr()?;
         tokio::spawn(worker::run(self.app.manager.clone(), self.worker_queue));
+        tokio::spawn(follow::run(self.app.clone()));
         let scheme = if self.connections.tls.is_some() { "https" } else { "http" };
         println!("drydock listening on {scheme}://{addr} (policy {})", self.app.slots.active().label());
         if self.connections.tls.is_none() && !addr.ip().is_loopback() {

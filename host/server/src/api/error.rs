@@ -19,7 +19,7 @@ impl Error {
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::Denied(d) => StatusCode::from_u16(d.status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
-            Error::PolicyFault(_) | Error::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::PolicyFault(_) | Error::Busy(_) | Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::NotModified => StatusCode::NOT_MODIFIED,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -39,6 +39,7 @@ impl Error {
             Error::Denied(d) => &d.error_code,
             Error::PolicyFault(_) => "policy_error",
             Error::Busy(_) => "server_busy_error",
+            Error::Unavailable(_) => "database_unavailable_error",
             Error::NotModified => "",
             Error::Internal(_) => "internal_server_error",
         }
@@ -72,7 +73,7 @@ impl Error {
         {
             resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
-        if let Error::Busy(_) = self {
+        if let Error::Busy(_) | Error::Unavailable(_) = self {
             resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         if status == StatusCode::UNAUTHORIZED {

@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
+use http::{HeaderValue, header};
 use serde_json::{Value, json};
 
 use super::{Admitted, App, blocking, require_admin};
@@ -32,8 +34,17 @@ pub fn state_json(view: &MaintenanceView) -> Value {
     })
 }
 
-pub async fn get(State(app): State<Arc<App>>) -> Json<Value> {
-    Json(state_json(&app.manager.maintenance()))
+/// The state as the database has it. When the database cannot answer, the last
+/// state this host saw, and headers that say so (`Warning: 110` is HTTP's "stale").
+pub async fn get(State(app): State<Arc<App>>) -> Result<Response> {
+    let view = blocking(move || Ok(app.manager.maintenance())).await?;
+    let mut resp = Json(state_json(&view)).into_response();
+    if view.stale {
+        let h = resp.headers_mut();
+        h.insert(header::WARNING, HeaderValue::from_static("110 drydock \"Response is Stale\""));
+        h.insert("x-drydock-stale", HeaderValue::from_static("database unreachable; the last state this host saw"));
+    }
+    Ok(resp)
 }
 
 pub async fn action(

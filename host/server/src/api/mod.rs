@@ -12,7 +12,6 @@ pub mod policies;
 pub mod status;
 pub mod users;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -58,7 +57,8 @@ pub struct App {
     /// Policy versions: upload, activate, roll back, shadow (it swaps `slots`).
     pub policies: Arc<crate::registry::Registry>,
     pub started: Instant,
-    pub database_path: PathBuf,
+    /// The database, for `status`: the SQLite file, or `postgres://host:port/db`.
+    pub database: String,
     /// Who is asking (and how many logins failed, for `/metrics`).
     pub auth: Arc<Authenticator>,
     /// The address the manager reports for itself (`managers`, `brokers`, `db-nodes`).

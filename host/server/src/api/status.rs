@@ -54,7 +54,7 @@ pub async fn status(State(app): State<Arc<App>>) -> Json<Value> {
             "Database (SQLite)": {
                 "status": active(db_ok),
                 "is_remote": false,
-                "extra_info": { "path": app.database_path.display().to_string() },
+                "extra_info": { "path": app.database },
             },
             "Policy engine": {
                 "status": "Active",

@@ -9,11 +9,12 @@ use crate::store::{Deployment, Page};
 
 impl Manager {
     pub fn create_deployment(&self, d: Deployment, admission: Option<&dyn Admission>) -> Result<Deployment> {
-        let _inner = self.admit(admission)?;
-        if self.store.deployment(&d.id)?.is_some() {
-            return Err(Error::Conflict(format!("deployment with id `{}` already exists", d.id)));
-        }
-        self.store.insert_deployment(&d)?;
+        self.change(admission, |tx| {
+            if tx.deployment(&d.id)?.is_some() {
+                return Err(Error::Conflict(format!("deployment with id `{}` already exists", d.id)));
+            }
+            Ok(tx.insert_deployment(&d)?)
+        })?;
         Ok(d)
     }
 
@@ -27,14 +28,16 @@ impl Manager {
 
     /// Delete a deployment that has no unfinished execution.
     pub fn delete_deployment(&self, id: &str, admission: Option<&dyn Admission>) -> Result<Deployment> {
-        let inner = self.admit(admission)?;
-        let d = self.store.deployment(id)?.ok_or_else(|| not_found("Deployment", id))?;
-        if inner.unfinished.values().any(|r| r.deployment_id.as_deref() == Some(id)) {
-            return Err(Error::Conflict(format!(
-                "Can't delete deployment {id} - There are running or queued executions for this deployment"
-            )));
-        }
-        self.store.delete_deployment(id)?;
+        let (d, _) = self.change(admission, |tx| {
+            let d = tx.deployment(id)?.ok_or_else(|| not_found("Deployment", id))?;
+            if tx.state().unfinished.iter().any(|r| r.deployment_id.as_deref() == Some(id)) {
+                return Err(Error::Conflict(format!(
+                    "Can't delete deployment {id} - There are running or queued executions for this deployment"
+                )));
+            }
+            tx.delete_deployment(id)?;
+            Ok(d)
+        })?;
         Ok(d)
     }
 }

@@ -7,7 +7,7 @@ use drydock_gate::Admission;
 use tokio::sync::Notify;
 use serde_json::Value;
 
-use super::maintenance::{Remaining, flip};
+use super::maintenance::flip;
 use super::{Manager, not_found};
 use crate::error::{Error, Result};
 use crate::store::{Event, Execution, NewEvent, Page};
@@ -53,12 +53,6 @@ fn apply_status(exec: &mut Execution, to: ExecutionStatus, error: Option<&str>, 
 impl Manager {
     /// Create an execution, under the race-free rule.
     pub fn create_execution(&self, new: NewExecution, admission: Option<&dyn Admission>) -> Result<Execution> {
-        let mut inner = self.admit(admission)?;
-        if let Some(dep) = &new.deployment_id
-            && self.store.deployment(dep)?.is_none()
-        {
-            return Err(not_found("Deployment", dep));
-        }
         let exec = Execution {
             id: uuid::Uuid::new_v4().to_string(),
             deployment_id: new.deployment_id,
@@ -78,10 +72,14 @@ impl Manager {
             event_type: "workflow_queued".into(),
             message: format!("'{}' workflow execution created", exec.workflow_id),
         };
-        self.store.insert_execution(&exec, &event)?;
-        inner.unfinished.insert(exec.id.clone(), Remaining::of(&exec));
-        self.publish(&mut inner);
-        drop(inner);
+        self.change(admission, |tx| {
+            if let Some(dep) = &exec.deployment_id
+                && tx.deployment(dep)?.is_none()
+            {
+                return Err(not_found("Deployment", dep));
+            }
+            Ok(tx.insert_execution(&exec, &event)?)
+        })?;
         if exec.workflow_id == SLEEP_WORKFLOW {
             let _ = self.worker_tx.send(exec.id.clone());
         }
@@ -126,37 +124,31 @@ impl Manager {
     fn transition(
         &self,
         id: &str,
-        target: impl FnOnce(ExecutionStatus) -> Result<ExecutionStatus>,
+        target: impl Fn(ExecutionStatus) -> Result<ExecutionStatus>,
         error: Option<&str>,
         admission: Option<&dyn Admission>,
     ) -> Result<Execution> {
-        let mut inner = self.admit(admission)?;
-        let mut exec = self.store.execution(id)?.ok_or_else(|| not_found("Execution", id))?;
-        let to = target(exec.status)?;
-        if to == exec.status {
-            return Ok(exec);
-        }
-        // Decide the eager flip against the set as it will be after this change
-        // (without copying it), and write both in one transaction.
-        let drained = if to.is_terminal() {
-            inner.unfinished.len() == usize::from(inner.unfinished.contains_key(id))
-        } else {
-            inner.unfinished.is_empty()
-        };
-        let now = timestamp::now();
-        let flipped = flip(inner.maintenance.as_ref(), drained, &now);
-        let event = apply_status(&mut exec, to, error, &now);
-        self.store.update_execution(&exec, &event, flipped.as_ref())?;
-        if to.is_terminal() {
-            inner.unfinished.remove(id);
-        } else if let Some(r) = inner.unfinished.get_mut(id) {
-            r.status = to;
-        }
-        if let Some(rec) = flipped {
-            inner.maintenance = Some(rec);
-        }
-        self.publish(&mut inner);
-        drop(inner);
+        let (exec, _) = self.change(admission, |tx| {
+            let mut exec = tx.execution(id)?.ok_or_else(|| not_found("Execution", id))?;
+            let to = target(exec.status)?;
+            if to == exec.status {
+                return Ok(exec);
+            }
+            // The eager flip, decided against the unfinished set as it will be after
+            // this change, in the transaction that makes the change — on whichever
+            // host runs it.
+            let state = tx.state();
+            let others = state.unfinished.iter().filter(|r| r.id != id).count();
+            let drained = if to.is_terminal() { others == 0 } else { state.unfinished.is_empty() };
+            let now = timestamp::now();
+            let flipped = flip(state.maintenance.as_ref(), drained, &now);
+            let event = apply_status(&mut exec, to, error, &now);
+            tx.update_execution(&exec, &event)?;
+            if let Some(rec) = flipped {
+                tx.set_maintenance(Some(&rec))?;
+            }
+            Ok(exec)
+        })?;
         if let Some(waker) = self.wakers.lock().unwrap_or_else(|p| p.into_inner()).get(id) {
             waker.notify_one();
         }

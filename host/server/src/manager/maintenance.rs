@@ -1,35 +1,12 @@
 //! Maintenance mode: the view, activate, deactivate, and the eager flip.
 
-use drydock_engine::{ExecutionStatus, MaintenanceState};
+use drydock_engine::MaintenanceState;
 use drydock_gate::Admission;
 
 use super::Manager;
 use crate::error::{Error, Result};
-use crate::store::{Execution, MaintenanceRecord};
+use crate::store::{MaintenanceRecord, ManagerState, Remaining};
 use crate::timestamp;
-
-/// A summary of one unfinished execution, enough for `remaining_executions`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Remaining {
-    pub id: String,
-    /// For ordering: people read the list oldest first.
-    pub created_at: String,
-    pub status: ExecutionStatus,
-    pub deployment_id: Option<String>,
-    pub workflow_id: String,
-}
-
-impl Remaining {
-    pub(super) fn of(e: &Execution) -> Remaining {
-        Remaining {
-            id: e.id.clone(),
-            created_at: e.created_at.clone(),
-            status: e.status,
-            deployment_id: e.deployment_id.clone(),
-            workflow_id: e.workflow_id.clone(),
-        }
-    }
-}
 
 /// The maintenance state as the API shows it.
 #[derive(Debug, Clone)]
@@ -37,6 +14,8 @@ pub struct MaintenanceView {
     pub record: Option<MaintenanceRecord>,
     /// Present only while activating.
     pub remaining: Option<Vec<Remaining>>,
+    /// The database could not be asked: this is the last state this host saw.
+    pub stale: bool,
 }
 
 impl MaintenanceView {
@@ -60,55 +39,63 @@ pub(super) fn flip(maintenance: Option<&MaintenanceRecord>, drained: bool, now: 
     }
 }
 
-impl super::Inner {
-    fn view(&self) -> MaintenanceView {
-        let remaining = (self.maintenance.as_ref().map(|m| m.status) == Some(MaintenanceState::Activating)).then(|| {
-            let mut list: Vec<Remaining> = self.unfinished.values().cloned().collect();
-            list.sort_by(|a, b| (&a.created_at, &a.id).cmp(&(&b.created_at, &b.id)));
-            list
-        });
-        MaintenanceView { record: self.maintenance.clone(), remaining }
+impl MaintenanceView {
+    fn of(state: &ManagerState) -> MaintenanceView {
+        let activating = state.maintenance.as_ref().map(|m| m.status) == Some(MaintenanceState::Activating);
+        MaintenanceView {
+            record: state.maintenance.clone(),
+            remaining: activating.then(|| state.unfinished.clone()),
+            stale: false,
+        }
     }
 }
 
 impl Manager {
+    /// The maintenance state as the database has it now (any host's change shows);
+    /// when the database cannot answer, the last state seen, marked stale.
     pub fn maintenance(&self) -> MaintenanceView {
-        self.lock().view()
+        match self.store.manager_state() {
+            Ok(state) => MaintenanceView::of(&self.observe(state)),
+            Err(e) => {
+                tracing::warn!(error = %format!("{e:#}"), "cannot read the maintenance state; answering with the last one seen");
+                MaintenanceView { stale: true, ..MaintenanceView::of(&self.seen.load()) }
+            }
+        }
     }
 
     /// Request activation. `Err(NotModified)` when already activating or activated.
     pub fn activate(&self, username: &str, admission: Option<&dyn Admission>) -> Result<MaintenanceView> {
-        let mut inner = self.admit(admission)?;
-        if inner.maintenance.is_some() {
-            return Err(Error::NotModified);
-        }
-        let now = timestamp::now();
-        let drained = inner.unfinished.is_empty();
-        let rec = MaintenanceRecord {
-            status: if drained { MaintenanceState::Activated } else { MaintenanceState::Activating },
-            activated_at: drained.then(|| now.clone()),
-            activation_requested_at: now,
-            requested_by: username.to_string(),
-        };
-        self.store.set_maintenance(Some(&rec))?;
-        inner.maintenance = Some(rec);
-        self.publish(&mut inner);
-        Ok(inner.view())
+        let ((), state) = self.change(admission, |tx| {
+            if tx.state().maintenance.is_some() {
+                return Err(Error::NotModified);
+            }
+            let now = timestamp::now();
+            let drained = tx.state().unfinished.is_empty();
+            tx.set_maintenance(Some(&MaintenanceRecord {
+                status: if drained { MaintenanceState::Activated } else { MaintenanceState::Activating },
+                activated_at: drained.then(|| now.clone()),
+                activation_requested_at: now,
+                requested_by: username.to_string(),
+            }))?;
+            Ok(())
+        })?;
+        Ok(MaintenanceView::of(&state))
     }
 
     /// Deactivate. Returns the previous record with status `deactivated`;
     /// `Err(NotModified)` when already deactivated.
     pub fn deactivate(&self, admission: Option<&dyn Admission>) -> Result<MaintenanceView> {
-        let mut inner = self.admit(admission)?;
-        let Some(prev) = inner.maintenance.clone() else {
-            return Err(Error::NotModified);
-        };
-        self.store.set_maintenance(None)?;
-        inner.maintenance = None;
-        self.publish(&mut inner);
+        let (prev, _) = self.change(admission, |tx| {
+            let Some(prev) = tx.state().maintenance.clone() else {
+                return Err(Error::NotModified);
+            };
+            tx.set_maintenance(None)?;
+            Ok(prev)
+        })?;
         Ok(MaintenanceView {
             record: Some(MaintenanceRecord { status: MaintenanceState::Deactivated, ..prev }),
             remaining: None,
+            stale: false,
         })
     }
 }

@@ -1,16 +1,17 @@
 //! The manager's state: maintenance, executions and deployments, and the rule that
 //! keeps admission and activation race-free.
 //!
-//! Maintenance state and the set of unfinished executions live behind one lock,
-//! written through to the store inside the same critical section. Every change bumps
-//! a version and publishes an immutable snapshot that the gate reads without
-//! locking.
+//! The database is the authority: every admitted write runs in one store
+//! transaction that holds the state lock and checks the state's version
+//! ([`Manager::change`]). The manager keeps the newest state it has seen — from its
+//! own commits, and from other hosts' through [`Manager::observe`] — and publishes
+//! it as an immutable snapshot that the gate reads without locking.
 //!
-//! The race-free rule, stated once ([`Manager::admit`]): a write admitted under state
-//! version `v` commits only while the state is still `v`; if it moved, the request
-//! is decided again under the current state, and the check repeats. No execution is
-//! created once activation began, and `activated` is recorded only when the
-//! unfinished set is empty. No policy call ever runs while the lock is held.
+//! The race-free rule, stated once: a write admitted under state version `v`
+//! commits only while the database's state is still `v`; if it moved, the request
+//! is decided again under the state as it is, and the check repeats. No execution
+//! is created once activation began, and `activated` is recorded only when nothing
+//! is unfinished — on one host or many. No policy call runs inside a transaction.
 //!
 //! Every method blocks on storage: call them off the async runtime's worker threads.
 
@@ -22,7 +23,7 @@ mod tests;
 mod users;
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
 use drydock_engine::{Decision, ExecutionCounts, ExecutionStatus, MaintenanceState, Published, Snapshot};
@@ -30,22 +31,21 @@ use drydock_gate::{Admission, StateSource};
 use tokio::sync::{Notify, mpsc};
 
 use crate::error::{Error, Result};
-use crate::store::{MaintenanceRecord, Store};
+use crate::store::{ManagerState, Outcome, StateTx, Store};
 
+pub use crate::store::Remaining;
 pub use executions::{NewExecution, SLEEP_WORKFLOW};
-pub use maintenance::{MaintenanceView, Remaining};
-
-/// The state the race-free rule needs, behind the manager's one lock.
-struct Inner {
-    maintenance: Option<MaintenanceRecord>,
-    unfinished: BTreeMap<String, Remaining>,
-    version: u64,
-}
+pub use maintenance::MaintenanceView;
 
 pub struct Manager {
     store: Arc<dyn Store>,
-    inner: Mutex<Inner>,
+    /// What the gate decides under (lock-free reads).
     published: ArcSwap<Published>,
+    /// The newest state seen, whole: what a read answers when the database cannot.
+    seen: ArcSwap<ManagerState>,
+    /// Orders publications, so an older state never replaces a newer one. Never
+    /// held across a store call or a policy call.
+    publishing: Mutex<()>,
     /// New `sleep` executions for the built-in worker.
     worker_tx: mpsc::UnboundedSender<String>,
     /// Wake-ups for executions the built-in worker sleeps on: it wakes at its own
@@ -53,20 +53,19 @@ pub struct Manager {
     wakers: Mutex<HashMap<String, Arc<Notify>>>,
 }
 
-fn counts(unfinished: &BTreeMap<String, Remaining>) -> ExecutionCounts {
+fn counts(unfinished: &[Remaining]) -> ExecutionCounts {
     let mut by: BTreeMap<&'static str, (ExecutionStatus, u32)> = BTreeMap::new();
-    for r in unfinished.values() {
+    for r in unfinished {
         by.entry(r.status.as_str()).or_insert((r.status, 0)).1 += 1;
     }
     ExecutionCounts { by_status: by.into_values().collect() }
 }
 
-impl Inner {
-    fn snapshot(&self) -> Snapshot {
-        Snapshot {
-            state: self.maintenance.as_ref().map_or(MaintenanceState::Deactivated, |m| m.status),
-            executions: counts(&self.unfinished),
-        }
+/// The snapshot a policy decides on.
+pub fn snapshot(state: &ManagerState) -> Snapshot {
+    Snapshot {
+        state: state.maintenance.as_ref().map_or(MaintenanceState::Deactivated, |m| m.status),
+        executions: counts(&state.unfinished),
     }
 }
 
@@ -74,66 +73,99 @@ impl Manager {
     /// Load the state from the store. Returns the manager and the receiving end of
     /// the built-in worker's queue (already holding every unfinished `sleep`).
     pub fn open(store: Arc<dyn Store>) -> anyhow::Result<(Arc<Manager>, mpsc::UnboundedReceiver<String>)> {
-        let maintenance = store.maintenance()?;
-        let unfinished = store.unfinished_executions()?;
+        let state = store.manager_state()?;
         let (worker_tx, worker_rx) = mpsc::unbounded_channel();
-        for e in &unfinished {
+        for e in &state.unfinished {
             if e.workflow_id == SLEEP_WORKFLOW {
                 let _ = worker_tx.send(e.id.clone());
             }
         }
-        let mut inner = Inner {
-            maintenance,
-            unfinished: unfinished.iter().map(|e| (e.id.clone(), Remaining::of(e))).collect(),
-            version: 1,
-        };
+        let published = ArcSwap::from_pointee(Published { version: state.version, snapshot: snapshot(&state) });
+        let manager = Arc::new(Manager {
+            store,
+            published,
+            seen: ArcSwap::from_pointee(state),
+            publishing: Mutex::new(()),
+            worker_tx,
+            wakers: Mutex::new(HashMap::new()),
+        });
         // A restart while activating with nothing left (say the last execution ended
         // just before a crash) must not leave a stale `activating`.
-        if let Some(rec) = maintenance::flip(inner.maintenance.as_ref(), inner.unfinished.is_empty(), &crate::timestamp::now()) {
-            store.set_maintenance(Some(&rec))?;
-            inner.maintenance = Some(rec);
-        }
-        let published = ArcSwap::from_pointee(Published { version: inner.version, snapshot: inner.snapshot() });
-        let manager =
-            Manager { store, inner: Mutex::new(inner), published, worker_tx, wakers: Mutex::new(HashMap::new()) };
-        Ok((Arc::new(manager), worker_rx))
+        manager.change(None, |tx| {
+            let now = crate::timestamp::now();
+            if let Some(rec) = maintenance::flip(tx.state().maintenance.as_ref(), tx.state().unfinished.is_empty(), &now) {
+                tx.set_maintenance(Some(&rec))?;
+            }
+            Ok(())
+        })?;
+        Ok((manager, worker_rx))
     }
 
-    fn lock(&self) -> MutexGuard<'_, Inner> {
-        // A panic while holding the lock cannot leave the store half-written (each
-        // store call is one transaction), and the mirrors are only set after commit.
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// The race-free rule: the lock, held, once the state is the one `admission` was
-    /// decided under. If the state moved, the request is decided again under the
-    /// current published state — outside the lock — and the check repeats; a denial
-    /// is the error. Without an admission (a route outside the gate) it is just the
-    /// lock.
-    fn admit(&self, admission: Option<&dyn Admission>) -> Result<MutexGuard<'_, Inner>> {
-        let Some(admission) = admission else { return Ok(self.lock()) };
-        let mut decided_under = admission.version();
+    /// Run `body` in one state transaction under the race-free rule. With an
+    /// admission, the transaction commits only if the state is the version the
+    /// request was decided under; if it moved, the request is decided again under
+    /// the state as it is now — outside any transaction — and it runs again. A
+    /// denial is the error. Without an admission (a route outside the gate, the
+    /// server's own work) it just runs. Returns what `body` returned last and the
+    /// state after the commit.
+    fn change<T>(
+        &self,
+        admission: Option<&dyn Admission>,
+        mut body: impl FnMut(&mut dyn StateTx) -> Result<T>,
+    ) -> Result<(T, Arc<ManagerState>)> {
+        let mut expected = admission.map(|a| a.version());
         loop {
-            let inner = self.lock();
-            if inner.version == decided_under {
-                return Ok(inner);
+            let mut out = None;
+            let outcome = self.store.transact(expected, &mut |tx| {
+                out = Some(body(tx)?);
+                Ok(())
+            })?;
+            match outcome {
+                Outcome::Committed(state) => {
+                    let state = self.observe(state);
+                    let out = out.ok_or_else(|| Error::Internal(anyhow::anyhow!("a state transaction committed without running")))?;
+                    return Ok((out, state));
+                }
+                Outcome::Moved(state) => {
+                    let Some(admission) = admission else {
+                        return Err(Error::Internal(anyhow::anyhow!("the store answered `moved` to an unconditional write")));
+                    };
+                    let state = self.observe(state);
+                    if let Decision::Deny(denial) = admission.decide_again(&snapshot(&state)) {
+                        return Err(Error::Denied(denial));
+                    }
+                    expected = Some(state.version);
+                }
             }
-            drop(inner);
-            // Published under the lock, in version order: this is the newest state
-            // or an older one, and an older one only costs another round.
-            let now = self.published();
-            if let Decision::Deny(denial) = admission.decide_again(&now.snapshot) {
-                return Err(Error::Denied(denial));
-            }
-            decided_under = now.version;
         }
     }
 
-    /// Publish the state after a committed change. Called with the lock held, so
-    /// versions are published in order.
-    fn publish(&self, inner: &mut Inner) {
-        inner.version += 1;
-        self.published.store(Arc::new(Published { version: inner.version, snapshot: inner.snapshot() }));
+    /// Take a state read from the database (after this host's commit, or another
+    /// host's announced change) and publish it if it is newer than what the gate
+    /// decides under. Returns the newest state known.
+    pub fn observe(&self, state: ManagerState) -> Arc<ManagerState> {
+        let _in_order = self.publishing.lock().unwrap_or_else(|p| p.into_inner());
+        let current = self.seen.load_full();
+        if state.version <= current.version {
+            return if state.version == current.version { current } else { Arc::new(state) };
+        }
+        let state = Arc::new(state);
+        self.published.store(Arc::new(Published { version: state.version, snapshot: snapshot(&state) }));
+        self.seen.store(state.clone());
+        state
+    }
+
+    /// Re-read the state from the database (another host changed it): publish it,
+    /// and wake the built-in worker's executions, which may have been cancelled there.
+    pub fn refresh(&self) -> Result<()> {
+        let state = self.store.manager_state()?;
+        let before = self.published().version;
+        if self.observe(state).version != before {
+            for waker in self.wakers.lock().unwrap_or_else(|p| p.into_inner()).values() {
+                waker.notify_one();
+            }
+        }
+        Ok(())
     }
 
     /// The current admission snapshot: lock-free.

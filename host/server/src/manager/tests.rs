@@ -1,6 +1,6 @@
 //! The race-free rule, write kind by write kind and without timing: a write admitted
 //! under one state version, when the state moved before it commits, is decided again
-//! under the new state; and the eager flip's timestamps.
+//! under the new state; and the eager flip's timestamps. On both backends.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::{Manager, NewExecution};
 use crate::error::{Error, Result};
-use crate::store::sqlite::SqliteStore;
+use crate::store::testing::{Backend, backends};
 use crate::store::{Deployment, Page, Store, User};
 
 /// How a request was admitted: under `version`; decided again, it answers `again`.
@@ -53,10 +53,9 @@ fn refused() -> Decision {
     })
 }
 
-fn open(dir: &std::path::Path) -> (Arc<Manager>, Arc<dyn Store>) {
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir).unwrap());
-    let (manager, _worker_queue) = Manager::open(store.clone()).unwrap();
-    (manager, store)
+fn open(b: &Backend) -> (Arc<Manager>, Arc<dyn Store>) {
+    let (manager, _worker_queue) = Manager::open(b.store.clone()).unwrap();
+    (manager, b.store.clone())
 }
 
 fn execution(deployment: &str) -> NewExecution {
@@ -92,7 +91,7 @@ fn contents(store: &dyn Store) -> String {
     let executions: Vec<_> = store.executions(None, &[], &page).unwrap().0.into_iter().map(|e| (e.id, e.status)).collect();
     let deployments: Vec<_> = store.deployments(&page).unwrap().0.into_iter().map(|d| d.id).collect();
     let users: Vec<_> = store.users().unwrap().into_iter().map(|u| u.username).collect();
-    let maintenance = store.maintenance().unwrap().map(|m| m.status);
+    let maintenance = store.manager_state().unwrap().maintenance.map(|m| m.status);
     format!("{executions:?} {deployments:?} {users:?} {maintenance:?}")
 }
 
@@ -106,13 +105,12 @@ fn move_state(m: &Manager) {
 
 /// A manager with deployments `d1` and `d2` and one pending execution on `d1` (no
 /// worker runs it: activation waits, so the state can move both ways).
-fn with_work() -> (tempfile::TempDir, Arc<Manager>, Arc<dyn Store>, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let (m, store) = open(dir.path());
+fn with_work(b: &Backend) -> (Arc<Manager>, Arc<dyn Store>, String) {
+    let (m, store) = open(b);
     m.create_deployment(deployment("d1"), None).unwrap();
     m.create_deployment(deployment("d2"), None).unwrap();
     let held = m.create_execution(execution("d1"), None).unwrap().id;
-    (dir, m, store, held)
+    (m, store, held)
 }
 
 type Write = Box<dyn Fn(&Manager, &dyn Admission) -> Result<()>>;
@@ -136,23 +134,28 @@ fn writes(held: String) -> Vec<(&'static str, Write)> {
 
 #[test]
 fn a_write_admitted_under_an_older_state_is_decided_again_and_a_refusal_writes_nothing() {
-    let (_dir, m, store, held) = with_work();
+    for b in backends() {
+    let (m, store, held) = with_work(&b);
     for (kind, write) in writes(held) {
+        let kind = format!("{}: {kind}", b.name);
         let ticket = Ticket::new(m.published().version, refused());
         move_state(&m);
         let before = contents(&*store);
-        let err = write(&m, &ticket).expect_err(kind);
+        let err = write(&m, &ticket).expect_err(&kind);
         assert!(matches!(&err, Error::Denied(d) if d.message == "decided again: refused"), "{kind}: {err:?}");
         assert_eq!(ticket.asked(), 1, "{kind}: decided again once");
         assert_eq!(*ticket.seen.lock().unwrap(), [m.state()], "{kind}: under the state as it is now");
         assert_eq!(contents(&*store), before, "{kind}: a refused write changed the database");
     }
+    }
 }
 
 #[test]
 fn a_write_admitted_under_the_current_state_is_not_decided_again_and_one_allowed_again_commits() {
-    let (_dir, m, store, held) = with_work();
+    for b in backends() {
+    let (m, store, held) = with_work(&b);
     for (kind, write) in writes(held) {
+        let kind = format!("{}: {kind}", b.name);
         let current = Ticket::new(m.published().version, refused());
         let outcome = write(&m, &current);
         assert_eq!(current.asked(), 0, "{kind}: admitted under this very state, not asked again");
@@ -167,12 +170,13 @@ fn a_write_admitted_under_the_current_state_is_not_decided_again_and_one_allowed
     assert!(store.user("u1").unwrap().is_some());
     assert!(store.deployment("d3").unwrap().is_some());
     assert!(store.deployment("d2").unwrap().is_none());
+    }
 }
 
 #[test]
 fn activated_at_is_the_instant_the_last_execution_ended() {
-    let dir = tempfile::tempdir().unwrap();
-    let (m, store) = open(dir.path());
+    for b in backends() {
+    let (m, store) = open(&b);
     m.create_deployment(deployment("d1"), None).unwrap();
     for round in 0..60 {
         let first = m.create_execution(execution("d1"), None).unwrap().id;
@@ -181,11 +185,12 @@ fn activated_at_is_the_instant_the_last_execution_ended() {
         m.set_execution_status(&first, ExecutionStatus::Failed, None, None).unwrap();
         assert_eq!(m.state(), MaintenanceState::Activating, "round {round}: one execution is left");
         let ended = m.set_execution_status(&last, ExecutionStatus::Terminated, None, None).unwrap().ended_at;
-        let record = store.maintenance().unwrap().expect("a maintenance row");
+        let record = store.manager_state().unwrap().maintenance.expect("a maintenance row");
         assert_eq!(record.status, MaintenanceState::Activated, "round {round}");
         assert!(ended.is_some(), "round {round}");
         assert_eq!(record.activated_at, ended, "round {round}: activated_at and the last ended_at differ");
         assert_eq!(store.execution(&last).unwrap().unwrap().ended_at, ended, "round {round}");
         m.deactivate(None).unwrap();
     }
+}
 }

@@ -18,11 +18,12 @@ impl Manager {
     }
 
     pub fn create_user(&self, user: User, admission: Option<&dyn Admission>) -> Result<User> {
-        let _inner = self.admit(admission)?;
-        if self.store.user(&user.username)?.is_some() {
-            return Err(Error::Conflict(format!("user `{}` already exists", user.username)));
-        }
-        self.store.insert_user(&user)?;
+        self.change(admission, |tx| {
+            if tx.user(&user.username)?.is_some() {
+                return Err(Error::Conflict(format!("user `{}` already exists", user.username)));
+            }
+            Ok(tx.insert_user(&user)?)
+        })?;
         Ok(user)
     }
 
@@ -34,22 +35,41 @@ impl Manager {
         role: Option<Role>,
         admission: Option<&dyn Admission>,
     ) -> Result<User> {
-        let _inner = self.admit(admission)?;
-        let mut user = self.store.user(username)?.ok_or_else(|| not_found("User", username))?;
-        if let Some(hash) = password_hash {
-            user.password_hash = hash;
-        }
-        if let Some(role) = role {
-            user.role = role;
-        }
-        self.store.update_user(&user)?;
+        let (user, _) = self.change(admission, |tx| {
+            let mut user = tx.user(username)?.ok_or_else(|| not_found("User", username))?;
+            if let Some(hash) = &password_hash {
+                user.password_hash = hash.clone();
+            }
+            if let Some(role) = &role {
+                user.role = role.clone();
+            }
+            tx.update_user(&user)?;
+            Ok(user)
+        })?;
         Ok(user)
     }
 
     pub fn delete_user(&self, username: &str, admission: Option<&dyn Admission>) -> Result<User> {
-        let _inner = self.admit(admission)?;
-        let user = self.store.user(username)?.ok_or_else(|| not_found("User", username))?;
-        self.store.delete_user(username)?;
+        let (user, _) = self.change(admission, |tx| {
+            let user = tx.user(username)?.ok_or_else(|| not_found("User", username))?;
+            tx.delete_user(username)?;
+            Ok(user)
+        })?;
         Ok(user)
+    }
+}
+
+impl Manager {
+    /// Create the first user unless one exists (several hosts may start at once on
+    /// one database: only one of them creates it). Returns whether it was created.
+    pub fn create_first_user(&self, user: &User) -> Result<bool> {
+        let (created, _) = self.change(None, |tx| {
+            if tx.has_users()? {
+                return Ok(false);
+            }
+            tx.insert_user(user)?;
+            Ok(true)
+        })?;
+        Ok(created)
     }
 }

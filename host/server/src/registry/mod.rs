@@ -280,6 +280,53 @@ impl Registry {
         Ok(version)
     }
 
+    /// Take up the selection another host committed: load and swap in its active
+    /// version, start or stop its shadow candidate. Nothing is written. A version
+    /// that cannot be loaded here leaves this host as it was (and says so); the
+    /// next poll tries again.
+    pub fn follow(&self) -> Result<()> {
+        let Some(next) = self.store.policy_state()? else { return Ok(()) };
+        let mut loaded = self.lock();
+        let current = self.state();
+        if *current == next {
+            return Ok(());
+        }
+        let active = match current.active_id == next.active_id {
+            true => None,
+            false => Some(self.load(&mut loaded, &next.active_id).inspect_err(|e| {
+                tracing::error!(policy = %next.active_id, error = %e, "another host activated a policy version this host cannot load");
+            })?),
+        };
+        let shadow = match (&next.shadow, current.shadow == next.shadow) {
+            (_, true) => None,
+            (None, false) => Some(None),
+            (Some((id, since, by)), false) => {
+                let policy = self.load(&mut loaded, id)?;
+                let version = self.get(id)?;
+                Some(Some(Arc::new(ShadowSession::new(version, policy, since.clone(), by.clone()))))
+            }
+        };
+        if let Some(policy) = active {
+            let old = self.slots.set_active(policy);
+            self.metrics.swapped();
+            tracing::info!(from = %old.label(), to = %next.active_id, by = %next.activated_by, "policy swapped (changed on another host)");
+        }
+        match shadow {
+            Some(Some(session)) => {
+                self.board.start(session.clone());
+                self.slots.set_shadow(Some(session.policy.clone()));
+            }
+            Some(None) => {
+                self.slots.set_shadow(None);
+                self.board.stop(&timestamp::now(), "another host");
+            }
+            None => {}
+        }
+        self.state.store(Arc::new(next));
+        self.prune(&mut loaded);
+        Ok(())
+    }
+
     // ---- helpers ----
 
     /// The loaded policy of `id`, loading it from the database if needed.

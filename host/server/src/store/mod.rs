@@ -1,61 +1,145 @@
 //! Storage: the one boundary the manager and the policy registry call.
 //!
 //! [`Store`] asks in domain terms, and each call is one transaction: what it writes
-//! lands whole or not at all. A backend is one module that implements it (today
-//! [`sqlite`]; a server database is another module beside it, not edits across the
-//! tree). Calls block — an fsync, a network round trip — so callers run them off
-//! the async runtime's worker threads (`manager::blocking`). Reads take a
-//! connection of their own, so they never wait behind a write's fsync.
+//! lands whole or not at all. A backend is one module that implements it:
+//! [`sqlite`] (embedded, one host) or [`postgres`] (several hosts on one database).
+//! Calls block — an fsync, a network round trip — so callers run them off the
+//! async runtime's worker threads (`manager::blocking`).
+//!
+//! The race-free rule lives here, in the database, not in a process lock: every
+//! write that admission covers runs in [`Store::transact`], which takes the state
+//! lock first and compares the state's version with the one the request was
+//! decided under. Two hosts cannot both pass that check for one version.
 
+pub mod postgres;
 mod records;
 pub mod sqlite;
+#[cfg(test)]
+pub(crate) mod testing;
+#[cfg(test)]
+mod tests;
 
 use drydock_engine::ExecutionStatus;
 
 pub use records::{
     Deployment, Event, Execution, MaintenanceRecord, NewEvent, NewPolicy, Page, PolicyChange, PolicyLogEntry, PolicyRecord,
-    PolicyState, User,
+    PolicyState, Remaining, User,
 };
 
 pub type Result<T> = anyhow::Result<T>;
 
-pub trait Store: Send + Sync + 'static {
-    // ---- maintenance and the executions it waits for ----
+/// The database cannot be reached, or has no connection free within the wait: the
+/// request may be retried. Backends wrap such failures in this, so the HTTP edge
+/// can tell them from a fault.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Unavailable(pub String);
 
-    /// The maintenance row: `None` while deactivated.
-    fn maintenance(&self) -> Result<Option<MaintenanceRecord>>;
-    fn set_maintenance(&self, rec: Option<&MaintenanceRecord>) -> Result<()>;
+/// The manager's state as the database holds it: what admission decides under.
+/// `version` moves with every change of the maintenance row or of an execution's
+/// status, on whichever host makes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManagerState {
+    pub version: u64,
+    /// `None` while deactivated.
+    pub maintenance: Option<MaintenanceRecord>,
     /// Every execution not in an end state, oldest first.
-    fn unfinished_executions(&self) -> Result<Vec<Execution>>;
+    pub unfinished: Vec<Remaining>,
+}
 
-    // ---- executions and their events ----
+/// Counters that move with each kind of shared change; a host that sees one move
+/// re-reads that part (the safety net under the backend's notifications).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Generations {
+    pub state: u64,
+    pub policy: u64,
+    pub users: u64,
+}
 
-    fn insert_execution(&self, e: &Execution, event: &NewEvent) -> Result<()>;
-    /// Write a status change and its event, and — in the same transaction — the
-    /// maintenance row when the change flips activating to activated.
-    fn update_execution(&self, e: &Execution, event: &NewEvent, maintenance: Option<&MaintenanceRecord>) -> Result<()>;
+/// A change another host (or this one) committed, as the backend announces it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// The maintenance row or an execution changed.
+    State,
+    /// The active or shadow policy selection changed.
+    Policy,
+    /// A user was created, changed or deleted.
+    User(String),
+    /// Announcements may have been missed (the feed reconnected): re-read everything.
+    Resync,
+}
+
+/// The answer of a state transaction.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Committed (or nothing to write); the state after it.
+    Committed(ManagerState),
+    /// The state is not the version the caller decided under; nothing was
+    /// written. The state as it is now.
+    Moved(ManagerState),
+}
+
+/// The writes the race-free rule covers, inside one transaction that holds the
+/// state lock (a row lock, or SQLite's one writer) from its first statement.
+pub trait StateTx {
+    /// The state when the transaction took the lock.
+    fn state(&self) -> &ManagerState;
+    fn execution(&mut self, id: &str) -> Result<Option<Execution>>;
+    fn insert_execution(&mut self, e: &Execution, event: &NewEvent) -> Result<()>;
+    /// Write a status change and its event.
+    fn update_execution(&mut self, e: &Execution, event: &NewEvent) -> Result<()>;
+    fn set_maintenance(&mut self, rec: Option<&MaintenanceRecord>) -> Result<()>;
+    fn deployment(&mut self, id: &str) -> Result<Option<Deployment>>;
+    fn insert_deployment(&mut self, d: &Deployment) -> Result<()>;
+    /// Whether there was one to delete.
+    fn delete_deployment(&mut self, id: &str) -> Result<bool>;
+    fn user(&mut self, username: &str) -> Result<Option<User>>;
+    fn has_users(&mut self) -> Result<bool>;
+    fn insert_user(&mut self, user: &User) -> Result<()>;
+    /// Replace a user's password hash and role.
+    fn update_user(&mut self, user: &User) -> Result<()>;
+    /// Whether there was one to delete.
+    fn delete_user(&mut self, username: &str) -> Result<bool>;
+}
+
+/// The body of a state transaction: its error rolls everything back.
+pub type TxBody<'a> = &'a mut dyn FnMut(&mut dyn StateTx) -> crate::error::Result<()>;
+
+pub trait Store: Send + Sync + 'static {
+    /// Whether other hosts may write this database (their changes arrive through
+    /// [`Store::subscribe`] and [`Store::generations`]).
+    fn shared(&self) -> bool {
+        false
+    }
+
+    /// Announcements of committed changes, from every host, when the backend has
+    /// them. The stream ends only when the store is dropped.
+    fn subscribe(&self) -> Option<tokio::sync::mpsc::Receiver<Change>> {
+        None
+    }
+
+    fn generations(&self) -> Result<Generations>;
+
+    // ---- maintenance, executions, deployments and users: the state transaction ----
+
+    fn manager_state(&self) -> Result<ManagerState>;
+
+    /// One transaction under the state lock. With `expected` and a state at another
+    /// version, nothing runs and the answer is [`Outcome::Moved`]. Otherwise `body`
+    /// runs; if it wrote to the maintenance row or an execution, the state's version
+    /// moves. An error from `body` rolls back and is returned as is.
+    fn transact(&self, expected: Option<u64>, body: TxBody<'_>) -> crate::error::Result<Outcome>;
+
+    // ---- reads ----
+
     fn execution(&self, id: &str) -> Result<Option<Execution>>;
     /// Executions, optionally of one deployment and/or with given statuses, and the total.
     fn executions(&self, deployment_id: Option<&str>, statuses: &[ExecutionStatus], page: &Page) -> Result<(Vec<Execution>, u64)>;
     fn events(&self, execution_id: &str, page: &Page) -> Result<(Vec<Event>, u64)>;
-
-    // ---- deployments ----
-
     fn deployment(&self, id: &str) -> Result<Option<Deployment>>;
     fn deployments(&self, page: &Page) -> Result<(Vec<Deployment>, u64)>;
-    fn insert_deployment(&self, d: &Deployment) -> Result<()>;
-    /// Whether there was one to delete.
-    fn delete_deployment(&self, id: &str) -> Result<bool>;
-
-    // ---- users ----
-
     fn user(&self, username: &str) -> Result<Option<User>>;
     fn users(&self) -> Result<Vec<User>>;
-    fn insert_user(&self, user: &User) -> Result<()>;
-    /// Replace a user's password hash and role.
-    fn update_user(&self, user: &User) -> Result<()>;
-    /// Whether there was one to delete.
-    fn delete_user(&self, username: &str) -> Result<bool>;
 
     // ---- policy versions ----
 

@@ -128,3 +128,26 @@ pub struct PolicyChange {
     pub policy_id: String,
     pub detail: String,
 }
+
+/// A summary of one unfinished execution, enough for `remaining_executions`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Remaining {
+    pub id: String,
+    /// For ordering: people read the list oldest first.
+    pub created_at: String,
+    pub status: ExecutionStatus,
+    pub deployment_id: Option<String>,
+    pub workflow_id: String,
+}
+
+impl Remaining {
+    pub fn of(e: &Execution) -> Remaining {
+        Remaining {
+            id: e.id.clone(),
+            created_at: e.created_at.clone(),
+            status: e.status,
+            deployment_id: e.deployment_id.clone(),
+            workflow_id: e.workflow_id.clone(),
+        }
+    }
+}

@@ -93,16 +93,6 @@ impl Tx<'_> {
         Ok((items, total))
     }
 
-    /// Every execution not in an end state (the set that holds maintenance back).
-    pub(super) fn unfinished_executions(&self) -> anyhow::Result<Vec<Execution>> {
-        let mut stmt = self.tx.prepare(
-            "SELECT * FROM executions WHERE status NOT IN ('terminated', 'failed', 'cancelled') ORDER BY created_at, rowid",
-        )?;
-        let rows = stmt.query_map([], execution_from_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
-    }
-
-
     pub(super) fn insert_event(&self, execution_id: &str, event: &NewEvent) -> anyhow::Result<()> {
         self.tx.execute(
             "INSERT INTO events (execution_id, timestamp, event_type, message) VALUES (?1, ?2, ?3, ?4)",

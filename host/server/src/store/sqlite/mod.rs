@@ -17,8 +17,8 @@ use drydock_engine::ExecutionStatus;
 use rusqlite::Connection;
 
 use super::{
-    Deployment, Event, Execution, MaintenanceRecord, NewEvent, NewPolicy, Page, PolicyChange, PolicyLogEntry, PolicyRecord,
-    PolicyState, Result, Store, User,
+    Deployment, Event, Execution, Generations, ManagerState, MaintenanceRecord, NewEvent, NewPolicy, Outcome, Page,
+    PolicyChange, PolicyLogEntry, PolicyRecord, PolicyState, Result, StateTx, Store, TxBody, User,
 };
 
 /// Migrations, applied in order; `PRAGMA user_version` records how many ran.
@@ -26,6 +26,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/0001_init.sql"),
     include_str!("../../../migrations/0002_policies.sql"),
     include_str!("../../../migrations/0003_artifacts.sql"),
+    include_str!("../../../migrations/0004_generations.sql"),
 ];
 
 /// The database file inside the data directory.
@@ -94,7 +95,9 @@ impl SqliteStore {
     /// Run `f` in one write transaction: everything it writes lands, or nothing does.
     fn write<T>(&self, f: impl FnOnce(&Tx<'_>) -> anyhow::Result<T>) -> Result<T> {
         let mut conn = locked(&self.writer);
-        let tx = conn.transaction()?;
+        // IMMEDIATE: SQLite's write lock from the first statement, so what a
+        // transaction reads is what it writes against.
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let out = f(&Tx { tx: &tx })?;
         tx.commit()?;
         Ok(out)
@@ -124,35 +127,105 @@ fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The state transaction's writes, tracking which generations they move.
+struct StateWrites<'a> {
+    tx: Tx<'a>,
+    state: ManagerState,
+    state_changed: bool,
+    users_changed: bool,
+}
+
+impl StateTx for StateWrites<'_> {
+    fn state(&self) -> &ManagerState {
+        &self.state
+    }
+
+    fn execution(&mut self, id: &str) -> Result<Option<Execution>> {
+        self.tx.execution(id)
+    }
+
+    fn insert_execution(&mut self, e: &Execution, event: &NewEvent) -> Result<()> {
+        self.state_changed = true;
+        self.tx.insert_execution(e)?;
+        self.tx.insert_event(&e.id, event)
+    }
+
+    fn update_execution(&mut self, e: &Execution, event: &NewEvent) -> Result<()> {
+        self.state_changed = true;
+        self.tx.update_execution(e)?;
+        self.tx.insert_event(&e.id, event)
+    }
+
+    fn set_maintenance(&mut self, rec: Option<&MaintenanceRecord>) -> Result<()> {
+        self.state_changed = true;
+        self.tx.set_maintenance(rec)
+    }
+
+    fn deployment(&mut self, id: &str) -> Result<Option<Deployment>> {
+        self.tx.deployment(id)
+    }
+
+    fn insert_deployment(&mut self, d: &Deployment) -> Result<()> {
+        self.tx.insert_deployment(d)
+    }
+
+    fn delete_deployment(&mut self, id: &str) -> Result<bool> {
+        self.tx.delete_deployment(id)
+    }
+
+    fn user(&mut self, username: &str) -> Result<Option<User>> {
+        self.tx.user(username)
+    }
+
+    fn has_users(&mut self) -> Result<bool> {
+        Ok(self.tx.tx.query_row("SELECT EXISTS (SELECT 1 FROM users)", [], |r| r.get(0))?)
+    }
+
+    fn insert_user(&mut self, user: &User) -> Result<()> {
+        self.users_changed = true;
+        self.tx.insert_user(user)
+    }
+
+    fn update_user(&mut self, user: &User) -> Result<()> {
+        self.users_changed = true;
+        self.tx.update_user(user)
+    }
+
+    fn delete_user(&mut self, username: &str) -> Result<bool> {
+        self.users_changed = true;
+        self.tx.delete_user(username)
+    }
+}
+
 impl Store for SqliteStore {
-    fn maintenance(&self) -> Result<Option<MaintenanceRecord>> {
-        self.read(|tx| tx.maintenance())
+    fn generations(&self) -> Result<Generations> {
+        self.read(|tx| tx.generations())
     }
 
-    fn set_maintenance(&self, rec: Option<&MaintenanceRecord>) -> Result<()> {
-        self.write(|tx| tx.set_maintenance(rec))
+    fn manager_state(&self) -> Result<ManagerState> {
+        self.read(|tx| tx.manager_state())
     }
 
-    fn unfinished_executions(&self) -> Result<Vec<Execution>> {
-        self.read(|tx| tx.unfinished_executions())
-    }
-
-    fn insert_execution(&self, e: &Execution, event: &NewEvent) -> Result<()> {
-        self.write(|tx| {
-            tx.insert_execution(e)?;
-            tx.insert_event(&e.id, event)
-        })
-    }
-
-    fn update_execution(&self, e: &Execution, event: &NewEvent, maintenance: Option<&MaintenanceRecord>) -> Result<()> {
-        self.write(|tx| {
-            tx.update_execution(e)?;
-            tx.insert_event(&e.id, event)?;
-            if let Some(rec) = maintenance {
-                tx.set_maintenance(Some(rec))?;
+    fn transact(&self, expected: Option<u64>, body: TxBody<'_>) -> crate::error::Result<Outcome> {
+        let mut conn = locked(&self.writer);
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(anyhow::Error::from)?;
+        let state = Tx { tx: &tx }.manager_state()?;
+        if expected.is_some_and(|v| v != state.version) {
+            return Ok(Outcome::Moved(state));
+        }
+        let mut writes = StateWrites { tx: Tx { tx: &tx }, state, state_changed: false, users_changed: false };
+        body(&mut writes)?;
+        let StateWrites { state, state_changed, users_changed, .. } = writes;
+        let mut state = state;
+        if state_changed || users_changed {
+            let t = Tx { tx: &tx };
+            t.bump(state_changed, false, users_changed)?;
+            if state_changed {
+                state = t.manager_state()?;
             }
-            Ok(())
-        })
+        }
+        tx.commit().map_err(anyhow::Error::from)?;
+        Ok(Outcome::Committed(state))
     }
 
     fn execution(&self, id: &str) -> Result<Option<Execution>> {
@@ -175,32 +248,12 @@ impl Store for SqliteStore {
         self.read(|tx| tx.deployments(page))
     }
 
-    fn insert_deployment(&self, d: &Deployment) -> Result<()> {
-        self.write(|tx| tx.insert_deployment(d))
-    }
-
-    fn delete_deployment(&self, id: &str) -> Result<bool> {
-        self.write(|tx| tx.delete_deployment(id))
-    }
-
     fn user(&self, username: &str) -> Result<Option<User>> {
         self.read(|tx| tx.user(username))
     }
 
     fn users(&self) -> Result<Vec<User>> {
         self.read(|tx| tx.users())
-    }
-
-    fn insert_user(&self, user: &User) -> Result<()> {
-        self.write(|tx| tx.insert_user(user))
-    }
-
-    fn update_user(&self, user: &User) -> Result<()> {
-        self.write(|tx| tx.update_user(user))
-    }
-
-    fn delete_user(&self, username: &str) -> Result<bool> {
-        self.write(|tx| tx.delete_user(username))
     }
 
     fn policies(&self) -> Result<Vec<PolicyRecord>> {
@@ -252,6 +305,7 @@ impl Store for SqliteStore {
     fn set_policy_state(&self, state: &PolicyState, log: &[PolicyChange]) -> Result<()> {
         self.write(|tx| {
             tx.set_policy_state(state)?;
+            tx.bump(false, true, false)?;
             log.iter().try_for_each(|line| tx.log_policy(line))
         })
     }
@@ -260,6 +314,7 @@ impl Store for SqliteStore {
         self.write(|tx| {
             tx.delete_policy(id)?;
             tx.set_policy_state(state)?;
+            tx.bump(false, true, false)?;
             tx.log_policy(log)
         })
     }

@@ -1,0 +1,463 @@
+//! The shared backend: one PostgreSQL database for several hosts, the other place
+//! with SQL.
+//!
+//! tokio-postgres with a bounded deadpool pool (statements prepared once per
+//! connection and cached), driven from the store's own small runtime so the
+//! blocking [`Store`] calls work from any thread. Every call has a deadline, and a
+//! database that cannot be reached, or a pool with no connection free within the
+//! wait, is an [`Unavailable`] error the HTTP edge answers with 503 — fast, not at
+//! the request timeout. Changes are announced with `NOTIFY drydock` in the
+//! transaction that makes them; [`feed`] listens and reconnects on its own.
+
+mod feed;
+mod reads;
+mod state;
+
+use std::future::Future;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use anyhow::Context;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
+use drydock_engine::ExecutionStatus;
+use tokio::sync::mpsc;
+use tokio_postgres::NoTls;
+
+use super::{
+    Change, Deployment, Event, Execution, Generations, ManagerState, NewPolicy, Outcome, Page, PolicyChange,
+    PolicyLogEntry, PolicyRecord, PolicyState, Result, Store, TxBody, Unavailable, User,
+};
+
+/// Migrations, applied in order; the `drydock_schema` table records how many ran.
+const MIGRATIONS: &[&str] = &[include_str!("../../../migrations/postgres/0001_schema.sql")];
+
+/// The one channel every host listens on; payloads are `state`, `policy`, `user:NAME`.
+pub const CHANNEL: &str = "drydock";
+/// Arbitrary, fixed: the advisory lock key schema migrations take.
+const MIGRATION_LOCK: i64 = 0x6472_7964_6f63_6b01;
+/// Serialises policy writes across hosts (upload dedup, state changes).
+const POLICY_LOCK: i64 = 0x6472_7964_6f63_6b02;
+
+/// How the store talks to the database.
+#[derive(Debug, Clone)]
+pub struct PgOptions {
+    /// Connections in the pool, at most.
+    pub pool_size: usize,
+    /// How long a call waits for a free connection, or for a new one to connect.
+    pub wait: Duration,
+    /// Deadline of one store call (all its statements).
+    pub deadline: Duration,
+}
+
+impl Default for PgOptions {
+    fn default() -> PgOptions {
+        PgOptions { pool_size: 16, wait: Duration::from_secs(2), deadline: Duration::from_secs(5) }
+    }
+}
+
+pub struct PgStore {
+    /// Owned so the store works from any thread; shut down without blocking on drop.
+    runtime: Option<tokio::runtime::Runtime>,
+    pool: Pool,
+    /// Names the database in messages, without the password.
+    target: String,
+    /// This host's compiled-artifact cache is its own: its digests are keyed by it.
+    host: String,
+    options: PgOptions,
+    changes: Mutex<Option<mpsc::Receiver<Change>>>,
+}
+
+/// What a database call can fail with, before it is sorted into "retry later" and
+/// "fault".
+#[derive(Debug)]
+pub(super) enum Fault {
+    Pg(tokio_postgres::Error),
+    Pool(PoolError),
+    Other(anyhow::Error),
+}
+
+impl From<tokio_postgres::Error> for Fault {
+    fn from(e: tokio_postgres::Error) -> Fault {
+        Fault::Pg(e)
+    }
+}
+
+impl From<PoolError> for Fault {
+    fn from(e: PoolError) -> Fault {
+        Fault::Pool(e)
+    }
+}
+
+impl From<anyhow::Error> for Fault {
+    fn from(e: anyhow::Error) -> Fault {
+        Fault::Other(e)
+    }
+}
+
+pub(super) type PgResult<T> = std::result::Result<T, Fault>;
+
+/// Whether a driver error means the connection or the server is gone (as opposed
+/// to a statement's own failure): no answer from the server, or SQLSTATE class 08
+/// (connection exception) or 57P (the server is shutting down or starting).
+fn is_connection_loss(e: &tokio_postgres::Error) -> bool {
+    match e.as_db_error() {
+        None => true,
+        Some(db) => {
+            let code = db.code().code();
+            code.starts_with("08") || code.starts_with("57P")
+        }
+    }
+}
+
+/// `postgres://user:secret@host:5432/db?x` → `host:5432/db`, for messages.
+fn describe(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
+    rest.split('?').next().unwrap_or(rest).to_string()
+}
+
+impl PgStore {
+    /// Connect, bring the schema up to date (once per database, even with several
+    /// hosts starting at once), and start listening for other hosts' changes.
+    /// `host` names this host's compiled-artifact cache.
+    pub fn open(url: &str, host: &str, options: PgOptions) -> anyhow::Result<PgStore> {
+        let target = describe(url);
+        let mut config: tokio_postgres::Config =
+            url.parse().with_context(|| format!("`{target}` is not a PostgreSQL URL (postgres://USER@HOST:PORT/DB)"))?;
+        config.connect_timeout(options.wait).keepalives(true).keepalives_idle(Duration::from_secs(10));
+        config.application_name("drydock");
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("drydock-pg")
+            .enable_all()
+            .build()
+            .context("cannot start the database client's threads")?;
+        let manager = Manager::from_config(config.clone(), NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let pool = Pool::builder(manager)
+            .max_size(options.pool_size)
+            .wait_timeout(Some(options.wait))
+            .create_timeout(Some(options.wait))
+            .recycle_timeout(Some(options.wait))
+            .runtime(Runtime::Tokio1)
+            .build()
+            .context("cannot set up the database connection pool")?;
+        let (tx, rx) = mpsc::channel(1024);
+        let store = PgStore {
+            runtime: Some(runtime),
+            pool,
+            target,
+            host: host.to_string(),
+            options,
+            changes: Mutex::new(Some(rx)),
+        };
+        store.run(store.migrate()).with_context(|| format!("cannot prepare the database at {}", store.target))?;
+        store.handle().spawn(feed::listen(config, store.target.clone(), tx));
+        Ok(store)
+    }
+
+    fn handle(&self) -> &tokio::runtime::Handle {
+        self.runtime.as_ref().expect("the runtime lives as long as the store").handle()
+    }
+
+    /// The database this store uses (no password), for messages.
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    /// Run one store call to its end or its deadline, from any thread.
+    pub(super) fn run<T>(&self, fut: impl Future<Output = PgResult<T>>) -> Result<T> {
+        let deadline = self.options.deadline;
+        // Made inside the store's runtime: its timer is the one that fires it.
+        let fut = async move { tokio::time::timeout(deadline, fut).await };
+        let handle = self.handle();
+        // On a runtime worker thread, step out of it first: blocking there is not allowed.
+        let out = if tokio::runtime::Handle::try_current().is_ok() {
+            tokio::task::block_in_place(|| handle.block_on(fut))
+        } else {
+            handle.block_on(fut)
+        };
+        match out {
+            Err(_) => Err(Unavailable(format!(
+                "The database at {} did not answer within {} s; try again shortly",
+                self.target,
+                self.options.deadline.as_secs()
+            ))
+            .into()),
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(fault)) => Err(self.sort(fault)),
+        }
+    }
+
+    /// "Retry later" or a fault.
+    fn sort(&self, fault: Fault) -> anyhow::Error {
+        match fault {
+            Fault::Pool(PoolError::Timeout(deadpool_postgres::TimeoutType::Wait)) => Unavailable(format!(
+                "All {} connections to the database are busy (waited {} ms); try again shortly",
+                self.options.pool_size,
+                self.options.wait.as_millis()
+            ))
+            .into(),
+            Fault::Pool(PoolError::Timeout(_)) => Unavailable(format!(
+                "Cannot connect to the database at {} (no answer within {} ms); try again shortly",
+                self.target,
+                self.options.wait.as_millis()
+            ))
+            .into(),
+            Fault::Pool(PoolError::Backend(e)) => {
+                Unavailable(format!("Cannot connect to the database at {}: {e}; try again shortly", self.target)).into()
+            }
+            Fault::Pool(e) => Unavailable(format!("Cannot use the database at {}: {e}", self.target)).into(),
+            Fault::Pg(e) if is_connection_loss(&e) => {
+                Unavailable(format!("Lost the connection to the database at {}: {e}; try again shortly", self.target))
+                    .into()
+            }
+            Fault::Pg(e) => anyhow::Error::new(e).context(format!("a statement failed on the database at {}", self.target)),
+            Fault::Other(e) => e,
+        }
+    }
+
+    async fn migrate(&self) -> PgResult<()> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        // One host at a time; the others wait here and then find nothing to do.
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await?;
+        tx.batch_execute("CREATE TABLE IF NOT EXISTS drydock_schema (version INTEGER NOT NULL)").await?;
+        let applied: i32 = match tx.query_opt("SELECT version FROM drydock_schema", &[]).await? {
+            Some(row) => row.get(0),
+            None => {
+                tx.execute("INSERT INTO drydock_schema (version) VALUES (0)", &[]).await?;
+                0
+            }
+        };
+        let known = MIGRATIONS.len() as i32;
+        if applied > known {
+            return Err(Fault::Other(anyhow::anyhow!(
+                "the database schema is version {applied}, newer than this drydock knows ({known}); use a newer drydock"
+            )));
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied as usize) {
+            tx.batch_execute(sql).await.map_err(|e| Fault::Other(anyhow::Error::new(e).context(format!("migration {} failed", i + 1))))?;
+            tx.execute("UPDATE drydock_schema SET version = $1", &[&(i as i32 + 1)]).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        // Dropping a runtime blocks, which is not allowed on another runtime's thread.
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+fn notify_sql(payload: &str) -> String {
+    // Payloads are ours (`state`, `policy`, `user:` + a validated user name), but
+    // quote them as SQL literals regardless.
+    format!("NOTIFY {CHANNEL}, '{}'", payload.replace('\'', "''"))
+}
+
+impl Store for PgStore {
+    fn shared(&self) -> bool {
+        true
+    }
+
+    fn subscribe(&self) -> Option<mpsc::Receiver<Change>> {
+        self.changes.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+
+    fn generations(&self) -> Result<Generations> {
+        self.run(async {
+            let client = self.pool.get().await?;
+            let st = client.prepare_cached("SELECT state, policy, users FROM generations WHERE id = 1").await?;
+            let row = client.query_one(&st, &[]).await?;
+            Ok(Generations { state: row.get::<_, i64>(0) as u64, policy: row.get::<_, i64>(1) as u64, users: row.get::<_, i64>(2) as u64 })
+        })
+    }
+
+    fn manager_state(&self) -> Result<ManagerState> {
+        self.run(async {
+            let client = self.pool.get().await?;
+            state::read_state(&client).await
+        })
+    }
+
+    fn transact(&self, expected: Option<u64>, body: TxBody<'_>) -> crate::error::Result<Outcome> {
+        state::transact(self, expected, body)
+    }
+
+    fn execution(&self, id: &str) -> Result<Option<Execution>> {
+        self.run(async { reads::execution(&self.pool.get().await?, id).await })
+    }
+
+    fn executions(&self, deployment_id: Option<&str>, statuses: &[ExecutionStatus], page: &Page) -> Result<(Vec<Execution>, u64)> {
+        self.run(async { reads::executions(&self.pool.get().await?, deployment_id, statuses, page).await })
+    }
+
+    fn events(&self, execution_id: &str, page: &Page) -> Result<(Vec<Event>, u64)> {
+        self.run(async { reads::events(&self.pool.get().await?, execution_id, page).await })
+    }
+
+    fn deployment(&self, id: &str) -> Result<Option<Deployment>> {
+        self.run(async { reads::deployment(&self.pool.get().await?, id).await })
+    }
+
+    fn deployments(&self, page: &Page) -> Result<(Vec<Deployment>, u64)> {
+        self.run(async { reads::deployments(&self.pool.get().await?, page).await })
+    }
+
+    fn user(&self, username: &str) -> Result<Option<User>> {
+        self.run(async { reads::user(&self.pool.get().await?, username).await })
+    }
+
+    fn users(&self) -> Result<Vec<User>> {
+        self.run(async { reads::users(&self.pool.get().await?).await })
+    }
+
+    fn policies(&self) -> Result<Vec<PolicyRecord>> {
+        self.run(async { reads::policies(&self.pool.get().await?).await })
+    }
+
+    fn policy(&self, id: &str) -> Result<Option<PolicyRecord>> {
+        self.run(async { reads::policy(&self.pool.get().await?, "id", id).await })
+    }
+
+    fn policy_component(&self, id: &str) -> Result<Option<Vec<u8>>> {
+        self.run(async {
+            let client = self.pool.get().await?;
+            let st = client.prepare_cached("SELECT component FROM policies WHERE id = $1").await?;
+            Ok(client.query_opt(&st, &[&id]).await?.map(|r| r.get(0)))
+        })
+    }
+
+    fn insert_policy(&self, new: &NewPolicy, component: &[u8]) -> Result<(PolicyRecord, bool)> {
+        self.run(async {
+            let mut client = self.pool.get().await?;
+            let tx = client.transaction().await?;
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&POLICY_LOCK]).await?;
+            if let Some(rec) = reads::policy(&tx, "sha256", &new.sha256).await? {
+                return Ok((rec, false));
+            }
+            // 12 hex digits name a version; on the (astronomically unlikely)
+            // collision, the full digest does.
+            let short = &new.sha256[..12.min(new.sha256.len())];
+            let id = if reads::policy(&tx, "id", short).await?.is_some() { new.sha256.as_str() } else { short };
+            let rec = PolicyRecord {
+                id: id.to_string(),
+                sha256: new.sha256.clone(),
+                name: new.name.clone(),
+                version: new.version.clone(),
+                size: new.size,
+                uploaded_by: new.uploaded_by.clone(),
+                uploaded_at: new.uploaded_at.clone(),
+            };
+            tx.execute(
+                "INSERT INTO policies (id, sha256, name, version, size, component, uploaded_by, uploaded_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                &[&rec.id, &rec.sha256, &rec.name, &rec.version, &(rec.size as i64), &component, &rec.uploaded_by, &rec.uploaded_at],
+            )
+            .await?;
+            log_policy(&tx, &PolicyChange {
+                at: new.uploaded_at.clone(),
+                username: new.uploaded_by.clone(),
+                action: "upload".into(),
+                policy_id: rec.id.clone(),
+                detail: format!("{}@{}", rec.name, rec.version),
+            })
+            .await?;
+            tx.commit().await?;
+            Ok((rec, true))
+        })
+    }
+
+    fn policy_state(&self) -> Result<Option<PolicyState>> {
+        self.run(async { reads::policy_state(&self.pool.get().await?).await })
+    }
+
+    fn set_policy_state(&self, state: &PolicyState, log: &[PolicyChange]) -> Result<()> {
+        self.run(async {
+            let mut client = self.pool.get().await?;
+            let tx = client.transaction().await?;
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&POLICY_LOCK]).await?;
+            set_policy_state(&tx, state).await?;
+            for line in log {
+                log_policy(&tx, line).await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    fn delete_policy(&self, id: &str, state: &PolicyState, log: &PolicyChange) -> Result<()> {
+        self.run(async {
+            let mut client = self.pool.get().await?;
+            let tx = client.transaction().await?;
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&POLICY_LOCK]).await?;
+            tx.execute("DELETE FROM policies WHERE id = $1", &[&id]).await?;
+            set_policy_state(&tx, state).await?;
+            log_policy(&tx, log).await?;
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    fn policy_log(&self, limit: u32) -> Result<Vec<PolicyLogEntry>> {
+        self.run(async { reads::policy_log(&self.pool.get().await?, limit).await })
+    }
+
+    fn artifact_digest(&self, component_sha256: &str, engine: &str) -> Result<Option<String>> {
+        self.run(async {
+            let client = self.pool.get().await?;
+            let st = client
+                .prepare_cached(
+                    "SELECT artifact_sha256 FROM policy_artifacts WHERE host = $1 AND component_sha256 = $2 AND engine = $3",
+                )
+                .await?;
+            Ok(client.query_opt(&st, &[&self.host, &component_sha256, &engine]).await?.map(|r| r.get(0)))
+        })
+    }
+
+    fn record_artifact(&self, component_sha256: &str, engine: &str, artifact_sha256: &str) -> Result<()> {
+        self.run(async {
+            let client = self.pool.get().await?;
+            client
+                .execute(
+                    "INSERT INTO policy_artifacts (host, component_sha256, engine, artifact_sha256) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (host, component_sha256, engine) DO UPDATE SET artifact_sha256 = $4",
+                    &[&self.host, &component_sha256, &engine, &artifact_sha256],
+                )
+                .await?;
+            Ok(())
+        })
+    }
+}
+
+/// The policy selection, its generation, and the announcement, in `tx`.
+async fn set_policy_state(tx: &deadpool_postgres::Transaction<'_>, st: &PolicyState) -> PgResult<()> {
+    let (shadow_id, shadow_since, shadow_by) = match &st.shadow {
+        Some((id, since, by)) => (Some(id), Some(since), Some(by)),
+        None => (None, None, None),
+    };
+    tx.execute(
+        "INSERT INTO policy_state (id, active_id, active_since, activated_by, previous_id, shadow_id, shadow_since, shadow_by)
+         VALUES (1, $1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (id) DO UPDATE SET active_id = $1, active_since = $2, activated_by = $3,
+            previous_id = $4, shadow_id = $5, shadow_since = $6, shadow_by = $7",
+        &[&st.active_id, &st.active_since, &st.activated_by, &st.previous_id, &shadow_id, &shadow_since, &shadow_by],
+    )
+    .await?;
+    tx.execute("UPDATE generations SET policy = policy + 1 WHERE id = 1", &[]).await?;
+    tx.batch_execute(&notify_sql("policy")).await?;
+    Ok(())
+}
+
+async fn log_policy(tx: &deadpool_postgres::Transaction<'_>, line: &PolicyChange) -> PgResult<()> {
+    tx.execute(
+        "INSERT INTO policy_log (at, username, action, policy_id, detail) VALUES ($1, $2, $3, $4, $5)",
+        &[&line.at, &line.username, &line.action, &line.policy_id, &line.detail],
+    )
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,253 @@
+//! The storage contract, run against both backends: what is written reads back the
+//! same, a state transaction checks its version and lands whole or not at all, the
+//! generations move with what changed, and (PostgreSQL) two hosts on one database
+//! cannot both commit under one state version.
+
+use std::sync::Arc;
+
+use drydock_engine::{ExecutionStatus, MaintenanceState, Role};
+use serde_json::json;
+
+use super::testing::{backends, pg_host, postgres};
+use super::*;
+use crate::error::Error;
+
+fn execution(id: &str, deployment: &str, created_at: &str) -> Execution {
+    Execution {
+        id: id.into(),
+        deployment_id: Some(deployment.into()),
+        workflow_id: "install".into(),
+        status: ExecutionStatus::Pending,
+        parameters: json!({"k": [1, "two"]}),
+        error: String::new(),
+        is_system_workflow: false,
+        created_at: created_at.into(),
+        started_at: None,
+        ended_at: None,
+        created_by: "admin".into(),
+        tenant_name: "default_tenant".into(),
+    }
+}
+
+fn event(kind: &str) -> NewEvent {
+    NewEvent { timestamp: "2026-01-01T00:00:00.000Z".into(), event_type: kind.into(), message: format!("{kind} happened") }
+}
+
+fn deployment(id: &str) -> Deployment {
+    Deployment {
+        id: id.into(),
+        blueprint_id: Some("bp".into()),
+        inputs: json!({"a": 1}),
+        created_at: "2026-01-01T00:00:00.000Z".into(),
+        updated_at: "2026-01-01T00:00:00.000Z".into(),
+        created_by: "admin".into(),
+        tenant_name: "default_tenant".into(),
+    }
+}
+
+fn all() -> Page {
+    Page { offset: 0, size: 100, sort: None }
+}
+
+/// Run `body` unconditionally; panics on an error.
+fn write(store: &dyn Store, mut body: impl FnMut(&mut dyn StateTx) -> Result<()>) -> ManagerState {
+    match store.transact(None, &mut |tx| Ok(body(tx)?)).unwrap() {
+        Outcome::Committed(state) => state,
+        Outcome::Moved(_) => panic!("an unconditional write was answered `moved`"),
+    }
+}
+
+#[test]
+fn what_is_written_reads_back_the_same_on_both_backends() {
+    for b in backends() {
+        let s = &*b.store;
+        let name = b.name;
+        let fresh = s.manager_state().unwrap();
+        assert_eq!((fresh.maintenance.clone(), fresh.unfinished.len()), (None, 0), "{name}");
+
+        write(s, |tx| {
+            tx.insert_deployment(&deployment("d1"))?;
+            tx.insert_deployment(&deployment("d2"))?;
+            tx.insert_execution(&execution("e1", "d1", "2026-01-01T00:00:01.000Z"), &event("workflow_queued"))?;
+            tx.insert_execution(&execution("e2", "d2", "2026-01-01T00:00:02.000Z"), &event("workflow_queued"))?;
+            tx.insert_user(&User { username: "ann".into(), password_hash: "h1".into(), role: Role::User, created_at: "t".into() })
+        });
+        let d = s.deployment("d1").unwrap().expect(name);
+        assert_eq!((d.blueprint_id.as_deref(), d.inputs.clone()), (Some("bp"), json!({"a": 1})), "{name}");
+        assert_eq!(s.deployments(&all()).unwrap().1, 2, "{name}");
+        let e = s.execution("e1").unwrap().expect(name);
+        assert_eq!((e.status, e.parameters.clone()), (ExecutionStatus::Pending, json!({"k": [1, "two"]})), "{name}");
+
+        // A status change and its event; the list filters, sorts and pages.
+        let mut started = e.clone();
+        started.status = ExecutionStatus::Started;
+        started.started_at = Some("2026-01-01T00:00:03.000Z".into());
+        let state = write(s, |tx| tx.update_execution(&started, &event("workflow_started")));
+        let statuses: Vec<_> = state.unfinished.iter().map(|r| (r.id.as_str(), r.status)).collect();
+        assert_eq!(statuses, [("e1", ExecutionStatus::Started), ("e2", ExecutionStatus::Pending)], "{name}");
+        let (only_d2, n) = s.executions(Some("d2"), &[], &all()).unwrap();
+        assert_eq!((only_d2.len(), n, only_d2[0].id.as_str()), (1, 1, "e2"), "{name}");
+        let (started_only, _) = s.executions(None, &[ExecutionStatus::Started], &all()).unwrap();
+        assert_eq!(started_only.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), ["e1"], "{name}");
+        let newest_first = Page { offset: 0, size: 1, sort: Some(("created_at", true)) };
+        let (page, total) = s.executions(None, &[], &newest_first).unwrap();
+        assert_eq!((page[0].id.as_str(), total), ("e2", 2), "{name}");
+        let (events, n) = s.events("e1", &all()).unwrap();
+        assert_eq!(n, 2, "{name}");
+        assert_eq!(events.iter().map(|e| e.event_type.as_str()).collect::<Vec<_>>(), ["workflow_queued", "workflow_started"], "{name}");
+
+        // Users: update and delete.
+        let mut ann = s.user("ann").unwrap().expect(name);
+        ann.role = Role::SysAdmin;
+        ann.password_hash = "h2".into();
+        write(s, |tx| tx.update_user(&ann));
+        let back = s.user("ann").unwrap().expect(name);
+        assert_eq!((back.role, back.password_hash.as_str()), (Role::SysAdmin, "h2"), "{name}");
+        let mut deleted = None;
+        write(s, |tx| {
+            deleted = Some(tx.delete_user("ann")?);
+            Ok(())
+        });
+        assert_eq!(deleted, Some(true), "{name}");
+        assert!(s.users().unwrap().is_empty(), "{name}");
+
+        // Policies: dedup by sha256, state, log, artifacts.
+        let new = NewPolicy {
+            sha256: "ab".repeat(32),
+            name: "p".into(),
+            version: "1".into(),
+            size: 3,
+            uploaded_by: "admin".into(),
+            uploaded_at: "t".into(),
+        };
+        let (rec, created) = s.insert_policy(&new, b"abc").unwrap();
+        assert!(created, "{name}");
+        assert_eq!(rec.id, "ab".repeat(6), "{name}");
+        assert!(!s.insert_policy(&new, b"abc").unwrap().1, "{name}: the same bytes again are not new");
+        assert_eq!(s.policy_component(&rec.id).unwrap().as_deref(), Some(&b"abc"[..]), "{name}");
+        assert_eq!(s.policies().unwrap(), vec![rec.clone()], "{name}");
+        let before = s.generations().unwrap();
+        let st = PolicyState {
+            active_id: rec.id.clone(),
+            active_since: "t".into(),
+            activated_by: "admin".into(),
+            previous_id: Some("builtin".into()),
+            shadow: Some(("builtin".into(), "t".into(), "admin".into())),
+        };
+        let line = PolicyChange { at: "t".into(), username: "admin".into(), action: "activate".into(), policy_id: rec.id.clone(), detail: String::new() };
+        s.set_policy_state(&st, &[line]).unwrap();
+        assert_eq!(s.policy_state().unwrap(), Some(st), "{name}");
+        let after = s.generations().unwrap();
+        assert_eq!((after.policy, after.state, after.users), (before.policy + 1, before.state, before.users), "{name}");
+        let log = s.policy_log(10).unwrap();
+        assert_eq!(log.iter().map(|l| l.action.as_str()).collect::<Vec<_>>(), ["activate", "upload"], "{name}: newest first");
+        s.record_artifact("c", "e", "d1").unwrap();
+        s.record_artifact("c", "e", "d2").unwrap();
+        assert_eq!(s.artifact_digest("c", "e").unwrap().as_deref(), Some("d2"), "{name}");
+    }
+}
+
+#[test]
+fn a_state_transaction_checks_its_version_and_lands_whole_or_not_at_all() {
+    for b in backends() {
+        let s = &*b.store;
+        let name = b.name;
+        let v0 = s.manager_state().unwrap().version;
+        // Decided under an older version: nothing runs, the answer is the state now.
+        let mut ran = false;
+        let outcome = s.transact(Some(v0 + 7), &mut |_| {
+            ran = true;
+            Ok(())
+        });
+        assert!(matches!(&outcome, Ok(Outcome::Moved(st)) if st.version == v0), "{name}: {outcome:?}");
+        assert!(!ran, "{name}: the body ran under a moved state");
+
+        // Under the current one: it commits and the version moves by one.
+        let rec = MaintenanceRecord {
+            status: MaintenanceState::Activating,
+            activation_requested_at: "t".into(),
+            activated_at: None,
+            requested_by: "admin".into(),
+        };
+        let outcome = s.transact(Some(v0), &mut |tx| Ok(tx.set_maintenance(Some(&rec))?)).unwrap();
+        let Outcome::Committed(state) = outcome else { panic!("{name}: not committed") };
+        assert_eq!((state.version, state.maintenance.as_ref()), (v0 + 1, Some(&rec)), "{name}");
+        assert_eq!(s.manager_state().unwrap(), state, "{name}: the answer is what the database holds");
+
+        // A body that fails after writing leaves nothing behind.
+        let err = s
+            .transact(None, &mut |tx| {
+                tx.insert_deployment(&deployment("half"))?;
+                tx.set_maintenance(None)?;
+                Err(Error::Conflict("changed my mind".into()))
+            })
+            .unwrap_err();
+        assert!(matches!(err, Error::Conflict(_)), "{name}");
+        assert!(s.deployment("half").unwrap().is_none(), "{name}: half a transaction landed");
+        assert_eq!(s.manager_state().unwrap(), state, "{name}");
+
+        // Writes outside the state (a deployment) do not move its version; users move theirs.
+        let g = s.generations().unwrap();
+        write(s, |tx| tx.insert_deployment(&deployment("d9")));
+        write(s, |tx| tx.insert_user(&User { username: "u".into(), password_hash: "h".into(), role: Role::User, created_at: "t".into() }));
+        let g2 = s.generations().unwrap();
+        assert_eq!((g2.state, g2.users), (g.state, g.users + 1), "{name}");
+    }
+}
+
+/// Two hosts on one database: each of many threads on host A creates executions,
+/// each admitted under the version it last saw and refused once the state left
+/// `deactivated`; host B activates meanwhile. Nothing is created after the
+/// activation commits: what the activation reported as remaining is everything.
+#[test]
+fn two_hosts_on_one_database_cannot_both_commit_under_one_version() {
+    let b = postgres();
+    let url = b.url.clone().unwrap();
+    let host_a = b.store.clone();
+    let host_b = pg_host(&url, "host-b");
+    write(&*host_a, |tx| tx.insert_deployment(&deployment("d")));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut workers = Vec::new();
+    for t in 0..4 {
+        let (store, stop) = (host_a.clone(), stop.clone());
+        workers.push(std::thread::spawn(move || {
+            let mut created = 0u32;
+            let mut seen = store.manager_state().unwrap();
+            for i in 0..400 {
+                if stop.load(std::sync::atomic::Ordering::Relaxed) && seen.maintenance.is_some() {
+                    break;
+                }
+                if seen.maintenance.is_some() {
+                    break; // refused: the state left `deactivated`
+                }
+                let e = execution(&format!("t{t}-{i}"), "d", "2026-01-01T00:00:00.000Z");
+                match store.transact(Some(seen.version), &mut |tx| Ok(tx.insert_execution(&e, &event("workflow_queued"))?)).unwrap() {
+                    Outcome::Committed(state) => {
+                        created += 1;
+                        seen = state;
+                    }
+                    Outcome::Moved(state) => seen = state, // decided again next round
+                }
+            }
+            created
+        }));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(150));
+    let rec = MaintenanceRecord {
+        status: MaintenanceState::Activating,
+        activation_requested_at: "t".into(),
+        activated_at: None,
+        requested_by: "admin".into(),
+    };
+    let activated = write(&*host_b, |tx| tx.set_maintenance(Some(&rec)));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let created: u32 = workers.into_iter().map(|w| w.join().unwrap()).sum();
+    let total = host_a.executions(None, &[], &Page { offset: 0, size: 1, sort: None }).unwrap().1;
+    assert!(created > 0, "the hammer created nothing before the activation; the test proved nothing");
+    assert_eq!(total, u64::from(created));
+    assert_eq!(
+        activated.unfinished.len() as u64,
+        total,
+        "executions were created on host A after host B's activation committed"
+    );
+}
