@@ -109,6 +109,12 @@ impl Server {
     /// Start the process, wait until it answers. Returns the failure (with the log) if
     /// it exits or does not answer in time.
     pub fn spawn(&mut self) -> Result<(), String> {
+        self.launch();
+        self.wait_ready()
+    }
+
+    /// Start the process without waiting for it.
+    pub fn launch(&mut self) {
         let log = std::fs::File::create(&self.log).unwrap();
         let child = Command::new(binary())
             .arg("serve")
@@ -124,9 +130,14 @@ impl Server {
             .spawn()
             .unwrap();
         self.child = Some(child);
+    }
+
+    /// Wait until the launched process answers (60 s at most).
+    pub fn wait_ready(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+            let Some(child) = self.child.as_mut() else { return Err("drydock was not started".into()) };
+            if let Some(status) = child.try_wait().unwrap() {
                 self.child = None;
                 return Err(format!("drydock exited with {status}: {}", self.log_text()));
             }
@@ -140,6 +151,29 @@ impl Server {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// `n` servers with the same extra arguments (say, one `--database-url`), each
+    /// on its own port and data directory, all started at the same moment.
+    pub fn start_many(n: usize, args: &[&str]) -> Vec<Server> {
+        let mut servers: Vec<Server> = (0..n)
+            .map(|_| {
+                let tmp = tempfile::tempdir().unwrap();
+                Server {
+                    child: None,
+                    port: free_port(),
+                    data_dir: tmp.path().join("data"),
+                    log: tmp.path().join("server.log"),
+                    _tmp: Some(tmp),
+                    extra_args: args.iter().map(|s| s.to_string()).collect(),
+                }
+            })
+            .collect();
+        servers.iter_mut().for_each(Server::launch);
+        for s in &mut servers {
+            s.wait_ready().unwrap_or_else(|e| panic!("{e}"));
+        }
+        servers
     }
 
     pub fn log_text(&self) -> String {

@@ -251,3 +251,46 @@ fn two_hosts_on_one_database_cannot_both_commit_under_one_version() {
         "executions were created on host A after host B's activation committed"
     );
 }
+
+/// A pool with every connection in use answers "busy" within its wait, in words
+/// that say so, instead of queueing a request until its timeout.
+#[test]
+fn an_exhausted_pool_is_a_clear_retry_later_within_the_wait() {
+    use super::postgres::{PgOptions, PgStore};
+    let url = super::testing::fresh_database();
+    let options = PgOptions { pool_size: 1, wait: std::time::Duration::from_millis(200), ..PgOptions::default() };
+    let store = Arc::new(PgStore::open(&url, "host-a", options).unwrap());
+    let (held_tx, held_rx) = std::sync::mpsc::channel();
+    let holder = {
+        let store = store.clone();
+        std::thread::spawn(move || {
+            store
+                .transact(None, &mut |_| {
+                    held_tx.send(()).unwrap();
+                    std::thread::sleep(std::time::Duration::from_millis(1500));
+                    Ok(())
+                })
+                .unwrap();
+        })
+    };
+    held_rx.recv().unwrap();
+    let asked = std::time::Instant::now();
+    let err = crate::error::Error::from(store.generations().unwrap_err());
+    let took = asked.elapsed();
+    assert!(matches!(&err, Error::Unavailable(m) if m.contains("All 1 connections to the database are busy")), "{err:?}");
+    assert!(took < std::time::Duration::from_millis(1200), "waited {took:?}, past the pool's wait");
+    holder.join().unwrap();
+    assert!(store.generations().is_ok(), "served again once the connection was free");
+}
+
+/// A database that is not there fails at open, naming it and what to do.
+#[test]
+fn an_unreachable_database_is_named_at_open() {
+    use super::postgres::{PgOptions, PgStore};
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = format!("postgres://drydock:secret@127.0.0.1:{port}/nowhere");
+    let err = PgStore::open(&url, "h", PgOptions::default()).err().expect("opened a database that is not there");
+    let text = format!("{err:#}");
+    assert!(text.contains(&format!("127.0.0.1:{port}/nowhere")) && text.contains("Cannot connect"), "{text}");
+    assert!(!text.contains("secret"), "the password is in the message: {text}");
+}
