@@ -8,6 +8,7 @@
 #                                   (the only stdout line); the port also goes to DIR/port
 #   scripts/postgres.sh stop DIR    stop that server (if running) and remove DIR
 #
+# fsync is off (throwaway data, faster tests) unless DRYDOCK_PG_FSYNC=on (benchmarks).
 # Installs Debian's postgresql package when no initdb is found. PostgreSQL refuses to
 # run as root, so as root the server runs as the `postgres` user and owns DIR.
 set -euo pipefail
@@ -96,7 +97,7 @@ start() {
   for attempt in 1 2 3; do
     port=$(free_port)
     if as_pg "$bindir/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 30 \
-      -o "-p $port -k '$dir/sock' -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" \
+      -o "-p $port -k '$dir/sock' -c listen_addresses=127.0.0.1 -c fsync=${DRYDOCK_PG_FSYNC:-off} -c max_connections=200" \
       start >&2; then
       echo "$port" >"$dir/port"
       echo "postgres://postgres@127.0.0.1:$port/postgres"

@@ -12,109 +12,15 @@
 //! threads (2), `DRYDOCK_BENCH_SWAP_MS` pause between swaps (5),
 //! `DRYDOCK_BENCH_PROBES` activate→first-decision samples (200).
 
-use std::io::Read;
-use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
-use drydock_engine::{Limits, STRICT_POLICY};
-use drydock_gate::FailMode;
-use drydock_server::server::{ServeOptions, Server};
+use drydock_engine::STRICT_POLICY;
 
-const PASSWORD: &str = "bench-secret";
+mod support;
 
-fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-struct Http {
-    agent: ureq::Agent,
-    base: String,
-    auth: String,
-}
-
-struct Answer {
-    status: u16,
-    label: String,
-    body: String,
-}
-
-impl Http {
-    fn new(base: &str) -> Http {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(30)))
-            .build()
-            .into();
-        let auth = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("admin:{PASSWORD}")));
-        Http { agent, base: base.to_string(), auth }
-    }
-
-    fn send(&self, method: &str, path: &str, body: Vec<u8>, content_type: &str) -> Answer {
-        let req = http::Request::builder()
-            .method(method)
-            .uri(format!("{}{path}", self.base))
-            .header("Authorization", &self.auth)
-            .header("Tenant", "default_tenant")
-            .header("Content-Type", content_type)
-            .body(body)
-            .unwrap();
-        let resp = self.agent.run(req).unwrap_or_else(|e| panic!("{method} {path}: {e}"));
-        let status = resp.status().as_u16();
-        let label = resp.headers().get("x-drydock-policy").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
-        let mut body = String::new();
-        resp.into_body().into_reader().read_to_string(&mut body).unwrap();
-        Answer { status, label, body }
-    }
-
-    fn get(&self, path: &str) -> Answer {
-        self.send("GET", path, Vec::new(), "application/json")
-    }
-
-    fn post(&self, path: &str) -> Answer {
-        self.send("POST", path, Vec::new(), "application/json")
-    }
-}
-
-fn json_field(body: &str, pointer: &str) -> String {
-    let v: serde_json::Value = serde_json::from_str(body).unwrap();
-    v.pointer(pointer).and_then(|x| x.as_str()).unwrap_or_default().to_string()
-}
-
-/// Start the real server (what `drydock serve` builds) on a free port.
-fn start(data_dir: &std::path::Path) -> (tokio::runtime::Runtime, String) {
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let listen: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let opts = ServeOptions {
-        connections: Default::default(),
-        listen,
-        data_dir: data_dir.to_path_buf(),
-        database_url: None,
-        database_pool_size: 16,
-        policy: None,
-        admin_user: "admin".into(),
-        admin_password: Some(PASSWORD.into()),
-        limits: Limits::default(),
-        fail_mode: FailMode::Closed,
-    };
-    let server = Server::build(&opts).expect("build the server");
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-    rt.spawn(async move {
-        let listener = tokio::net::TcpListener::bind(listen).await.unwrap();
-        axum::serve(listener, server.router).await.unwrap();
-    });
-    let base = format!("http://{listen}");
-    let probe = Http::new(&base);
-    for _ in 0..200 {
-        if probe.agent.get(format!("{base}/api/v3.1/ok")).call().is_ok() {
-            return (rt, base);
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    panic!("the server did not answer");
-}
+use support::{Http, env, json_field, start};
 
 /// Percentile (nearest rank) of sorted microseconds.
 fn pct(sorted: &[u64], p: f64) -> u64 {
@@ -186,7 +92,7 @@ fn main() {
 
     let dir = std::env::temp_dir().join(format!("drydock-bench-swap-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let (_rt, base) = start(&dir);
+    let (_rt, base) = start(&dir, None);
     let admin = Http::new(&base);
     let default = json_field(&admin.get("/api/v3.1/policies/builtin").body, "/label");
     let up = admin.send("POST", "/api/v3.1/policies", STRICT_POLICY.to_vec(), "application/wasm");
