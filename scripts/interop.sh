@@ -2,8 +2,10 @@
 # Drives drydock with the real Cloudify CLI: installs PyPI cloudify==7.0.5 into a
 # virtualenv (cached under target/), starts drydock on a free loopback port with a
 # fresh data directory, runs tests/interop/test_cfy.py, then the same CLI over HTTPS
-# (tests/interop/test_cfy_tls.py, a private CA made by scripts/test-cert.sh), and
-# stops the servers.
+# (tests/interop/test_cfy_tls.py, a private CA made by scripts/test-cert.sh), then
+# test_cfy.py again against one of two hosts sharing a fresh PostgreSQL database (on
+# the server in DRYDOCK_TEST_DATABASE_URL, which scripts/test.sh provides), and stops
+# the servers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -65,4 +67,20 @@ tls_port=$(free_port)
 start tls "$tls_port" "--cacert $data/certs/ca.pem https://127.0.0.1:$tls_port/api/v3.1/ok" \
   --tls-cert "$data/certs/server.pem" --tls-key "$data/certs/server-key.pem"
 run tls tests/interop/test_cfy_tls.py DRYDOCK_PORT="$tls_port" DRYDOCK_CA="$data/certs/ca.pem"
+
+# The same CLI against a host that shares its PostgreSQL database with another.
+if [ -n "${DRYDOCK_TEST_DATABASE_URL:-}" ]; then
+  db="drydock_interop_$$_$RANDOM"
+  psql -X -q -v ON_ERROR_STOP=1 "$DRYDOCK_TEST_DATABASE_URL" -c "CREATE DATABASE $db"
+  base=${DRYDOCK_TEST_DATABASE_URL%%\?*}
+  db_url="${base%/*}/$db"
+  pg_port=$(free_port)
+  other_port=$(free_port)
+  start shared-a "$pg_port" "http://127.0.0.1:$pg_port/api/v3.1/ok" --database-url "$db_url"
+  start shared-b "$other_port" "http://127.0.0.1:$other_port/api/v3.1/ok" --database-url "$db_url"
+  run shared-a tests/interop/test_cfy.py DRYDOCK_PORT="$pg_port"
+else
+  echo "interop.sh: DRYDOCK_TEST_DATABASE_URL is not set; the run on PostgreSQL is skipped (scripts/test.sh sets it)" >&2
+  status=1
+fi
 exit "$status"

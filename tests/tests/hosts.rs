@@ -54,20 +54,46 @@ fn an_activation_on_one_host_is_in_force_on_the_others_within_a_second() {
     let s = hosts(3, &url);
     let (a, b, c) = (s[0].admin(), s[1].admin(), s[2].admin());
     assert_eq!(a.create_deployment("d").status, 201);
-    assert_eq!(b.get("/api/v3.1/deployments/d").status, 200, "a deployment made on A is on B");
+    assert_eq!(
+        b.get("/api/v3.1/deployments/d").status,
+        200,
+        "a deployment made on A is on B"
+    );
     assert!(!refuses_reads(&b) && !refuses_reads(&c));
 
     let r = a.post("/api/v3.1/maintenance/activate", &json!({}));
-    assert_eq!((r.status, r.json()["status"].as_str()), (200, Some("activated")), "{}", r.text);
-    until(WITHIN, "B's gate refuses once A activated", || refuses_reads(&b));
-    until(WITHIN, "C's gate refuses once A activated", || refuses_reads(&c));
+    assert_eq!(
+        (r.status, r.json()["status"].as_str()),
+        (200, Some("activated")),
+        "{}",
+        r.text
+    );
+    until(WITHIN, "B's gate refuses once A activated", || {
+        refuses_reads(&b)
+    });
+    until(WITHIN, "C's gate refuses once A activated", || {
+        refuses_reads(&c)
+    });
     let refused = c.start_execution("d", "install", json!({}));
-    assert_eq!((refused.status, refused.error_code().as_str()), (503, "maintenance_mode_active"), "{}", refused.text);
+    assert_eq!(
+        (refused.status, refused.error_code().as_str()),
+        (503, "maintenance_mode_active"),
+        "{}",
+        refused.text
+    );
 
     // And back, from another host.
-    assert_eq!(c.post("/api/v3.1/maintenance/deactivate", &json!({})).status, 200);
-    until(WITHIN, "A serves again once C deactivated", || !refuses_reads(&a));
-    until(WITHIN, "B serves again once C deactivated", || !refuses_reads(&b));
+    assert_eq!(
+        c.post("/api/v3.1/maintenance/deactivate", &json!({}))
+            .status,
+        200
+    );
+    until(WITHIN, "A serves again once C deactivated", || {
+        !refuses_reads(&a)
+    });
+    until(WITHIN, "B serves again once C deactivated", || {
+        !refuses_reads(&b)
+    });
     assert_eq!(b.start_execution("d", "install", json!({})).status, 201);
 }
 
@@ -81,17 +107,32 @@ fn the_last_execution_ending_on_one_host_flips_every_host_to_activated() {
     let last = new_execution(&b, "d");
     let r = b.post("/api/v3.1/maintenance/activate", &json!({}));
     assert_eq!(r.json()["status"], "activating", "{}", r.text);
-    assert_eq!(r.json()["remaining_executions"].as_array().map(Vec::len), Some(2), "{}", r.text);
+    assert_eq!(
+        r.json()["remaining_executions"].as_array().map(Vec::len),
+        Some(2),
+        "{}",
+        r.text
+    );
     // Activating everywhere: new executions refused on every host.
     for h in [&a, &b, &c] {
-        assert_eq!(h.start_execution("d", "install", json!({})).error_code(), "entering_maintenance_mode");
+        assert_eq!(
+            h.start_execution("d", "install", json!({})).error_code(),
+            "entering_maintenance_mode"
+        );
     }
     let report = |h: &Client, e: &Value| {
-        let r = h.patch(&format!("/api/v3.1/executions/{}", e["id"].as_str().unwrap()), &json!({"status": "terminated"}));
+        let r = h.patch(
+            &format!("/api/v3.1/executions/{}", e["id"].as_str().unwrap()),
+            &json!({"status": "terminated"}),
+        );
         assert_eq!(r.status, 200, "{}", r.text);
     };
     report(&c, &first);
-    assert_eq!(status_of(&a), "activating", "one execution is still unfinished");
+    assert_eq!(
+        status_of(&a),
+        "activating",
+        "one execution is still unfinished"
+    );
     report(&a, &last);
     // The gates first: reading the state on a host would also teach it the flip.
     until(WITHIN, "B's gate has the flip", || refuses_reads(&b));
@@ -106,24 +147,61 @@ fn a_policy_activated_on_one_host_decides_on_the_others_within_a_second() {
     let url = fresh_database();
     let s = hosts(3, &url);
     let (a, b, c) = (s[0].admin(), s[1].admin(), s[2].admin());
-    let up = a.req("POST", "/api/v3.1/policies").header("Content-Type", "application/wasm").body(STRICT_POLICY.to_vec()).send();
+    let up = a
+        .req("POST", "/api/v3.1/policies")
+        .header("Content-Type", "application/wasm")
+        .body(STRICT_POLICY.to_vec())
+        .send();
     assert_eq!(up.status, 201, "{}", up.text);
-    let (id, strict) = (up.json()["id"].as_str().unwrap().to_string(), up.json()["label"].as_str().unwrap().to_string());
-    assert_eq!(b.get(&format!("/api/v3.1/policies/{id}")).status, 200, "a version uploaded on A is listed on B");
-    let label = |h: &Client| h.get("/api/v3.1/status").header("x-drydock-policy").unwrap_or_default().to_string();
+    let (id, strict) = (
+        up.json()["id"].as_str().unwrap().to_string(),
+        up.json()["label"].as_str().unwrap().to_string(),
+    );
+    assert_eq!(
+        b.get(&format!("/api/v3.1/policies/{id}")).status,
+        200,
+        "a version uploaded on A is listed on B"
+    );
+    let label = |h: &Client| {
+        h.get("/api/v3.1/status")
+            .header("x-drydock-policy")
+            .unwrap_or_default()
+            .to_string()
+    };
     assert_ne!(label(&b), strict);
 
-    assert_eq!(a.post(&format!("/api/v3.1/policies/{id}/activate"), &json!({})).status, 200);
-    until(WITHIN, "B decides with the version A activated", || label(&b) == strict);
-    until(WITHIN, "C decides with the version A activated", || label(&c) == strict);
+    assert_eq!(
+        a.post(&format!("/api/v3.1/policies/{id}/activate"), &json!({}))
+            .status,
+        200
+    );
+    until(WITHIN, "B decides with the version A activated", || {
+        label(&b) == strict
+    });
+    until(WITHIN, "C decides with the version A activated", || {
+        label(&c) == strict
+    });
     assert_eq!(c.get("/api/v3.1/policies/active").json()["id"], id.as_str());
 
     // A shadow started on B shadows on A too; a rollback on C is in force on A and B.
-    assert_eq!(b.post("/api/v3.1/policies/builtin/shadow", &json!({})).status, 200);
-    until(WITHIN, "A shadows what B started", || a.get("/api/v3.1/policies/shadow").json()["candidate"]["id"] == "builtin");
-    assert_eq!(c.post("/api/v3.1/policies/rollback", &json!({})).status, 200);
-    until(WITHIN, "A decides with the builtin again", || label(&a) != strict);
-    until(WITHIN, "B decides with the builtin again", || label(&b) != strict);
+    assert_eq!(
+        b.post("/api/v3.1/policies/builtin/shadow", &json!({}))
+            .status,
+        200
+    );
+    until(WITHIN, "A shadows what B started", || {
+        a.get("/api/v3.1/policies/shadow").json()["candidate"]["id"] == "builtin"
+    });
+    assert_eq!(
+        c.post("/api/v3.1/policies/rollback", &json!({})).status,
+        200
+    );
+    until(WITHIN, "A decides with the builtin again", || {
+        label(&a) != strict
+    });
+    until(WITHIN, "B decides with the builtin again", || {
+        label(&b) != strict
+    });
 }
 
 #[test]
@@ -132,24 +210,51 @@ fn users_and_credential_changes_reach_every_host() {
     let s = hosts(3, &url);
     let frank_on = |h: &Server, password: &str| h.client("frank", password);
     let a = s[0].admin();
-    let r = a.put("/api/v3.1/users", &json!({"username": "frank", "password": "old-secret", "role": "default"}));
+    let r = a.put(
+        "/api/v3.1/users",
+        &json!({"username": "frank", "password": "old-secret", "role": "default"}),
+    );
     assert_eq!(r.status, 201, "{}", r.text);
     // Logs in everywhere, and each host now has the credentials cached.
     for h in &s {
-        assert_eq!(frank_on(h, "old-secret").get("/api/v3.1/status").status, 200);
+        assert_eq!(
+            frank_on(h, "old-secret").get("/api/v3.1/status").status,
+            200
+        );
     }
-    assert_eq!(a.post("/api/v3.1/users/frank", &json!({"password": "new-secret"})).status, 200);
+    assert_eq!(
+        a.post("/api/v3.1/users/frank", &json!({"password": "new-secret"}))
+            .status,
+        200
+    );
     for h in &s[1..] {
-        until(WITHIN, "the old password is refused on another host", || {
-            frank_on(h, "old-secret").get("/api/v3.1/status").status == 401
-        });
-        assert_eq!(frank_on(h, "new-secret").get("/api/v3.1/status").status, 200);
+        until(
+            WITHIN,
+            "the old password is refused on another host",
+            || frank_on(h, "old-secret").get("/api/v3.1/status").status == 401,
+        );
+        assert_eq!(
+            frank_on(h, "new-secret").get("/api/v3.1/status").status,
+            200
+        );
     }
     // A role change: frank may change maintenance on B as soon as A made him an admin.
-    assert_eq!(frank_on(&s[1], "new-secret").post("/api/v3.1/maintenance/activate", &json!({})).status, 403);
-    assert_eq!(a.post("/api/v3.1/users/frank", &json!({"role": "sys_admin"})).status, 200);
+    assert_eq!(
+        frank_on(&s[1], "new-secret")
+            .post("/api/v3.1/maintenance/activate", &json!({}))
+            .status,
+        403
+    );
+    assert_eq!(
+        a.post("/api/v3.1/users/frank", &json!({"role": "sys_admin"}))
+            .status,
+        200
+    );
     until(WITHIN, "B knows frank's new role", || {
-        frank_on(&s[1], "new-secret").post("/api/v3.1/maintenance/activate", &json!({})).status == 200
+        frank_on(&s[1], "new-secret")
+            .post("/api/v3.1/maintenance/activate", &json!({}))
+            .status
+            == 200
     });
 }
 
@@ -182,17 +287,34 @@ fn the_race_hammer_over_two_hosts_while_a_third_activates_creates_nothing_late()
         }));
     }
     std::thread::sleep(Duration::from_millis(400));
-    let r = s[2].admin().post("/api/v3.1/maintenance/activate", &json!({}));
+    let r = s[2]
+        .admin()
+        .post("/api/v3.1/maintenance/activate", &json!({}));
     assert_eq!(r.status, 200, "{}", r.text);
-    let remaining = r.json()["remaining_executions"].as_array().map_or(0, Vec::len);
+    let remaining = r.json()["remaining_executions"]
+        .as_array()
+        .map_or(0, Vec::len);
     // Keep hammering a moment after: every one of these must be refused.
     std::thread::sleep(Duration::from_millis(300));
     stop.store(true, Ordering::Relaxed);
     let created: u32 = hammers.into_iter().map(|h| h.join().unwrap()).sum();
-    assert!(created > 0, "nothing was created before the activation; the test proved nothing");
-    let listed = s[1].admin().get("/api/v3.1/executions?_size=1").json()["metadata"]["pagination"]["total"].as_u64().unwrap();
-    assert_eq!(listed, u64::from(created), "every 201 is an execution in the database");
-    assert_eq!(remaining as u64, listed, "executions were created after the activation committed");
+    assert!(
+        created > 0,
+        "nothing was created before the activation; the test proved nothing"
+    );
+    let listed = s[1].admin().get("/api/v3.1/executions?_size=1").json()["metadata"]["pagination"]
+        ["total"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(
+        listed,
+        u64::from(created),
+        "every 201 is an execution in the database"
+    );
+    assert_eq!(
+        remaining as u64, listed,
+        "executions were created after the activation committed"
+    );
 }
 
 #[test]
@@ -202,18 +324,39 @@ fn kill_9_of_one_host_loses_nothing_and_the_others_go_on() {
     let a = s[0].admin();
     assert_eq!(a.create_deployment("d").status, 201);
     let e = new_execution(&a, "d");
-    assert_eq!(a.put("/api/v3.1/users", &json!({"username": "gina", "password": "gina-secret", "role": "default"})).status, 201);
-    assert_eq!(a.post("/api/v3.1/maintenance/activate", &json!({})).json()["status"], "activating");
+    assert_eq!(
+        a.put(
+            "/api/v3.1/users",
+            &json!({"username": "gina", "password": "gina-secret", "role": "default"})
+        )
+        .status,
+        201
+    );
+    assert_eq!(
+        a.post("/api/v3.1/maintenance/activate", &json!({})).json()["status"],
+        "activating"
+    );
     s[0].kill9();
 
     let b = s[1].admin();
     let view = b.maintenance();
     assert_eq!(view["status"], "activating");
     assert_eq!(view["remaining_executions"][0]["id"], e["id"]);
-    assert_eq!(s[2].client("gina", "gina-secret").get("/api/v3.1/status").status, 200, "gina logs in on C");
-    let r = b.patch(&format!("/api/v3.1/executions/{}", e["id"].as_str().unwrap()), &json!({"status": "failed"}));
+    assert_eq!(
+        s[2].client("gina", "gina-secret")
+            .get("/api/v3.1/status")
+            .status,
+        200,
+        "gina logs in on C"
+    );
+    let r = b.patch(
+        &format!("/api/v3.1/executions/{}", e["id"].as_str().unwrap()),
+        &json!({"status": "failed"}),
+    );
     assert_eq!(r.status, 200, "{}", r.text);
-    until(WITHIN, "C has the flip B made", || refuses_reads(&s[2].admin()));
+    until(WITHIN, "C has the flip B made", || {
+        refuses_reads(&s[2].admin())
+    });
 
     // The killed host comes back to the state the others made.
     s[0].spawn().unwrap_or_else(|e| panic!("{e}"));
@@ -231,32 +374,77 @@ fn postgres_stopping_and_starting_mid_run_ends_consistent() {
     let s = hosts(3, &url);
     let (a, b, c) = (s[0].admin(), s[1].admin(), s[2].admin());
     assert_eq!(a.create_deployment("d").status, 201);
-    assert_eq!(b.post("/api/v3.1/maintenance/activate", &json!({})).status, 200);
+    assert_eq!(
+        b.post("/api/v3.1/maintenance/activate", &json!({})).status,
+        200
+    );
     until(WITHIN, "C has the activation", || refuses_reads(&c));
 
     pg.stop();
     let asked = Instant::now();
     let r = a.post("/api/v3.1/maintenance/deactivate", &json!({}));
     let took = asked.elapsed();
-    assert_eq!((r.status, r.error_code().as_str()), (503, "database_unavailable_error"), "{}", r.text);
-    assert!(r.json()["message"].as_str().unwrap().contains("database"), "{}", r.text);
-    assert!(took < Duration::from_secs(10), "a write waited {took:?} for a database that is gone");
+    assert_eq!(
+        (r.status, r.error_code().as_str()),
+        (503, "database_unavailable_error"),
+        "{}",
+        r.text
+    );
+    assert!(
+        r.json()["message"].as_str().unwrap().contains("database"),
+        "{}",
+        r.text
+    );
+    assert!(
+        took < Duration::from_secs(10),
+        "a write waited {took:?} for a database that is gone"
+    );
     let read = c.get("/api/v3.1/maintenance");
     assert_eq!(read.status, 200, "{}", read.text);
     assert_eq!(read.json()["status"], "activated", "the last state seen");
-    assert!(read.header("warning").is_some_and(|w| w.starts_with("110")), "{:?}", read.headers);
-    assert!(refuses_reads(&b), "the gate keeps deciding under the last state");
+    assert!(
+        read.header("warning").is_some_and(|w| w.starts_with("110")),
+        "{:?}",
+        read.headers
+    );
+    assert!(
+        refuses_reads(&b),
+        "the gate keeps deciding under the last state"
+    );
 
     pg.start_again();
     // Every host writes again (pool connections are replaced), and the feeds
     // reconnect: a change made on one is followed by the others.
-    until(Duration::from_secs(30), "A writes again", || a.post("/api/v3.1/maintenance/deactivate", &json!({})).status == 200);
-    until(Duration::from_secs(10), "B follows A's deactivation", || !refuses_reads(&b));
-    until(Duration::from_secs(10), "C follows A's deactivation", || !refuses_reads(&c));
+    until(Duration::from_secs(30), "A writes again", || {
+        a.post("/api/v3.1/maintenance/deactivate", &json!({}))
+            .status
+            == 200
+    });
+    until(
+        Duration::from_secs(10),
+        "B follows A's deactivation",
+        || !refuses_reads(&b),
+    );
+    until(
+        Duration::from_secs(10),
+        "C follows A's deactivation",
+        || !refuses_reads(&c),
+    );
     for h in [&a, &b, &c] {
         assert_eq!(status_of(h), "deactivated");
-        assert_eq!(h.get("/api/v3.1/deployments/d").status, 200, "nothing was lost");
+        assert_eq!(
+            h.get("/api/v3.1/deployments/d").status,
+            200,
+            "nothing was lost"
+        );
     }
-    assert_eq!(c.post("/api/v3.1/maintenance/activate", &json!({})).status, 200);
-    until(WITHIN, "A follows C's activation over the reconnected feed", || refuses_reads(&a));
+    assert_eq!(
+        c.post("/api/v3.1/maintenance/activate", &json!({})).status,
+        200
+    );
+    until(
+        WITHIN,
+        "A follows C's activation over the reconnected feed",
+        || refuses_reads(&a),
+    );
 }

@@ -22,12 +22,24 @@ use hdrhistogram::Histogram;
 use support::{Http, env, json_field, start};
 
 fn fresh_database(server: &str) -> String {
-    let name = format!("drydock_bench_{}_{:08x}", std::process::id(), rand::random::<u32>());
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let name = format!(
+        "drydock_bench_{}_{:08x}",
+        std::process::id(),
+        rand::random::<u32>()
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
-        let (client, conn) = tokio_postgres::connect(server, tokio_postgres::NoTls).await.expect("connect to the bench server");
+        let (client, conn) = tokio_postgres::connect(server, tokio_postgres::NoTls)
+            .await
+            .expect("connect to the bench server");
         tokio::spawn(conn);
-        client.batch_execute(&format!("CREATE DATABASE {name}")).await.expect("create the bench database");
+        client
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("create the bench database");
     });
     let base = server.split('?').next().unwrap();
     let cut = base.find("://").map_or(0, |i| i + 3);
@@ -78,16 +90,26 @@ fn propagation(url: &str) {
         assert_eq!(r.status, 200, "{}", r.body);
         off.record(first(&b, Instant::now(), false).max(1)).unwrap();
     }
-    println!("\n### Propagation (µs, {probes} probes): A's call returns → B's gate decides under it\n");
+    println!(
+        "\n### Propagation (µs, {probes} probes): A's call returns → B's gate decides under it\n"
+    );
     println!("| change | n | – | p50 | p90 | p99 | max |\n|---|---|---|---|---|---|---|");
     println!("{}", row("activate on A → first refusal on B", &on, None));
-    println!("{}", row("deactivate on A → first admission on B", &off, None));
+    println!(
+        "{}",
+        row("deactivate on A → first admission on B", &off, None)
+    );
 }
 
 /// `clients` threads each: create an execution, report it terminated.
 fn writes(name: &str, base: &str, clients: usize, seconds: f64) -> String {
     let admin = Http::new(base);
-    let r = admin.send("PUT", "/api/v3.1/deployments/bench", b"{}".to_vec(), "application/json");
+    let r = admin.send(
+        "PUT",
+        "/api/v3.1/deployments/bench",
+        b"{}".to_vec(),
+        "application/json",
+    );
     assert!(r.status == 201 || r.status == 409, "{}", r.body);
     let stop = Arc::new(AtomicBool::new(false));
     let threads: Vec<_> = (0..clients)
@@ -95,15 +117,26 @@ fn writes(name: &str, base: &str, clients: usize, seconds: f64) -> String {
             let (stop, http) = (stop.clone(), Http::new(base));
             std::thread::spawn(move || {
                 let mut h = micros();
-                let body = br#"{"deployment_id":"bench","workflow_id":"install","parameters":{}}"#.to_vec();
+                let body = br#"{"deployment_id":"bench","workflow_id":"install","parameters":{}}"#
+                    .to_vec();
                 while !stop.load(Ordering::Relaxed) {
                     let t = Instant::now();
-                    let c = http.send("POST", "/api/v3.1/executions", body.clone(), "application/json");
+                    let c = http.send(
+                        "POST",
+                        "/api/v3.1/executions",
+                        body.clone(),
+                        "application/json",
+                    );
                     assert_eq!(c.status, 201, "{}", c.body);
                     h.record(t.elapsed().as_micros().max(1) as u64).unwrap();
                     let id = json_field(&c.body, "/id");
                     let t = Instant::now();
-                    let u = http.send("PATCH", &format!("/api/v3.1/executions/{id}"), br#"{"status":"terminated"}"#.to_vec(), "application/json");
+                    let u = http.send(
+                        "PATCH",
+                        &format!("/api/v3.1/executions/{id}"),
+                        br#"{"status":"terminated"}"#.to_vec(),
+                        "application/json",
+                    );
                     assert_eq!(u.status, 200, "{}", u.body);
                     h.record(t.elapsed().as_micros().max(1) as u64).unwrap();
                 }
@@ -149,15 +182,24 @@ fn decisions(name: &str, bases: &[String], clients: usize, seconds: f64) -> Stri
 }
 
 fn main() {
-    let Ok(server) = std::env::var("DRYDOCK_BENCH_DATABASE_URL").or_else(|_| std::env::var("DRYDOCK_TEST_DATABASE_URL")) else {
-        eprintln!("set DRYDOCK_BENCH_DATABASE_URL to a PostgreSQL server (scripts/bench-hosts.sh starts a throwaway one)");
+    let Ok(server) = std::env::var("DRYDOCK_BENCH_DATABASE_URL")
+        .or_else(|_| std::env::var("DRYDOCK_TEST_DATABASE_URL"))
+    else {
+        eprintln!(
+            "set DRYDOCK_BENCH_DATABASE_URL to a PostgreSQL server (scripts/bench-hosts.sh starts a throwaway one)"
+        );
         std::process::exit(2);
     };
-    let (seconds, clients): (f64, usize) = (env("DRYDOCK_BENCH_SECONDS", 5.0), env("DRYDOCK_BENCH_CLIENTS", 4));
+    let (seconds, clients): (f64, usize) = (
+        env("DRYDOCK_BENCH_SECONDS", 5.0),
+        env("DRYDOCK_BENCH_CLIENTS", 4),
+    );
 
     propagation(&fresh_database(&server));
 
-    println!("\n### Writes ({clients} clients, {seconds} s each; one round = create + report ended; µs)\n");
+    println!(
+        "\n### Writes ({clients} clients, {seconds} s each; one round = create + report ended; µs)\n"
+    );
     println!("| backend | writes | per s | p50 | p90 | p99 | max |\n|---|---|---|---|---|---|---|");
     let dir = tempfile::tempdir().unwrap();
     let (rt, base) = start(dir.path(), None);
@@ -166,18 +208,34 @@ fn main() {
     let url = fresh_database(&server);
     let dir = tempfile::tempdir().unwrap();
     let (rt, base) = start(dir.path(), Some(&url));
-    println!("{}", writes("PostgreSQL (one host)", &base, clients, seconds));
+    println!(
+        "{}",
+        writes("PostgreSQL (one host)", &base, clients, seconds)
+    );
     drop(rt);
 
-    println!("\n### Gate decisions ({clients} clients, {seconds} s each; GET /deployments/bench; µs)\n");
+    println!(
+        "\n### Gate decisions ({clients} clients, {seconds} s each; GET /deployments/bench; µs)\n"
+    );
     println!("| hosts | requests | per s | p50 | p90 | p99 | max |\n|---|---|---|---|---|---|---|");
     let url = fresh_database(&server);
     let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
     let hosts: Vec<_> = dirs.iter().map(|d| start(d.path(), Some(&url))).collect();
     let bases: Vec<String> = hosts.iter().map(|(_, b)| b.clone()).collect();
-    let r = Http::new(&bases[0]).send("PUT", "/api/v3.1/deployments/bench", b"{}".to_vec(), "application/json");
+    let r = Http::new(&bases[0]).send(
+        "PUT",
+        "/api/v3.1/deployments/bench",
+        b"{}".to_vec(),
+        "application/json",
+    );
     assert_eq!(r.status, 201, "{}", r.body);
     println!("{}", decisions("one host", &bases[..1], clients, seconds));
-    println!("{}", decisions("three hosts, one database", &bases, clients, seconds));
-    println!("\n(machine: {} cores; every host and client shares them)", std::thread::available_parallelism().map_or(0, |n| n.get()));
+    println!(
+        "{}",
+        decisions("three hosts, one database", &bases, clients, seconds)
+    );
+    println!(
+        "\n(machine: {} cores; every host and client shares them)",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
 }

@@ -14,7 +14,10 @@ use drydock_server::server::{ServeOptions, Server};
 pub const PASSWORD: &str = "bench-secret";
 
 pub fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 pub struct Http {
@@ -36,8 +39,15 @@ impl Http {
             .timeout_global(Some(Duration::from_secs(30)))
             .build()
             .into();
-        let auth = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("admin:{PASSWORD}")));
-        Http { agent, base: base.to_string(), auth }
+        let auth = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("admin:{PASSWORD}"))
+        );
+        Http {
+            agent,
+            base: base.to_string(),
+            auth,
+        }
     }
 
     pub fn send(&self, method: &str, path: &str, body: Vec<u8>, content_type: &str) -> Answer {
@@ -49,12 +59,27 @@ impl Http {
             .header("Content-Type", content_type)
             .body(body)
             .unwrap();
-        let resp = self.agent.run(req).unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let resp = self
+            .agent
+            .run(req)
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
         let status = resp.status().as_u16();
-        let label = resp.headers().get("x-drydock-policy").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        let label = resp
+            .headers()
+            .get("x-drydock-policy")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
         let mut body = String::new();
-        resp.into_body().into_reader().read_to_string(&mut body).unwrap();
-        Answer { status, label, body }
+        resp.into_body()
+            .into_reader()
+            .read_to_string(&mut body)
+            .unwrap();
+        Answer {
+            status,
+            label,
+            body,
+        }
     }
 
     pub fn get(&self, path: &str) -> Answer {
@@ -68,13 +93,23 @@ impl Http {
 
 pub fn json_field(body: &str, pointer: &str) -> String {
     let v: serde_json::Value = serde_json::from_str(body).unwrap();
-    v.pointer(pointer).and_then(|x| x.as_str()).unwrap_or_default().to_string()
+    v.pointer(pointer)
+        .and_then(|x| x.as_str())
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// Start the real server (what `drydock serve` builds and runs, the follower of
 /// other hosts included) on a free port, on its own runtime: one "host".
-pub fn start(data_dir: &std::path::Path, database_url: Option<&str>) -> (tokio::runtime::Runtime, String) {
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+pub fn start(
+    data_dir: &std::path::Path,
+    database_url: Option<&str>,
+) -> (tokio::runtime::Runtime, String) {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let listen: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let opts = ServeOptions {
         connections: Default::default(),
@@ -89,12 +124,20 @@ pub fn start(data_dir: &std::path::Path, database_url: Option<&str>) -> (tokio::
         fail_mode: FailMode::Closed,
     };
     let server = Server::build(&opts).expect("build the server");
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.spawn(async move { server.run(listen).await.unwrap() });
     let base = format!("http://{listen}");
     let probe = Http::new(&base);
     for _ in 0..200 {
-        if probe.agent.get(format!("{base}/api/v3.1/ok")).call().is_ok() {
+        if probe
+            .agent
+            .get(format!("{base}/api/v3.1/ok"))
+            .call()
+            .is_ok()
+        {
             return (rt, base);
         }
         std::thread::sleep(Duration::from_millis(25));

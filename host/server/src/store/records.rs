@@ -151,3 +151,24 @@ impl Remaining {
         }
     }
 }
+
+impl super::ManagerState {
+    /// The state after this transaction inserted `e` (so it need not be read again).
+    pub(super) fn inserted(&mut self, e: &Execution) {
+        if !e.status.is_terminal() {
+            self.unfinished.push(Remaining::of(e));
+            self.unfinished.sort_by(|a, b| (&a.created_at, &a.id).cmp(&(&b.created_at, &b.id)));
+        }
+    }
+
+    /// The state after this transaction changed `e`'s status.
+    pub(super) fn updated(&mut self, e: &Execution) {
+        match self.unfinished.iter().position(|r| r.id == e.id) {
+            Some(i) if e.status.is_terminal() => {
+                self.unfinished.remove(i);
+            }
+            Some(i) => self.unfinished[i].status = e.status,
+            None => self.inserted(e),
+        }
+    }
+}

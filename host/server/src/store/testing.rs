@@ -33,15 +33,30 @@ pub fn server_url() -> String {
 pub fn fresh_database() -> String {
     static N: AtomicU32 = AtomicU32::new(0);
     let server = server_url();
-    let name = format!("drydock_u_{}_{}_{:08x}", std::process::id(), N.fetch_add(1, Ordering::Relaxed), rand::random::<u32>());
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let name = format!(
+        "drydock_u_{}_{}_{:08x}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed),
+        rand::random::<u32>()
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
-        let (client, conn) = tokio_postgres::connect(&server, tokio_postgres::NoTls).await.expect("connect to the test server");
+        let (client, conn) = tokio_postgres::connect(&server, tokio_postgres::NoTls)
+            .await
+            .expect("connect to the test server");
         tokio::spawn(conn);
-        client.batch_execute(&format!("CREATE DATABASE {name}")).await.expect("create a test database");
+        client
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("create a test database");
     });
     // postgres://user@host:port/db[?query] with the database replaced.
-    let (base, query) = server.split_once('?').map_or((server.as_str(), None), |(b, q)| (b, Some(q)));
+    let (base, query) = server
+        .split_once('?')
+        .map_or((server.as_str(), None), |(b, q)| (b, Some(q)));
     let scheme_end = base.find("://").map_or(0, |i| i + 3);
     let base = match base[scheme_end..].find('/') {
         Some(i) => &base[..scheme_end + i],
@@ -60,12 +75,22 @@ pub fn pg_host(url: &str, host: &str) -> Arc<dyn Store> {
 
 pub fn sqlite() -> Backend {
     let dir = tempfile::tempdir().unwrap();
-    Backend { name: "sqlite", store: Arc::new(SqliteStore::open(dir.path()).unwrap()), _dir: dir, url: None }
+    Backend {
+        name: "sqlite",
+        store: Arc::new(SqliteStore::open(dir.path()).unwrap()),
+        _dir: dir,
+        url: None,
+    }
 }
 
 pub fn postgres() -> Backend {
     let url = fresh_database();
-    Backend { name: "postgres", store: pg_host(&url, "host-a"), _dir: tempfile::tempdir().unwrap(), url: Some(url) }
+    Backend {
+        name: "postgres",
+        store: pg_host(&url, "host-a"),
+        _dir: tempfile::tempdir().unwrap(),
+        url: Some(url),
+    }
 }
 
 pub fn backends() -> Vec<Backend> {

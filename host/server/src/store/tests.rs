@@ -30,7 +30,11 @@ fn execution(id: &str, deployment: &str, created_at: &str) -> Execution {
 }
 
 fn event(kind: &str) -> NewEvent {
-    NewEvent { timestamp: "2026-01-01T00:00:00.000Z".into(), event_type: kind.into(), message: format!("{kind} happened") }
+    NewEvent {
+        timestamp: "2026-01-01T00:00:00.000Z".into(),
+        event_type: kind.into(),
+        message: format!("{kind} happened"),
+    }
 }
 
 fn deployment(id: &str) -> Deployment {
@@ -46,7 +50,11 @@ fn deployment(id: &str) -> Deployment {
 }
 
 fn all() -> Page {
-    Page { offset: 0, size: 100, sort: None }
+    Page {
+        offset: 0,
+        size: 100,
+        sort: None,
+    }
 }
 
 /// Run `body` unconditionally; panics on an error.
@@ -63,38 +71,98 @@ fn what_is_written_reads_back_the_same_on_both_backends() {
         let s = &*b.store;
         let name = b.name;
         let fresh = s.manager_state().unwrap();
-        assert_eq!((fresh.maintenance.clone(), fresh.unfinished.len()), (None, 0), "{name}");
+        assert_eq!(
+            (fresh.maintenance.clone(), fresh.unfinished.len()),
+            (None, 0),
+            "{name}"
+        );
 
         write(s, |tx| {
             tx.insert_deployment(&deployment("d1"))?;
             tx.insert_deployment(&deployment("d2"))?;
-            tx.insert_execution(&execution("e1", "d1", "2026-01-01T00:00:01.000Z"), &event("workflow_queued"))?;
-            tx.insert_execution(&execution("e2", "d2", "2026-01-01T00:00:02.000Z"), &event("workflow_queued"))?;
-            tx.insert_user(&User { username: "ann".into(), password_hash: "h1".into(), role: Role::User, created_at: "t".into() })
+            tx.insert_execution(
+                &execution("e1", "d1", "2026-01-01T00:00:01.000Z"),
+                &event("workflow_queued"),
+            )?;
+            tx.insert_execution(
+                &execution("e2", "d2", "2026-01-01T00:00:02.000Z"),
+                &event("workflow_queued"),
+            )?;
+            tx.insert_user(&User {
+                username: "ann".into(),
+                password_hash: "h1".into(),
+                role: Role::User,
+                created_at: "t".into(),
+            })
         });
         let d = s.deployment("d1").unwrap().expect(name);
-        assert_eq!((d.blueprint_id.as_deref(), d.inputs.clone()), (Some("bp"), json!({"a": 1})), "{name}");
+        assert_eq!(
+            (d.blueprint_id.as_deref(), d.inputs.clone()),
+            (Some("bp"), json!({"a": 1})),
+            "{name}"
+        );
         assert_eq!(s.deployments(&all()).unwrap().1, 2, "{name}");
         let e = s.execution("e1").unwrap().expect(name);
-        assert_eq!((e.status, e.parameters.clone()), (ExecutionStatus::Pending, json!({"k": [1, "two"]})), "{name}");
+        assert_eq!(
+            (e.status, e.parameters.clone()),
+            (ExecutionStatus::Pending, json!({"k": [1, "two"]})),
+            "{name}"
+        );
 
         // A status change and its event; the list filters, sorts and pages.
         let mut started = e.clone();
         started.status = ExecutionStatus::Started;
         started.started_at = Some("2026-01-01T00:00:03.000Z".into());
-        let state = write(s, |tx| tx.update_execution(&started, &event("workflow_started")));
-        let statuses: Vec<_> = state.unfinished.iter().map(|r| (r.id.as_str(), r.status)).collect();
-        assert_eq!(statuses, [("e1", ExecutionStatus::Started), ("e2", ExecutionStatus::Pending)], "{name}");
+        let state = write(s, |tx| {
+            tx.update_execution(&started, &event("workflow_started"))
+        });
+        let statuses: Vec<_> = state
+            .unfinished
+            .iter()
+            .map(|r| (r.id.as_str(), r.status))
+            .collect();
+        assert_eq!(
+            statuses,
+            [
+                ("e1", ExecutionStatus::Started),
+                ("e2", ExecutionStatus::Pending)
+            ],
+            "{name}"
+        );
         let (only_d2, n) = s.executions(Some("d2"), &[], &all()).unwrap();
-        assert_eq!((only_d2.len(), n, only_d2[0].id.as_str()), (1, 1, "e2"), "{name}");
-        let (started_only, _) = s.executions(None, &[ExecutionStatus::Started], &all()).unwrap();
-        assert_eq!(started_only.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), ["e1"], "{name}");
-        let newest_first = Page { offset: 0, size: 1, sort: Some(("created_at", true)) };
+        assert_eq!(
+            (only_d2.len(), n, only_d2[0].id.as_str()),
+            (1, 1, "e2"),
+            "{name}"
+        );
+        let (started_only, _) = s
+            .executions(None, &[ExecutionStatus::Started], &all())
+            .unwrap();
+        assert_eq!(
+            started_only
+                .iter()
+                .map(|e| e.id.as_str())
+                .collect::<Vec<_>>(),
+            ["e1"],
+            "{name}"
+        );
+        let newest_first = Page {
+            offset: 0,
+            size: 1,
+            sort: Some(("created_at", true)),
+        };
         let (page, total) = s.executions(None, &[], &newest_first).unwrap();
         assert_eq!((page[0].id.as_str(), total), ("e2", 2), "{name}");
         let (events, n) = s.events("e1", &all()).unwrap();
         assert_eq!(n, 2, "{name}");
-        assert_eq!(events.iter().map(|e| e.event_type.as_str()).collect::<Vec<_>>(), ["workflow_queued", "workflow_started"], "{name}");
+        assert_eq!(
+            events
+                .iter()
+                .map(|e| e.event_type.as_str())
+                .collect::<Vec<_>>(),
+            ["workflow_queued", "workflow_started"],
+            "{name}"
+        );
 
         // Users: update and delete.
         let mut ann = s.user("ann").unwrap().expect(name);
@@ -102,7 +170,11 @@ fn what_is_written_reads_back_the_same_on_both_backends() {
         ann.password_hash = "h2".into();
         write(s, |tx| tx.update_user(&ann));
         let back = s.user("ann").unwrap().expect(name);
-        assert_eq!((back.role, back.password_hash.as_str()), (Role::SysAdmin, "h2"), "{name}");
+        assert_eq!(
+            (back.role, back.password_hash.as_str()),
+            (Role::SysAdmin, "h2"),
+            "{name}"
+        );
         let mut deleted = None;
         write(s, |tx| {
             deleted = Some(tx.delete_user("ann")?);
@@ -123,8 +195,15 @@ fn what_is_written_reads_back_the_same_on_both_backends() {
         let (rec, created) = s.insert_policy(&new, b"abc").unwrap();
         assert!(created, "{name}");
         assert_eq!(rec.id, "ab".repeat(6), "{name}");
-        assert!(!s.insert_policy(&new, b"abc").unwrap().1, "{name}: the same bytes again are not new");
-        assert_eq!(s.policy_component(&rec.id).unwrap().as_deref(), Some(&b"abc"[..]), "{name}");
+        assert!(
+            !s.insert_policy(&new, b"abc").unwrap().1,
+            "{name}: the same bytes again are not new"
+        );
+        assert_eq!(
+            s.policy_component(&rec.id).unwrap().as_deref(),
+            Some(&b"abc"[..]),
+            "{name}"
+        );
         assert_eq!(s.policies().unwrap(), vec![rec.clone()], "{name}");
         let before = s.generations().unwrap();
         let st = PolicyState {
@@ -134,16 +213,34 @@ fn what_is_written_reads_back_the_same_on_both_backends() {
             previous_id: Some("builtin".into()),
             shadow: Some(("builtin".into(), "t".into(), "admin".into())),
         };
-        let line = PolicyChange { at: "t".into(), username: "admin".into(), action: "activate".into(), policy_id: rec.id.clone(), detail: String::new() };
+        let line = PolicyChange {
+            at: "t".into(),
+            username: "admin".into(),
+            action: "activate".into(),
+            policy_id: rec.id.clone(),
+            detail: String::new(),
+        };
         s.set_policy_state(&st, &[line]).unwrap();
         assert_eq!(s.policy_state().unwrap(), Some(st), "{name}");
         let after = s.generations().unwrap();
-        assert_eq!((after.policy, after.state, after.users), (before.policy + 1, before.state, before.users), "{name}");
+        assert_eq!(
+            (after.policy, after.state, after.users),
+            (before.policy + 1, before.state, before.users),
+            "{name}"
+        );
         let log = s.policy_log(10).unwrap();
-        assert_eq!(log.iter().map(|l| l.action.as_str()).collect::<Vec<_>>(), ["activate", "upload"], "{name}: newest first");
+        assert_eq!(
+            log.iter().map(|l| l.action.as_str()).collect::<Vec<_>>(),
+            ["activate", "upload"],
+            "{name}: newest first"
+        );
         s.record_artifact("c", "e", "d1").unwrap();
         s.record_artifact("c", "e", "d2").unwrap();
-        assert_eq!(s.artifact_digest("c", "e").unwrap().as_deref(), Some("d2"), "{name}");
+        assert_eq!(
+            s.artifact_digest("c", "e").unwrap().as_deref(),
+            Some("d2"),
+            "{name}"
+        );
     }
 }
 
@@ -159,7 +256,10 @@ fn a_state_transaction_checks_its_version_and_lands_whole_or_not_at_all() {
             ran = true;
             Ok(())
         });
-        assert!(matches!(&outcome, Ok(Outcome::Moved(st)) if st.version == v0), "{name}: {outcome:?}");
+        assert!(
+            matches!(&outcome, Ok(Outcome::Moved(st)) if st.version == v0),
+            "{name}: {outcome:?}"
+        );
         assert!(!ran, "{name}: the body ran under a moved state");
 
         // Under the current one: it commits and the version moves by one.
@@ -169,10 +269,22 @@ fn a_state_transaction_checks_its_version_and_lands_whole_or_not_at_all() {
             activated_at: None,
             requested_by: "admin".into(),
         };
-        let outcome = s.transact(Some(v0), &mut |tx| Ok(tx.set_maintenance(Some(&rec))?)).unwrap();
-        let Outcome::Committed(state) = outcome else { panic!("{name}: not committed") };
-        assert_eq!((state.version, state.maintenance.as_ref()), (v0 + 1, Some(&rec)), "{name}");
-        assert_eq!(s.manager_state().unwrap(), state, "{name}: the answer is what the database holds");
+        let outcome = s
+            .transact(Some(v0), &mut |tx| Ok(tx.set_maintenance(Some(&rec))?))
+            .unwrap();
+        let Outcome::Committed(state) = outcome else {
+            panic!("{name}: not committed")
+        };
+        assert_eq!(
+            (state.version, state.maintenance.as_ref()),
+            (v0 + 1, Some(&rec)),
+            "{name}"
+        );
+        assert_eq!(
+            s.manager_state().unwrap(),
+            state,
+            "{name}: the answer is what the database holds"
+        );
 
         // A body that fails after writing leaves nothing behind.
         let err = s
@@ -183,13 +295,23 @@ fn a_state_transaction_checks_its_version_and_lands_whole_or_not_at_all() {
             })
             .unwrap_err();
         assert!(matches!(err, Error::Conflict(_)), "{name}");
-        assert!(s.deployment("half").unwrap().is_none(), "{name}: half a transaction landed");
+        assert!(
+            s.deployment("half").unwrap().is_none(),
+            "{name}: half a transaction landed"
+        );
         assert_eq!(s.manager_state().unwrap(), state, "{name}");
 
         // Writes outside the state (a deployment) do not move its version; users move theirs.
         let g = s.generations().unwrap();
         write(s, |tx| tx.insert_deployment(&deployment("d9")));
-        write(s, |tx| tx.insert_user(&User { username: "u".into(), password_hash: "h".into(), role: Role::User, created_at: "t".into() }));
+        write(s, |tx| {
+            tx.insert_user(&User {
+                username: "u".into(),
+                password_hash: "h".into(),
+                role: Role::User,
+                created_at: "t".into(),
+            })
+        });
         let g2 = s.generations().unwrap();
         assert_eq!((g2.state, g2.users), (g.state, g.users + 1), "{name}");
     }
@@ -221,7 +343,12 @@ fn two_hosts_on_one_database_cannot_both_commit_under_one_version() {
                     break; // refused: the state left `deactivated`
                 }
                 let e = execution(&format!("t{t}-{i}"), "d", "2026-01-01T00:00:00.000Z");
-                match store.transact(Some(seen.version), &mut |tx| Ok(tx.insert_execution(&e, &event("workflow_queued"))?)).unwrap() {
+                match store
+                    .transact(Some(seen.version), &mut |tx| {
+                        Ok(tx.insert_execution(&e, &event("workflow_queued"))?)
+                    })
+                    .unwrap()
+                {
                     Outcome::Committed(state) => {
                         created += 1;
                         seen = state;
@@ -242,8 +369,22 @@ fn two_hosts_on_one_database_cannot_both_commit_under_one_version() {
     let activated = write(&*host_b, |tx| tx.set_maintenance(Some(&rec)));
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let created: u32 = workers.into_iter().map(|w| w.join().unwrap()).sum();
-    let total = host_a.executions(None, &[], &Page { offset: 0, size: 1, sort: None }).unwrap().1;
-    assert!(created > 0, "the hammer created nothing before the activation; the test proved nothing");
+    let total = host_a
+        .executions(
+            None,
+            &[],
+            &Page {
+                offset: 0,
+                size: 1,
+                sort: None,
+            },
+        )
+        .unwrap()
+        .1;
+    assert!(
+        created > 0,
+        "the hammer created nothing before the activation; the test proved nothing"
+    );
     assert_eq!(total, u64::from(created));
     assert_eq!(
         activated.unfinished.len() as u64,
@@ -258,7 +399,11 @@ fn two_hosts_on_one_database_cannot_both_commit_under_one_version() {
 fn an_exhausted_pool_is_a_clear_retry_later_within_the_wait() {
     use super::postgres::{PgOptions, PgStore};
     let url = super::testing::fresh_database();
-    let options = PgOptions { pool_size: 1, wait: std::time::Duration::from_millis(200), ..PgOptions::default() };
+    let options = PgOptions {
+        pool_size: 1,
+        wait: std::time::Duration::from_millis(200),
+        ..PgOptions::default()
+    };
     let store = Arc::new(PgStore::open(&url, "host-a", options).unwrap());
     let (held_tx, held_rx) = std::sync::mpsc::channel();
     let holder = {
@@ -277,20 +422,41 @@ fn an_exhausted_pool_is_a_clear_retry_later_within_the_wait() {
     let asked = std::time::Instant::now();
     let err = crate::error::Error::from(store.generations().unwrap_err());
     let took = asked.elapsed();
-    assert!(matches!(&err, Error::Unavailable(m) if m.contains("All 1 connections to the database are busy")), "{err:?}");
-    assert!(took < std::time::Duration::from_millis(1200), "waited {took:?}, past the pool's wait");
+    assert!(
+        matches!(&err, Error::Unavailable(m) if m.contains("All 1 connections to the database are busy")),
+        "{err:?}"
+    );
+    assert!(
+        took < std::time::Duration::from_millis(1200),
+        "waited {took:?}, past the pool's wait"
+    );
     holder.join().unwrap();
-    assert!(store.generations().is_ok(), "served again once the connection was free");
+    assert!(
+        store.generations().is_ok(),
+        "served again once the connection was free"
+    );
 }
 
 /// A database that is not there fails at open, naming it and what to do.
 #[test]
 fn an_unreachable_database_is_named_at_open() {
     use super::postgres::{PgOptions, PgStore};
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let url = format!("postgres://drydock:secret@127.0.0.1:{port}/nowhere");
-    let err = PgStore::open(&url, "h", PgOptions::default()).err().expect("opened a database that is not there");
+    let err = PgStore::open(&url, "h", PgOptions::default())
+        .err()
+        .expect("opened a database that is not there");
     let text = format!("{err:#}");
-    assert!(text.contains(&format!("127.0.0.1:{port}/nowhere")) && text.contains("Cannot connect"), "{text}");
-    assert!(!text.contains("secret"), "the password is in the message: {text}");
+    assert!(
+        text.contains(&format!("127.0.0.1:{port}/nowhere")) && text.contains("Cannot connect"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("secret"),
+        "the password is in the message: {text}"
+    );
 }

@@ -12,32 +12,45 @@ use tokio_postgres::{AsyncMessage, NoTls};
 use super::CHANNEL;
 use crate::store::Change;
 
-/// The payload as sent by [`super::notify_sql`].
-fn parse(payload: &str) -> Change {
-    match payload {
+/// The payload as sent by [`super::notify_sql`]; `None` for this host's own.
+fn parse(payload: &str, own: &str) -> Option<Change> {
+    let (host, kind) = payload.split_once(' ').unwrap_or(("", payload));
+    if host == own {
+        return None;
+    }
+    Some(match kind {
         "state" => Change::State,
         "policy" => Change::Policy,
         p => match p.strip_prefix("user:") {
             Some(name) => Change::User(name.to_string()),
             None => Change::Resync,
         },
-    }
+    })
 }
 
-pub(super) async fn listen(config: tokio_postgres::Config, target: String, out: mpsc::Sender<Change>) {
+pub(super) async fn listen(
+    config: tokio_postgres::Config,
+    target: String,
+    host: String,
+    out: mpsc::Sender<Change>,
+) {
     let mut backoff = Duration::from_millis(100);
     let mut was_down = false;
     loop {
         match config.connect(NoTls).await {
             Ok((client, mut connection)) => {
                 let (tx, mut rx) = mpsc::unbounded_channel();
+                let own = host.clone();
                 // The connection's messages are only seen by polling it ourselves.
                 let driver = tokio::spawn(async move {
-                    let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+                    let mut messages =
+                        futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
                     while let Some(message) = messages.next().await {
                         match message {
                             Ok(AsyncMessage::Notification(n)) => {
-                                if tx.send(parse(n.payload())).is_err() {
+                                if let Some(change) = parse(n.payload(), &own)
+                                    && tx.send(change).is_err()
+                                {
                                     return;
                                 }
                             }
@@ -46,7 +59,11 @@ pub(super) async fn listen(config: tokio_postgres::Config, target: String, out: 
                         }
                     }
                 });
-                if client.batch_execute(&format!("LISTEN {CHANNEL}")).await.is_ok() {
+                if client
+                    .batch_execute(&format!("LISTEN {CHANNEL}"))
+                    .await
+                    .is_ok()
+                {
                     if was_down {
                         tracing::info!(database = %target, "reconnected to the database; resynchronising");
                     }

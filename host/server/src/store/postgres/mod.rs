@@ -24,14 +24,15 @@ use tokio::sync::mpsc;
 use tokio_postgres::NoTls;
 
 use super::{
-    Change, Deployment, Event, Execution, Generations, ManagerState, NewPolicy, Outcome, Page, PolicyChange,
-    PolicyLogEntry, PolicyRecord, PolicyState, Result, Store, TxBody, Unavailable, User,
+    Change, Deployment, Event, Execution, Generations, ManagerState, NewPolicy, Outcome, Page,
+    PolicyChange, PolicyLogEntry, PolicyRecord, PolicyState, Result, Store, TxBody, Unavailable,
+    User,
 };
 
 /// Migrations, applied in order; the `drydock_schema` table records how many ran.
 const MIGRATIONS: &[&str] = &[include_str!("../../../migrations/postgres/0001_schema.sql")];
 
-/// The one channel every host listens on; payloads are `state`, `policy`, `user:NAME`.
+/// The one channel every host listens on; see [`notify_sql`] for the payloads.
 pub const CHANNEL: &str = "drydock";
 /// Arbitrary, fixed: the advisory lock key schema migrations take.
 const MIGRATION_LOCK: i64 = 0x6472_7964_6f63_6b01;
@@ -51,7 +52,11 @@ pub struct PgOptions {
 
 impl Default for PgOptions {
     fn default() -> PgOptions {
-        PgOptions { pool_size: 16, wait: Duration::from_secs(2), deadline: Duration::from_secs(5) }
+        PgOptions {
+            pool_size: 16,
+            wait: Duration::from_secs(2),
+            deadline: Duration::from_secs(5),
+        }
     }
 }
 
@@ -122,9 +127,13 @@ impl PgStore {
     /// `host` names this host's compiled-artifact cache.
     pub fn open(url: &str, host: &str, options: PgOptions) -> anyhow::Result<PgStore> {
         let target = describe(url);
-        let mut config: tokio_postgres::Config =
-            url.parse().with_context(|| format!("`{target}` is not a PostgreSQL URL (postgres://USER@HOST:PORT/DB)"))?;
-        config.connect_timeout(options.wait).keepalives(true).keepalives_idle(Duration::from_secs(10));
+        let mut config: tokio_postgres::Config = url.parse().with_context(|| {
+            format!("`{target}` is not a PostgreSQL URL (postgres://USER@HOST:PORT/DB)")
+        })?;
+        config
+            .connect_timeout(options.wait)
+            .keepalives(true)
+            .keepalives_idle(Duration::from_secs(10));
         config.application_name("drydock");
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -132,7 +141,13 @@ impl PgStore {
             .enable_all()
             .build()
             .context("cannot start the database client's threads")?;
-        let manager = Manager::from_config(config.clone(), NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let manager = Manager::from_config(
+            config.clone(),
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
         let pool = Pool::builder(manager)
             .max_size(options.pool_size)
             .wait_timeout(Some(options.wait))
@@ -150,13 +165,23 @@ impl PgStore {
             options,
             changes: Mutex::new(Some(rx)),
         };
-        store.run(store.migrate()).with_context(|| format!("cannot prepare the database at {}", store.target))?;
-        store.handle().spawn(feed::listen(config, store.target.clone(), tx));
+        store
+            .run(store.migrate())
+            .with_context(|| format!("cannot prepare the database at {}", store.target))?;
+        store.handle().spawn(feed::listen(
+            config,
+            store.target.clone(),
+            store.host.clone(),
+            tx,
+        ));
         Ok(store)
     }
 
     fn handle(&self) -> &tokio::runtime::Handle {
-        self.runtime.as_ref().expect("the runtime lives as long as the store").handle()
+        self.runtime
+            .as_ref()
+            .expect("the runtime lives as long as the store")
+            .handle()
     }
 
     /// The database this store uses (no password), for messages.
@@ -191,27 +216,37 @@ impl PgStore {
     /// "Retry later" or a fault.
     fn sort(&self, fault: Fault) -> anyhow::Error {
         match fault {
-            Fault::Pool(PoolError::Timeout(deadpool_postgres::TimeoutType::Wait)) => Unavailable(format!(
-                "All {} connections to the database are busy (waited {} ms); try again shortly",
-                self.options.pool_size,
-                self.options.wait.as_millis()
-            ))
-            .into(),
+            Fault::Pool(PoolError::Timeout(deadpool_postgres::TimeoutType::Wait)) => {
+                Unavailable(format!(
+                    "All {} connections to the database are busy (waited {} ms); try again shortly",
+                    self.options.pool_size,
+                    self.options.wait.as_millis()
+                ))
+                .into()
+            }
             Fault::Pool(PoolError::Timeout(_)) => Unavailable(format!(
                 "Cannot connect to the database at {} (no answer within {} ms); try again shortly",
                 self.target,
                 self.options.wait.as_millis()
             ))
             .into(),
-            Fault::Pool(PoolError::Backend(e)) => {
-                Unavailable(format!("Cannot connect to the database at {}: {e}; try again shortly", self.target)).into()
+            Fault::Pool(PoolError::Backend(e)) => Unavailable(format!(
+                "Cannot connect to the database at {}: {e}; try again shortly",
+                self.target
+            ))
+            .into(),
+            Fault::Pool(e) => {
+                Unavailable(format!("Cannot use the database at {}: {e}", self.target)).into()
             }
-            Fault::Pool(e) => Unavailable(format!("Cannot use the database at {}: {e}", self.target)).into(),
-            Fault::Pg(e) if is_connection_loss(&e) => {
-                Unavailable(format!("Lost the connection to the database at {}: {e}; try again shortly", self.target))
-                    .into()
-            }
-            Fault::Pg(e) => anyhow::Error::new(e).context(format!("a statement failed on the database at {}", self.target)),
+            Fault::Pg(e) if is_connection_loss(&e) => Unavailable(format!(
+                "Lost the connection to the database at {}: {e}; try again shortly",
+                self.target
+            ))
+            .into(),
+            Fault::Pg(e) => anyhow::Error::new(e).context(format!(
+                "a statement failed on the database at {}",
+                self.target
+            )),
             Fault::Other(e) => e,
         }
     }
@@ -220,12 +255,18 @@ impl PgStore {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
         // One host at a time; the others wait here and then find nothing to do.
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await?;
-        tx.batch_execute("CREATE TABLE IF NOT EXISTS drydock_schema (version INTEGER NOT NULL)").await?;
-        let applied: i32 = match tx.query_opt("SELECT version FROM drydock_schema", &[]).await? {
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+            .await?;
+        tx.batch_execute("CREATE TABLE IF NOT EXISTS drydock_schema (version INTEGER NOT NULL)")
+            .await?;
+        let applied: i32 = match tx
+            .query_opt("SELECT version FROM drydock_schema", &[])
+            .await?
+        {
             Some(row) => row.get(0),
             None => {
-                tx.execute("INSERT INTO drydock_schema (version) VALUES (0)", &[]).await?;
+                tx.execute("INSERT INTO drydock_schema (version) VALUES (0)", &[])
+                    .await?;
                 0
             }
         };
@@ -236,8 +277,11 @@ impl PgStore {
             )));
         }
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied as usize) {
-            tx.batch_execute(sql).await.map_err(|e| Fault::Other(anyhow::Error::new(e).context(format!("migration {} failed", i + 1))))?;
-            tx.execute("UPDATE drydock_schema SET version = $1", &[&(i as i32 + 1)]).await?;
+            tx.batch_execute(sql).await.map_err(|e| {
+                Fault::Other(anyhow::Error::new(e).context(format!("migration {} failed", i + 1)))
+            })?;
+            tx.execute("UPDATE drydock_schema SET version = $1", &[&(i as i32 + 1)])
+                .await?;
         }
         tx.commit().await?;
         Ok(())
@@ -253,10 +297,15 @@ impl Drop for PgStore {
     }
 }
 
-fn notify_sql(payload: &str) -> String {
-    // Payloads are ours (`state`, `policy`, `user:` + a validated user name), but
-    // quote them as SQL literals regardless.
-    format!("NOTIFY {CHANNEL}, '{}'", payload.replace('\'', "''"))
+/// `NOTIFY` with `HOST KIND`: the host, so it can skip its own announcements; the
+/// kind is `state`, `policy` or `user:NAME`.
+fn notify_sql(host: &str, kind: &str) -> String {
+    // Payloads are ours (a uuid, a kind, a user name), but quoted as SQL literals regardless.
+    format!(
+        "NOTIFY {CHANNEL}, '{} {}';",
+        host.replace('\'', "''"),
+        kind.replace('\'', "''")
+    )
 }
 
 impl Store for PgStore {
@@ -265,22 +314,31 @@ impl Store for PgStore {
     }
 
     fn subscribe(&self) -> Option<mpsc::Receiver<Change>> {
-        self.changes.lock().unwrap_or_else(|p| p.into_inner()).take()
+        self.changes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
     }
 
     fn generations(&self) -> Result<Generations> {
         self.run(async {
             let client = self.pool.get().await?;
-            let st = client.prepare_cached("SELECT state, policy, users FROM generations WHERE id = 1").await?;
+            let st = client
+                .prepare_cached("SELECT state, policy, users FROM generations WHERE id = 1")
+                .await?;
             let row = client.query_one(&st, &[]).await?;
-            Ok(Generations { state: row.get::<_, i64>(0) as u64, policy: row.get::<_, i64>(1) as u64, users: row.get::<_, i64>(2) as u64 })
+            Ok(Generations {
+                state: row.get::<_, i64>(0) as u64,
+                policy: row.get::<_, i64>(1) as u64,
+                users: row.get::<_, i64>(2) as u64,
+            })
         })
     }
 
     fn manager_state(&self) -> Result<ManagerState> {
         self.run(async {
             let client = self.pool.get().await?;
-            state::read_state(&client).await
+            state::read_state(&client, false).await
         })
     }
 
@@ -292,8 +350,15 @@ impl Store for PgStore {
         self.run(async { reads::execution(&self.pool.get().await?, id).await })
     }
 
-    fn executions(&self, deployment_id: Option<&str>, statuses: &[ExecutionStatus], page: &Page) -> Result<(Vec<Execution>, u64)> {
-        self.run(async { reads::executions(&self.pool.get().await?, deployment_id, statuses, page).await })
+    fn executions(
+        &self,
+        deployment_id: Option<&str>,
+        statuses: &[ExecutionStatus],
+        page: &Page,
+    ) -> Result<(Vec<Execution>, u64)> {
+        self.run(async {
+            reads::executions(&self.pool.get().await?, deployment_id, statuses, page).await
+        })
     }
 
     fn events(&self, execution_id: &str, page: &Page) -> Result<(Vec<Event>, u64)> {
@@ -327,7 +392,9 @@ impl Store for PgStore {
     fn policy_component(&self, id: &str) -> Result<Option<Vec<u8>>> {
         self.run(async {
             let client = self.pool.get().await?;
-            let st = client.prepare_cached("SELECT component FROM policies WHERE id = $1").await?;
+            let st = client
+                .prepare_cached("SELECT component FROM policies WHERE id = $1")
+                .await?;
             Ok(client.query_opt(&st, &[&id]).await?.map(|r| r.get(0)))
         })
     }
@@ -380,8 +447,9 @@ impl Store for PgStore {
         self.run(async {
             let mut client = self.pool.get().await?;
             let tx = client.transaction().await?;
-            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&POLICY_LOCK]).await?;
-            set_policy_state(&tx, state).await?;
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&POLICY_LOCK])
+                .await?;
+            set_policy_state(&tx, &self.host, state).await?;
             for line in log {
                 log_policy(&tx, line).await?;
             }
@@ -394,9 +462,11 @@ impl Store for PgStore {
         self.run(async {
             let mut client = self.pool.get().await?;
             let tx = client.transaction().await?;
-            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&POLICY_LOCK]).await?;
-            tx.execute("DELETE FROM policies WHERE id = $1", &[&id]).await?;
-            set_policy_state(&tx, state).await?;
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&POLICY_LOCK])
+                .await?;
+            tx.execute("DELETE FROM policies WHERE id = $1", &[&id])
+                .await?;
+            set_policy_state(&tx, &self.host, state).await?;
             log_policy(&tx, log).await?;
             tx.commit().await?;
             Ok(())
@@ -419,7 +489,12 @@ impl Store for PgStore {
         })
     }
 
-    fn record_artifact(&self, component_sha256: &str, engine: &str, artifact_sha256: &str) -> Result<()> {
+    fn record_artifact(
+        &self,
+        component_sha256: &str,
+        engine: &str,
+        artifact_sha256: &str,
+    ) -> Result<()> {
         self.run(async {
             let client = self.pool.get().await?;
             client
@@ -435,7 +510,11 @@ impl Store for PgStore {
 }
 
 /// The policy selection, its generation, and the announcement, in `tx`.
-async fn set_policy_state(tx: &deadpool_postgres::Transaction<'_>, st: &PolicyState) -> PgResult<()> {
+async fn set_policy_state(
+    tx: &deadpool_postgres::Transaction<'_>,
+    host: &str,
+    st: &PolicyState,
+) -> PgResult<()> {
     let (shadow_id, shadow_since, shadow_by) = match &st.shadow {
         Some((id, since, by)) => (Some(id), Some(since), Some(by)),
         None => (None, None, None),
@@ -448,8 +527,11 @@ async fn set_policy_state(tx: &deadpool_postgres::Transaction<'_>, st: &PolicySt
         &[&st.active_id, &st.active_since, &st.activated_by, &st.previous_id, &shadow_id, &shadow_since, &shadow_by],
     )
     .await?;
-    tx.execute("UPDATE generations SET policy = policy + 1 WHERE id = 1", &[]).await?;
-    tx.batch_execute(&notify_sql("policy")).await?;
+    tx.batch_execute(&format!(
+        "UPDATE generations SET policy = policy + 1 WHERE id = 1;{}",
+        notify_sql(host, "policy")
+    ))
+    .await?;
     Ok(())
 }
 

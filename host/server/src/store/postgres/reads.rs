@@ -7,7 +7,9 @@ use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
 use super::PgResult;
-use crate::store::{Deployment, Event, Execution, Page, PolicyLogEntry, PolicyRecord, PolicyState, User};
+use crate::store::{
+    Deployment, Event, Execution, Page, PolicyLogEntry, PolicyRecord, PolicyState, User,
+};
 
 fn json_col(row: &Row, idx: &str) -> Value {
     serde_json::from_str(row.get::<_, &str>(idx)).unwrap_or(Value::Null)
@@ -78,9 +80,20 @@ fn order_by(page: &Page, default: &str) -> String {
 const EXECUTION_COLUMNS: &str = "id, deployment_id, workflow_id, status, parameters, error, is_system_workflow, \
      created_at, started_at, ended_at, created_by, tenant_name";
 
-pub(super) async fn execution(client: &impl GenericClient, id: &str) -> PgResult<Option<Execution>> {
-    let st = client.prepare_cached(&format!("SELECT {EXECUTION_COLUMNS} FROM executions WHERE id = $1")).await?;
-    Ok(client.query_opt(&st, &[&id]).await?.as_ref().map(execution_from_row))
+pub(super) async fn execution(
+    client: &impl GenericClient,
+    id: &str,
+) -> PgResult<Option<Execution>> {
+    let st = client
+        .prepare_cached(&format!(
+            "SELECT {EXECUTION_COLUMNS} FROM executions WHERE id = $1"
+        ))
+        .await?;
+    Ok(client
+        .query_opt(&st, &[&id])
+        .await?
+        .as_ref()
+        .map(execution_from_row))
 }
 
 pub(super) async fn executions(
@@ -100,7 +113,10 @@ pub(super) async fn executions(
         args.push(&statuses);
         filter.push_str(&format!(" AND status = ANY(${})", args.len()));
     }
-    let total: i64 = client.query_one(&format!("SELECT COUNT(*) FROM executions{filter}"), &args).await?.get(0);
+    let total: i64 = client
+        .query_one(&format!("SELECT COUNT(*) FROM executions{filter}"), &args)
+        .await?
+        .get(0);
     let (limit, offset) = (i64::from(page.size), i64::from(page.offset));
     let n = args.len();
     args.push(&limit);
@@ -111,11 +127,20 @@ pub(super) async fn executions(
         n + 1,
         n + 2
     );
-    let items = client.query(&sql, &args).await?.iter().map(execution_from_row).collect();
+    let items = client
+        .query(&sql, &args)
+        .await?
+        .iter()
+        .map(execution_from_row)
+        .collect();
     Ok((items, total as u64))
 }
 
-pub(super) async fn events(client: &impl GenericClient, execution_id: &str, page: &Page) -> PgResult<(Vec<Event>, u64)> {
+pub(super) async fn events(
+    client: &impl GenericClient,
+    execution_id: &str,
+    page: &Page,
+) -> PgResult<(Vec<Event>, u64)> {
     let (limit, offset) = (i64::from(page.size), i64::from(page.offset));
     let rows = client
         .query(
@@ -126,44 +151,109 @@ pub(super) async fn events(client: &impl GenericClient, execution_id: &str, page
         .await?;
     let items = rows
         .iter()
-        .map(|r| Event { id: r.get(0), execution_id: r.get(1), timestamp: r.get(2), event_type: r.get(3), message: r.get(4) })
+        .map(|r| Event {
+            id: r.get(0),
+            execution_id: r.get(1),
+            timestamp: r.get(2),
+            event_type: r.get(3),
+            message: r.get(4),
+        })
         .collect();
-    let total: i64 = client.query_one("SELECT COUNT(*) FROM events WHERE execution_id = $1", &[&execution_id]).await?.get(0);
+    let total: i64 = client
+        .query_one(
+            "SELECT COUNT(*) FROM events WHERE execution_id = $1",
+            &[&execution_id],
+        )
+        .await?
+        .get(0);
     Ok((items, total as u64))
 }
 
-pub(super) async fn deployment(client: &impl GenericClient, id: &str) -> PgResult<Option<Deployment>> {
-    let st = client.prepare_cached("SELECT * FROM deployments WHERE id = $1").await?;
-    Ok(client.query_opt(&st, &[&id]).await?.as_ref().map(deployment_from_row))
+pub(super) async fn deployment(
+    client: &impl GenericClient,
+    id: &str,
+) -> PgResult<Option<Deployment>> {
+    let st = client
+        .prepare_cached("SELECT * FROM deployments WHERE id = $1")
+        .await?;
+    Ok(client
+        .query_opt(&st, &[&id])
+        .await?
+        .as_ref()
+        .map(deployment_from_row))
 }
 
-pub(super) async fn deployments(client: &impl GenericClient, page: &Page) -> PgResult<(Vec<Deployment>, u64)> {
+pub(super) async fn deployments(
+    client: &impl GenericClient,
+    page: &Page,
+) -> PgResult<(Vec<Deployment>, u64)> {
     let (limit, offset) = (i64::from(page.size), i64::from(page.offset));
-    let sql = format!("SELECT * FROM deployments{} LIMIT $1 OFFSET $2", order_by(page, "created_at"));
-    let items = client.query(&sql, &[&limit, &offset]).await?.iter().map(deployment_from_row).collect();
-    let total: i64 = client.query_one("SELECT COUNT(*) FROM deployments", &[]).await?.get(0);
+    let sql = format!(
+        "SELECT * FROM deployments{} LIMIT $1 OFFSET $2",
+        order_by(page, "created_at")
+    );
+    let items = client
+        .query(&sql, &[&limit, &offset])
+        .await?
+        .iter()
+        .map(deployment_from_row)
+        .collect();
+    let total: i64 = client
+        .query_one("SELECT COUNT(*) FROM deployments", &[])
+        .await?
+        .get(0);
     Ok((items, total as u64))
 }
 
 pub(super) async fn user(client: &impl GenericClient, username: &str) -> PgResult<Option<User>> {
-    let st = client.prepare_cached("SELECT username, password_hash, role, created_at FROM users WHERE username = $1").await?;
-    Ok(client.query_opt(&st, &[&username]).await?.as_ref().map(user_from_row))
+    let st = client
+        .prepare_cached(
+            "SELECT username, password_hash, role, created_at FROM users WHERE username = $1",
+        )
+        .await?;
+    Ok(client
+        .query_opt(&st, &[&username])
+        .await?
+        .as_ref()
+        .map(user_from_row))
 }
 
 pub(super) async fn users(client: &impl GenericClient) -> PgResult<Vec<User>> {
-    let rows = client.query("SELECT username, password_hash, role, created_at FROM users ORDER BY username", &[]).await?;
+    let rows = client
+        .query(
+            "SELECT username, password_hash, role, created_at FROM users ORDER BY username",
+            &[],
+        )
+        .await?;
     Ok(rows.iter().map(user_from_row).collect())
 }
 
 pub(super) async fn policies(client: &impl GenericClient) -> PgResult<Vec<PolicyRecord>> {
-    let rows = client.query(&format!("SELECT {POLICY_COLUMNS} FROM policies ORDER BY uploaded_at, seq"), &[]).await?;
+    let rows = client
+        .query(
+            &format!("SELECT {POLICY_COLUMNS} FROM policies ORDER BY uploaded_at, seq"),
+            &[],
+        )
+        .await?;
     Ok(rows.iter().map(policy_from_row).collect())
 }
 
 /// One version by `id` or by `sha256` (the column name is ours, not the client's).
-pub(super) async fn policy(client: &impl GenericClient, column: &'static str, value: &str) -> PgResult<Option<PolicyRecord>> {
-    let st = client.prepare_cached(&format!("SELECT {POLICY_COLUMNS} FROM policies WHERE {column} = $1")).await?;
-    Ok(client.query_opt(&st, &[&value]).await?.as_ref().map(policy_from_row))
+pub(super) async fn policy(
+    client: &impl GenericClient,
+    column: &'static str,
+    value: &str,
+) -> PgResult<Option<PolicyRecord>> {
+    let st = client
+        .prepare_cached(&format!(
+            "SELECT {POLICY_COLUMNS} FROM policies WHERE {column} = $1"
+        ))
+        .await?;
+    Ok(client
+        .query_opt(&st, &[&value])
+        .await?
+        .as_ref()
+        .map(policy_from_row))
 }
 
 pub(super) async fn policy_state(client: &impl GenericClient) -> PgResult<Option<PolicyState>> {
@@ -174,15 +264,28 @@ pub(super) async fn policy_state(client: &impl GenericClient) -> PgResult<Option
         )
         .await?;
     Ok(client.query_opt(&st, &[]).await?.map(|r| {
-        let shadow = match (r.get::<_, Option<String>>(4), r.get::<_, Option<String>>(5), r.get::<_, Option<String>>(6)) {
+        let shadow = match (
+            r.get::<_, Option<String>>(4),
+            r.get::<_, Option<String>>(5),
+            r.get::<_, Option<String>>(6),
+        ) {
             (Some(id), Some(since), Some(by)) => Some((id, since, by)),
             _ => None,
         };
-        PolicyState { active_id: r.get(0), active_since: r.get(1), activated_by: r.get(2), previous_id: r.get(3), shadow }
+        PolicyState {
+            active_id: r.get(0),
+            active_since: r.get(1),
+            activated_by: r.get(2),
+            previous_id: r.get(3),
+            shadow,
+        }
     }))
 }
 
-pub(super) async fn policy_log(client: &impl GenericClient, limit: u32) -> PgResult<Vec<PolicyLogEntry>> {
+pub(super) async fn policy_log(
+    client: &impl GenericClient,
+    limit: u32,
+) -> PgResult<Vec<PolicyLogEntry>> {
     let rows = client
         .query(
             "SELECT seq, at, username, action, policy_id, detail FROM policy_log ORDER BY seq DESC LIMIT $1",

@@ -2,40 +2,47 @@
 //! is the race-free rule's lock across hosts. A second host's transaction waits
 //! there until the first commits, then reads the state the first left.
 
-use drydock_engine::ExecutionStatus;
 use deadpool_postgres::{GenericClient, Transaction};
+use drydock_engine::ExecutionStatus;
+use futures_util::future::{try_join, try_join3};
 
 use super::reads;
 use super::{PgResult, PgStore, notify_sql};
-use crate::store::{Deployment, Execution, MaintenanceRecord, ManagerState, NewEvent, Outcome, Remaining, StateTx, TxBody, User};
+use crate::store::{
+    Deployment, Execution, MaintenanceRecord, ManagerState, NewEvent, Outcome, Remaining, StateTx,
+    TxBody, User,
+};
 
-/// The state the race-free rule decides under: version, maintenance row, unfinished executions.
-pub(super) async fn read_state(client: &impl GenericClient) -> PgResult<ManagerState> {
-    let st = client.prepare_cached("SELECT state FROM generations WHERE id = 1").await?;
-    let version: i64 = client.query_one(&st, &[]).await?.get(0);
-    read_rest(client, version as u64).await
-}
+const VERSION: &str = "SELECT state FROM generations WHERE id = 1";
+const LOCK: &str = "SELECT state FROM generations WHERE id = 1 FOR UPDATE";
+const MAINTENANCE: &str = "SELECT status, activation_requested_at, activated_at, requested_by FROM maintenance WHERE id = 1";
+const UNFINISHED: &str = "SELECT id, created_at, status, deployment_id, workflow_id FROM executions
+     WHERE status NOT IN ('terminated', 'failed', 'cancelled') ORDER BY created_at, id";
 
-async fn read_rest(client: &impl GenericClient, version: u64) -> PgResult<ManagerState> {
-    let st = client
-        .prepare_cached("SELECT status, activation_requested_at, activated_at, requested_by FROM maintenance WHERE id = 1")
-        .await?;
-    let maintenance = client
-        .query_opt(&st, &[])
-        .await?
-        .map(|r| MaintenanceRecord {
-            status: drydock_engine::MaintenanceState::parse(r.get(0)).unwrap_or(drydock_engine::MaintenanceState::Activated),
-            activation_requested_at: r.get(1),
-            activated_at: r.get(2),
-            requested_by: r.get(3),
-        });
-    let st = client
-        .prepare_cached(
-            "SELECT id, created_at, status, deployment_id, workflow_id FROM executions
-             WHERE status NOT IN ('terminated', 'failed', 'cancelled') ORDER BY created_at, id",
-        )
-        .await?;
-    let rows = client.query(&st, &[]).await?;
+/// The state the race-free rule decides under: version, maintenance row, unfinished
+/// executions — three statements sent at once (tokio-postgres pipelines concurrent
+/// queries on one connection; the server runs them in order), so one round trip.
+/// With `lock`, the first takes the state lock and the others read after it.
+pub(super) async fn read_state(client: &impl GenericClient, lock: bool) -> PgResult<ManagerState> {
+    let (v, m, u) = try_join3(
+        client.prepare_cached(if lock { LOCK } else { VERSION }),
+        client.prepare_cached(MAINTENANCE),
+        client.prepare_cached(UNFINISHED),
+    )
+    .await?;
+    let (version, maintenance, rows) = try_join3(
+        client.query_one(&v, &[]),
+        client.query_opt(&m, &[]),
+        client.query(&u, &[]),
+    )
+    .await?;
+    let maintenance = maintenance.map(|r| MaintenanceRecord {
+        status: drydock_engine::MaintenanceState::parse(r.get(0))
+            .unwrap_or(drydock_engine::MaintenanceState::Activated),
+        activation_requested_at: r.get(1),
+        activated_at: r.get(2),
+        requested_by: r.get(3),
+    });
     let unfinished = rows
         .iter()
         .map(|r| Remaining {
@@ -48,7 +55,11 @@ async fn read_rest(client: &impl GenericClient, version: u64) -> PgResult<Manage
         })
         .filter(|r| !r.status.is_terminal())
         .collect();
-    Ok(ManagerState { version, maintenance, unfinished })
+    Ok(ManagerState {
+        version: version.get::<_, i64>(0) as u64,
+        maintenance,
+        unfinished,
+    })
 }
 
 struct PgStateTx<'s, 't> {
@@ -60,7 +71,10 @@ struct PgStateTx<'s, 't> {
 }
 
 impl PgStateTx<'_, '_> {
-    fn run<T>(&self, fut: impl std::future::Future<Output = PgResult<T>>) -> crate::store::Result<T> {
+    fn run<T>(
+        &self,
+        fut: impl std::future::Future<Output = PgResult<T>>,
+    ) -> crate::store::Result<T> {
         self.store.run(fut)
     }
 }
@@ -75,10 +89,10 @@ impl StateTx for PgStateTx<'_, '_> {
     }
 
     fn insert_execution(&mut self, e: &Execution, event: &NewEvent) -> crate::store::Result<()> {
-        self.state_changed = true;
         self.run(async {
-            self.tx
-                .execute(
+            let parameters = e.parameters.to_string();
+            try_join(
+                self.tx.execute(
                     "INSERT INTO executions (id, deployment_id, workflow_id, status, parameters, error,
                         is_system_workflow, created_at, started_at, ended_at, created_by, tenant_name)
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
@@ -87,7 +101,7 @@ impl StateTx for PgStateTx<'_, '_> {
                         &e.deployment_id,
                         &e.workflow_id,
                         &e.status.as_str(),
-                        &e.parameters.to_string(),
+                        &parameters,
                         &e.error,
                         &e.is_system_workflow,
                         &e.created_at,
@@ -96,27 +110,37 @@ impl StateTx for PgStateTx<'_, '_> {
                         &e.created_by,
                         &e.tenant_name,
                     ],
-                )
-                .await?;
-            insert_event(self.tx, &e.id, event).await
-        })
+                ),
+                insert_event(self.tx, &e.id, event),
+            )
+            .await?;
+            Ok(())
+        })?;
+        self.state_changed = true;
+        self.state.inserted(e);
+        Ok(())
     }
 
     fn update_execution(&mut self, e: &Execution, event: &NewEvent) -> crate::store::Result<()> {
-        self.state_changed = true;
         self.run(async {
-            self.tx
-                .execute(
-                    "UPDATE executions SET status = $2, error = $3, started_at = $4, ended_at = $5 WHERE id = $1",
-                    &[&e.id, &e.status.as_str(), &e.error, &e.started_at, &e.ended_at],
-                )
-                .await?;
-            insert_event(self.tx, &e.id, event).await
-        })
+            try_join(
+                self.tx.execute(
+                "UPDATE executions SET status = $2, error = $3, started_at = $4, ended_at = $5 WHERE id = $1",
+                &[&e.id, &e.status.as_str(), &e.error, &e.started_at, &e.ended_at],
+            ),
+                insert_event(self.tx, &e.id, event),
+            )
+            .await?;
+            Ok(())
+        })?;
+        self.state_changed = true;
+        self.state.updated(e);
+        Ok(())
     }
 
     fn set_maintenance(&mut self, rec: Option<&MaintenanceRecord>) -> crate::store::Result<()> {
         self.state_changed = true;
+        self.state.maintenance = rec.cloned();
         self.run(async {
             match rec {
                 None => {
@@ -156,7 +180,13 @@ impl StateTx for PgStateTx<'_, '_> {
     }
 
     fn delete_deployment(&mut self, id: &str) -> crate::store::Result<bool> {
-        self.run(async { Ok(self.tx.execute("DELETE FROM deployments WHERE id = $1", &[&id]).await? > 0) })
+        self.run(async {
+            Ok(self
+                .tx
+                .execute("DELETE FROM deployments WHERE id = $1", &[&id])
+                .await?
+                > 0)
+        })
     }
 
     fn user(&mut self, username: &str) -> crate::store::Result<Option<User>> {
@@ -164,7 +194,13 @@ impl StateTx for PgStateTx<'_, '_> {
     }
 
     fn has_users(&mut self) -> crate::store::Result<bool> {
-        self.run(async { Ok(self.tx.query_one("SELECT EXISTS (SELECT 1 FROM users)", &[]).await?.get(0)) })
+        self.run(async {
+            Ok(self
+                .tx
+                .query_one("SELECT EXISTS (SELECT 1 FROM users)", &[])
+                .await?
+                .get(0))
+        })
     }
 
     fn insert_user(&mut self, user: &User) -> crate::store::Result<()> {
@@ -195,56 +231,77 @@ impl StateTx for PgStateTx<'_, '_> {
 
     fn delete_user(&mut self, username: &str) -> crate::store::Result<bool> {
         self.users_changed.push(username.to_string());
-        self.run(async { Ok(self.tx.execute("DELETE FROM users WHERE username = $1", &[&username]).await? > 0) })
+        self.run(async {
+            Ok(self
+                .tx
+                .execute("DELETE FROM users WHERE username = $1", &[&username])
+                .await?
+                > 0)
+        })
     }
 }
 
-async fn insert_event(tx: &Transaction<'_>, execution_id: &str, event: &NewEvent) -> PgResult<()> {
+async fn insert_event(
+    tx: &Transaction<'_>,
+    execution_id: &str,
+    event: &NewEvent,
+) -> Result<u64, tokio_postgres::Error> {
     tx.execute(
         "INSERT INTO events (execution_id, timestamp, event_type, message) VALUES ($1, $2, $3, $4)",
-        &[&execution_id, &event.timestamp, &event.event_type, &event.message],
+        &[
+            &execution_id,
+            &event.timestamp,
+            &event.event_type,
+            &event.message,
+        ],
     )
-    .await?;
-    Ok(())
+    .await
 }
 
-pub(super) fn transact(store: &PgStore, expected: Option<u64>, body: TxBody<'_>) -> crate::error::Result<Outcome> {
+pub(super) fn transact(
+    store: &PgStore,
+    expected: Option<u64>,
+    body: TxBody<'_>,
+) -> crate::error::Result<Outcome> {
     let mut client = store.run(async { Ok(store.pool.get().await?) })?;
     let tx = store.run(async { Ok(client.transaction().await?) })?;
-    let state = store.run(async {
-        let st = tx.prepare_cached("SELECT state FROM generations WHERE id = 1 FOR UPDATE").await?;
-        let version: i64 = tx.query_one(&st, &[]).await?.get(0);
-        read_rest(&tx, version as u64).await
-    })?;
+    let state = store.run(read_state(&tx, true))?;
     if expected.is_some_and(|v| v != state.version) {
         // Dropping the transaction rolls it back; it wrote nothing.
         return Ok(Outcome::Moved(state));
     }
-    let mut writes = PgStateTx { store, tx: &tx, state, state_changed: false, users_changed: Vec::new() };
+    let mut writes = PgStateTx {
+        store,
+        tx: &tx,
+        state,
+        state_changed: false,
+        users_changed: Vec::new(),
+    };
     body(&mut writes)?;
-    let PgStateTx { state, state_changed, users_changed, .. } = writes;
-    let state = store.run(async {
-        if !state_changed && users_changed.is_empty() {
-            return Ok(state);
-        }
-        let users_moved = i64::from(!users_changed.is_empty());
-        let version: i64 = tx
-            .query_one(
-                "UPDATE generations SET state = state + $1, users = users + $2 WHERE id = 1 RETURNING state",
-                &[&i64::from(state_changed), &users_moved],
-            )
-            .await?
-            .get(0);
-        // Delivered to every listening host when (and only if) this commits.
+    let PgStateTx {
+        mut state,
+        state_changed,
+        users_changed,
+        ..
+    } = writes;
+    if state_changed || !users_changed.is_empty() {
+        // One round trip: the generations, and the announcements, delivered to every
+        // listening host when (and only if) this commits.
+        let mut sql = format!(
+            "UPDATE generations SET state = state + {}, users = users + {} WHERE id = 1;",
+            u8::from(state_changed),
+            u8::from(!users_changed.is_empty())
+        );
         if state_changed {
-            tx.batch_execute(&notify_sql("state")).await?;
+            sql.push_str(&notify_sql(&store.host, "state"));
         }
         for name in &users_changed {
-            tx.batch_execute(&notify_sql(&format!("user:{name}"))).await?;
+            sql.push_str(&notify_sql(&store.host, &format!("user:{name}")));
         }
-        if state_changed { read_rest(&tx, version as u64).await } else { Ok(state) }
-    })?;
+        store.run(async { Ok(tx.batch_execute(&sql).await?) })?;
+    }
     store.run(async { Ok(tx.commit().await?) })?;
+    // The writes kept `state` current; the lock held, the version moved by one.
+    state.version += u64::from(state_changed);
     Ok(Outcome::Committed(state))
 }
-

@@ -145,20 +145,26 @@ impl StateTx for StateWrites<'_> {
     }
 
     fn insert_execution(&mut self, e: &Execution, event: &NewEvent) -> Result<()> {
-        self.state_changed = true;
         self.tx.insert_execution(e)?;
-        self.tx.insert_event(&e.id, event)
+        self.tx.insert_event(&e.id, event)?;
+        self.state_changed = true;
+        self.state.inserted(e);
+        Ok(())
     }
 
     fn update_execution(&mut self, e: &Execution, event: &NewEvent) -> Result<()> {
-        self.state_changed = true;
         self.tx.update_execution(e)?;
-        self.tx.insert_event(&e.id, event)
+        self.tx.insert_event(&e.id, event)?;
+        self.state_changed = true;
+        self.state.updated(e);
+        Ok(())
     }
 
     fn set_maintenance(&mut self, rec: Option<&MaintenanceRecord>) -> Result<()> {
+        self.tx.set_maintenance(rec)?;
         self.state_changed = true;
-        self.tx.set_maintenance(rec)
+        self.state.maintenance = rec.cloned();
+        Ok(())
     }
 
     fn deployment(&mut self, id: &str) -> Result<Option<Deployment>> {
@@ -215,15 +221,12 @@ impl Store for SqliteStore {
         }
         let mut writes = StateWrites { tx: Tx { tx: &tx }, state, state_changed: false, users_changed: false };
         body(&mut writes)?;
-        let StateWrites { state, state_changed, users_changed, .. } = writes;
-        let mut state = state;
+        let StateWrites { mut state, state_changed, users_changed, .. } = writes;
         if state_changed || users_changed {
-            let t = Tx { tx: &tx };
-            t.bump(state_changed, false, users_changed)?;
-            if state_changed {
-                state = t.manager_state()?;
-            }
+            Tx { tx: &tx }.bump(state_changed, false, users_changed)?;
         }
+        // The writes kept `state` current; the lock held, the version moved by one.
+        state.version += u64::from(state_changed);
         tx.commit().map_err(anyhow::Error::from)?;
         Ok(Outcome::Committed(state))
     }
