@@ -471,6 +471,41 @@ def scenario():
     expect('cfy status without maintenance line', cfy('status'), 0,
            contains=['Services:'], absent=['Maintenance mode is'])
 
+    # 14b. drydock's planning fields: the real CLI prints the seed's lines with
+    # them present (it ignores what it does not know, and prints what is set).
+    rr = requests.post(BASE + '/maintenance/activate', auth=(ADMIN, ADMIN_PW),
+                       headers={'Tenant': TENANT},
+                       json={'reason': 'planned by interop', 'until': '30m'})
+    check('REST activate with a reason and an end', rr.status_code == 200
+          and rr.json().get('reason') == 'planned by interop',
+          '{0} {1}'.format(rr.status_code, rr.text[:300]))
+    r = cfy('maintenance-mode', 'status')
+    expect('maintenance-mode status with reason and until', r, 0,
+           contains=['\tStatus:\tactivated', '\tActivated At:\t',
+                     '\tActivation Requested At:\t',
+                     '\tRequested By:\t{0}'.format(ADMIN),
+                     '\tReason:\tplanned by interop', '\tUntil:\t',
+                     'INFO - Cloudify Manager is currently in maintenance '
+                     'mode. Most requests will be blocked.'])
+    check('... and the seed\'s fields keep their order',
+          field_order_ok(r[1], ['Status', 'Activated At',
+                                'Activation Requested At', 'Requested By']),
+          excerpt(r[1]))
+    rr = requests.get(BASE + '/deployments', auth=(USER, USER_PW),
+                      headers={'Tenant': TENANT})
+    retry = rr.headers.get('Retry-After', '')
+    check('a refusal names the reason and says when to retry',
+          rr.status_code == 503 and 'planned by interop' in rr.text
+          and retry.isdigit() and 1700 <= int(retry) <= 1800,
+          '{0} Retry-After {1!r} {2}'.format(rr.status_code, retry,
+                                             rr.text[:300]))
+    e = rest_error(lambda: client(USER, USER_PW).deployments.list())
+    check('... and the real client still raises MaintenanceModeActiveError',
+          isinstance(e, cfy_exc.MaintenanceModeActiveError), repr(e))
+    expect('maintenance-mode deactivate (planned)',
+           cfy('maintenance-mode', 'deactivate'), 0,
+           contains=['Maintenance mode is off.'])
+
     # 15. activate --wait that really waits (poll interval is 5 s)
     ex3 = ADMIN_CLIENT.executions.start(DEP, 'sleep',
                                         parameters={'seconds': '3'})

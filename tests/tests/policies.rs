@@ -100,7 +100,7 @@ fn push_list_activate_rollback_restart_delete() {
     // And it decides as the strict policy does: refusals carry Retry-After.
     assert_eq!(maintenance_on(&admin)["status"], "activated");
     let r = user.get("/api/v3.1/deployments");
-    assert_eq!((r.status, r.error_code().as_str(), r.header("retry-after")), (503, "maintenance_mode_active", Some("60")));
+    assert_eq!((r.status, r.error_code().as_str(), r.header("retry-after")), (503, "maintenance_mode_active", Some("300")));
     assert_eq!(label_of(&r), strict);
 
     // Rollback: the old one again, in one call; a second rollback returns.
@@ -108,7 +108,7 @@ fn push_list_activate_rollback_restart_delete() {
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json()["active"]["id"], "builtin");
     let r = user.get("/api/v3.1/deployments");
-    assert_eq!((r.status, r.header("retry-after")), (503, None));
+    assert_eq!((r.status, r.header("retry-after")), (503, Some("60")), "no end announced: a minute");
     assert_eq!(label_of(&r), default);
     assert_eq!(admin.post(&format!("{P}/rollback"), &json!({})).json()["active"]["id"], strict_id.as_str());
     assert_eq!(label_of(&user.get("/api/v3.1/status")), strict);
@@ -120,7 +120,7 @@ fn push_list_activate_rollback_restart_delete() {
     assert_eq!(active_id(&admin), strict_id);
     let r = user.get("/api/v3.1/deployments");
     assert_eq!(label_of(&r), strict);
-    assert_eq!(r.header("retry-after"), Some("60"));
+    assert_eq!(r.header("retry-after"), Some("300"));
     let active = admin.get(&format!("{P}/active")).json();
     assert_eq!(active["previous_version"]["id"], "builtin");
     assert_eq!(active["activated_by"], "admin");
@@ -254,13 +254,14 @@ fn shadow_reports_disagreements_exactly_where_the_policies_differ() {
         };
         // The candidate never affects a response.
         assert_eq!(label_of(&r), default, "{method} {path}");
-        assert_eq!(r.header("retry-after"), None, "{method} {path}");
+        // The default policy's own Retry-After (a minute, no end announced), never the candidate's.
+        assert_eq!(r.header("retry-after"), (r.status == 503).then_some("60"), "{method} {path}");
         sent.push(Sent { method, path: path.to_string(), differs });
         r
     };
 
     // Activating: both allow reads and worker reports; both refuse new work, but
-    // only the strict policy says when to retry.
+    // the strict policy says to retry sooner (30 s, not 60).
     for path in ["/api/v3.1/status", "/api/v3.1/version", "/api/v3.1/executions", "/api/v3.1/deployments", "/api/v3.1/deployments/held", "/api/v3.1/maintenance", "/api/v3.1/policies", "/api/v3.1/events?execution_id=x"] {
         assert!(send(&user, "GET", path, None, false).status < 500, "{path}");
     }
@@ -273,7 +274,8 @@ fn shadow_reports_disagreements_exactly_where_the_policies_differ() {
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(admin.maintenance()["status"], "activated");
 
-    // Activated: the allow-list passes under both; everything else is refused by both.
+    // Activated: the allow-list passes under both; everything else is refused by
+    // both, the strict policy saying to come back later (300 s, not 60).
     for path in ["/api/v3.1/status", "/api/v3.1/version", "/api/v3.1/maintenance"] {
         assert_eq!(send(&user, "GET", path, None, false).status, 200, "{path}");
     }
@@ -318,11 +320,11 @@ fn shadow_reports_disagreements_exactly_where_the_policies_differ() {
         assert_eq!(d["active"]["policy"], default.as_str());
         assert_eq!(d["candidate"]["policy"], strict.as_str());
         assert_eq!(d["active"]["decision"]["verdict"], "deny");
-        assert_eq!(d["active"]["decision"]["retry_after"], Value::Null);
+        assert_eq!(d["active"]["decision"]["retry_after"], 60, "the default policy: a minute, no end announced");
         assert_eq!(d["candidate"]["decision"]["verdict"], "deny");
         let retry = d["candidate"]["decision"]["retry_after"].as_u64().unwrap();
         let state = d["request"]["maintenance"].as_str().unwrap();
-        assert_eq!(retry, if state == "activated" { 60 } else { 30 }, "{d:#}");
+        assert_eq!(retry, if state == "activated" { 300 } else { 30 }, "{d:#}");
         assert_eq!(d["request"]["username"], "dave");
         assert!(d["at"].as_str().unwrap().ends_with('Z'));
     }

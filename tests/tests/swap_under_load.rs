@@ -66,7 +66,8 @@ fn check(r: &Resp, admitted: bool, default: &str, strict: &str, tally: &Tally, w
         .ok()
         .and_then(|v| v["error_code"].as_str().map(str::to_string))
         .unwrap_or_default();
-    let want_retry = if is_strict { Some("60") } else { None };
+    // No end announced: the default says a minute, the strict policy five.
+    let want_retry = if is_strict { Some("300") } else { Some("60") };
     if r.status != 503 || code != "maintenance_mode_active" || r.header("retry-after") != want_retry {
         tally.problem(format!(
             "{what}: {label} should refuse with 503 maintenance_mode_active, Retry-After {want_retry:?}; got {} {code} Retry-After {:?}",

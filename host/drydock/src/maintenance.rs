@@ -1,5 +1,7 @@
 //! `drydock maintenance-mode status|activate|deactivate`: the seed's commands, with the
-//! original CLI's output (drydock's name where the original says Cloudify Manager).
+//! original CLI's output (drydock's name where the original says Cloudify Manager);
+//! and drydock's planning: a reason, an expected end and a deadline on `activate`,
+//! scheduled windows, the history.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -26,7 +28,18 @@ otherwise it is `activating` (new work is refused) until they have all ended.
 
 Examples:
   drydock maintenance-mode activate
-  drydock maintenance-mode activate --wait --timeout 600";
+  drydock maintenance-mode activate --wait --timeout 600
+  drydock maintenance-mode activate --reason \"storage upgrade\" --until 45m
+  drydock maintenance-mode activate --deadline 10m --on-deadline cancel";
+const SCHEDULE_HELP: &str = "\
+At --at drydock enters maintenance mode by itself (through activating, as a person
+would); at --until it leaves it by itself. TIME is an RFC 3339 time
+(2026-12-24T18:00:00Z) or a duration from now (90s, 45m, 2h, 1h30m, 1d).
+
+Examples:
+  drydock maintenance-mode schedule --at 2026-12-24T18:00:00Z --until 2h --reason \"storage upgrade\"
+  drydock maintenance-mode schedule list
+  drydock maintenance-mode schedule cancel 5f0c2a9e1b7d";
 
 #[derive(Debug, Subcommand)]
 pub enum Cmd {
@@ -40,6 +53,51 @@ pub enum Cmd {
     /// Leave maintenance mode (sys_admin only).
     #[command(after_help = "Example:\n  drydock maintenance-mode deactivate")]
     Deactivate,
+    /// Plan a maintenance window ahead; list or cancel windows.
+    #[command(after_help = SCHEDULE_HELP, args_conflicts_with_subcommands = true)]
+    Schedule(ScheduleArgs),
+    /// Every transition: who, when, from and to, and why; newest first.
+    #[command(after_help = "Examples:\n  drydock maintenance-mode history\n  drydock maintenance-mode history --size 50 --json")]
+    History(HistoryArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ScheduleArgs {
+    #[command(subcommand)]
+    pub cmd: Option<ScheduleCmd>,
+    /// When the window starts.
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+    /// When it ends (maintenance mode is turned off by itself).
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// Why, shown to every client refused meanwhile.
+    #[arg(long)]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ScheduleCmd {
+    /// The windows: scheduled, under way and past.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Cancel a window that has not started.
+    Cancel { id: String },
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// How many transitions.
+    #[arg(long, default_value_t = 20)]
+    pub size: u32,
+    /// Skip this many (newest first).
+    #[arg(long, default_value_t = 0)]
+    pub offset: u32,
+    /// Print the server's JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -61,6 +119,19 @@ pub struct ActivateArgs {
     /// stays activating.
     #[arg(long, value_name = "SECONDS")]
     pub timeout: Option<u64>,
+    /// Why: shown in `status` and in every refused client's error.
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// The expected end (TIME: RFC 3339 or a duration such as 45m): refused clients
+    /// are told to retry then (Retry-After).
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// How long activating may wait for running executions (a duration or a time).
+    #[arg(long, value_name = "TIME")]
+    pub deadline: Option<String>,
+    /// What happens at the deadline with executions still unfinished.
+    #[arg(long, value_name = "ACTION", requires = "deadline", value_parser = ["wait", "cancel", "force-cancel", "revert"])]
+    pub on_deadline: Option<String>,
 }
 
 pub fn run(conn: &ConnArgs, cmd: Cmd) -> CliResult {
@@ -68,6 +139,8 @@ pub fn run(conn: &ConnArgs, cmd: Cmd) -> CliResult {
         Cmd::Status(args) => status(conn, args),
         Cmd::Activate(args) => activate(conn, args),
         Cmd::Deactivate => deactivate(conn),
+        Cmd::Schedule(args) => schedule(conn, args),
+        Cmd::History(args) => history(conn, args),
     }
 }
 
@@ -93,10 +166,13 @@ pub fn print_state(state: &Value, verbose: bool) {
     println!("\nMaintenance Mode Status:");
     if let Some(obj) = state.as_object() {
         for (k, v) in obj {
-            if k != "remaining_executions" && truthy(v) {
+            if k != "remaining_executions" && k != "next_window" && truthy(v) {
                 println!("\t{}:\t{}", title_case(k), super::output::text(v));
             }
         }
+    }
+    if let Some(w) = state.get("next_window").filter(|w| truthy(w)) {
+        println!("\t{}", describe_window(w));
     }
     println!();
     let rem = remaining(state);
@@ -138,7 +214,15 @@ fn activate(conn: &ConnArgs, args: ActivateArgs) -> CliResult {
     }
     let client = Client::connect(conn)?;
     println!("Entering maintenance mode...");
-    let reply = client.send("POST", &format!("{API}/maintenance/activate"), None)?;
+    let mut plan = serde_json::Map::new();
+    for (key, value) in [("reason", &args.reason), ("until", &args.until), ("deadline", &args.deadline), ("on_deadline", &args.on_deadline)] {
+        if let Some(v) = value {
+            plan.insert(key.to_string(), Value::String(v.clone()));
+        }
+    }
+    // Without a plan, the request the original CLI sends: no body.
+    let body = (!plan.is_empty()).then(|| Value::Object(plan));
+    let reply = client.send("POST", &format!("{API}/maintenance/activate"), body.as_ref())?;
     if reply.status == 304 {
         return Err(CliError::failed("Maintenance mode is already on."));
     }
@@ -273,5 +357,88 @@ fn deactivate(conn: &ConnArgs) -> CliResult {
         return Err(client.api_error(&reply));
     }
     println!("Maintenance mode is off.");
+    Ok(())
+}
+
+/// `Next window: 2026-12-24T18:00:00.000Z – 2026-12-24T20:00:00.000Z (storage upgrade), scheduled by admin`
+fn describe_window(w: &Value) -> String {
+    let end = match field(w, "end_at") {
+        e if e.is_empty() => "no set end".to_string(),
+        e => e,
+    };
+    let reason = match field(w, "reason") {
+        r if r.is_empty() => String::new(),
+        r => format!(" ({r})"),
+    };
+    let label = if field(w, "status") == "started" { "Window under way" } else { "Next window" };
+    format!("{label}:\t{} – {end}{reason}, scheduled by {} [{}]", field(w, "start_at"), field(w, "created_by"), field(w, "id"))
+}
+
+fn schedule(conn: &ConnArgs, args: ScheduleArgs) -> CliResult {
+    let client = Client::connect(conn)?;
+    match args.cmd {
+        Some(ScheduleCmd::List { json }) => {
+            let list = client.get(&format!("{API}/maintenance/windows"))?;
+            if json {
+                print_json(&list);
+                return Ok(());
+            }
+            let items = list.get("items").and_then(Value::as_array).cloned().unwrap_or_default();
+            if items.is_empty() {
+                println!("No maintenance windows are scheduled.");
+                return Ok(());
+            }
+            let cols = ["id", "start_at", "end_at", "status", "reason", "created_by"];
+            let mut t = Table::new(&cols);
+            for w in &items {
+                t.row_from(w, &cols);
+            }
+            t.print_titled("Maintenance windows:");
+            Ok(())
+        }
+        Some(ScheduleCmd::Cancel { id }) => {
+            client.call("DELETE", &format!("{API}/maintenance/windows/{id}"), None)?;
+            println!("Maintenance window {id} is cancelled.");
+            Ok(())
+        }
+        None => {
+            let Some(at) = args.at else {
+                return Err(CliError::usage("'schedule' needs --at TIME (or 'schedule list', 'schedule cancel ID').")
+                    .hint("For example: drydock maintenance-mode schedule --at 2h --until 3h --reason \"storage upgrade\""));
+            };
+            let mut body = serde_json::json!({ "at": at });
+            if let Some(until) = args.until {
+                body["until"] = Value::String(until);
+            }
+            if let Some(reason) = args.reason {
+                body["reason"] = Value::String(reason);
+            }
+            let w = client.call("POST", &format!("{API}/maintenance/windows"), Some(&body))?;
+            println!("Maintenance window {} is scheduled.", field(&w, "id"));
+            println!("{}", describe_window(&w).replacen(":\t", ": ", 1));
+            Ok(())
+        }
+    }
+}
+
+fn history(conn: &ConnArgs, args: HistoryArgs) -> CliResult {
+    let client = Client::connect(conn)?;
+    let list = client.get(&format!("{API}/maintenance/history?_size={}&_offset={}", args.size, args.offset))?;
+    if args.json {
+        print_json(&list);
+        return Ok(());
+    }
+    let items = list.get("items").and_then(Value::as_array).cloned().unwrap_or_default();
+    let total = list.pointer("/metadata/pagination/total").and_then(Value::as_u64).unwrap_or(0);
+    if items.is_empty() {
+        println!("No maintenance transitions yet.");
+        return Ok(());
+    }
+    let cols = ["at", "by", "from", "to", "reason", "detail"];
+    let mut t = Table::new(&cols);
+    for item in &items {
+        t.row_from(item, &cols);
+    }
+    t.print_titled(&format!("Maintenance history (newest first; {} of {total}):", items.len()));
     Ok(())
 }

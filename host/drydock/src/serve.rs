@@ -58,6 +58,13 @@ pub struct ServeArgs {
     /// The private key (PEM) of --tls-cert.
     #[arg(long, value_name = "FILE", requires = "tls_cert", env = "DRYDOCK_TLS_KEY")]
     pub tls_key: Option<PathBuf>,
+    /// Come up in maintenance mode (activating, or activated when nothing runs): for
+    /// upgrades. Recorded in the history as done by `serve`.
+    #[arg(long)]
+    pub start_in_maintenance: bool,
+    /// With --start-in-maintenance: why (shown to every refused client).
+    #[arg(long, value_name = "TEXT", requires = "start_in_maintenance")]
+    pub maintenance_reason: Option<String>,
     /// Log lines for people (text) or for a collector (json, one object a line).
     #[arg(long, default_value = "text", value_parser = ["text", "json"])]
     pub log_format: String,
@@ -95,6 +102,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<i32> {
         data_dir: args.data_dir,
         database_url: args.database_url,
         database_pool_size: args.database_pool_size.max(1),
+        start_in_maintenance: args.start_in_maintenance.then_some(args.maintenance_reason),
         policy: args.policy,
         admin_user: args.admin_user,
         admin_password: args.admin_password,

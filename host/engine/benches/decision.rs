@@ -24,7 +24,7 @@ fn decision(c: &mut Criterion) {
         },
         attributes: vec![("tenant".into(), "default_tenant".into())],
     };
-    let snap = Snapshot {
+    let snap = Snapshot { facts: Vec::new(),
         state: MaintenanceState::Activating,
         executions: ExecutionCounts {
             by_status: vec![(ExecutionStatus::Started, 3)],

@@ -42,7 +42,7 @@ pub(super) fn input(req: &RequestDescriptor, snap: &Snapshot) -> wit::Input {
             total: by_status.iter().map(|c| c.count).sum(),
             by_status,
         },
-        attributes: req.attributes.clone(),
+        attributes: req.attributes.iter().chain(&snap.facts).cloned().collect(),
     }
 }
 

@@ -17,7 +17,7 @@
 //! let policy = engine.load(DEFAULT_POLICY)?;          // validate, compile, smoke-test: once
 //! let alice = Caller { username: "alice".into(), role: Role::User, bypass: false };
 //! let request = RequestDescriptor::new("POST", "/api/v3.1/executions", "/api/v3.1/executions", "/api/v3.1", alice);
-//! let activated = Snapshot { state: MaintenanceState::Activated, executions: Default::default() };
+//! let activated = Snapshot::new(MaintenanceState::Activated, Default::default());
 //! assert!(matches!(policy.decide(&request, &activated), Ok(Decision::Deny(_))));
 //! # Ok::<(), drydock_engine::Error>(())
 //! ```

@@ -96,7 +96,7 @@ fn smoke(policy: &Policy) -> Result<(), LoadError> {
         } else {
             vec![]
         };
-        let snap = Snapshot {
+        let snap = Snapshot { facts: Vec::new(),
             state,
             executions: ExecutionCounts { by_status: running },
         };

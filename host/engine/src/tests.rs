@@ -66,7 +66,7 @@ fn user(method: &str, route: &str) -> RequestDescriptor {
 }
 
 fn snapshot(state: MaintenanceState) -> Snapshot {
-    Snapshot {
+    Snapshot { facts: Vec::new(),
         state,
         executions: ExecutionCounts {
             by_status: vec![
@@ -107,11 +107,11 @@ fn default_policy_decides_like_the_reference() {
     let policy = engine().load(DEFAULT_POLICY).unwrap();
     assert_eq!(
         (policy.name(), policy.version()),
-        ("cloudify-default", "1.0.0")
+        ("cloudify-default", "1.1.0")
     );
     assert_eq!(
         policy.label(),
-        format!("cloudify-default@1.0.0#{}", &policy.sha256()[..8])
+        format!("cloudify-default@1.1.0#{}", &policy.sha256()[..8])
     );
     let cases: &[(MaintenanceState, RequestDescriptor, Option<&str>)] = &[
         (Deactivated, user("POST", "executions"), None),
@@ -160,7 +160,7 @@ fn default_policy_decides_like_the_reference() {
     for (state, req, want) in cases {
         let got = policy.decide(req, &snapshot(*state)).unwrap();
         if let Decision::Deny(d) = &got {
-            assert_eq!((d.status, d.retry_after), (503, None));
+            assert_eq!((d.status, d.retry_after), (503, Some(60)), "a minute when no end is announced");
             assert!(d.message.contains("maintenance mode"), "{}", d.message);
         }
         assert_eq!(
@@ -178,7 +178,7 @@ fn strict_policy_adds_uploads_and_retry_after() {
     let policy = engine().load(STRICT_POLICY).unwrap();
     assert_eq!(
         (policy.name(), policy.version()),
-        ("cloudify-strict", "1.0.0")
+        ("cloudify-strict", "1.1.0")
     );
     let Decision::Deny(d) = policy
         .decide(&user("PUT", "blueprints/{id}"), &snapshot(Activating))
@@ -196,7 +196,7 @@ fn strict_policy_adds_uploads_and_retry_after() {
     else {
         panic!()
     };
-    assert_eq!(d.retry_after, Some(60));
+    assert_eq!(d.retry_after, Some(300));
 }
 
 #[test]

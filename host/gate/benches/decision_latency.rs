@@ -111,11 +111,11 @@ fn main() {
 
     // What the gated HTTP route asks: a read of a todo, no maintenance.
     let allow_req = RequestDescriptor::new("GET", "/todos/42", "/todos/{id}", "", caller());
-    let allow_snap = Snapshot { state: MaintenanceState::Deactivated, executions: ExecutionCounts::default() };
+    let allow_snap = Snapshot { facts: Vec::new(), state: MaintenanceState::Deactivated, executions: ExecutionCounts::default() };
     // The criterion bench's case: a refusal, which carries strings back.
     let mut deny_req = RequestDescriptor::new("POST", "/api/v3.1/executions", "/api/v3.1/executions", "/api/v3.1", caller());
     deny_req.attributes.push(("tenant".into(), "default_tenant".into()));
-    let deny_snap = Snapshot {
+    let deny_snap = Snapshot { facts: Vec::new(),
         state: MaintenanceState::Activating,
         executions: ExecutionCounts { by_status: vec![(ExecutionStatus::Started, 3)] },
     };

@@ -93,7 +93,7 @@ impl Gate {
     /// very state version by this very policy (see `memo`); and where the verdict
     /// came from.
     pub fn ask_published(&self, policy: &Policy, desc: &RequestDescriptor, published: &Published) -> (Decision, Origin) {
-        let key = crate::memo::Key { gate: self.id, policy: policy.serial(), version: published.version };
+        let key = crate::memo::Key { gate: self.id, policy: policy.serial(), version: published.version, facts: published.facts };
         if let Some(d) = crate::memo::recall(key, desc) {
             return (d, Origin::Memo);
         }
@@ -146,6 +146,13 @@ pub struct GateService<S> {
     inner: S,
 }
 
+/// Facts an earlier layer established about a request (say, a verified parent
+/// execution), put in its extensions: the gate hands them to the policy as the
+/// descriptor's attributes. The gate trusts them as it trusts the [`Caller`]: only
+/// the host's own layers should insert them.
+#[derive(Debug, Clone, Default)]
+pub struct RequestAttributes(pub Vec<(String, String)>);
+
 fn caller_of(req: &Request<Body>) -> Caller {
     let bypass = req.headers().get(BYPASS_HEADER).is_some_and(|v| !v.as_bytes().is_empty());
     match req.extensions().get::<Caller>() {
@@ -193,13 +200,16 @@ where
             .get::<MatchedPath>()
             .map(|m| m.as_str().to_owned())
             .unwrap_or_else(|| req.uri().path().to_owned());
-        let desc = RequestDescriptor::new(
+        let mut desc = RequestDescriptor::new(
             req.method().as_str(),
             req.uri().path(),
             &template,
             &self.gate.config.api_prefix,
             caller_of(&req),
         );
+        if let Some(extra) = req.extensions().get::<RequestAttributes>() {
+            desc.attributes.extend(extra.0.iter().cloned());
+        }
         let published = self.gate.state.current();
 
         let (policy, label, verdict) = if self.gate.config.on_floor(&desc) {

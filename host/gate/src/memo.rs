@@ -22,6 +22,8 @@ pub struct Key {
     pub gate: u64,
     pub policy: u64,
     pub version: u64,
+    /// The published snapshot's facts generation (see `Published::facts`).
+    pub facts: u64,
 }
 
 struct Slot {
@@ -53,7 +55,7 @@ fn fields(desc: &RequestDescriptor) -> impl Iterator<Item = &[u8]> {
 /// Word-at-a-time multiply-rotate hash (rustc's Fx): fast, and collisions only cost a miss.
 fn hash(key: Key, desc: &RequestDescriptor) -> u64 {
     const K: u64 = 0x517c_c1b7_2722_0a95;
-    let mut h = (key.policy.rotate_left(32) ^ key.version).wrapping_mul(K);
+    let mut h = (key.policy.rotate_left(32) ^ key.version ^ key.facts.rotate_left(16)).wrapping_mul(K);
     h = (h.rotate_left(5) ^ key.gate).wrapping_mul(K);
     for field in fields(desc) {
         h = (h.rotate_left(5) ^ field.len() as u64).wrapping_mul(K);
@@ -133,11 +135,12 @@ mod tests {
     fn remembers_exactly_the_same_request_policy_and_version() {
         let deny = Decision::Deny(Denial { status: 503, error_code: "x".into(), message: "m".into(), retry_after: None });
         let d = desc("/api/v3.1/deployments/a", "alice");
-        let key = Key { gate: 3, policy: 7, version: 1 };
+        let key = Key { gate: 3, policy: 7, version: 1, facts: 0 };
         assert_eq!(recall(key, &d), None);
         remember(key, &d, &deny);
         assert_eq!(recall(key, &d), Some(deny.clone()));
         assert_eq!(recall(Key { version: 2, ..key }, &d), None, "another state version");
+        assert_eq!(recall(Key { facts: 1, ..key }, &d), None, "other facts about the state");
         assert_eq!(recall(Key { policy: 8, ..key }, &d), None, "another policy");
         assert_eq!(recall(Key { gate: 4, ..key }, &d), None, "another gate (another state source)");
         assert_eq!(recall(key, &desc("/api/v3.1/deployments/b", "alice")), None, "another path");

@@ -265,7 +265,7 @@ mod tests {
         m.swapped();
         m.shadow_compared(true);
         m.shadow_compared(false);
-        let snapshot = Snapshot {
+        let snapshot = Snapshot { facts: Vec::new(),
             state: MaintenanceState::Activating,
             executions: ExecutionCounts { by_status: vec![(ExecutionStatus::Started, 2)] },
         };

@@ -28,10 +28,10 @@ use drydock_engine::{ExecutionCounts, ExecutionStatus, MaintenanceState, Publish
 ///     }
 /// }
 ///
-/// let open = AlwaysOpen(Arc::new(Published {
-///     version: 1,
-///     snapshot: Snapshot { state: MaintenanceState::Deactivated, executions: ExecutionCounts::default() },
-/// }));
+/// let open = AlwaysOpen(Arc::new(Published::new(
+///     1,
+///     Snapshot::new(MaintenanceState::Deactivated, ExecutionCounts::default()),
+/// )));
 /// assert_eq!(open.current().version, 1);
 /// ```
 pub trait StateSource: Send + Sync + 'static {
@@ -72,7 +72,7 @@ pub struct SharedState {
 impl SharedState {
     /// Deactivated, nothing running, version 1.
     pub fn new() -> SharedState {
-        SharedState::with_snapshot(Snapshot {
+        SharedState::with_snapshot(Snapshot { facts: Vec::new(),
             state: MaintenanceState::Deactivated,
             executions: ExecutionCounts::default(),
         })
@@ -81,7 +81,7 @@ impl SharedState {
     /// Start from `snapshot`, version 1.
     pub fn with_snapshot(snapshot: Snapshot) -> SharedState {
         SharedState {
-            published: ArcSwap::from_pointee(Published { version: 1, snapshot }),
+            published: ArcSwap::from_pointee(Published { facts: 0, version: 1, snapshot }),
             write: Mutex::new(()),
         }
     }
@@ -94,7 +94,7 @@ impl SharedState {
         let mut snapshot = current.snapshot.clone();
         f(&mut snapshot);
         let version = current.version + 1;
-        self.published.store(Arc::new(Published { version, snapshot }));
+        self.published.store(Arc::new(Published { facts: 0, version, snapshot }));
         version
     }
 

@@ -28,7 +28,7 @@ async fn two_gates_on_one_policy_never_answer_for_each_other() {
     let slots = Arc::new(Slots::new(Arc::new(engine.load(DEFAULT_POLICY).unwrap())));
     // Both states at version 1: only the gate tells their memo entries apart.
     let open = Arc::new(SharedState::new());
-    let closed = Arc::new(SharedState::with_snapshot(drydock_gate::Snapshot {
+    let closed = Arc::new(SharedState::with_snapshot(drydock_gate::Snapshot { facts: Vec::new(),
         state: MaintenanceState::Activated,
         executions: Default::default(),
     }));

@@ -15,6 +15,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod clock;
 pub mod error;
 pub mod follow;
 pub mod listen;

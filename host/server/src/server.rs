@@ -18,7 +18,7 @@ use crate::store::postgres::{PgOptions, PgStore};
 use crate::store::sqlite::SqliteStore;
 use crate::store::{Ledger, Store, User};
 use crate::listen::{self, ListenOptions};
-use crate::{follow, timestamp, worker};
+use crate::{clock, follow, timestamp, worker};
 
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
@@ -29,6 +29,8 @@ pub struct ServeOptions {
     pub database_url: Option<String>,
     /// Connections to it at most.
     pub database_pool_size: usize,
+    /// Come up in maintenance mode (for upgrades), with this reason if any.
+    pub start_in_maintenance: Option<Option<String>>,
     /// A policy component to use instead of the embedded default.
     pub policy: Option<PathBuf>,
     pub admin_user: String,
@@ -108,6 +110,12 @@ impl Server {
         };
         let (manager, worker_queue) = Manager::open(store.clone())?;
         bootstrap_admin(&manager, opts)?;
+        if let Some(reason) = &opts.start_in_maintenance {
+            let reason = api::maintenance::parse_reason(reason.as_deref())
+                .map_err(|e| anyhow::anyhow!("--maintenance-reason: {e}"))?;
+            let state = manager.start_in_maintenance(reason)?;
+            tracing::info!(state = state.as_str(), "started in maintenance mode");
+        }
 
         let cache_dir = opts.data_dir.join("cache");
         let engine = Engine::new(opts.limits)?.with_cache(cache_dir.clone(), Arc::new(Ledger(store.clone())));
@@ -157,6 +165,7 @@ impl Server {
         let addr = listener.local_addr()?;
         tokio::spawn(worker::run(self.app.manager.clone(), self.worker_queue));
         tokio::spawn(follow::run(self.app.clone()));
+        tokio::spawn(clock::run(self.app.manager.clone()));
         let scheme = if self.connections.tls.is_some() { "https" } else { "http" };
         println!("drydock listening on {scheme}://{addr} (policy {})", self.app.slots.active().label());
         if self.connections.tls.is_none() && !addr.ip().is_loopback() {

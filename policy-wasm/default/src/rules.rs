@@ -1,5 +1,7 @@
 //! Cloudify Manager's maintenance-mode admission rules (reference spec §2), as
-//! pure functions over plain data.
+//! pure functions over plain data, and drydock's additions: a refusal names the
+//! operator's reason and says when to come back; work a running execution starts (a
+//! child workflow) still passes while activating.
 
 use drydock_policy_sdk::{Decision, Denial, Input, MaintenanceState, Request};
 
@@ -10,6 +12,14 @@ pub const MESSAGE: &str =
 pub const ACTIVE: &str = "maintenance_mode_active";
 /// Error code while activating (`MaintenanceModeActivatingError`).
 pub const ACTIVATING: &str = "entering_maintenance_mode";
+
+/// `Retry-After` when the host announces no end of maintenance: a minute.
+pub const RETRY_DEFAULT: u32 = 60;
+/// The attributes the host sends (drydock's host: the maintenance row's reason,
+/// the seconds until its announced end, the verified parent of a new execution).
+pub const REASON: &str = "maintenance.reason";
+pub const RETRY_AFTER: &str = "maintenance.retry-after";
+pub const PARENT: &str = "parent-execution";
 
 /// First path segments still served while activated: what the CLI needs to
 /// look at the manager and to leave maintenance mode, and snapshots.
@@ -36,10 +46,36 @@ pub fn decide(input: &Input) -> Decision {
     }
     match input.state {
         MaintenanceState::Deactivated => Decision::Allow,
-        MaintenanceState::Activated if !allowed_while_activated(&input.request) => deny(ACTIVE),
-        MaintenanceState::Activating if starts_work(&input.request) => deny(ACTIVATING),
+        MaintenanceState::Activated if !allowed_while_activated(&input.request) => refuse(input, ACTIVE),
+        // A running execution's child work is part of what activating waits for.
+        MaintenanceState::Activating if starts_work(&input.request) && !is_child(input) => refuse(input, ACTIVATING),
         _ => Decision::Allow,
     }
+}
+
+/// Started by a running execution: the host verified the parent and names it.
+pub fn is_child(input: &Input) -> bool {
+    input.attribute(PARENT).is_some_and(|p| !p.is_empty())
+}
+
+/// The seconds until the announced end, as the host counts them.
+pub fn announced_retry(input: &Input) -> Option<u32> {
+    input.attribute(RETRY_AFTER).and_then(|s| s.parse().ok()).filter(|s| *s > 0)
+}
+
+/// A maintenance refusal: the operator's reason in the message, and when to retry
+/// (the announced end, else [`RETRY_DEFAULT`]).
+pub fn refuse(input: &Input, error_code: &str) -> Decision {
+    let message = match input.attribute(REASON).filter(|r| !r.is_empty()) {
+        Some(reason) => format!("{MESSAGE}: {reason}"),
+        None => MESSAGE.into(),
+    };
+    Decision::Deny(Denial {
+        status: 503,
+        error_code: error_code.into(),
+        message,
+        retry_after: Some(announced_retry(input).unwrap_or(RETRY_DEFAULT)),
+    })
 }
 
 /// The bypass header counts only from someone who may toggle maintenance.
@@ -71,14 +107,6 @@ pub fn writes(req: &Request) -> bool {
     matches!(req.method.as_str(), "POST" | "PUT" | "PATCH")
 }
 
-pub fn deny(error_code: &str) -> Decision {
-    Decision::Deny(Denial {
-        status: 503,
-        error_code: error_code.into(),
-        message: MESSAGE.into(),
-        retry_after: None,
-    })
-}
 
 /// Builders shared with other policies' tests (the strict policy reuses them).
 pub mod test_support {
@@ -134,7 +162,7 @@ mod tests {
             Decision::Deny(d) => {
                 assert_eq!(
                     (d.status, d.message.as_str(), d.retry_after),
-                    (503, MESSAGE, None)
+                    (503, MESSAGE, Some(RETRY_DEFAULT))
                 );
                 Some(d.error_code)
             }
@@ -373,5 +401,32 @@ mod tests {
             refused_with(Activating, "POST", "/executions/").as_deref(),
             Some(ACTIVATING)
         );
+    }
+
+    fn with(mut i: Input, attributes: &[(&str, &str)]) -> Input {
+        i.attributes = attributes.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        i
+    }
+
+    #[test]
+    fn a_refusal_names_the_reason_and_the_announced_end() {
+        let i = with(input(Activated, "GET", "deployments"), &[(REASON, "disk swap"), (RETRY_AFTER, "1800")]);
+        let Decision::Deny(d) = decide(&i) else { panic!("allowed") };
+        assert_eq!(d.message, format!("{MESSAGE}: disk swap"));
+        assert_eq!(d.retry_after, Some(1800));
+        // No end announced, or a nonsense one: a minute.
+        let i = with(input(Activating, "POST", "executions"), &[(RETRY_AFTER, "soon")]);
+        let Decision::Deny(d) = decide(&i) else { panic!("allowed") };
+        assert_eq!((d.message.as_str(), d.retry_after), (MESSAGE, Some(RETRY_DEFAULT)));
+    }
+
+    #[test]
+    fn a_child_of_a_running_execution_starts_while_activating_but_not_once_activated() {
+        let child = with(input(Activating, "POST", "executions"), &[(PARENT, "e1")]);
+        assert_eq!(decide(&child), Decision::Allow);
+        let empty = with(input(Activating, "POST", "executions"), &[(PARENT, "")]);
+        assert!(matches!(decide(&empty), Decision::Deny(_)), "an empty parent is no parent");
+        let child = with(input(Activated, "POST", "executions"), &[(PARENT, "e1")]);
+        assert!(matches!(decide(&child), Decision::Deny(d) if d.error_code == ACTIVE));
     }
 }

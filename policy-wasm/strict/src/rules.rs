@@ -5,8 +5,8 @@
 use drydock_policy_default::rules as default;
 use drydock_policy_sdk::{Decision, Input, MaintenanceState, Request};
 
-/// `Retry-After` while activated: maintenance usually lasts a while.
-pub const RETRY_ACTIVATED: u32 = 60;
+/// `Retry-After` while activated with no end announced: maintenance usually lasts a while.
+pub const RETRY_ACTIVATED: u32 = 300;
 /// `Retry-After` while activating: running executions are draining.
 pub const RETRY_ACTIVATING: u32 = 30;
 
@@ -17,16 +17,17 @@ pub fn decide(input: &Input) -> Decision {
                 && !default::admin_bypass(input)
                 && uploads(&input.request) =>
         {
-            default::deny(default::ACTIVATING)
+            default::refuse(input, default::ACTIVATING)
         }
         decision => decision,
     };
     match decision {
         Decision::Deny(mut d) => {
-            d.retry_after = Some(match input.state {
+            // The announced end when there is one; otherwise its own estimates.
+            d.retry_after = Some(default::announced_retry(input).unwrap_or(match input.state {
                 MaintenanceState::Activated => RETRY_ACTIVATED,
                 _ => RETRY_ACTIVATING,
-            });
+            }));
             Decision::Deny(d)
         }
         allow => allow,
@@ -128,7 +129,7 @@ mod tests {
     }
 
     #[test]
-    fn activated_refusals_carry_retry_after_60() {
+    fn activated_refusals_carry_retry_after_300() {
         for route in ["executions", "blueprints/{id}", "plugins", "users"] {
             let d = denial(Activated, "GET", route).unwrap();
             assert_eq!(

@@ -44,7 +44,9 @@ fn default_workload() -> Vec<Case> {
             user: "alice".into(),
             role: "user".into(),
             bypass: false,
+            attributes: Default::default(),
         },
+        facts: Default::default(),
         expect: Expected::Allow,
     };
     vec![

@@ -33,6 +33,10 @@ pub struct Case {
     /// Unfinished executions by status, e.g. `{started: 1, pending: 2}`.
     #[serde(default)]
     pub executions: std::collections::BTreeMap<ExecutionStatus, u32>,
+    /// Facts the server tells the policy about the state, e.g.
+    /// `{maintenance.reason: disk swap, maintenance.retry-after: "1800"}`.
+    #[serde(default)]
+    pub facts: std::collections::BTreeMap<String, String>,
     pub request: CaseRequest,
     pub expect: Expected,
 }
@@ -57,6 +61,9 @@ pub struct CaseRequest {
     /// Whether `X-BYPASS-MAINTENANCE` is sent.
     #[serde(default)]
     pub bypass: bool,
+    /// Facts the server established about the request, e.g. `{parent-execution: e1}`.
+    #[serde(default)]
+    pub attributes: std::collections::BTreeMap<String, String>,
 }
 
 fn default_user() -> String {
@@ -212,10 +219,12 @@ impl Case {
             role: Role::parse(&r.role).unwrap_or(Role::User),
             bypass: r.bypass,
         };
-        let desc = RequestDescriptor::new(&r.method, &r.path, &template, API_PREFIX, caller);
+        let mut desc = RequestDescriptor::new(&r.method, &r.path, &template, API_PREFIX, caller);
+        desc.attributes = r.attributes.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         let snapshot = Snapshot {
             state: self.state,
             executions: ExecutionCounts { by_status: self.executions.iter().map(|(s, n)| (*s, *n)).collect() },
+            facts: self.facts.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
         };
         (desc, snapshot)
     }

@@ -51,7 +51,9 @@ pub fn run(args: EvalArgs) -> anyhow::Result<i32> {
             user: args.user,
             role: args.role,
             bypass: args.bypass,
+            attributes: Default::default(),
         },
+        facts: Default::default(),
         expect: Expected::Allow,
     };
     let (desc, _) = case.descriptor();

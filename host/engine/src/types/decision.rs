@@ -20,6 +20,16 @@ impl ExecutionCounts {
 pub struct Snapshot {
     pub state: MaintenanceState,
     pub executions: ExecutionCounts,
+    /// Facts about the state for the policy, appended to the request's attributes
+    /// (drydock's: `maintenance.reason`, `maintenance.until`, `maintenance.retry-after`).
+    pub facts: Vec<(String, String)>,
+}
+
+impl Snapshot {
+    /// A state with its execution counts and no facts.
+    pub fn new(state: MaintenanceState, executions: ExecutionCounts) -> Snapshot {
+        Snapshot { state, executions, facts: Vec::new() }
+    }
 }
 
 /// A policy's refusal, validated by the host (status 400..=599, sane strings).
@@ -38,9 +48,18 @@ pub enum Decision {
 }
 
 /// A versioned, immutable view of the admission-relevant state. The version changes
-/// with every change of the state, so equal versions mean equal snapshots.
+/// with every change of the state; `facts` changes when only the snapshot's facts do
+/// (one derived from the clock, such as the seconds until an announced end). Equal
+/// versions and facts mean equal snapshots.
 #[derive(Debug, Clone)]
 pub struct Published {
     pub version: u64,
+    pub facts: u64,
     pub snapshot: Snapshot,
+}
+
+impl Published {
+    pub fn new(version: u64, snapshot: Snapshot) -> Published {
+        Published { version, facts: 0, snapshot }
+    }
 }

@@ -117,6 +117,7 @@ pub fn start(
         data_dir: data_dir.to_path_buf(),
         database_url: database_url.map(str::to_string),
         database_pool_size: 16,
+        start_in_maintenance: None,
         policy: None,
         admin_user: "admin".into(),
         admin_password: Some(PASSWORD.into()),

@@ -1,17 +1,23 @@
-//! `/maintenance`: read, activate, deactivate.
+//! `/maintenance`: read, activate (with an optional plan), deactivate, history.
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::{FromRequest, Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use http::{HeaderValue, header};
 use serde_json::{Value, json};
 
+use super::json::{JsonBody, QueryPairs};
 use super::{Admitted, App, blocking, require_admin};
 use crate::error::{Error, Result};
 use drydock_gate::Caller;
-use crate::manager::MaintenanceView;
+use crate::manager::{MaintenanceView, Plan};
+use crate::store::{OnDeadline, Transition, Window};
+use crate::timestamp;
+
+/// Longest reason an operator may give (it is shown in every refusal).
+pub const MAX_REASON: usize = 500;
 
 /// The reference's state object, keys in the reference's order (the real CLI prints
 /// them in the order sent). While deactivated with no history, the three text
@@ -31,7 +37,90 @@ pub fn state_json(view: &MaintenanceView) -> Value {
             })).collect::<Vec<_>>()
         }),
         "requested_by": rec.map_or("", |r| &r.requested_by),
+        // drydock's additions (the real client ignores what it does not know; they
+        // are null, and so not printed by it, unless set).
+        "reason": rec.and_then(|r| r.reason.as_deref()),
+        "until": rec.and_then(|r| r.until.as_deref()),
+        "deadline": rec.and_then(|r| r.deadline.as_ref().map(|(at, _)| at.as_str())),
+        "on_deadline": rec.and_then(|r| r.deadline.as_ref().map(|(_, on)| on.as_str())),
+        "next_window": view.next_window.as_ref().map(window_json),
     })
+}
+
+pub fn window_json(w: &Window) -> Value {
+    json!({
+        "id": w.id,
+        "start_at": w.start_at,
+        "end_at": w.end_at,
+        "reason": w.reason,
+        "status": w.status.as_str(),
+        "created_by": w.created_by,
+        "created_at": w.created_at,
+    })
+}
+
+pub fn transition_json(t: &Transition) -> Value {
+    json!({
+        "at": t.at,
+        "by": t.by,
+        "from": t.from.as_str(),
+        "to": t.to.as_str(),
+        "reason": t.reason,
+        "detail": t.detail,
+    })
+}
+
+/// The optional plan of `POST /maintenance/activate`.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanBody {
+    pub reason: Option<String>,
+    /// The expected end: an RFC 3339 time or a duration from now (`45m`).
+    pub until: Option<String>,
+    /// How long activating may wait for unfinished executions (a duration or a time).
+    pub deadline: Option<String>,
+    /// What happens then: `wait` (default), `cancel`, `force-cancel`, `revert`.
+    pub on_deadline: Option<String>,
+}
+
+/// A reason as an operator may give it: trimmed, non-empty, short, one line of text.
+pub fn parse_reason(reason: Option<&str>) -> Result<Option<String>> {
+    let Some(reason) = reason.map(str::trim).filter(|r| !r.is_empty()) else { return Ok(None) };
+    if reason.chars().count() > MAX_REASON {
+        return Err(Error::BadRequest(format!("`reason` is longer than {MAX_REASON} characters")));
+    }
+    if reason.chars().any(char::is_control) {
+        return Err(Error::BadRequest("`reason` must be one line of text (no control characters)".into()));
+    }
+    Ok(Some(reason.to_string()))
+}
+
+/// A time that must lie ahead.
+pub fn parse_future(field: &str, text: &str) -> Result<String> {
+    let at = timestamp::parse_time(text).map_err(|e| Error::BadRequest(format!("`{field}`: {e}")))?;
+    if timestamp::seconds_until(&at).is_none_or(|s| s <= 0.0) {
+        return Err(Error::BadRequest(format!("`{field}` ({at}) is not in the future")));
+    }
+    Ok(at)
+}
+
+impl PlanBody {
+    pub fn parse(&self) -> Result<Plan> {
+        let on = match self.on_deadline.as_deref() {
+            None => OnDeadline::Wait,
+            Some(s) => OnDeadline::parse(s).ok_or_else(|| {
+                Error::BadRequest(format!("`on_deadline` must be one of wait, cancel, force-cancel, revert; got `{s}`"))
+            })?,
+        };
+        if self.on_deadline.is_some() && self.deadline.is_none() {
+            return Err(Error::BadRequest("`on_deadline` needs a `deadline`".into()));
+        }
+        Ok(Plan {
+            reason: parse_reason(self.reason.as_deref())?,
+            until: self.until.as_deref().map(|t| parse_future("until", t)).transpose()?,
+            deadline: self.deadline.as_deref().map(|t| parse_future("deadline", t).map(|at| (at, on))).transpose()?,
+        })
+    }
 }
 
 /// The state as the database has it. When the database cannot answer, the last
@@ -52,12 +141,18 @@ pub async fn action(
     Extension(caller): Extension<Caller>,
     admitted: Admitted,
     Path(action): Path<String>,
+    req: axum::extract::Request,
 ) -> Result<Json<Value>> {
     require_admin(&caller, "change the maintenance mode")?;
     let username = caller.username.clone();
     let view = match action.as_str() {
-        "activate" => blocking(move || app.manager.activate(&username, admitted.get())).await?,
-        "deactivate" => blocking(move || app.manager.deactivate(admitted.get())).await?,
+        "activate" => {
+            // Read only once the caller may activate: a refusal costs no body.
+            let JsonBody(body) = JsonBody::<PlanBody>::from_request(req, &()).await?;
+            let plan = body.parse()?;
+            blocking(move || app.manager.activate(&username, &plan, admitted.get())).await?
+        }
+        "deactivate" => blocking(move || app.manager.deactivate(&username, admitted.get())).await?,
         other => {
             return Err(Error::BadRequest(format!(
                 "Invalid action: {other}, Valid action values are: ['activate', 'deactivate']"
@@ -66,4 +161,55 @@ pub async fn action(
     };
     tracing::info!(user = %caller.username, %action, state = view.state().as_str(), "maintenance mode");
     Ok(Json(state_json(&view)))
+}
+
+/// `GET /maintenance/history`: every transition, newest first, paginated.
+pub async fn history(State(app): State<Arc<App>>, query: QueryPairs) -> Result<Json<Value>> {
+    let page = query.page(&[])?;
+    let (items, total) = {
+        let page = page.clone();
+        blocking(move || app.manager.history(&page)).await?
+    };
+    Ok(Json(super::json::list_response(items.iter().map(transition_json).collect(), total, &page)))
+}
+
+/// `POST /maintenance/windows`: `{"at": TIME, "until": TIME?, "reason": TEXT?}`.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WindowBody {
+    pub at: Option<String>,
+    pub until: Option<String>,
+    pub reason: Option<String>,
+}
+
+pub async fn windows(State(app): State<Arc<App>>) -> Result<Json<Value>> {
+    let all = blocking(move || app.manager.windows()).await?;
+    let page = crate::store::Page { offset: 0, size: all.len() as u32, sort: None };
+    Ok(Json(super::json::list_response(all.iter().map(window_json).collect(), all.len() as u64, &page)))
+}
+
+pub async fn schedule(
+    State(app): State<Arc<App>>,
+    Extension(caller): Extension<Caller>,
+    JsonBody(body): JsonBody<WindowBody>,
+) -> Result<(http::StatusCode, Json<Value>)> {
+    require_admin(&caller, "schedule maintenance")?;
+    let at = body.at.as_deref().ok_or_else(|| Error::BadRequest("`at` (when the window starts) is required".into()))?;
+    let start = parse_future("at", at)?;
+    let end = body.until.as_deref().map(|t| parse_future("until", t)).transpose()?;
+    let reason = parse_reason(body.reason.as_deref())?;
+    let by = caller.username.clone();
+    let w = blocking(move || app.manager.schedule(&by, start, end, reason)).await?;
+    Ok((http::StatusCode::CREATED, Json(window_json(&w))))
+}
+
+pub async fn cancel_window(
+    State(app): State<Arc<App>>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>> {
+    require_admin(&caller, "cancel a maintenance window")?;
+    let by = caller.username.clone();
+    let w = blocking(move || app.manager.cancel_window(&id, &by)).await?;
+    Ok(Json(window_json(&w)))
 }

@@ -8,6 +8,7 @@ pub mod executions;
 pub mod json;
 pub mod limits;
 pub mod maintenance;
+mod parent;
 pub mod policies;
 pub mod status;
 pub mod users;
@@ -132,6 +133,9 @@ async fn method_not_allowed(method: http::Method, uri: http::Uri) -> impl axum::
 /// server routes it.
 pub const ROUTES: &[&str] = &[
     "/maintenance",
+    "/maintenance/history",
+    "/maintenance/windows",
+    "/maintenance/windows/{id}",
     "/maintenance/{action}",
     "/status",
     "/version",
@@ -162,6 +166,9 @@ pub const PUBLIC_ROUTES: &[&str] = &["/api/version", "/api/v3.1/ok"];
 fn handlers(template: &str) -> MethodRouter<Arc<App>> {
     match template {
         "/maintenance" => get(maintenance::get),
+        "/maintenance/history" => get(maintenance::history),
+        "/maintenance/windows" => get(maintenance::windows).post(maintenance::schedule),
+        "/maintenance/windows/{id}" => axum::routing::delete(maintenance::cancel_window),
         "/maintenance/{action}" => post(maintenance::action),
         "/status" => get(status::status),
         "/version" => get(status::version),
@@ -234,6 +241,9 @@ pub fn router(app: Arc<App>, gate: &Gate) -> Router {
         // and only then the (small) body.
         .layer(axum::middleware::from_fn(limits::read_small_bodies))
         .layer(axum::middleware::from_fn(access_log::access_log))
+        // After authentication (it needs the caller), before the gate (it adds what
+        // the policy sees).
+        .layer(from_fn_with_state(app.clone(), parent::verify))
         .layer(from_fn_with_state(auth, identify))
         .layer(axum::middleware::from_fn(limits::timeout))
         .layer(axum::middleware::from_fn(limits::header_size))

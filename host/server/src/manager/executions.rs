@@ -29,7 +29,7 @@ pub struct NewExecution {
 
 /// Apply a status change to an execution at `now`: timestamps, and the event to
 /// write with it.
-fn apply_status(exec: &mut Execution, to: ExecutionStatus, error: Option<&str>, now: &str) -> NewEvent {
+pub(super) fn apply_status(exec: &mut Execution, to: ExecutionStatus, error: Option<&str>, now: &str) -> NewEvent {
     if to == ExecutionStatus::Started && exec.started_at.is_none() {
         exec.started_at = Some(now.to_string());
     }
@@ -141,12 +141,9 @@ impl Manager {
             let others = state.unfinished.iter().filter(|r| r.id != id).count();
             let drained = if to.is_terminal() { others == 0 } else { state.unfinished.is_empty() };
             let now = timestamp::now();
-            let flipped = flip(state.maintenance.as_ref(), drained, &now);
             let event = apply_status(&mut exec, to, error, &now);
+            flip(tx, drained, &now, &format!("the last unfinished execution ended ({id}, {to})"))?;
             tx.update_execution(&exec, &event)?;
-            if let Some(rec) = flipped {
-                tx.set_maintenance(Some(&rec))?;
-            }
             Ok(exec)
         })?;
         if let Some(waker) = self.wakers.lock().unwrap_or_else(|p| p.into_inner()).get(id) {

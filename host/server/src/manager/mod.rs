@@ -18,6 +18,7 @@
 mod deployments;
 mod executions;
 mod maintenance;
+mod schedule;
 #[cfg(test)]
 mod tests;
 mod users;
@@ -35,7 +36,8 @@ use crate::store::{ManagerState, Outcome, StateTx, Store};
 
 pub use crate::store::Remaining;
 pub use executions::{NewExecution, SLEEP_WORKFLOW};
-pub use maintenance::MaintenanceView;
+pub use maintenance::{MaintenanceView, Plan, SYSTEM};
+pub use schedule::{DEADLINE, SCHEDULE};
 
 pub struct Manager {
     store: Arc<dyn Store>,
@@ -46,6 +48,8 @@ pub struct Manager {
     /// Orders publications, so an older state never replaces a newer one. Never
     /// held across a store call or a policy call.
     publishing: Mutex<()>,
+    /// Told whenever the state moves (the clock re-plans its next wake-up).
+    changed: Notify,
     /// New `sleep` executions for the built-in worker.
     worker_tx: mpsc::UnboundedSender<String>,
     /// Wake-ups for executions the built-in worker sleeps on: it wakes at its own
@@ -62,11 +66,41 @@ fn counts(unfinished: &[Remaining]) -> ExecutionCounts {
 }
 
 /// The snapshot a policy decides on.
-pub fn snapshot(state: &ManagerState) -> Snapshot {
-    Snapshot {
+/// The snapshot a policy decides on, and its facts generation (see
+/// [`Published::facts`]). The facts: `maintenance.reason` and `maintenance.until` as
+/// the operator gave them, and `maintenance.retry-after`, the seconds until the
+/// announced end (the clock's part: it is published anew each second while there is
+/// an end to count down to).
+pub fn snapshot(state: &ManagerState) -> (Snapshot, u64) {
+    let mut facts = Vec::new();
+    let mut generation = 0;
+    if let Some(m) = state.maintenance.as_ref() {
+        if let Some(reason) = &m.reason {
+            facts.push(("maintenance.reason".to_string(), reason.clone()));
+        }
+        let left = m.until.as_deref().and_then(crate::timestamp::seconds_until).filter(|s| *s >= 1.0);
+        if let Some(until) = &m.until {
+            facts.push(("maintenance.until".to_string(), until.clone()));
+        }
+        // Only an announced end is a fact: without one, each policy says what it
+        // thinks best (the default policy: a minute).
+        if let Some(left) = left {
+            let retry = left.ceil() as u64;
+            facts.push(("maintenance.retry-after".to_string(), retry.to_string()));
+            generation = retry;
+        }
+    }
+    let snapshot = Snapshot {
         state: state.maintenance.as_ref().map_or(MaintenanceState::Deactivated, |m| m.status),
         executions: counts(&state.unfinished),
-    }
+        facts,
+    };
+    (snapshot, generation)
+}
+
+fn publication(state: &ManagerState) -> Published {
+    let (snapshot, facts) = snapshot(state);
+    Published { version: state.version, facts, snapshot }
 }
 
 impl Manager {
@@ -80,23 +114,21 @@ impl Manager {
                 let _ = worker_tx.send(e.id.clone());
             }
         }
-        let published = ArcSwap::from_pointee(Published { version: state.version, snapshot: snapshot(&state) });
+        let published = ArcSwap::from_pointee(publication(&state));
         let manager = Arc::new(Manager {
             store,
             published,
             seen: ArcSwap::from_pointee(state),
             publishing: Mutex::new(()),
+            changed: Notify::new(),
             worker_tx,
             wakers: Mutex::new(HashMap::new()),
         });
         // A restart while activating with nothing left (say the last execution ended
         // just before a crash) must not leave a stale `activating`.
         manager.change(None, |tx| {
-            let now = crate::timestamp::now();
-            if let Some(rec) = maintenance::flip(tx.state().maintenance.as_ref(), tx.state().unfinished.is_empty(), &now) {
-                tx.set_maintenance(Some(&rec))?;
-            }
-            Ok(())
+            let drained = tx.state().unfinished.is_empty();
+            maintenance::flip(tx, drained, &crate::timestamp::now(), "nothing was unfinished at start")
         })?;
         Ok((manager, worker_rx))
     }
@@ -131,7 +163,7 @@ impl Manager {
                         return Err(Error::Internal(anyhow::anyhow!("the store answered `moved` to an unconditional write")));
                     };
                     let state = self.observe(state);
-                    if let Decision::Deny(denial) = admission.decide_again(&snapshot(&state)) {
+                    if let Decision::Deny(denial) = admission.decide_again(&snapshot(&state).0) {
                         return Err(Error::Denied(denial));
                     }
                     expected = Some(state.version);
@@ -150,9 +182,42 @@ impl Manager {
             return if state.version == current.version { current } else { Arc::new(state) };
         }
         let state = Arc::new(state);
-        self.published.store(Arc::new(Published { version: state.version, snapshot: snapshot(&state) }));
+        self.published.store(Arc::new(publication(&state)));
         self.seen.store(state.clone());
+        self.changed.notify_waiters();
         state
+    }
+
+    /// Publish the clock's part of the facts anew (the seconds until an announced
+    /// end), if it moved. Cheap when nothing changed; the clock calls it each second
+    /// while there is an end to count down to.
+    pub fn tick(&self) {
+        let _in_order = self.publishing.lock().unwrap_or_else(|p| p.into_inner());
+        let next = publication(&self.seen.load());
+        if next.facts != self.published.load().facts {
+            self.published.store(Arc::new(next));
+        }
+    }
+
+    /// The newest state seen (no database read).
+    pub fn seen(&self) -> Arc<ManagerState> {
+        self.seen.load_full()
+    }
+
+    /// Resolves the next time the state moves (from the moment this is called, even
+    /// before it is first polled).
+    pub fn changed(&self) -> tokio::sync::futures::Notified<'_> {
+        self.changed.notified()
+    }
+
+    /// Wake the built-in worker's executions `ids` (they were moved by the manager).
+    fn wake(&self, ids: &[String]) {
+        let wakers = self.wakers.lock().unwrap_or_else(|p| p.into_inner());
+        for id in ids {
+            if let Some(w) = wakers.get(id) {
+                w.notify_one();
+            }
+        }
     }
 
     /// Re-read the state from the database (another host changed it): publish it,

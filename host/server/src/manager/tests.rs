@@ -98,8 +98,8 @@ fn contents(store: &dyn Store) -> String {
 /// Move the state (a new version): activation begins, or ends.
 fn move_state(m: &Manager) {
     match m.state() {
-        MaintenanceState::Deactivated => m.activate("admin", None).map(drop).unwrap(),
-        _ => m.deactivate(None).map(drop).unwrap(),
+        MaintenanceState::Deactivated => m.activate("admin", &Default::default(), None).map(drop).unwrap(),
+        _ => m.deactivate("admin", None).map(drop).unwrap(),
     }
 }
 
@@ -127,8 +127,8 @@ fn writes(held: String) -> Vec<(&'static str, Write)> {
         ("create a deployment", Box::new(|m, t| m.create_deployment(deployment("d3"), Some(t)).map(drop))),
         ("delete a deployment", Box::new(|m, t| m.delete_deployment("d2", Some(t)).map(drop))),
         ("create a user", Box::new(|m, t| m.create_user(user("u1"), Some(t)).map(drop))),
-        ("activate", Box::new(|m, t| m.activate("admin", Some(t)).map(drop))),
-        ("deactivate", Box::new(|m, t| m.deactivate(Some(t)).map(drop))),
+        ("activate", Box::new(|m, t| m.activate("admin", &Default::default(), Some(t)).map(drop))),
+        ("deactivate", Box::new(|m, t| m.deactivate("admin", Some(t)).map(drop))),
     ]
 }
 
@@ -181,7 +181,7 @@ fn activated_at_is_the_instant_the_last_execution_ended() {
     for round in 0..60 {
         let first = m.create_execution(execution("d1"), None).unwrap().id;
         let last = m.create_execution(execution("d1"), None).unwrap().id;
-        assert_eq!(m.activate("admin", None).unwrap().state(), MaintenanceState::Activating);
+        assert_eq!(m.activate("admin", &Default::default(), None).unwrap().state(), MaintenanceState::Activating);
         m.set_execution_status(&first, ExecutionStatus::Failed, None, None).unwrap();
         assert_eq!(m.state(), MaintenanceState::Activating, "round {round}: one execution is left");
         let ended = m.set_execution_status(&last, ExecutionStatus::Terminated, None, None).unwrap().ended_at;
@@ -190,7 +190,7 @@ fn activated_at_is_the_instant_the_last_execution_ended() {
         assert!(ended.is_some(), "round {round}");
         assert_eq!(record.activated_at, ended, "round {round}: activated_at and the last ended_at differ");
         assert_eq!(store.execution(&last).unwrap().unwrap().ended_at, ended, "round {round}");
-        m.deactivate(None).unwrap();
+        m.deactivate("admin", None).unwrap();
     }
 }
 }

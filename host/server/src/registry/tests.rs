@@ -162,11 +162,16 @@ fn shadow_records_disagreements_off_the_response_path() {
 
     let recorder = f.registry.recorder();
     let active = f.registry.slots().active();
-    let published = Arc::new(Published {
+    let published = Arc::new(Published { facts: 0,
         version: 1,
-        snapshot: Snapshot { state: MaintenanceState::Activated, executions: ExecutionCounts::default() },
+        snapshot: Snapshot {
+            facts: Vec::new(),
+            state: MaintenanceState::Activating,
+            executions: ExecutionCounts { by_status: vec![(drydock_engine::ExecutionStatus::Started, 1)] },
+        },
     });
-    let cases = [("GET", "status"), ("GET", "deployments"), ("POST", "executions"), ("GET", "version")];
+    // Activating: the strict policy also refuses uploads, and retries sooner (30 s, not 60).
+    let cases = [("GET", "status"), ("PUT", "blueprints/{id}"), ("POST", "executions"), ("GET", "version")];
     for (m, r) in cases {
         let req = request(m, r);
         let d = active.decide(&req, &published.snapshot).unwrap();
@@ -183,8 +188,9 @@ fn shadow_records_disagreements_off_the_response_path() {
     assert_eq!((report.agreements, report.disagreements), (2, 2));
     let mut routes: Vec<&str> = report.recent.iter().map(|d| d.request.route.as_str()).collect();
     routes.sort();
-    assert_eq!(routes, ["deployments", "executions"]);
-    assert!(report.recent.iter().all(|d| d.differs_in == ["retry_after"]));
+    assert_eq!(routes, ["blueprints/{id}", "executions"]);
+    let executions = report.recent.iter().find(|d| d.request.route == "executions").unwrap();
+    assert_eq!(executions.differs_in, ["retry_after"]);
 
     let last = f.registry.stop_shadow("admin").unwrap();
     assert!(!last.running);

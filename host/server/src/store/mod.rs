@@ -23,7 +23,7 @@ use drydock_engine::ExecutionStatus;
 
 pub use records::{
     Deployment, Event, Execution, MaintenanceRecord, NewEvent, NewPolicy, Page, PolicyChange, PolicyLogEntry, PolicyRecord,
-    PolicyState, Remaining, User,
+    OnDeadline, PolicyState, Remaining, Transition, User, Window, WindowStatus,
 };
 
 pub type Result<T> = anyhow::Result<T>;
@@ -45,6 +45,8 @@ pub struct ManagerState {
     pub maintenance: Option<MaintenanceRecord>,
     /// Every execution not in an end state, oldest first.
     pub unfinished: Vec<Remaining>,
+    /// Windows scheduled or under way, earliest first.
+    pub windows: Vec<Window>,
 }
 
 /// Counters that move with each kind of shared change; a host that sees one move
@@ -100,6 +102,10 @@ pub trait StateTx {
     fn update_user(&mut self, user: &User) -> Result<()>;
     /// Whether there was one to delete.
     fn delete_user(&mut self, username: &str) -> Result<bool>;
+    /// Append a maintenance transition to the history.
+    fn record_transition(&mut self, t: &Transition) -> Result<()>;
+    fn insert_window(&mut self, w: &Window) -> Result<()>;
+    fn set_window_status(&mut self, id: &str, status: WindowStatus) -> Result<()>;
 }
 
 /// The body of a state transaction: its error rolls everything back.
@@ -140,6 +146,10 @@ pub trait Store: Send + Sync + 'static {
     fn deployments(&self, page: &Page) -> Result<(Vec<Deployment>, u64)>;
     fn user(&self, username: &str) -> Result<Option<User>>;
     fn users(&self) -> Result<Vec<User>>;
+    /// Maintenance transitions, newest first, and how many there are.
+    fn history(&self, page: &Page) -> Result<(Vec<Transition>, u64)>;
+    /// Every window, ended and cancelled ones too, by start.
+    fn all_windows(&self) -> Result<Vec<Window>>;
 
     // ---- policy versions ----
 

@@ -10,6 +10,114 @@ pub struct MaintenanceRecord {
     pub activation_requested_at: String,
     pub activated_at: Option<String>,
     pub requested_by: String,
+    /// Why, in the operator's words (shown to every refused client).
+    pub reason: Option<String>,
+    /// The expected end (a timestamp): what `Retry-After` counts down to.
+    pub until: Option<String>,
+    /// While activating: when to stop waiting, and what to do then.
+    pub deadline: Option<(String, OnDeadline)>,
+}
+
+impl MaintenanceRecord {
+    /// A new activation request by `by` at `now`, with nothing planned.
+    pub fn requested(status: MaintenanceState, now: &str, by: &str) -> MaintenanceRecord {
+        MaintenanceRecord {
+            status,
+            activated_at: (status == MaintenanceState::Activated).then(|| now.to_string()),
+            activation_requested_at: now.to_string(),
+            requested_by: by.to_string(),
+            reason: None,
+            until: None,
+            deadline: None,
+        }
+    }
+}
+
+/// What the manager does when an activation's deadline passes with executions left.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnDeadline {
+    /// Keep waiting (the deadline is recorded in the history, nothing else changes).
+    Wait,
+    /// Cancel what is left, then activate once it has ended.
+    Cancel,
+    /// Force-cancel what is left: it ends at once, and maintenance is activated.
+    ForceCancel,
+    /// Give up: back to deactivated.
+    Revert,
+}
+
+impl OnDeadline {
+    pub fn parse(s: &str) -> Option<OnDeadline> {
+        Some(match s {
+            "wait" => OnDeadline::Wait,
+            "cancel" => OnDeadline::Cancel,
+            "force-cancel" => OnDeadline::ForceCancel,
+            "revert" => OnDeadline::Revert,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OnDeadline::Wait => "wait",
+            OnDeadline::Cancel => "cancel",
+            OnDeadline::ForceCancel => "force-cancel",
+            OnDeadline::Revert => "revert",
+        }
+    }
+}
+
+/// One maintenance transition, as the history keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transition {
+    pub at: String,
+    /// A user, or who acted on its own: `schedule`, `deadline`, `serve`, `drydock`.
+    pub by: String,
+    pub from: MaintenanceState,
+    pub to: MaintenanceState,
+    pub reason: Option<String>,
+    pub detail: String,
+}
+
+/// A maintenance window scheduled ahead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Window {
+    pub id: String,
+    pub start_at: String,
+    pub end_at: Option<String>,
+    pub reason: Option<String>,
+    pub created_by: String,
+    pub created_at: String,
+    pub status: WindowStatus,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WindowStatus {
+    Scheduled,
+    Started,
+    Ended,
+    Cancelled,
+}
+
+impl WindowStatus {
+    pub fn parse(s: &str) -> Option<WindowStatus> {
+        Some(match s {
+            "scheduled" => WindowStatus::Scheduled,
+            "started" => WindowStatus::Started,
+            "ended" => WindowStatus::Ended,
+            "cancelled" => WindowStatus::Cancelled,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WindowStatus::Scheduled => "scheduled",
+            WindowStatus::Started => "started",
+            WindowStatus::Ended => "ended",
+            WindowStatus::Cancelled => "cancelled",
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -158,6 +266,18 @@ impl super::ManagerState {
         if !e.status.is_terminal() {
             self.unfinished.push(Remaining::of(e));
             self.unfinished.sort_by(|a, b| (&a.created_at, &a.id).cmp(&(&b.created_at, &b.id)));
+        }
+    }
+
+    /// The state after this transaction changed a window's status.
+    pub(super) fn set_window_status(&mut self, id: &str, status: WindowStatus) {
+        match status {
+            WindowStatus::Scheduled | WindowStatus::Started => {
+                if let Some(w) = self.windows.iter_mut().find(|w| w.id == id) {
+                    w.status = status;
+                }
+            }
+            WindowStatus::Ended | WindowStatus::Cancelled => self.windows.retain(|w| w.id != id),
         }
     }
 

@@ -263,11 +263,12 @@ fn a_state_transaction_checks_its_version_and_lands_whole_or_not_at_all() {
         assert!(!ran, "{name}: the body ran under a moved state");
 
         // Under the current one: it commits and the version moves by one.
+        // Every column of the row round-trips, the plan's too.
         let rec = MaintenanceRecord {
-            status: MaintenanceState::Activating,
-            activation_requested_at: "t".into(),
-            activated_at: None,
-            requested_by: "admin".into(),
+            reason: Some("disk swap".into()),
+            until: Some("2030-01-01T00:00:00.000Z".into()),
+            deadline: Some(("2029-12-31T23:00:00.000Z".into(), OnDeadline::ForceCancel)),
+            ..MaintenanceRecord::requested(MaintenanceState::Activating, "t", "admin")
         };
         let outcome = s
             .transact(Some(v0), &mut |tx| Ok(tx.set_maintenance(Some(&rec))?))
@@ -360,12 +361,7 @@ fn two_hosts_on_one_database_cannot_both_commit_under_one_version() {
         }));
     }
     std::thread::sleep(std::time::Duration::from_millis(150));
-    let rec = MaintenanceRecord {
-        status: MaintenanceState::Activating,
-        activation_requested_at: "t".into(),
-        activated_at: None,
-        requested_by: "admin".into(),
-    };
+    let rec = MaintenanceRecord::requested(MaintenanceState::Activating, "t", "admin");
     let activated = write(&*host_b, |tx| tx.set_maintenance(Some(&rec)));
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let created: u32 = workers.into_iter().map(|w| w.join().unwrap()).sum();
@@ -459,4 +455,42 @@ fn an_unreachable_database_is_named_at_open() {
         !text.contains("secret"),
         "the password is in the message: {text}"
     );
+}
+
+#[test]
+fn history_and_windows_read_back_on_both_backends() {
+    for b in backends() {
+        let s = &*b.store;
+        let name = b.name;
+        let t = |to: MaintenanceState, by: &str| Transition {
+            at: "2026-01-01T00:00:00.000Z".into(),
+            by: by.into(),
+            from: MaintenanceState::Deactivated,
+            to,
+            reason: Some("why".into()),
+            detail: "d".into(),
+        };
+        write(s, |tx| tx.record_transition(&t(MaintenanceState::Activating, "ann")));
+        write(s, |tx| tx.record_transition(&t(MaintenanceState::Activated, "schedule")));
+        let (items, total) = s.history(&Page { offset: 0, size: 1, sort: None }).unwrap();
+        assert_eq!((total, items), (2, vec![t(MaintenanceState::Activated, "schedule")]), "{name}: newest first, paged");
+
+        let w = Window {
+            id: "w1".into(),
+            start_at: "2030-01-01T00:00:00.000Z".into(),
+            end_at: Some("2030-01-01T01:00:00.000Z".into()),
+            reason: None,
+            created_by: "ann".into(),
+            created_at: "t".into(),
+            status: WindowStatus::Scheduled,
+        };
+        let v = s.manager_state().unwrap().version;
+        let state = write(s, |tx| tx.insert_window(&w));
+        assert_eq!((state.version, state.windows.clone()), (v + 1, vec![w.clone()]), "{name}: a window moves the state");
+        assert_eq!(s.manager_state().unwrap(), state, "{name}");
+        let state = write(s, |tx| tx.set_window_status("w1", WindowStatus::Cancelled));
+        assert!(state.windows.is_empty(), "{name}: a cancelled window is not live");
+        assert_eq!(s.manager_state().unwrap(), state, "{name}");
+        assert_eq!(s.all_windows().unwrap()[0].status, WindowStatus::Cancelled, "{name}");
+    }
 }

@@ -25,12 +25,15 @@ use tokio_postgres::NoTls;
 
 use super::{
     Change, Deployment, Event, Execution, Generations, ManagerState, NewPolicy, Outcome, Page,
-    PolicyChange, PolicyLogEntry, PolicyRecord, PolicyState, Result, Store, TxBody, Unavailable,
-    User,
+    PolicyChange, PolicyLogEntry, PolicyRecord, PolicyState, Result, Store, Transition, TxBody, Unavailable,
+    User, Window,
 };
 
 /// Migrations, applied in order; the `drydock_schema` table records how many ran.
-const MIGRATIONS: &[&str] = &[include_str!("../../../migrations/postgres/0001_schema.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../../migrations/postgres/0001_schema.sql"),
+    include_str!("../../../migrations/postgres/0002_planning.sql"),
+];
 
 /// The one channel every host listens on; see [`notify_sql`] for the payloads.
 pub const CHANNEL: &str = "drydock";
@@ -379,6 +382,14 @@ impl Store for PgStore {
 
     fn users(&self) -> Result<Vec<User>> {
         self.run(async { reads::users(&self.pool.get().await?).await })
+    }
+
+    fn history(&self, page: &Page) -> Result<(Vec<Transition>, u64)> {
+        self.run(async { reads::history(&self.pool.get().await?, page).await })
+    }
+
+    fn all_windows(&self) -> Result<Vec<Window>> {
+        self.run(async { reads::all_windows(&self.pool.get().await?).await })
     }
 
     fn policies(&self) -> Result<Vec<PolicyRecord>> {

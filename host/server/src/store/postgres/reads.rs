@@ -8,7 +8,7 @@ use tokio_postgres::types::ToSql;
 
 use super::PgResult;
 use crate::store::{
-    Deployment, Event, Execution, Page, PolicyLogEntry, PolicyRecord, PolicyState, User,
+    Deployment, Event, Execution, Page, PolicyLogEntry, PolicyRecord, PolicyState, Transition, User, Window, WindowStatus,
 };
 
 fn json_col(row: &Row, idx: &str) -> Value {
@@ -303,4 +303,51 @@ pub(super) async fn policy_log(
             detail: r.get(5),
         })
         .collect())
+}
+
+pub(super) fn window_from_row(r: &Row) -> Window {
+    Window {
+        id: r.get(0),
+        start_at: r.get(1),
+        end_at: r.get(2),
+        reason: r.get(3),
+        created_by: r.get(4),
+        created_at: r.get(5),
+        status: WindowStatus::parse(r.get(6)).unwrap_or(WindowStatus::Cancelled),
+    }
+}
+
+pub(super) async fn all_windows(client: &impl GenericClient) -> PgResult<Vec<Window>> {
+    let rows = client
+        .query(
+            "SELECT id, start_at, end_at, reason, created_by, created_at, status FROM maintenance_windows ORDER BY start_at, id",
+            &[],
+        )
+        .await?;
+    Ok(rows.iter().map(window_from_row).collect())
+}
+
+pub(super) async fn history(client: &impl GenericClient, page: &Page) -> PgResult<(Vec<Transition>, u64)> {
+    let state = |s: &str| drydock_engine::MaintenanceState::parse(s).unwrap_or(drydock_engine::MaintenanceState::Deactivated);
+    let (limit, offset) = (i64::from(page.size), i64::from(page.offset));
+    let rows = client
+        .query(
+            "SELECT at, username, from_state, to_state, reason, detail FROM maintenance_history
+             ORDER BY seq DESC LIMIT $1 OFFSET $2",
+            &[&limit, &offset],
+        )
+        .await?;
+    let items = rows
+        .iter()
+        .map(|r| Transition {
+            at: r.get(0),
+            by: r.get(1),
+            from: state(r.get(2)),
+            to: state(r.get(3)),
+            reason: r.get(4),
+            detail: r.get(5),
+        })
+        .collect();
+    let total: i64 = client.query_one("SELECT COUNT(*) FROM maintenance_history", &[]).await?.get(0);
+    Ok((items, total as u64))
 }

@@ -4,45 +4,51 @@
 
 use deadpool_postgres::{GenericClient, Transaction};
 use drydock_engine::ExecutionStatus;
-use futures_util::future::{try_join, try_join3};
+use futures_util::future::{try_join, try_join4};
 
 use super::reads;
 use super::{PgResult, PgStore, notify_sql};
 use crate::store::{
-    Deployment, Execution, MaintenanceRecord, ManagerState, NewEvent, Outcome, Remaining, StateTx,
-    TxBody, User,
+    Deployment, Execution, MaintenanceRecord, ManagerState, NewEvent, OnDeadline, Outcome, Remaining, StateTx,
+    Transition, TxBody, User, Window, WindowStatus,
 };
 
 const VERSION: &str = "SELECT state FROM generations WHERE id = 1";
 const LOCK: &str = "SELECT state FROM generations WHERE id = 1 FOR UPDATE";
-const MAINTENANCE: &str = "SELECT status, activation_requested_at, activated_at, requested_by FROM maintenance WHERE id = 1";
+const MAINTENANCE: &str = "SELECT status, activation_requested_at, activated_at, requested_by, reason, until_at,
+     deadline_at, on_deadline FROM maintenance WHERE id = 1";
+const WINDOWS: &str = "SELECT id, start_at, end_at, reason, created_by, created_at, status FROM maintenance_windows
+     WHERE status IN ('scheduled', 'started') ORDER BY start_at, id";
 const UNFINISHED: &str = "SELECT id, created_at, status, deployment_id, workflow_id FROM executions
      WHERE status NOT IN ('terminated', 'failed', 'cancelled') ORDER BY created_at, id";
 
 /// The state the race-free rule decides under: version, maintenance row, unfinished
-/// executions — three statements sent at once (tokio-postgres pipelines concurrent
+/// executions, windows — four statements sent at once (tokio-postgres pipelines concurrent
 /// queries on one connection; the server runs them in order), so one round trip.
 /// With `lock`, the first takes the state lock and the others read after it.
 pub(super) async fn read_state(client: &impl GenericClient, lock: bool) -> PgResult<ManagerState> {
-    let (v, m, u) = try_join3(
+    let (v, m, u, w) = try_join4(
         client.prepare_cached(if lock { LOCK } else { VERSION }),
         client.prepare_cached(MAINTENANCE),
         client.prepare_cached(UNFINISHED),
+        client.prepare_cached(WINDOWS),
     )
     .await?;
-    let (version, maintenance, rows) = try_join3(
-        client.query_one(&v, &[]),
-        client.query_opt(&m, &[]),
-        client.query(&u, &[]),
-    )
-    .await?;
+    let (version, maintenance, rows, windows) =
+        try_join4(client.query_one(&v, &[]), client.query_opt(&m, &[]), client.query(&u, &[]), client.query(&w, &[])).await?;
     let maintenance = maintenance.map(|r| MaintenanceRecord {
-        status: drydock_engine::MaintenanceState::parse(r.get(0))
-            .unwrap_or(drydock_engine::MaintenanceState::Activated),
+        status: drydock_engine::MaintenanceState::parse(r.get(0)).unwrap_or(drydock_engine::MaintenanceState::Activated),
         activation_requested_at: r.get(1),
         activated_at: r.get(2),
         requested_by: r.get(3),
+        reason: r.get(4),
+        until: r.get(5),
+        deadline: match (r.get::<_, Option<String>>(6), r.get::<_, Option<String>>(7)) {
+            (Some(at), Some(on)) => OnDeadline::parse(&on).map(|on| (at, on)),
+            _ => None,
+        },
     });
+    let windows = windows.iter().map(reads::window_from_row).collect();
     let unfinished = rows
         .iter()
         .map(|r| Remaining {
@@ -55,11 +61,7 @@ pub(super) async fn read_state(client: &impl GenericClient, lock: bool) -> PgRes
         })
         .filter(|r| !r.status.is_terminal())
         .collect();
-    Ok(ManagerState {
-        version: version.get::<_, i64>(0) as u64,
-        maintenance,
-        unfinished,
-    })
+    Ok(ManagerState { version: version.get::<_, i64>(0) as u64, maintenance, unfinished, windows })
 }
 
 struct PgStateTx<'s, 't> {
@@ -149,11 +151,22 @@ impl StateTx for PgStateTx<'_, '_> {
                 Some(rec) => {
                     self.tx
                         .execute(
-                            "INSERT INTO maintenance (id, status, activation_requested_at, activated_at, requested_by)
-                             VALUES (1, $1, $2, $3, $4)
+                            "INSERT INTO maintenance (id, status, activation_requested_at, activated_at, requested_by,
+                                reason, until_at, deadline_at, on_deadline)
+                             VALUES (1, $1, $2, $3, $4, $5, $6, $7, $8)
                              ON CONFLICT (id) DO UPDATE SET status = $1, activation_requested_at = $2,
-                                activated_at = $3, requested_by = $4",
-                            &[&rec.status.as_str(), &rec.activation_requested_at, &rec.activated_at, &rec.requested_by],
+                                activated_at = $3, requested_by = $4, reason = $5, until_at = $6,
+                                deadline_at = $7, on_deadline = $8",
+                            &[
+                                &rec.status.as_str(),
+                                &rec.activation_requested_at,
+                                &rec.activated_at,
+                                &rec.requested_by,
+                                &rec.reason,
+                                &rec.until,
+                                &rec.deadline.as_ref().map(|(at, _)| at.as_str()),
+                                &rec.deadline.as_ref().map(|(_, on)| on.as_str()),
+                            ],
                         )
                         .await?;
                 }
@@ -238,6 +251,46 @@ impl StateTx for PgStateTx<'_, '_> {
                 .await?
                 > 0)
         })
+    }
+
+    fn record_transition(&mut self, t: &Transition) -> crate::store::Result<()> {
+        self.run(async {
+            self.tx
+                .execute(
+                    "INSERT INTO maintenance_history (at, username, from_state, to_state, reason, detail)
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                    &[&t.at, &t.by, &t.from.as_str(), &t.to.as_str(), &t.reason, &t.detail],
+                )
+                .await?;
+            Ok(())
+        })
+    }
+
+    fn insert_window(&mut self, w: &Window) -> crate::store::Result<()> {
+        self.run(async {
+            self.tx
+                .execute(
+                    "INSERT INTO maintenance_windows (id, start_at, end_at, reason, created_by, created_at, status)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    &[&w.id, &w.start_at, &w.end_at, &w.reason, &w.created_by, &w.created_at, &w.status.as_str()],
+                )
+                .await?;
+            Ok(())
+        })?;
+        self.state_changed = true;
+        self.state.windows.push(w.clone());
+        self.state.windows.sort_by(|a, b| (&a.start_at, &a.id).cmp(&(&b.start_at, &b.id)));
+        Ok(())
+    }
+
+    fn set_window_status(&mut self, id: &str, status: WindowStatus) -> crate::store::Result<()> {
+        self.run(async {
+            self.tx.execute("UPDATE maintenance_windows SET status = $2 WHERE id = $1", &[&id, &status.as_str()]).await?;
+            Ok(())
+        })?;
+        self.state_changed = true;
+        self.state.set_window_status(id, status);
+        Ok(())
     }
 }
 

@@ -18,7 +18,8 @@ use rusqlite::Connection;
 
 use super::{
     Deployment, Event, Execution, Generations, ManagerState, MaintenanceRecord, NewEvent, NewPolicy, Outcome, Page,
-    PolicyChange, PolicyLogEntry, PolicyRecord, PolicyState, Result, StateTx, Store, TxBody, User,
+    PolicyChange, PolicyLogEntry, PolicyRecord, PolicyState, Result, StateTx, Store, Transition, TxBody, User, Window,
+    WindowStatus,
 };
 
 /// Migrations, applied in order; `PRAGMA user_version` records how many ran.
@@ -27,6 +28,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/0002_policies.sql"),
     include_str!("../../../migrations/0003_artifacts.sql"),
     include_str!("../../../migrations/0004_generations.sql"),
+    include_str!("../../../migrations/0005_planning.sql"),
 ];
 
 /// The database file inside the data directory.
@@ -201,6 +203,25 @@ impl StateTx for StateWrites<'_> {
         self.users_changed = true;
         self.tx.delete_user(username)
     }
+
+    fn record_transition(&mut self, t: &Transition) -> Result<()> {
+        self.tx.record_transition(t)
+    }
+
+    fn insert_window(&mut self, w: &Window) -> Result<()> {
+        self.tx.insert_window(w)?;
+        self.state_changed = true;
+        self.state.windows.push(w.clone());
+        self.state.windows.sort_by(|a, b| (&a.start_at, &a.id).cmp(&(&b.start_at, &b.id)));
+        Ok(())
+    }
+
+    fn set_window_status(&mut self, id: &str, status: WindowStatus) -> Result<()> {
+        self.tx.set_window_status(id, status)?;
+        self.state_changed = true;
+        self.state.set_window_status(id, status);
+        Ok(())
+    }
 }
 
 impl Store for SqliteStore {
@@ -257,6 +278,14 @@ impl Store for SqliteStore {
 
     fn users(&self) -> Result<Vec<User>> {
         self.read(|tx| tx.users())
+    }
+
+    fn history(&self, page: &Page) -> Result<(Vec<Transition>, u64)> {
+        self.read(|tx| tx.history(page))
+    }
+
+    fn all_windows(&self) -> Result<Vec<Window>> {
+        self.read(|tx| tx.windows(false))
     }
 
     fn policies(&self) -> Result<Vec<PolicyRecord>> {

@@ -1,0 +1,57 @@
+//! Child work: a request a running execution makes to start more work carries
+//! `X-Drydock-Parent-Execution: ID`. The parent is verified here — it exists, it is
+//! running (`started`), and the caller started it or is a sys_admin — and handed to
+//! the policy as the `parent-execution` attribute; the default policy lets such work
+//! start while activating (it is part of what activation waits for). A header that
+//! does not check out is a 400, never silently ignored.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use drydock_engine::{ExecutionStatus, Role};
+use drydock_gate::{Caller, RequestAttributes};
+
+use super::{App, blocking};
+use crate::error::Error;
+
+pub const PARENT_HEADER: &str = "x-drydock-parent-execution";
+/// The attribute the policy sees.
+pub const PARENT_ATTRIBUTE: &str = "parent-execution";
+
+fn plausible_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+pub async fn verify(State(app): State<Arc<App>>, mut req: Request<Body>, next: Next) -> Response {
+    let Some(value) = req.headers().get(PARENT_HEADER) else { return next.run(req).await };
+    // Unauthenticated: the route's own check answers 401.
+    let Some(caller) = req.extensions().get::<Caller>().cloned() else { return next.run(req).await };
+    let id = match value.to_str() {
+        Ok(id) if plausible_id(id.trim()) => id.trim().to_string(),
+        _ => return Error::BadRequest(format!("`{PARENT_HEADER}` must be an execution id")).into_response(),
+    };
+    let manager = app.manager.clone();
+    let lookup = id.clone();
+    let parent = match blocking(move || manager.execution(&lookup)).await {
+        Ok(e) => e,
+        Err(Error::NotFound(_)) => {
+            return Error::BadRequest(format!("`{PARENT_HEADER}`: there is no execution `{id}`")).into_response();
+        }
+        Err(e) => return e.into_response(),
+    };
+    if parent.status != ExecutionStatus::Started {
+        return Error::BadRequest(format!(
+            "`{PARENT_HEADER}`: execution `{id}` is {}, not running; only a running execution starts child work",
+            parent.status
+        ))
+        .into_response();
+    }
+    if caller.role != Role::SysAdmin && caller.username != parent.created_by {
+        return Error::Forbidden(format!("`{PARENT_HEADER}`: execution `{id}` was not started by you")).into_response();
+    }
+    req.extensions_mut().insert(RequestAttributes(vec![(PARENT_ATTRIBUTE.to_string(), id)]));
+    next.run(req).await
+}
