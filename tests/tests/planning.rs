@@ -236,3 +236,49 @@ fn a_running_execution_starts_child_work_while_activating() {
         .collect();
     assert!(remaining.contains(&child.json()["id"].as_str().unwrap().to_string()), "{remaining:?}");
 }
+
+/// A client follows the live event stream (`drydock maintenance-mode watch --json`
+/// reads `GET /maintenance/events`): the state at once, then each transition and each
+/// change of what activation waits for, as they happen.
+#[test]
+fn the_event_stream_shows_transitions_and_remaining_work_as_they_happen() {
+    use std::io::BufRead;
+    let s = Server::start();
+    let admin = s.admin();
+    admin.create_deployment("d");
+    let base = s.base();
+    let env = [("DRYDOCK_URL", base.as_str()), ("DRYDOCK_USERNAME", "admin"), ("DRYDOCK_PASSWORD", drydock_e2e::ADMIN_PASSWORD)];
+    let mut child = drydock_e2e::cli_command(&env, &["maintenance-mode", "watch", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(serde_json::from_str::<Value>(&line).unwrap()).is_err() {
+                return;
+            }
+        }
+    });
+    let next = |what: &str| rx.recv_timeout(Duration::from_secs(10)).unwrap_or_else(|_| panic!("no event: {what}"));
+    let e = next("the state now");
+    assert_eq!((e["event"].as_str(), e["state"]["status"].as_str()), (Some("state"), Some("deactivated")));
+
+    let a = admin.start_execution("d", "install", json!({})).json()["id"].as_str().unwrap().to_string();
+    let b = admin.start_execution("d", "install", json!({})).json()["id"].as_str().unwrap().to_string();
+    admin.post("/api/v3.1/maintenance/activate", &json!({"reason": "watch me"}));
+    let e = next("activating");
+    assert_eq!((e["event"].as_str(), e["state"]["status"].as_str()), (Some("transition"), Some("activating")), "{e}");
+    assert_eq!((e["state"]["remaining_executions"].as_array().map(Vec::len), e["state"]["reason"].as_str()), (Some(2), Some("watch me")));
+    admin.patch(&format!("/api/v3.1/executions/{a}"), &json!({"status": "cancelled"}));
+    let e = next("one execution ended");
+    assert_eq!((e["event"].as_str(), e["state"]["remaining_executions"].as_array().map(Vec::len)), (Some("remaining"), Some(1)), "{e}");
+    admin.patch(&format!("/api/v3.1/executions/{b}"), &json!({"status": "failed"}));
+    let e = next("activated");
+    assert_eq!((e["event"].as_str(), e["state"]["status"].as_str()), (Some("transition"), Some("activated")), "{e}");
+    admin.post("/api/v3.1/maintenance/deactivate", &json!({}));
+    assert_eq!(next("deactivated")["state"]["status"], "deactivated");
+    let _ = child.kill();
+    let _ = child.wait();
+}

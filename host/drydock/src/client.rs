@@ -201,6 +201,67 @@ impl Client {
         Client::new(Target::resolve(conn)?)
     }
 
+    /// Follow the server-sent events at `path` (absolute). A thread reads the stream
+    /// and sends each `(event, data)` on the returned channel, which closes when the
+    /// stream ends; the caller waits on it with its own deadline.
+    pub fn events(&self, path: &str) -> CliResult<std::sync::mpsc::Receiver<(String, Value)>> {
+        // No overall deadline: the stream lasts as long as it is followed.
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .tls_config(tls_config(self.target.ca_file.as_deref())?)
+            .http_status_as_error(false)
+            .timeout_connect(Some(Duration::from_secs(5)))
+            .max_redirects(0)
+            .user_agent(format!("drydock-cli/{}", env!("CARGO_PKG_VERSION")))
+            .build()
+            .into();
+        let url = format!("{}{}", self.target.base, path);
+        let mut req = http::Request::builder()
+            .method("GET")
+            .uri(&url)
+            .header("Tenant", &self.target.tenant)
+            .header("Accept", "text/event-stream");
+        if let Some(user) = &self.target.username {
+            let pw = self.target.password.as_deref().unwrap_or("");
+            let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pw}"));
+            req = req.header("Authorization", format!("Basic {token}"));
+        }
+        let req = req.body(()).map_err(|e| CliError::usage(format!("invalid request to {url}: {e}")))?;
+        let resp = agent.run(req).map_err(|e| self.unreachable(e))?;
+        let status = resp.status().as_u16();
+        if status != 200 {
+            let mut text = String::new();
+            let _ = resp.into_body().into_reader().read_to_string(&mut text);
+            let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+            return Err(self.api_error(&Reply { status, body, retry_after: None }));
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        let reader = std::io::BufReader::new(resp.into_body().into_reader());
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            let (mut event, mut data) = (String::from("message"), String::new());
+            for line in reader.lines() {
+                let Ok(line) = line else { return };
+                if line.is_empty() {
+                    if !data.is_empty() {
+                        let value = serde_json::from_str(&data).unwrap_or(Value::String(data.clone()));
+                        if tx.send((std::mem::replace(&mut event, "message".into()), value)).is_err() {
+                            return;
+                        }
+                    }
+                    data.clear();
+                } else if let Some(v) = line.strip_prefix("event:") {
+                    event = v.trim().to_string();
+                } else if let Some(v) = line.strip_prefix("data:") {
+                    if !data.is_empty() {
+                        data.push('\n');
+                    }
+                    data.push_str(v.strip_prefix(' ').unwrap_or(v));
+                }
+            }
+        });
+        Ok(rx)
+    }
+
     pub fn base(&self) -> &str {
         &self.target.base
     }

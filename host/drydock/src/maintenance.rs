@@ -13,8 +13,8 @@ use serde_json::Value;
 use super::client::{API, CliError, CliResult, Client, ConnArgs};
 use super::output::{Table, field, plural, print_json, title_case, truthy};
 
-/// How often `activate --wait` asks the server: the wait ends within this (plus one
-/// round trip) of the activation, and a waiting CLI costs the server 4 requests/s.
+/// How often `activate --wait` asks the server when it cannot follow its event
+/// stream (an older server): 4 requests/s.
 const POLL: Duration = Duration::from_millis(250);
 
 const STATUS_HELP: &str = "\
@@ -56,6 +56,10 @@ pub enum Cmd {
     /// Plan a maintenance window ahead; list or cancel windows.
     #[command(after_help = SCHEDULE_HELP, args_conflicts_with_subcommands = true)]
     Schedule(ScheduleArgs),
+    /// Follow maintenance mode live: every transition and every change of what it
+    /// waits for, as it happens (until Ctrl-C).
+    #[command(after_help = "Examples:\n  drydock maintenance-mode watch\n  drydock maintenance-mode watch --json")]
+    Watch(WatchArgs),
     /// Every transition: who, when, from and to, and why; newest first.
     #[command(after_help = "Examples:\n  drydock maintenance-mode history\n  drydock maintenance-mode history --size 50 --json")]
     History(HistoryArgs),
@@ -85,6 +89,13 @@ pub enum ScheduleCmd {
     },
     /// Cancel a window that has not started.
     Cancel { id: String },
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// One JSON object a line: `{"event": ..., "state": ...}`.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -141,6 +152,7 @@ pub fn run(conn: &ConnArgs, cmd: Cmd) -> CliResult {
         Cmd::Deactivate => deactivate(conn),
         Cmd::Schedule(args) => schedule(conn, args),
         Cmd::History(args) => history(conn, args),
+        Cmd::Watch(args) => watch(conn, args),
     }
 }
 
@@ -256,27 +268,69 @@ fn list(rem: &[Value]) -> String {
     rem.iter().map(describe).collect::<Vec<_>>().join(", ")
 }
 
-/// Poll until activated, printing a line whenever the set of remaining executions
-/// changes. A timeout or Ctrl-C ends the wait (exit 1 / 130); the manager stays
-/// activating either way.
+/// Where the waiting CLI learns of changes: the server's event stream, or (a server
+/// without one, or a stream that ended) asking every [`POLL`].
+enum Source {
+    Events(std::sync::mpsc::Receiver<(String, Value)>),
+    Poll(Instant),
+}
+
+impl Source {
+    fn open(client: &Client) -> Source {
+        match client.events(&format!("{API}/maintenance/events")) {
+            Ok(rx) => Source::Events(rx),
+            Err(_) => Source::Poll(Instant::now() + POLL),
+        }
+    }
+
+    /// The next state, or `None` if nothing arrived within a short tick (so the
+    /// caller can look at Ctrl-C and its deadline).
+    fn next(&mut self, client: &Client) -> CliResult<Option<Value>> {
+        const TICK: Duration = Duration::from_millis(20);
+        match self {
+            Source::Events(rx) => match rx.recv_timeout(TICK) {
+                Ok((_, state)) => Ok(Some(state)),
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Ok(None),
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                    *self = Source::Poll(Instant::now());
+                    Ok(None)
+                }
+            },
+            Source::Poll(next) => {
+                if Instant::now() < *next {
+                    std::thread::sleep(TICK.min(next.saturating_duration_since(Instant::now())));
+                    return Ok(None);
+                }
+                *next = Instant::now() + POLL;
+                client.get(&format!("{API}/maintenance")).map(Some)
+            }
+        }
+    }
+}
+
+/// Wait until activated, printing a line whenever the set of remaining executions
+/// changes; the server's event stream says so the moment it happens. A timeout or
+/// Ctrl-C ends the wait (exit 1 / 130); the manager stays activating either way.
 fn wait_for_activation(client: &Client, first: &Value, timeout_secs: u64) -> CliResult {
     let deadline = (timeout_secs > 0).then(|| Instant::now() + Duration::from_secs(timeout_secs));
     let interrupted = watch_ctrl_c();
     let mut rem = remaining(first);
     println!("Waiting for {}: {}", plural(rem.len(), "execution", "executions"), list(&rem));
+    let mut source = Source::open(client);
     loop {
-        let next = Instant::now() + POLL;
-        while Instant::now() < next {
-            if interrupted.load(Ordering::SeqCst) {
-                return Err(CliError::failed(
-                    "Interrupted: stopped waiting. Note that the manager is still entering maintenance mode in the background. You can run 'drydock maintenance-mode status' to check the status.",
-                )
-                .hint("Run 'drydock maintenance-mode deactivate' to cancel the activation")
-                .with_code(130));
-            }
-            std::thread::sleep(Duration::from_millis(20).min(next.saturating_duration_since(Instant::now())));
+        if interrupted.load(Ordering::SeqCst) {
+            return Err(CliError::failed(
+                "Interrupted: stopped waiting. Note that the manager is still entering maintenance mode in the background. You can run 'drydock maintenance-mode status' to check the status.",
+            )
+            .hint("Run 'drydock maintenance-mode deactivate' to cancel the activation")
+            .with_code(130));
         }
-        let state = client.get(&format!("{API}/maintenance"))?;
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Err(CliError::failed(
+                "Timed out while entering maintenance mode. Note that the manager is still entering maintenance mode in the background. You can run 'drydock maintenance-mode status' to check the status.",
+            ));
+        }
+        let Some(state) = source.next(client)? else { continue };
         let now = match field(&state, "status").as_str() {
             "activated" => Vec::new(),
             "activating" => remaining(&state),
@@ -301,12 +355,32 @@ fn wait_for_activation(client: &Client, first: &Value, timeout_secs: u64) -> Cli
             print_activated();
             return Ok(());
         }
-        if deadline.is_some_and(|d| Instant::now() >= d) {
-            return Err(CliError::failed(
-                "Timed out while entering maintenance mode. Note that the manager is still entering maintenance mode in the background. You can run 'drydock maintenance-mode status' to check the status.",
-            ));
-        }
     }
+}
+
+/// `drydock maintenance-mode watch`: follow the event stream until Ctrl-C.
+fn watch(conn: &ConnArgs, args: WatchArgs) -> CliResult {
+    let client = Client::connect(conn)?;
+    let rx = client.events(&format!("{API}/maintenance/events"))?;
+    if !args.json {
+        println!("Watching maintenance mode on {} (Ctrl-C to stop)...", client.base());
+    }
+    for (event, state) in rx {
+        if args.json {
+            println!("{}", serde_json::json!({ "event": event, "state": state }));
+            continue;
+        }
+        let mut line = format!("{}  {event:<10}  {}", crate::output::now_utc(), field(&state, "status"));
+        let rem = remaining(&state);
+        if !rem.is_empty() {
+            line.push_str(&format!(", waiting for {}: {}", plural(rem.len(), "execution", "executions"), list(&rem)));
+        }
+        if let Some(reason) = state.get("reason").and_then(Value::as_str) {
+            line.push_str(&format!(" ({reason})"));
+        }
+        println!("{line}");
+    }
+    Err(CliError::failed("The server ended the event stream (it stopped?)."))
 }
 
 /// From now on, Ctrl-C (SIGINT) sets the returned flag instead of killing the process.

@@ -148,6 +148,11 @@ pub fn print_record(title: &str, obj: &Value, keys: &[&str]) {
     }
 }
 
+/// Now, as the server writes timestamps (UTC, milliseconds, `Z`).
+pub fn now_utc() -> String {
+    drydock_server::timestamp::now()
+}
+
 /// `1 execution`, `2 executions`.
 pub fn plural(n: usize, one: &str, many: &str) -> String {
     if n == 1 { format!("{n} {one}") } else { format!("{n} {many}") }

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use axum::extract::{FromRequest, Path, State};
+use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use http::{HeaderValue, header};
@@ -212,4 +213,49 @@ pub async fn cancel_window(
     let by = caller.username.clone();
     let w = blocking(move || app.manager.cancel_window(&id, &by)).await?;
     Ok(Json(window_json(&w)))
+}
+
+/// `GET /maintenance/events`: server-sent events. First `state` (the state now),
+/// then `transition` whenever the status changes and `remaining` whenever only the
+/// executions it waits for (or the next window) do; each carries the whole state
+/// object of `GET /maintenance`. A comment every 15 s keeps proxies from closing it.
+pub async fn events(
+    State(app): State<Arc<App>>,
+) -> Result<Sse<impl futures_util::Stream<Item = std::result::Result<Event, std::convert::Infallible>>>> {
+    // Subscribed before reading, so no change between the two is lost.
+    let rx = app.manager.subscribe();
+    let manager = app.manager.clone();
+    let first = blocking(move || Ok(manager.maintenance())).await?;
+    let first = state_json(&first);
+    let status = first["status"].as_str().unwrap_or_default().to_string();
+    let opening = Event::default().event("state").data(first.to_string());
+    struct Feed {
+        rx: tokio::sync::broadcast::Receiver<Arc<crate::store::ManagerState>>,
+        app: Arc<App>,
+        last: Value,
+        status: String,
+    }
+    let feed = Feed { rx, app, last: first, status };
+    let rest = futures_util::stream::unfold(feed, |mut f| async move {
+        loop {
+            let state = match f.rx.recv().await {
+                Ok(state) => state,
+                // Fell behind: what matters is the newest state.
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => f.app.manager.seen(),
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+            };
+            let now = state_json(&MaintenanceView::from_state(&state));
+            if now == f.last {
+                continue;
+            }
+            let status = now["status"].as_str().unwrap_or_default().to_string();
+            let kind = if status != f.status { "transition" } else { "remaining" };
+            let event = Event::default().event(kind).data(now.to_string());
+            f.last = now;
+            f.status = status;
+            return Some((Ok(event), f));
+        }
+    });
+    let stream = futures_util::StreamExt::chain(futures_util::stream::once(async move { Ok(opening) }), rest);
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(std::time::Duration::from_secs(15))))
 }

@@ -133,6 +133,7 @@ async fn method_not_allowed(method: http::Method, uri: http::Uri) -> impl axum::
 /// server routes it.
 pub const ROUTES: &[&str] = &[
     "/maintenance",
+    "/maintenance/events",
     "/maintenance/history",
     "/maintenance/windows",
     "/maintenance/windows/{id}",
@@ -166,6 +167,7 @@ pub const PUBLIC_ROUTES: &[&str] = &["/api/version", "/api/v3.1/ok"];
 fn handlers(template: &str) -> MethodRouter<Arc<App>> {
     match template {
         "/maintenance" => get(maintenance::get),
+        "/maintenance/events" => get(maintenance::events),
         "/maintenance/history" => get(maintenance::history),
         "/maintenance/windows" => get(maintenance::windows).post(maintenance::schedule),
         "/maintenance/windows/{id}" => axum::routing::delete(maintenance::cancel_window),

@@ -29,6 +29,11 @@ impl MaintenanceView {
         self.record.as_ref().map_or(MaintenanceState::Deactivated, |r| r.status)
     }
 
+    /// The view of a state this host has seen.
+    pub fn from_state(state: &ManagerState) -> MaintenanceView {
+        Self::of(state)
+    }
+
     pub(super) fn of(state: &ManagerState) -> MaintenanceView {
         let activating = state.maintenance.as_ref().map(|m| m.status) == Some(MaintenanceState::Activating);
         MaintenanceView {

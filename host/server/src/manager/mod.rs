@@ -50,6 +50,8 @@ pub struct Manager {
     publishing: Mutex<()>,
     /// Told whenever the state moves (the clock re-plans its next wake-up).
     changed: Notify,
+    /// Every newer state, for the live event stream (`GET /maintenance/events`).
+    events: tokio::sync::broadcast::Sender<Arc<ManagerState>>,
     /// New `sleep` executions for the built-in worker.
     worker_tx: mpsc::UnboundedSender<String>,
     /// Wake-ups for executions the built-in worker sleeps on: it wakes at its own
@@ -121,6 +123,7 @@ impl Manager {
             seen: ArcSwap::from_pointee(state),
             publishing: Mutex::new(()),
             changed: Notify::new(),
+            events: tokio::sync::broadcast::channel(64).0,
             worker_tx,
             wakers: Mutex::new(HashMap::new()),
         });
@@ -185,7 +188,15 @@ impl Manager {
         self.published.store(Arc::new(publication(&state)));
         self.seen.store(state.clone());
         self.changed.notify_waiters();
+        // Nobody listening is fine.
+        let _ = self.events.send(state.clone());
         state
+    }
+
+    /// Every state newer than now, as this host learns of it (its own changes and
+    /// other hosts'). A slow listener that falls behind is told so (`Lagged`).
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Arc<ManagerState>> {
+        self.events.subscribe()
     }
 
     /// Publish the clock's part of the facts anew (the seconds until an announced
