@@ -79,6 +79,11 @@ fn a_reason_and_an_expected_end_reach_every_refused_client() {
     let out = run_cli(&env, &["maintenance-mode", "status"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stdout.contains("\tReason:\tstorage upgrade") && out.stdout.contains("\tUntil:\t"), "{}", out.stdout);
+    let out = run_cli(&env, &["status"]);
+    assert!(out.stdout.contains("Maintenance mode is activated.\nReason: storage upgrade\nExpected to end: "), "{}", out.stdout);
+    let out = run_cli(&env, &["status", "--json"]);
+    let json: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!((json["maintenance_mode"].as_str(), json["maintenance_reason"].as_str()), (Some("activated"), Some("storage upgrade")));
     assert_eq!(admin.post("/api/v3.1/maintenance/deactivate", &json!({})).status, 200);
     let h = history(&admin);
     assert_eq!(h.len(), 2, "{h:?}");

@@ -28,6 +28,12 @@ pub fn run(conn: &ConnArgs, args: Args) -> CliResult {
         let mut out = status;
         if let Value::Object(o) = &mut out {
             o.insert("maintenance_mode".into(), Value::String(mode));
+            // drydock's planning fields, when set.
+            for key in ["reason", "until"] {
+                if let Some(v) = maintenance.get(key).filter(|v| !v.is_null()) {
+                    o.insert(format!("maintenance_{key}"), v.clone());
+                }
+            }
         }
         print_json(&out);
         return Ok(());
@@ -40,7 +46,16 @@ pub fn run(conn: &ConnArgs, args: Args) -> CliResult {
     }
     t.print_titled("Services:");
     if !mode.is_empty() && mode != "deactivated" {
-        println!("Maintenance mode is {mode}.\n");
+        // The seed's line, then what drydock knows more (only when set).
+        println!("Maintenance mode is {mode}.");
+        let (reason, until) = (field(&maintenance, "reason"), field(&maintenance, "until"));
+        if !reason.is_empty() {
+            println!("Reason: {reason}");
+        }
+        if !until.is_empty() {
+            println!("Expected to end: {until}");
+        }
+        println!();
     }
     Ok(())
 }

@@ -215,6 +215,11 @@ pub async fn cancel_window(
     Ok(Json(window_json(&w)))
 }
 
+/// Event streams followed at once, at most.
+pub const MAX_WATCHERS: usize = 256;
+static WATCHERS: std::sync::LazyLock<Arc<tokio::sync::Semaphore>> =
+    std::sync::LazyLock::new(|| Arc::new(tokio::sync::Semaphore::new(MAX_WATCHERS)));
+
 /// `GET /maintenance/events`: server-sent events. First `state` (the state now),
 /// then `transition` whenever the status changes and `remaining` whenever only the
 /// executions it waits for (or the next window) do; each carries the whole state
@@ -222,6 +227,11 @@ pub async fn cancel_window(
 pub async fn events(
     State(app): State<Arc<App>>,
 ) -> Result<Sse<impl futures_util::Stream<Item = std::result::Result<Event, std::convert::Infallible>>>> {
+    // A stream holds a connection for as long as it is followed: bounded, so
+    // watchers cannot crowd out everyone else.
+    let permit = WATCHERS.clone().try_acquire_owned().map_err(|_| {
+        Error::Busy(format!("{MAX_WATCHERS} clients already follow the maintenance events; try again later"))
+    })?;
     // Subscribed before reading, so no change between the two is lost.
     let rx = app.manager.subscribe();
     let manager = app.manager.clone();
@@ -234,8 +244,9 @@ pub async fn events(
         app: Arc<App>,
         last: Value,
         status: String,
+        _permit: tokio::sync::OwnedSemaphorePermit,
     }
-    let feed = Feed { rx, app, last: first, status };
+    let feed = Feed { rx, app, last: first, status, _permit: permit };
     let rest = futures_util::stream::unfold(feed, |mut f| async move {
         loop {
             let state = match f.rx.recv().await {
