@@ -22,29 +22,8 @@ use hdrhistogram::Histogram;
 use support::{Http, env, json_field, start};
 
 fn fresh_database(server: &str) -> String {
-    let name = format!(
-        "drydock_bench_{}_{:08x}",
-        std::process::id(),
-        rand::random::<u32>()
-    );
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let (client, conn) = tokio_postgres::connect(server, tokio_postgres::NoTls)
-            .await
-            .expect("connect to the bench server");
-        tokio::spawn(conn);
-        client
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .await
-            .expect("create the bench database");
-    });
-    let base = server.split('?').next().unwrap();
-    let cut = base.find("://").map_or(0, |i| i + 3);
-    let base = base[cut..].find('/').map_or(base, |i| &base[..cut + i]);
-    format!("{base}/{name}")
+    let name = format!("drydock_bench_{}_{:08x}", std::process::id(), rand::random::<u32>());
+    drydock_server::store::postgres::create_database(server, &name).expect("create the bench database")
 }
 
 fn micros() -> Histogram<u64> {
@@ -101,61 +80,14 @@ fn propagation(url: &str) {
     );
 }
 
-/// `clients` threads each: create an execution, report it terminated.
-fn writes(name: &str, base: &str, clients: usize, seconds: f64) -> String {
-    let admin = Http::new(base);
-    let r = admin.send(
-        "PUT",
-        "/api/v3.1/deployments/bench",
-        b"{}".to_vec(),
-        "application/json",
-    );
-    assert!(r.status == 201 || r.status == 409, "{}", r.body);
-    let stop = Arc::new(AtomicBool::new(false));
-    let threads: Vec<_> = (0..clients)
-        .map(|_| {
-            let (stop, http) = (stop.clone(), Http::new(base));
-            std::thread::spawn(move || {
-                let mut h = micros();
-                let body = br#"{"deployment_id":"bench","workflow_id":"install","parameters":{}}"#
-                    .to_vec();
-                while !stop.load(Ordering::Relaxed) {
-                    let t = Instant::now();
-                    let c = http.send(
-                        "POST",
-                        "/api/v3.1/executions",
-                        body.clone(),
-                        "application/json",
-                    );
-                    assert_eq!(c.status, 201, "{}", c.body);
-                    h.record(t.elapsed().as_micros().max(1) as u64).unwrap();
-                    let id = json_field(&c.body, "/id");
-                    let t = Instant::now();
-                    let u = http.send(
-                        "PATCH",
-                        &format!("/api/v3.1/executions/{id}"),
-                        br#"{"status":"terminated"}"#.to_vec(),
-                        "application/json",
-                    );
-                    assert_eq!(u.status, 200, "{}", u.body);
-                    h.record(t.elapsed().as_micros().max(1) as u64).unwrap();
-                }
-                h
-            })
-        })
-        .collect();
-    std::thread::sleep(Duration::from_secs_f64(seconds));
-    stop.store(true, Ordering::Relaxed);
-    let mut all = micros();
-    for t in threads {
-        all.add(t.join().unwrap()).unwrap();
-    }
-    row(name, &all, Some(seconds))
-}
-
-/// `clients` threads send GET /deployments/bench (decided by the gate, then one
-/// read), spread over `bases` round robin.
-fn decisions(name: &str, bases: &[String], clients: usize, seconds: f64) -> String {
+/// `clients` threads, each with its own connection to `bases[i % len]`, repeat
+/// `round` (which times what it sends into the histogram) for `seconds`.
+fn load(
+    bases: &[String],
+    clients: usize,
+    seconds: f64,
+    round: impl Fn(&Http, &mut Histogram<u64>) + Send + Sync + Copy + 'static,
+) -> Histogram<u64> {
     let stop = Arc::new(AtomicBool::new(false));
     let threads: Vec<_> = (0..clients)
         .map(|i| {
@@ -163,10 +95,7 @@ fn decisions(name: &str, bases: &[String], clients: usize, seconds: f64) -> Stri
             std::thread::spawn(move || {
                 let mut h = micros();
                 while !stop.load(Ordering::Relaxed) {
-                    let t = Instant::now();
-                    let a = http.get("/api/v3.1/deployments/bench");
-                    assert_eq!(a.status, 200, "{}", a.body);
-                    h.record(t.elapsed().as_micros().max(1) as u64).unwrap();
+                    round(&http, &mut h);
                 }
                 h
             })
@@ -178,6 +107,36 @@ fn decisions(name: &str, bases: &[String], clients: usize, seconds: f64) -> Stri
     for t in threads {
         all.add(t.join().unwrap()).unwrap();
     }
+    all
+}
+
+/// Time one request into `h`; panics unless it answered `want`.
+fn timed(h: &mut Histogram<u64>, want: u16, send: impl FnOnce() -> support::Answer) -> support::Answer {
+    let t = Instant::now();
+    let a = send();
+    assert_eq!(a.status, want, "{}", a.body);
+    h.record(t.elapsed().as_micros().max(1) as u64).unwrap();
+    a
+}
+
+/// Each client: create an execution, report it terminated (two state transactions).
+fn writes(name: &str, base: &str, clients: usize, seconds: f64) -> String {
+    let r = Http::new(base).send("PUT", "/api/v3.1/deployments/bench", b"{}".to_vec(), "application/json");
+    assert!(r.status == 201 || r.status == 409, "{}", r.body);
+    let all = load(&[base.to_string()], clients, seconds, |http, h| {
+        let body = br#"{"deployment_id":"bench","workflow_id":"install","parameters":{}}"#.to_vec();
+        let c = timed(h, 201, || http.send("POST", "/api/v3.1/executions", body, "application/json"));
+        let path = format!("/api/v3.1/executions/{}", json_field(&c.body, "/id"));
+        timed(h, 200, || http.send("PATCH", &path, br#"{"status":"terminated"}"#.to_vec(), "application/json"));
+    });
+    row(name, &all, Some(seconds))
+}
+
+/// GET /deployments/bench (decided by the gate, then one read), spread over `bases`.
+fn decisions(name: &str, bases: &[String], clients: usize, seconds: f64) -> String {
+    let all = load(bases, clients, seconds, |http, h| {
+        timed(h, 200, || http.get("/api/v3.1/deployments/bench"));
+    });
     row(name, &all, Some(seconds))
 }
 

@@ -32,40 +32,8 @@ pub fn server_url() -> String {
 /// A new, empty database on the test server; its URL.
 pub fn fresh_database() -> String {
     static N: AtomicU32 = AtomicU32::new(0);
-    let server = server_url();
-    let name = format!(
-        "drydock_u_{}_{}_{:08x}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed),
-        rand::random::<u32>()
-    );
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let (client, conn) = tokio_postgres::connect(&server, tokio_postgres::NoTls)
-            .await
-            .expect("connect to the test server");
-        tokio::spawn(conn);
-        client
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .await
-            .expect("create a test database");
-    });
-    // postgres://user@host:port/db[?query] with the database replaced.
-    let (base, query) = server
-        .split_once('?')
-        .map_or((server.as_str(), None), |(b, q)| (b, Some(q)));
-    let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let base = match base[scheme_end..].find('/') {
-        Some(i) => &base[..scheme_end + i],
-        None => base,
-    };
-    match query {
-        Some(q) => format!("{base}/{name}?{q}"),
-        None => format!("{base}/{name}"),
-    }
+    let name = format!("drydock_u_{}_{}_{:08x}", std::process::id(), N.fetch_add(1, Ordering::Relaxed), rand::random::<u32>());
+    super::postgres::create_database(&server_url(), &name).expect("create a test database")
 }
 
 /// Another host on the same PostgreSQL database.

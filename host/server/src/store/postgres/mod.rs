@@ -124,6 +124,31 @@ fn describe(url: &str) -> String {
     rest.split('?').next().unwrap_or(rest).to_string()
 }
 
+/// `postgres://user@host:port/db?query` with the database `name` instead.
+pub fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let base = base[scheme_end..].find('/').map_or(base, |i| &base[..scheme_end + i]);
+    match query {
+        Some(q) => format!("{base}/{name}?{q}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+/// Create database `name` on the server at `url` (tests and benchmarks make
+/// throwaway ones); its URL. `name` must be a plain identifier.
+pub fn create_database(url: &str, name: &str) -> anyhow::Result<String> {
+    anyhow::ensure!(name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'), "`{name}` is not a plain database name");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    rt.block_on(async {
+        let (client, conn) = tokio_postgres::connect(url, NoTls).await?;
+        tokio::spawn(conn);
+        client.batch_execute(&format!("CREATE DATABASE {name}")).await
+    })
+    .with_context(|| format!("cannot create database {name} on {}", describe(url)))?;
+    Ok(with_database(url, name))
+}
+
 impl PgStore {
     /// Connect, bring the schema up to date (once per database, even with several
     /// hosts starting at once), and start listening for other hosts' changes.
