@@ -110,6 +110,22 @@ impl Server {
     /// it exits or does not answer in time.
     pub fn spawn(&mut self) -> Result<(), String> {
         self.launch();
+        self.wait_ready_or_move()
+    }
+
+    /// [`Server::wait_ready`], but when the port was taken meanwhile (free ports are
+    /// picked by binding and letting go, so another process — an outgoing
+    /// connection, even — can take one first), start again on another.
+    fn wait_ready_or_move(&mut self) -> Result<(), String> {
+        for _ in 0..3 {
+            match self.wait_ready() {
+                Err(e) if e.contains("cannot listen on") => {
+                    self.port = free_port();
+                    self.launch();
+                }
+                other => return other,
+            }
+        }
         self.wait_ready()
     }
 
@@ -171,7 +187,7 @@ impl Server {
             .collect();
         servers.iter_mut().for_each(Server::launch);
         for s in &mut servers {
-            s.wait_ready().unwrap_or_else(|e| panic!("{e}"));
+            s.wait_ready_or_move().unwrap_or_else(|e| panic!("{e}"));
         }
         servers
     }

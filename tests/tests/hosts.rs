@@ -448,3 +448,21 @@ fn postgres_stopping_and_starting_mid_run_ends_consistent() {
         || refuses_reads(&a),
     );
 }
+
+/// A window scheduled on one host starts and ends once, whichever host's clock gets
+/// there first; every host's gate follows it.
+#[test]
+fn a_window_scheduled_on_one_host_starts_and_ends_once_on_all() {
+    let url = fresh_database();
+    let s = hosts(3, &url);
+    let (a, b, c) = (s[0].admin(), s[1].admin(), s[2].admin());
+    let r = a.post("/api/v3.1/maintenance/windows", &json!({"at": "2s", "until": "4s", "reason": "rack move"}));
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(c.maintenance()["next_window"]["reason"], "rack move", "C shows the window ahead of time");
+    until(Duration::from_secs(10), "B's gate refuses once the window started", || refuses_reads(&b));
+    until(Duration::from_secs(10), "C's gate serves again once it ended", || !refuses_reads(&c));
+    let h = a.get("/api/v3.1/maintenance/history").json();
+    let details: Vec<&str> = h["items"].as_array().unwrap().iter().map(|t| t["detail"].as_str().unwrap()).collect();
+    assert_eq!(details.len(), 2, "started once and ended once: {details:?}");
+    assert!(details[0].ends_with("ended") && details[1].ends_with("started"), "{details:?}");
+}
