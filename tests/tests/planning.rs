@@ -124,7 +124,11 @@ fn a_scheduled_window_starts_and_ends_by_itself() {
     let late = r.json()["id"].as_str().unwrap().to_string();
     assert_eq!(admin.delete(&format!("/api/v3.1/maintenance/windows/{late}")).status, 200);
     assert_eq!(admin.delete(&format!("/api/v3.1/maintenance/windows/{late}")).status, 404);
-    assert_eq!(admin.post("/api/v3.1/maintenance/windows", &json!({"at": "5m", "until": "1m"})).status, 400);
+    assert_eq!(admin.post("/api/v3.1/maintenance/windows", &json!({"at": "5m", "until": "2026-01-01T00:00:00Z"})).status, 400);
+    // A duration for the end counts from the start.
+    let w = admin.post("/api/v3.1/maintenance/windows", &json!({"at": "2030-06-01T10:00:00Z", "until": "2h"})).json();
+    assert_eq!(w["end_at"], "2030-06-01T12:00:00.000Z", "{w}");
+    assert_eq!(admin.delete(&format!("/api/v3.1/maintenance/windows/{}", w["id"].as_str().unwrap())).status, 200);
     assert_eq!(admin.post("/api/v3.1/maintenance/windows", &json!({"until": "1m"})).status, 400);
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(status(&admin), "deactivated");
@@ -153,45 +157,94 @@ fn sleeping(admin: &Client, deployment: &str, seconds: u32) -> String {
     id
 }
 
-#[test]
-fn a_deadline_cancels_what_is_left_and_activates() {
-    let s = Server::start();
-    let admin = s.admin();
-    admin.create_deployment("d");
-    let id = sleeping(&admin, "d", 600);
-    let r = admin.post("/api/v3.1/maintenance/activate", &json!({"deadline": "2s", "on_deadline": "cancel"}));
-    assert_eq!((r.json()["status"].as_str(), r.json()["on_deadline"].as_str()), (Some("activating"), Some("cancel")), "{}", r.text);
-    until(15, "the deadline to cancel and activation to follow", || status(&admin) == "activated");
+/// An `install` execution reported started by hand: no worker ends it on its own.
+fn started_by_hand(admin: &Client, deployment: &str) -> String {
+    let id = admin.start_execution(deployment, "install", json!({})).json()["id"].as_str().unwrap().to_string();
+    let r = admin.patch(&format!("/api/v3.1/executions/{id}"), &json!({"status": "started"}));
+    assert_eq!(r.status, 200, "{}", r.text);
+    id
+}
+
+fn execution_status(s: &Server, id: &str) -> String {
     let bypass = s.admin().with_header("X-BYPASS-MAINTENANCE", "true");
-    assert_eq!(bypass.get(&format!("/api/v3.1/executions/{id}")).json()["status"], "cancelled");
-    let h = history(&admin);
-    let by: Vec<&str> = h.iter().map(|t| t["by"].as_str().unwrap()).collect();
-    assert_eq!(by, ["drydock", "deadline", "admin"], "{h:#?}");
-    assert!(h[1]["detail"].as_str().unwrap().contains("passed with 1 unfinished; cancel"), "{h:#?}");
+    bypass.get(&format!("/api/v3.1/executions/{id}")).json()["status"].as_str().unwrap().to_string()
 }
 
 #[test]
-fn a_deadline_can_force_cancel_or_give_up() {
+fn a_deadline_cancels_what_is_left_and_activates_once_it_has_ended() {
     let s = Server::start();
     let admin = s.admin();
     admin.create_deployment("d");
-    let id = sleeping(&admin, "d", 600);
+    let held = started_by_hand(&admin, "d");
+    let asleep = sleeping(&admin, "d", 600);
+    let r = admin.post("/api/v3.1/maintenance/activate", &json!({"deadline": "2s", "on_deadline": "cancel"}));
+    assert_eq!((r.json()["status"].as_str(), r.json()["on_deadline"].as_str()), (Some("activating"), Some("cancel")), "{}", r.text);
+    // Cancelled: the built-in worker stops its sleep at once; the other execution is
+    // asked to stop and activation waits until it has.
+    until(15, "the deadline to cancel", || execution_status(&s, &held) == "cancelling");
+    until(10, "the sleep to be cancelled", || execution_status(&s, &asleep) == "cancelled");
+    assert_eq!(status(&admin), "activating", "activating waits for the cancelled work to end");
+    assert!(admin.maintenance()["deadline"].is_null(), "the deadline is spent");
+    admin.patch(&format!("/api/v3.1/executions/{held}"), &json!({"status": "cancelled"}));
+    assert_eq!(status(&admin), "activated");
+    let h = history(&admin);
+    let by: Vec<&str> = h.iter().map(|t| t["by"].as_str().unwrap()).collect();
+    assert_eq!(by, ["drydock", "deadline", "admin"], "{h:#?}");
+    assert!(h[1]["detail"].as_str().unwrap().contains("passed with 2 unfinished; cancel"), "{h:#?}");
+}
+
+#[test]
+fn a_deadline_can_force_cancel_wait_or_give_up() {
+    let s = Server::start();
+    let admin = s.admin();
+    admin.create_deployment("d");
+    // Force-cancel: what is left ends at once, and maintenance is activated.
+    let held = started_by_hand(&admin, "d");
     admin.post("/api/v3.1/maintenance/activate", &json!({"deadline": "1s", "on_deadline": "force-cancel"}));
     until(10, "force-cancel to end it and activate", || status(&admin) == "activated");
-    let bypass = s.admin().with_header("X-BYPASS-MAINTENANCE", "true");
-    assert_eq!(bypass.get(&format!("/api/v3.1/executions/{id}")).json()["status"], "cancelled");
+    assert_eq!(execution_status(&s, &held), "cancelled");
+    assert_eq!(admin.post("/api/v3.1/maintenance/deactivate", &json!({})).status, 200);
+
+    // Wait: recorded, nothing else changes.
+    let held = started_by_hand(&admin, "d");
+    admin.post("/api/v3.1/maintenance/activate", &json!({"deadline": "1s"}));
+    until(10, "the deadline to be recorded", || history(&admin)[0]["by"] == "deadline");
+    assert!(history(&admin)[0]["detail"].as_str().unwrap().ends_with("wait"));
+    assert_eq!((status(&admin), execution_status(&s, &held)), ("activating".to_string(), "started".to_string()));
     assert_eq!(admin.post("/api/v3.1/maintenance/deactivate", &json!({})).status, 200);
 
     // Revert: the wait is given up, the executions go on.
-    let r = admin.start_execution("d", "install", json!({}));
-    let pending = r.json()["id"].as_str().unwrap().to_string();
     let r = admin.post("/api/v3.1/maintenance/activate", &json!({"deadline": "1s", "on_deadline": "revert", "reason": "try"}));
     assert_eq!(r.json()["status"], "activating");
     until(10, "the deadline to revert", || status(&admin) == "deactivated");
-    assert_eq!(admin.get(&format!("/api/v3.1/executions/{pending}")).json()["status"], "pending");
+    assert_eq!(execution_status(&s, &held), "started");
     let h = history(&admin);
     assert_eq!((h[0]["by"].as_str(), h[0]["to"].as_str()), (Some("deadline"), Some("deactivated")), "{h:#?}");
     assert!(h[0]["detail"].as_str().unwrap().ends_with("revert"), "{h:#?}");
+}
+
+#[test]
+fn a_window_ends_only_the_maintenance_it_began_and_one_under_way_can_be_cancelled() {
+    let s = Server::start();
+    let admin = s.admin();
+    // Maintenance by hand first: the window's start and end leave it alone.
+    admin.post("/api/v3.1/maintenance/activate", &json!({"reason": "by hand"}));
+    let w = admin.post("/api/v3.1/maintenance/windows", &json!({"at": "1s", "until": "1s"})).json();
+    until(10, "the window to pass", || {
+        admin.get("/api/v3.1/maintenance/windows").json()["items"][0]["status"] == "ended"
+    });
+    let view = admin.maintenance();
+    assert_eq!((view["status"].as_str(), view["requested_by"].as_str()), (Some("activated"), Some("admin")), "{w}");
+    assert_eq!(admin.post("/api/v3.1/maintenance/deactivate", &json!({})).status, 200);
+
+    // A window with no end, under way, is cancelled: it ends, and its maintenance too.
+    let w = admin.post("/api/v3.1/maintenance/windows", &json!({"at": "1s", "reason": "open-ended"})).json();
+    let id = w["id"].as_str().unwrap().to_string();
+    until(10, "the window to start", || status(&admin) == "activated");
+    let r = admin.delete(&format!("/api/v3.1/maintenance/windows/{id}"));
+    assert_eq!((r.status, r.json()["status"].as_str()), (200, Some("ended")), "{}", r.text);
+    assert_eq!(status(&admin), "deactivated");
+    assert!(admin.maintenance()["next_window"].is_null());
 }
 
 #[test]

@@ -67,6 +67,8 @@ pub async fn run(app: Arc<App>) {
     let mut poll = tokio::time::interval(POLL);
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut seen: Option<Generations> = None;
+    // A re-read that failed: the next poll re-reads everything, whatever it sees.
+    let mut owed = false;
     loop {
         let mut stale = Stale::default();
         tokio::select! {
@@ -91,6 +93,9 @@ pub async fn run(app: Arc<App>) {
                             stale.policy = now.policy != before.policy;
                             stale.all_users = now.users != before.users;
                         }
+                        if std::mem::take(&mut owed) {
+                            stale.add(Change::Resync);
+                        }
                         seen = Some(now);
                     }
                     // The database is away; the feed resyncs when it is back.
@@ -98,13 +103,14 @@ pub async fn run(app: Arc<App>) {
                 }
             }
         }
-        if !stale.is_empty() {
-            apply(&app, stale).await;
+        if !stale.is_empty() && !apply(&app, stale).await {
+            owed = true;
         }
     }
 }
 
-async fn apply(app: &Arc<App>, stale: Stale) {
+/// Re-read what is stale; whether it all worked.
+async fn apply(app: &Arc<App>, stale: Stale) -> bool {
     if stale.all_users {
         app.auth.forget_all();
     } else {
@@ -123,7 +129,11 @@ async fn apply(app: &Arc<App>, stale: Stale) {
         Ok(())
     })
     .await;
-    if let Err(e) = done {
-        tracing::warn!(error = %e, "cannot follow another host's change yet; the next poll retries");
+    match done {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot follow another host's change yet; the next poll re-reads everything");
+            false
+        }
     }
 }

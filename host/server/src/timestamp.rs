@@ -23,13 +23,23 @@ pub fn seconds_until(ts: &str) -> Option<f64> {
 /// A time as an operator writes it: an RFC 3339 instant, or a duration from now
 /// (`90s`, `45m`, `2h`, `1h30m`, `1d`). Returns the timestamp as [`now`] writes them.
 pub fn parse_time(text: &str) -> Result<String, String> {
+    parse_time_after(text, chrono::Utc::now())
+}
+
+/// [`parse_time`], with a duration counted from `base` (a window's end from its start).
+pub fn parse_time_after(text: &str, base: chrono::DateTime<chrono::Utc>) -> Result<String, String> {
     let text = text.trim();
     if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
         return Ok(t.with_timezone(&chrono::Utc).format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string());
     }
     let secs = parse_duration(text)?;
-    let at = chrono::Utc::now() + chrono::Duration::seconds(secs as i64);
+    let at = base + chrono::Duration::seconds(secs as i64);
     Ok(at.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
+}
+
+/// A timestamp written by [`now`] or [`parse_time`], as a time.
+pub fn parse(ts: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::parse_from_rfc3339(ts).ok().map(|t| t.with_timezone(&chrono::Utc))
 }
 
 /// `90s`, `45m`, `2h`, `1h30m`, `1d` (a bare number is seconds) → seconds.
@@ -38,8 +48,10 @@ pub fn parse_duration(text: &str) -> Result<u64, String> {
     if text.is_empty() {
         return Err(bad());
     }
+    // A year at most: further is a typo, and would overflow the clock's arithmetic.
+    let capped = |total: u64| if total > 366 * 86_400 { Err(bad()) } else { Ok(total) };
     if let Ok(n) = text.parse::<u64>() {
-        return Ok(n);
+        return capped(n);
     }
     let (mut total, mut number) = (0u64, String::new());
     for c in text.chars() {
@@ -58,10 +70,10 @@ pub fn parse_duration(text: &str) -> Result<u64, String> {
         total = total.checked_add(n.checked_mul(unit).ok_or_else(bad)?).ok_or_else(bad)?;
         number.clear();
     }
-    if !number.is_empty() || total > 366 * 86_400 {
+    if !number.is_empty() {
         return Err(bad());
     }
-    Ok(total)
+    capped(total)
 }
 
 #[cfg(test)]
@@ -77,6 +89,10 @@ mod tests {
         assert!(parse_duration("soon").is_err());
         assert!(parse_duration("5x").is_err());
         assert!(parse_duration("10").is_ok() && parse_duration("400d").is_err());
+        assert!(parse_duration("99999999999999").is_err() && parse_duration("18446744073709551615").is_err());
+        assert!(parse_time("99999999999999").is_err());
+        let base = parse("2026-12-24T18:00:00Z").unwrap();
+        assert_eq!(parse_time_after("2h", base).unwrap(), "2026-12-24T20:00:00.000Z");
         assert_eq!(parse_time("2026-12-24T18:00:00+01:00").unwrap(), "2026-12-24T17:00:00.000Z");
         let in_45m = parse_time("45m").unwrap();
         let left = seconds_until(&in_45m).unwrap();

@@ -41,13 +41,27 @@ async fn sleep_workflow(manager: Arc<Manager>, id: String) {
     manager.unwatch_execution(&id);
 }
 
-/// Run one manager call on a blocking thread (it writes through to the store).
+/// Run one manager call on a blocking thread (it writes through to the store). While
+/// the database cannot be reached, the call is tried again each second: a sleep
+/// that lost its database for a while still ends.
 async fn call<T: Send + 'static>(
     manager: &Arc<Manager>,
-    f: impl FnOnce(&Manager) -> Result<T> + Send + 'static,
+    f: impl Fn(&Manager) -> Result<T> + Send + Sync + 'static,
 ) -> Result<T> {
-    let manager = manager.clone();
-    blocking(move || f(&manager)).await
+    let f = Arc::new(f);
+    let mut warned = false;
+    loop {
+        let (manager, f) = (manager.clone(), f.clone());
+        match blocking(move || f(&manager)).await {
+            Err(Error::Unavailable(why)) => {
+                if !std::mem::replace(&mut warned, true) {
+                    tracing::warn!(%why, "the built-in worker waits for the database");
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            other => return other,
+        }
+    }
 }
 
 async fn drive(manager: Arc<Manager>, id: &str, woken: &Notify) -> anyhow::Result<()> {

@@ -47,15 +47,20 @@ pub fn decide(input: &Input) -> Decision {
     match input.state {
         MaintenanceState::Deactivated => Decision::Allow,
         MaintenanceState::Activated if !allowed_while_activated(&input.request) => refuse(input, ACTIVE),
-        // A running execution's child work is part of what activating waits for.
-        MaintenanceState::Activating if starts_work(&input.request) && !is_child(input) => refuse(input, ACTIVATING),
+        // A running execution's child execution is part of what activating waits for.
+        MaintenanceState::Activating if starts_work(&input.request) && !is_child_execution(input) => {
+            refuse(input, ACTIVATING)
+        }
         _ => Decision::Allow,
     }
 }
 
-/// Started by a running execution: the host verified the parent and names it.
-pub fn is_child(input: &Input) -> bool {
+/// A new execution started by a running one: the host verified the parent and
+/// names it. Only an execution: other work (a deployment update) waits like any.
+pub fn is_child_execution(input: &Input) -> bool {
     input.attribute(PARENT).is_some_and(|p| !p.is_empty())
+        && input.request.method == "POST"
+        && input.request.route.trim_matches('/') == "executions"
 }
 
 /// The seconds until the announced end, as the host counts them.
@@ -428,5 +433,7 @@ mod tests {
         assert!(matches!(decide(&empty), Decision::Deny(_)), "an empty parent is no parent");
         let child = with(input(Activated, "POST", "executions"), &[(PARENT, "e1")]);
         assert!(matches!(decide(&child), Decision::Deny(d) if d.error_code == ACTIVE));
+        let update = with(input(Activating, "PUT", "deployments/{id}"), &[(PARENT, "e1")]);
+        assert!(matches!(decide(&update), Decision::Deny(d) if d.error_code == ACTIVATING), "only executions");
     }
 }

@@ -197,7 +197,13 @@ pub async fn schedule(
     require_admin(&caller, "schedule maintenance")?;
     let at = body.at.as_deref().ok_or_else(|| Error::BadRequest("`at` (when the window starts) is required".into()))?;
     let start = parse_future("at", at)?;
-    let end = body.until.as_deref().map(|t| parse_future("until", t)).transpose()?;
+    // A duration for the end counts from the start: `--at 18:00 --until 2h` ends at 20:00.
+    let base = timestamp::parse(&start).unwrap_or_else(chrono::Utc::now);
+    let end = body
+        .until
+        .as_deref()
+        .map(|t| timestamp::parse_time_after(t, base).map_err(|e| Error::BadRequest(format!("`until`: {e}"))))
+        .transpose()?;
     let reason = parse_reason(body.reason.as_deref())?;
     let by = caller.username.clone();
     let w = blocking(move || app.manager.schedule(&by, start, end, reason)).await?;

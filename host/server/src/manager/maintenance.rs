@@ -6,7 +6,7 @@ use drydock_gate::Admission;
 
 use super::Manager;
 use crate::error::{Error, Result};
-use crate::store::{MaintenanceRecord, ManagerState, OnDeadline, Page, Remaining, StateTx, Transition, Window};
+use crate::store::{MaintenanceRecord, ManagerState, OnDeadline, Page, Remaining, StateTx, Transition, Window, WindowStatus};
 use crate::timestamp;
 
 /// Who made a change the manager made on its own.
@@ -107,13 +107,19 @@ pub(super) fn activate_in(tx: &mut dyn StateTx, by: &str, plan: &Plan, detail: &
     Ok(())
 }
 
-/// Deactivate in `tx`; returns the record as it was.
+/// Deactivate in `tx`; returns the record as it was. A window under way ends with
+/// it (its own end would otherwise turn off a later maintenance).
 pub(super) fn deactivate_in(tx: &mut dyn StateTx, by: &str, detail: &str) -> Result<MaintenanceRecord> {
     let Some(prev) = tx.state().maintenance.clone() else {
         return Err(Error::NotModified);
     };
     record(tx, MaintenanceState::Deactivated, by, prev.reason.as_deref(), detail)?;
     tx.set_maintenance(None)?;
+    let under_way: Vec<String> =
+        tx.state().windows.iter().filter(|w| w.status == WindowStatus::Started).map(|w| w.id.clone()).collect();
+    for id in under_way {
+        tx.set_window_status(&id, WindowStatus::Ended)?;
+    }
     Ok(prev)
 }
 

@@ -47,16 +47,16 @@ impl Manager {
         Ok(self.store.all_windows()?)
     }
 
-    /// Cancel a window that has not started.
+    /// Cancel a window: one that has not started never will; one under way ends
+    /// now (and with it the maintenance it began).
     pub fn cancel_window(&self, id: &str, by: &str) -> Result<Window> {
         let (window, _) = self.change(None, |tx| {
             let Some(w) = tx.state().windows.iter().find(|w| w.id == id).cloned() else {
                 return Err(Error::NotFound(format!("Requested `Window` with ID `{id}` was not found (or it has ended)")));
             };
             if w.status == WindowStatus::Started {
-                return Err(Error::Conflict(format!(
-                    "Window {id} is under way; run 'drydock maintenance-mode deactivate' to end it"
-                )));
+                finish_window(tx, &w, by, &format!("window {id} cancelled while under way"))?;
+                return Ok(Window { status: WindowStatus::Ended, ..w });
             }
             tx.set_window_status(id, WindowStatus::Cancelled)?;
             Ok(Window { status: WindowStatus::Cancelled, ..w })
@@ -115,15 +115,25 @@ fn start_window(tx: &mut dyn StateTx, id: &str) -> Result<()> {
     Ok(())
 }
 
-/// A window's end: maintenance ends, if the window began it.
+/// A window's end.
 fn end_window(tx: &mut dyn StateTx, id: &str) -> Result<()> {
-    if !tx.state().windows.iter().any(|w| w.id == id && w.status == WindowStatus::Started) {
-        return Ok(());
+    let Some(w) = tx.state().windows.iter().find(|w| w.id == id && w.status == WindowStatus::Started).cloned() else {
+        return Ok(()); // another host ended it
+    };
+    finish_window(tx, &w, SCHEDULE, &format!("window {id} ended"))
+}
+
+/// End a window under way, and the maintenance it began — not maintenance someone
+/// started by hand meanwhile, nor another window's (which has its own end).
+fn finish_window(tx: &mut dyn StateTx, w: &Window, by: &str, detail: &str) -> Result<()> {
+    let began_it = tx.state().maintenance.as_ref().is_some_and(|m| m.requested_by == SCHEDULE && m.until == w.end_at);
+    if began_it {
+        deactivate_in(tx, by, detail)?;
     }
-    if tx.state().maintenance.as_ref().is_some_and(|m| m.requested_by == SCHEDULE) {
-        deactivate_in(tx, SCHEDULE, &format!("window {id} ended"))?;
+    // Deactivating ends every window under way; make sure this one is.
+    if tx.state().windows.iter().any(|x| x.id == w.id) {
+        tx.set_window_status(&w.id, WindowStatus::Ended)?;
     }
-    tx.set_window_status(id, WindowStatus::Ended)?;
     Ok(())
 }
 

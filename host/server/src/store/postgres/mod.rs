@@ -49,7 +49,8 @@ pub struct PgOptions {
     pub pool_size: usize,
     /// How long a call waits for a free connection, or for a new one to connect.
     pub wait: Duration,
-    /// Deadline of one store call (all its statements).
+    /// Deadline of one store call (all its statements; a state transaction's steps
+    /// and body together), enforced on the server too (`lock_timeout`, `statement_timeout`).
     pub deadline: Duration,
 }
 
@@ -105,14 +106,15 @@ impl From<anyhow::Error> for Fault {
 pub(super) type PgResult<T> = std::result::Result<T, Fault>;
 
 /// Whether a driver error means the connection or the server is gone (as opposed
-/// to a statement's own failure): no answer from the server, or SQLSTATE class 08
-/// (connection exception) or 57P (the server is shutting down or starting).
+/// to a statement's own failure): the connection closed or failed at the socket,
+/// SQLSTATE class 08 (connection exception) or 57P (the server is shutting down or
+/// starting), or 55P03 (the state lock was not had within `lock_timeout`).
 fn is_connection_loss(e: &tokio_postgres::Error) -> bool {
     match e.as_db_error() {
-        None => true,
+        None => e.is_closed() || std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>()),
         Some(db) => {
             let code = db.code().code();
-            code.starts_with("08") || code.starts_with("57P")
+            code.starts_with("08") || code.starts_with("57P") || code == "55P03"
         }
     }
 }
@@ -163,6 +165,10 @@ impl PgStore {
             .keepalives(true)
             .keepalives_idle(Duration::from_secs(10));
         config.application_name("drydock");
+        // Server-side bounds too: a statement queued behind the state lock, or a
+        // statement that runs away, ends on the server when the call's deadline passes.
+        let ms = options.deadline.as_millis();
+        config.options(format!("-c lock_timeout={ms} -c statement_timeout={ms}"));
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("drydock-pg")
@@ -219,7 +225,12 @@ impl PgStore {
 
     /// Run one store call to its end or its deadline, from any thread.
     pub(super) fn run<T>(&self, fut: impl Future<Output = PgResult<T>>) -> Result<T> {
-        let deadline = self.options.deadline;
+        self.run_by(std::time::Instant::now() + self.options.deadline, fut)
+    }
+
+    /// Run one step of a call whose deadline is `by` (a transaction's steps share one).
+    pub(super) fn run_by<T>(&self, by: std::time::Instant, fut: impl Future<Output = PgResult<T>>) -> Result<T> {
+        let deadline = by.saturating_duration_since(std::time::Instant::now());
         // Made inside the store's runtime: its timer is the one that fires it.
         let fut = async move { tokio::time::timeout(deadline, fut).await };
         let handle = self.handle();

@@ -66,6 +66,8 @@ pub(super) async fn read_state(client: &impl GenericClient, lock: bool) -> PgRes
 
 struct PgStateTx<'s, 't> {
     store: &'s PgStore,
+    /// The whole transaction's deadline.
+    by: std::time::Instant,
     tx: &'s Transaction<'t>,
     state: ManagerState,
     state_changed: bool,
@@ -77,7 +79,7 @@ impl PgStateTx<'_, '_> {
         &self,
         fut: impl std::future::Future<Output = PgResult<T>>,
     ) -> crate::store::Result<T> {
-        self.store.run(fut)
+        self.store.run_by(self.by, fut)
     }
 }
 
@@ -316,14 +318,16 @@ pub(super) fn transact(
     expected: Option<u64>,
     body: TxBody<'_>,
 ) -> crate::error::Result<Outcome> {
-    let mut client = store.run(async { Ok(store.pool.get().await?) })?;
-    let tx = store.run(async { Ok(client.transaction().await?) })?;
-    let state = store.run(read_state(&tx, true))?;
+    let by = std::time::Instant::now() + store.options.deadline;
+    let mut client = store.run_by(by, async { Ok(store.pool.get().await?) })?;
+    let tx = store.run_by(by, async { Ok(client.transaction().await?) })?;
+    let state = store.run_by(by, read_state(&tx, true))?;
     if expected.is_some_and(|v| v != state.version) {
         // Dropping the transaction rolls it back; it wrote nothing.
         return Ok(Outcome::Moved(state));
     }
     let mut writes = PgStateTx {
+        by,
         store,
         tx: &tx,
         state,
@@ -351,9 +355,9 @@ pub(super) fn transact(
         for name in &users_changed {
             sql.push_str(&notify_sql(&store.host, &format!("user:{name}")));
         }
-        store.run(async { Ok(tx.batch_execute(&sql).await?) })?;
+        store.run_by(by, async { Ok(tx.batch_execute(&sql).await?) })?;
     }
-    store.run(async { Ok(tx.commit().await?) })?;
+    store.run_by(by, async { Ok(tx.commit().await?) })?;
     // The writes kept `state` current; the lock held, the version moved by one.
     state.version += u64::from(state_changed);
     Ok(Outcome::Committed(state))
