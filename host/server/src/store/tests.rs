@@ -494,3 +494,57 @@ fn history_and_windows_read_back_on_both_backends() {
         assert_eq!(s.all_windows().unwrap()[0].status, WindowStatus::Cancelled, "{name}");
     }
 }
+
+/// The change feed, without the poll: what another host commits is announced to
+/// this one (after a resync when it connects); this host's own commits are not.
+#[test]
+fn another_hosts_commits_are_announced_and_ones_own_are_not() {
+    let b = postgres();
+    let url = b.url.clone().unwrap();
+    let here = b.store.clone();
+    let mut feed = here.subscribe().expect("PostgreSQL announces changes");
+    assert!(here.subscribe().is_none(), "one subscriber: the follower");
+    let next = |feed: &mut tokio::sync::mpsc::Receiver<Change>| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            match feed.try_recv() {
+                Ok(c) => return c,
+                Err(_) if std::time::Instant::now() < deadline => std::thread::sleep(std::time::Duration::from_millis(5)),
+                Err(e) => panic!("no announcement within 10 s: {e:?}"),
+            }
+        }
+    };
+    assert_eq!(next(&mut feed), Change::Resync, "connected: re-read everything");
+    // Our own write: nothing to follow.
+    write(&*here, |tx| tx.set_maintenance(Some(&MaintenanceRecord::requested(MaintenanceState::Activated, "t", "a"))));
+    let there = pg_host(&url, "host-b");
+    write(&*there, |tx| tx.set_maintenance(None));
+    assert_eq!(next(&mut feed), Change::State, "another host's state change (and not ours before it)");
+    write(&*there, |tx| tx.insert_user(&User { username: "zoe".into(), password_hash: "h".into(), role: Role::User, created_at: "t".into() }));
+    assert_eq!(next(&mut feed), Change::User("zoe".into()));
+    let st = PolicyState { active_id: "builtin".into(), active_since: "t".into(), activated_by: "b".into(), previous_id: None, shadow: None };
+    there.set_policy_state(&st, &[]).unwrap();
+    assert_eq!(next(&mut feed), Change::Policy);
+}
+
+/// A database that accepts connections and never answers (a hung server, a
+/// blackholed route) fails fast: within the pool's wait, saying so.
+#[test]
+fn a_database_that_never_answers_fails_within_the_wait() {
+    use super::postgres::{PgOptions, PgStore};
+    let hole = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = hole.local_addr().unwrap().port();
+    // Accept and hold every connection, answering nothing.
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in hole.incoming().flatten() {
+            held.push(conn);
+        }
+    });
+    let options = PgOptions { wait: std::time::Duration::from_millis(500), ..PgOptions::default() };
+    let asked = std::time::Instant::now();
+    let err = PgStore::open(&format!("postgres://drydock@127.0.0.1:{port}/db"), "h", options).err().expect("opened a silent server");
+    let took = asked.elapsed();
+    assert!(format!("{err:#}").contains("Cannot connect"), "{err:#}");
+    assert!(took < std::time::Duration::from_secs(4), "took {took:?} to give up on a silent server");
+}
