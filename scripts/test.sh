@@ -7,11 +7,16 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
-step "toolchain: the wasm target the policies build for; openssl for the TLS tests' certificates"
+step "toolchain: the wasm target the policies build for"
 rustup target add wasm32-unknown-unknown >/dev/null
-if ! command -v openssl >/dev/null; then
+step "packages: openssl (the TLS tests' certificates); chromium and its driver (the console test's browser)"
+missing=()
+command -v openssl >/dev/null || missing+=(openssl)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+{ [ -x /usr/bin/chromedriver ] || [ -x /usr/lib/chromium/chromedriver ]; } || missing+=(chromium-driver)
+if [ ${#missing[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo apt-get update -qq && $sudo apt-get install -y -qq openssl >/dev/null
+  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
 step "build (host, embedded policies, tests)"

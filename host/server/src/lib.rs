@@ -16,6 +16,7 @@
 pub mod api;
 pub mod auth;
 pub mod clock;
+pub mod console;
 pub mod error;
 pub mod follow;
 pub mod listen;

@@ -64,6 +64,8 @@ pub struct App {
     pub auth: Arc<Authenticator>,
     /// The address the manager reports for itself (`managers`, `brokers`, `db-nodes`).
     pub advertised_host: String,
+    /// The console's signed-in sessions.
+    pub sessions: crate::console::Sessions,
 }
 
 /// The `Tenant` header (the real client always sends one); `default_tenant` if absent.
@@ -231,7 +233,7 @@ pub fn router(app: Arc<App>, gate: &Gate) -> Router {
         .fold(Router::new(), |r, t| r.route(t, handlers(t)))
         .route_layer(gate.layer());
     // Neither authenticated nor gated: a scraper reads it in every state.
-    let unguarded = Router::new().route("/metrics", get(policies::metrics));
+    let unguarded = Router::new().route("/metrics", get(policies::metrics)).merge(crate::console::router());
     authenticated
         .merge(public)
         .merge(unguarded)

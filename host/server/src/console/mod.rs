@@ -1,0 +1,312 @@
+//! The operator's console at `/console`: maintenance and policies at a glance in a
+//! browser, live. Server-rendered HTML ([`page`]) with one small script of our own
+//! (no framework, nothing to build): an `EventSource` on the maintenance events that
+//! swaps in the state fragment when it changes.
+//!
+//! Sign-in is a form; the session is an `HttpOnly`, `SameSite=Strict` cookie that
+//! expires; every change is a POST carrying the session's CSRF token, and only a
+//! sys_admin's session may change anything. Sessions live in this host's memory (a
+//! restart signs everyone out). The console is not behind the gate: like the API's
+//! admin floor, it must let an admin end maintenance whatever the policy says.
+
+mod page;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Request, State};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use drydock_engine::Role;
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+
+use crate::api::App;
+use crate::api::maintenance::PlanBody;
+use crate::error::Error;
+use crate::manager::blocking;
+
+/// How long a session lasts.
+const SESSION: Duration = Duration::from_secs(8 * 3600);
+/// Sessions held at once; the oldest go first past this.
+const MAX_SESSIONS: usize = 10_000;
+const COOKIE: &str = "drydock_session";
+
+#[derive(Clone)]
+pub struct Session {
+    pub username: String,
+    pub role: Role,
+    pub csrf: String,
+    expires: Instant,
+}
+
+impl Session {
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::SysAdmin
+    }
+}
+
+#[derive(Default)]
+pub struct Sessions(Mutex<HashMap<String, Session>>);
+
+fn token() -> String {
+    hex::encode(rand::random::<[u8; 32]>())
+}
+
+impl Sessions {
+    fn open(&self, username: &str, role: Role) -> (String, Session) {
+        let mut all = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        all.retain(|_, s| s.expires > now);
+        if all.len() >= MAX_SESSIONS
+            && let Some(oldest) = all.iter().min_by_key(|(_, s)| s.expires).map(|(k, _)| k.clone())
+        {
+            all.remove(&oldest);
+        }
+        let session = Session { username: username.to_string(), role, csrf: token(), expires: now + SESSION };
+        let id = token();
+        all.insert(id.clone(), session.clone());
+        (id, session)
+    }
+
+    fn get(&self, headers: &HeaderMap) -> Option<Session> {
+        let id = cookie(headers)?;
+        let all = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        all.get(&id).filter(|s| s.expires > Instant::now()).cloned()
+    }
+
+    fn close(&self, headers: &HeaderMap) {
+        if let Some(id) = cookie(headers) {
+            self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+        }
+    }
+}
+
+fn cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == COOKIE)
+        .map(|(_, v)| v.to_string())
+}
+
+fn form(body: &Bytes) -> HashMap<String, String> {
+    form_urlencoded::parse(body).into_owned().collect()
+}
+
+/// The console's routes (mounted beside the API, outside the gate).
+pub fn router() -> Router<Arc<App>> {
+    Router::new()
+        .route("/console", get(home))
+        .route("/console/login", post(login))
+        .route("/console/logout", post(logout))
+        .route("/console/state", get(state_fragment))
+        .route("/console/shadow", get(shadow_fragment))
+        .route("/console/events", get(events))
+        .route("/console/maintenance/{action}", post(maintenance_action))
+        .route("/console/policies/upload", post(policy_upload))
+        .route("/console/policies/rollback", post(policy_rollback))
+        .route("/console/policies/shadow/stop", post(policy_shadow_stop))
+        .route("/console/policies/{id}/{action}", post(policy_action))
+}
+
+/// A page answer that is never cached (it shows live state and a CSRF token).
+fn html(body: String) -> Response {
+    let mut r = Html(body).into_response();
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+async fn home(State(app): State<Arc<App>>, headers: HeaderMap, req: Request) -> Response {
+    let notice = req.uri().query().and_then(|q| {
+        form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "notice").map(|(_, v)| v.into_owned())
+    });
+    let Some(session) = app.sessions.get(&headers) else {
+        return html(page::login(notice.as_deref()));
+    };
+    let app2 = app.clone();
+    match blocking(move || page::Dashboard::gather(&app2)).await {
+        Ok(d) => html(page::dashboard(&d, &session, notice.as_deref())),
+        Err(e) => html(page::dashboard_error(&session, &e.to_string())),
+    }
+}
+
+async fn login(State(app): State<Arc<App>>, body: Bytes) -> Response {
+    let f = form(&body);
+    let (user, password) = (f.get("username").cloned().unwrap_or_default(), f.get("password").cloned().unwrap_or_default());
+    match app.auth.check(&user, &password).await {
+        Ok(Some(caller)) => {
+            let (id, _) = app.sessions.open(&caller.username, caller.role);
+            let mut r = Redirect::to("/console").into_response();
+            let cookie = format!("{COOKIE}={id}; Path=/console; HttpOnly; SameSite=Strict; Max-Age={}", SESSION.as_secs());
+            r.headers_mut().insert(header::SET_COOKIE, HeaderValue::from_str(&cookie).expect("an ASCII cookie"));
+            r
+        }
+        Ok(None) => (StatusCode::UNAUTHORIZED, html(page::login(Some("Wrong username or password.")))).into_response(),
+        Err(e) => (e.status(), html(page::login(Some(&e.to_string())))).into_response(),
+    }
+}
+
+async fn logout(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    app.sessions.close(&headers);
+    let mut r = Redirect::to("/console").into_response();
+    let gone = format!("{COOKIE}=; Path=/console; HttpOnly; SameSite=Strict; Max-Age=0");
+    r.headers_mut().insert(header::SET_COOKIE, HeaderValue::from_str(&gone).expect("an ASCII cookie"));
+    r
+}
+
+/// A signed-in viewer, or 401.
+fn viewer(app: &App, headers: &HeaderMap) -> Result<Session, Response> {
+    app.sessions.get(headers).ok_or_else(|| (StatusCode::UNAUTHORIZED, "Sign in at /console").into_response())
+}
+
+/// A change: a sys_admin's session, and the session's CSRF token in the form.
+fn changer(app: &App, headers: &HeaderMap, f: &HashMap<String, String>) -> Result<Session, Response> {
+    let session = viewer(app, headers)?;
+    if f.get("csrf").map(String::as_str) != Some(session.csrf.as_str()) {
+        return Err((StatusCode::FORBIDDEN, "This change does not carry the session's token; reload the console").into_response());
+    }
+    if !session.is_admin() {
+        return Err((StatusCode::FORBIDDEN, "Only a sys_admin may change maintenance mode and policies").into_response());
+    }
+    Ok(session)
+}
+
+/// Back to the console, saying how it went.
+fn done(outcome: Result<String, Error>) -> Response {
+    let notice = match outcome {
+        Ok(m) => m,
+        Err(Error::NotModified) => "Nothing to change.".to_string(),
+        Err(e) => format!("Refused: {e}"),
+    };
+    let q: String = form_urlencoded::Serializer::new(String::new()).append_pair("notice", &notice).finish();
+    Redirect::to(&format!("/console?{q}")).into_response()
+}
+
+async fn state_fragment(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    let session = match viewer(&app, &headers) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let app2 = app.clone();
+    match blocking(move || page::Dashboard::gather(&app2)).await {
+        Ok(d) => html(page::state(&d, &session)),
+        Err(e) => html(format!("<p role=\"alert\">{}</p>", page::esc(&e.to_string()))),
+    }
+}
+
+async fn shadow_fragment(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    if let Err(r) = viewer(&app, &headers) {
+        return r;
+    }
+    html(page::shadow(app.policies.shadow_report(10).as_ref()))
+}
+
+/// A bare `change` event whenever the state moves; the page fetches the fragment.
+async fn events(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    if let Err(r) = viewer(&app, &headers) {
+        return r;
+    }
+    let rx = app.manager.subscribe();
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        loop {
+            match rx.recv().await {
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                    return Some((Ok::<_, std::convert::Infallible>(Event::default().event("change").data("state")), rx));
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    });
+    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response()
+}
+
+async fn maintenance_action(State(app): State<Arc<App>>, headers: HeaderMap, Path(action): Path<String>, body: Bytes) -> Response {
+    let f = form(&body);
+    let session = match changer(&app, &headers, &f) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let field = |k: &str| f.get(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+    let outcome = match action.as_str() {
+        "activate" => {
+            let plan = PlanBody { reason: field("reason"), until: field("until"), deadline: field("deadline"), on_deadline: field("deadline").and(field("on_deadline")) };
+            match plan.parse() {
+                Ok(plan) => {
+                    let app = app.clone();
+                    blocking(move || app.manager.activate(&session.username, &plan, None))
+                        .await
+                        .map(|v| format!("Maintenance mode is {}.", v.state().as_str()))
+                }
+                Err(e) => Err(e),
+            }
+        }
+        "deactivate" => {
+            let app = app.clone();
+            blocking(move || app.manager.deactivate(&session.username, None)).await.map(|_| "Maintenance mode is off.".to_string())
+        }
+        other => Err(Error::NotFound(format!("no maintenance action `{other}`"))),
+    };
+    done(outcome)
+}
+
+async fn policy_action(State(app): State<Arc<App>>, headers: HeaderMap, Path((id, action)): Path<(String, String)>, body: Bytes) -> Response {
+    let f = form(&body);
+    let session = match changer(&app, &headers, &f) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let app = app.clone();
+    let outcome = blocking(move || match action.as_str() {
+        "activate" => app.policies.activate(&id, &session.username).map(|s| format!("{} decides now.", s.active.label())),
+        "shadow" => app.policies.shadow(&id, &session.username).map(|r| format!("Shadowing {}.", r.candidate.label())),
+        other => Err(Error::NotFound(format!("no policy action `{other}`"))),
+    })
+    .await;
+    done(outcome)
+}
+
+async fn policy_rollback(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
+    let f = form(&body);
+    let session = match changer(&app, &headers, &f) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let app = app.clone();
+    done(blocking(move || app.policies.rollback(&session.username).map(|s| format!("Rolled back: {} decides now.", s.active.label()))).await)
+}
+
+async fn policy_shadow_stop(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
+    let f = form(&body);
+    let session = match changer(&app, &headers, &f) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let app = app.clone();
+    done(blocking(move || app.policies.stop_shadow(&session.username).map(|_| "Shadowing stopped.".to_string())).await)
+}
+
+/// The upload form's script posts the file's bytes as they are, with the session's
+/// token in `X-CSRF-Token`; the answer is the server's own words (shown on the page).
+async fn policy_upload(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
+    let token = headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    let f = HashMap::from([("csrf".to_string(), token)]);
+    let session = match changer(&app, &headers, &f) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let app = app.clone();
+    match blocking(move || app.policies.upload(&body, &session.username)).await {
+        Ok(up) => {
+            let what = if up.created { "Uploaded" } else { "Already stored" };
+            (StatusCode::OK, format!("{what}: {} ({})", up.version.label(), up.version.id)).into_response()
+        }
+        Err(e) => (e.status(), e.to_string()).into_response(),
+    }
+}
