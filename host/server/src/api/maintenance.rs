@@ -223,7 +223,7 @@ pub async fn cancel_window(
 
 /// Event streams followed at once, at most.
 pub const MAX_WATCHERS: usize = 256;
-static WATCHERS: std::sync::LazyLock<Arc<tokio::sync::Semaphore>> =
+pub(crate) static WATCHERS: std::sync::LazyLock<Arc<tokio::sync::Semaphore>> =
     std::sync::LazyLock::new(|| Arc::new(tokio::sync::Semaphore::new(MAX_WATCHERS)));
 
 /// `GET /maintenance/events`: server-sent events. First `state` (the state now),

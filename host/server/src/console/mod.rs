@@ -213,12 +213,17 @@ async fn events(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     if let Err(r) = viewer(&app, &headers) {
         return r;
     }
+    // Counted with the API's event streams: bounded together.
+    let Ok(permit) = crate::api::maintenance::WATCHERS.clone().try_acquire_owned() else {
+        return Error::Busy("Too many clients follow the maintenance events; try again later".into()).into_response();
+    };
     let rx = app.manager.subscribe();
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+    let stream = futures_util::stream::unfold((rx, permit), |(mut rx, permit)| async move {
         loop {
             match rx.recv().await {
                 Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                    return Some((Ok::<_, std::convert::Infallible>(Event::default().event("change").data("state")), rx));
+                    let event = Event::default().event("change").data("state");
+                    return Some((Ok::<_, std::convert::Infallible>(event), (rx, permit)));
                 }
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
             }
