@@ -227,6 +227,38 @@ pub struct NewPolicy {
     pub uploaded_at: String,
 }
 
+impl NewPolicy {
+    /// The id a new version gets: the first 12 hex digits of its sha256, or (on the
+    /// astronomically unlikely collision with a stored id) the whole digest.
+    pub fn id(&self, short_is_taken: bool) -> &str {
+        if short_is_taken { &self.sha256 } else { &self.sha256[..12.min(self.sha256.len())] }
+    }
+
+    /// The record as stored under `id`.
+    pub fn record(&self, id: &str) -> PolicyRecord {
+        PolicyRecord {
+            id: id.to_string(),
+            sha256: self.sha256.clone(),
+            name: self.name.clone(),
+            version: self.version.clone(),
+            size: self.size,
+            uploaded_by: self.uploaded_by.clone(),
+            uploaded_at: self.uploaded_at.clone(),
+        }
+    }
+
+    /// The audit line of the upload.
+    pub fn upload_line(&self, rec: &PolicyRecord) -> PolicyChange {
+        PolicyChange {
+            at: self.uploaded_at.clone(),
+            username: self.uploaded_by.clone(),
+            action: "upload".into(),
+            policy_id: rec.id.clone(),
+            detail: format!("{}@{}", rec.name, rec.version),
+        }
+    }
+}
+
 /// One audit line to append with a policy change.
 #[derive(Debug, Clone)]
 pub struct PolicyChange {

@@ -454,33 +454,15 @@ impl Store for PgStore {
             if let Some(rec) = reads::policy(&tx, "sha256", &new.sha256).await? {
                 return Ok((rec, false));
             }
-            // 12 hex digits name a version; on the (astronomically unlikely)
-            // collision, the full digest does.
-            let short = &new.sha256[..12.min(new.sha256.len())];
-            let id = if reads::policy(&tx, "id", short).await?.is_some() { new.sha256.as_str() } else { short };
-            let rec = PolicyRecord {
-                id: id.to_string(),
-                sha256: new.sha256.clone(),
-                name: new.name.clone(),
-                version: new.version.clone(),
-                size: new.size,
-                uploaded_by: new.uploaded_by.clone(),
-                uploaded_at: new.uploaded_at.clone(),
-            };
+            let short_is_taken = reads::policy(&tx, "id", new.id(false)).await?.is_some();
+            let rec = new.record(new.id(short_is_taken));
             tx.execute(
                 "INSERT INTO policies (id, sha256, name, version, size, component, uploaded_by, uploaded_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                 &[&rec.id, &rec.sha256, &rec.name, &rec.version, &(rec.size as i64), &component, &rec.uploaded_by, &rec.uploaded_at],
             )
             .await?;
-            log_policy(&tx, &PolicyChange {
-                at: new.uploaded_at.clone(),
-                username: new.uploaded_by.clone(),
-                action: "upload".into(),
-                policy_id: rec.id.clone(),
-                detail: format!("{}@{}", rec.name, rec.version),
-            })
-            .await?;
+            log_policy(&tx, &new.upload_line(&rec)).await?;
             tx.commit().await?;
             Ok((rec, true))
         })

@@ -305,27 +305,10 @@ impl Store for SqliteStore {
             if let Some(rec) = tx.policy_by_sha256(&new.sha256)? {
                 return Ok((rec, false));
             }
-            // 12 hex digits name a version; on the (astronomically unlikely)
-            // collision, the full digest does.
-            let short = &new.sha256[..12.min(new.sha256.len())];
-            let id = if tx.policy(short)?.is_some() { new.sha256.as_str() } else { short };
-            let rec = PolicyRecord {
-                id: id.to_string(),
-                sha256: new.sha256.clone(),
-                name: new.name.clone(),
-                version: new.version.clone(),
-                size: new.size,
-                uploaded_by: new.uploaded_by.clone(),
-                uploaded_at: new.uploaded_at.clone(),
-            };
+            let short_is_taken = tx.policy(new.id(false))?.is_some();
+            let rec = new.record(new.id(short_is_taken));
             tx.insert_policy(&rec, component)?;
-            tx.log_policy(&PolicyChange {
-                at: new.uploaded_at.clone(),
-                username: new.uploaded_by.clone(),
-                action: "upload".into(),
-                policy_id: rec.id.clone(),
-                detail: format!("{}@{}", rec.name, rec.version),
-            })?;
+            tx.log_policy(&new.upload_line(&rec))?;
             Ok((rec, true))
         })
     }
