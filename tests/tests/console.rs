@@ -168,6 +168,8 @@ async fn the_console_drives_maintenance_and_policies_in_a_real_browser() {
     }
     until(&c, "a disagreement", |v| v.parse::<u64>().unwrap_or(0) > 0, "#disagreements", None).await;
     until(&c, "the differing request", |v| v.contains("GET /api/v3.1/deployments"), "#disagreements-table", None).await;
+    // The chart: decisions per second by version, drawn while the page is open.
+    until(&c, "the chart", |v| v.contains("cloudify-default@") && v.contains("/s"), "#chart-table", None).await;
     shot(&c, "05-shadow").await;
     click(&c, &format!("promote-{id}")).await;
     until(&c, "strict active", |v| v.starts_with("cloudify-strict@"), "#active-policy", None).await;

@@ -93,6 +93,21 @@ impl Metrics {
         Metrics::default()
     }
 
+    /// Every version's label with its decisions and faults so far (for a chart).
+    pub fn totals(&self) -> Vec<(String, u64, u64)> {
+        let mut out: Vec<(String, u64, u64)> = self
+            .policies
+            .load()
+            .values()
+            .map(|s| {
+                let (allow, deny) = s.decisions();
+                (s.label.clone(), allow + deny, s.faults.iter().map(|f| f.load(Relaxed)).sum())
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
     /// The counters of `policy`, created on first use.
     pub fn policy(&self, policy: &Policy) -> Arc<PolicyStats> {
         if let Some(stats) = self.policies.load().get(policy.sha256()) {

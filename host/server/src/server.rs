@@ -148,7 +148,7 @@ impl Server {
             auth,
             started: Instant::now(),
             database,
-            sessions: Default::default(),
+            console: Default::default(),
             advertised_host: match opts.listen.ip() {
                 ip if ip.is_unspecified() => "127.0.0.1".to_string(),
                 ip => ip.to_string(),

@@ -64,8 +64,8 @@ pub struct App {
     pub auth: Arc<Authenticator>,
     /// The address the manager reports for itself (`managers`, `brokers`, `db-nodes`).
     pub advertised_host: String,
-    /// The console's signed-in sessions.
-    pub sessions: crate::console::Sessions,
+    /// The console's sessions and chart samples.
+    pub console: crate::console::Console,
 }
 
 /// The `Tenant` header (the real client always sends one); `default_tenant` if absent.

@@ -52,6 +52,14 @@ impl Session {
 #[derive(Default)]
 pub struct Sessions(Mutex<HashMap<String, Session>>);
 
+/// The console's own state on this host: who is signed in, and the samples of the
+/// decision counters its chart draws.
+#[derive(Default)]
+pub struct Console {
+    pub sessions: Sessions,
+    chart: page::Chart,
+}
+
 fn token() -> String {
     hex::encode(rand::random::<[u8; 32]>())
 }
@@ -108,6 +116,7 @@ pub fn router() -> Router<Arc<App>> {
         .route("/console/logout", post(logout))
         .route("/console/state", get(state_fragment))
         .route("/console/shadow", get(shadow_fragment))
+        .route("/console/chart", get(chart_fragment))
         .route("/console/events", get(events))
         .route("/console/maintenance/{action}", post(maintenance_action))
         .route("/console/policies/upload", post(policy_upload))
@@ -127,7 +136,7 @@ async fn home(State(app): State<Arc<App>>, headers: HeaderMap, req: Request) -> 
     let notice = req.uri().query().and_then(|q| {
         form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "notice").map(|(_, v)| v.into_owned())
     });
-    let Some(session) = app.sessions.get(&headers) else {
+    let Some(session) = app.console.sessions.get(&headers) else {
         return html(page::login(notice.as_deref()));
     };
     let app2 = app.clone();
@@ -142,7 +151,7 @@ async fn login(State(app): State<Arc<App>>, body: Bytes) -> Response {
     let (user, password) = (f.get("username").cloned().unwrap_or_default(), f.get("password").cloned().unwrap_or_default());
     match app.auth.check(&user, &password).await {
         Ok(Some(caller)) => {
-            let (id, _) = app.sessions.open(&caller.username, caller.role);
+            let (id, _) = app.console.sessions.open(&caller.username, caller.role);
             let mut r = Redirect::to("/console").into_response();
             let cookie = format!("{COOKIE}={id}; Path=/console; HttpOnly; SameSite=Strict; Max-Age={}", SESSION.as_secs());
             r.headers_mut().insert(header::SET_COOKIE, HeaderValue::from_str(&cookie).expect("an ASCII cookie"));
@@ -154,7 +163,7 @@ async fn login(State(app): State<Arc<App>>, body: Bytes) -> Response {
 }
 
 async fn logout(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
-    app.sessions.close(&headers);
+    app.console.sessions.close(&headers);
     let mut r = Redirect::to("/console").into_response();
     let gone = format!("{COOKIE}=; Path=/console; HttpOnly; SameSite=Strict; Max-Age=0");
     r.headers_mut().insert(header::SET_COOKIE, HeaderValue::from_str(&gone).expect("an ASCII cookie"));
@@ -163,7 +172,7 @@ async fn logout(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
 
 /// A signed-in viewer, or 401.
 fn viewer(app: &App, headers: &HeaderMap) -> Result<Session, Response> {
-    app.sessions.get(headers).ok_or_else(|| (StatusCode::UNAUTHORIZED, "Sign in at /console").into_response())
+    app.console.sessions.get(headers).ok_or_else(|| (StatusCode::UNAUTHORIZED, "Sign in at /console").into_response())
 }
 
 /// A change: a sys_admin's session, and the session's CSRF token in the form.
@@ -190,13 +199,12 @@ fn done(outcome: Result<String, Error>) -> Response {
 }
 
 async fn state_fragment(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
-    let session = match viewer(&app, &headers) {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+    if let Err(r) = viewer(&app, &headers) {
+        return r;
+    }
     let app2 = app.clone();
     match blocking(move || page::Dashboard::gather(&app2)).await {
-        Ok(d) => html(page::state(&d, &session)),
+        Ok(d) => html(page::state(&d)),
         Err(e) => html(format!("<p role=\"alert\">{}</p>", page::esc(&e.to_string()))),
     }
 }
@@ -314,4 +322,15 @@ async fn policy_upload(State(app): State<Arc<App>>, headers: HeaderMap, body: By
         }
         Err(e) => (e.status(), e.to_string()).into_response(),
     }
+}
+
+/// The chart: decisions and faults per second, by version, over the last minutes.
+/// Sampled when the page asks (every few seconds while it is open), so a host nobody
+/// watches does no work for it.
+async fn chart_fragment(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    if let Err(r) = viewer(&app, &headers) {
+        return r;
+    }
+    app.console.chart.sample(app.policies.metrics().totals());
+    html(app.console.chart.render())
 }

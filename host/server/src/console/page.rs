@@ -34,9 +34,19 @@ button:focus,input:focus,select:focus{outline:3px solid #f90}\
 const SCRIPT: &str = r#"
 (function () {
   var live = document.getElementById('state');
+  function typing() {
+    var form = document.querySelector('form[action="/console/maintenance/activate"]');
+    return form && Array.prototype.some.call(form.querySelectorAll('input:not([type=hidden])'), function (i) { return i.value; });
+  }
   function refresh() {
     fetch('/console/state', {credentials: 'same-origin'}).then(function (r) { return r.text(); })
-      .then(function (html) { live.innerHTML = html; });
+      .then(function (html) {
+        var was = document.getElementById('banner').dataset.status;
+        live.innerHTML = html;
+        // A new status changes what can be done: load the controls for it, unless
+        // the operator is filling in the activation form.
+        if (document.getElementById('banner').dataset.status !== was && !typing()) { location.reload(); }
+      });
   }
   if (window.EventSource) {
     var es = new EventSource('/console/events');
@@ -54,6 +64,12 @@ const SCRIPT: &str = r#"
         .then(function (r) { return r.text().then(function (t) { out.textContent = t; if (r.ok) { setTimeout(function () { location.reload(); }, 800); } }); });
     });
   }
+  var chart = document.getElementById('chart');
+  function draw() {
+    fetch('/console/chart', {credentials: 'same-origin'}).then(function (r) { return r.text(); })
+      .then(function (html) { chart.innerHTML = html; });
+  }
+  if (chart) { draw(); setInterval(draw, 5000); }
   var shadow = document.getElementById('shadow');
   if (shadow && shadow.dataset.running === 'true') {
     setInterval(function () {
@@ -127,7 +143,7 @@ fn button(session: &Session, action: &str, label: &str, id: &str) -> String {
 }
 
 /// The live part: the banner, what activation waits for, the history.
-pub fn state(d: &Dashboard, session: &Session) -> String {
+pub fn state(d: &Dashboard) -> String {
     let v = &d.view;
     let status = v.state().as_str();
     let rec = v.record.as_ref();
@@ -173,6 +189,27 @@ pub fn state(d: &Dashboard, session: &Session) -> String {
         }
         out.push_str("</table>");
     }
+    out.push_str("<table id=\"history\"><caption>History (newest first)</caption><tr><th>at</th><th>by</th><th>from → to</th><th>reason</th><th>detail</th></tr>");
+    for t in &d.history {
+        out.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{} → {}</td><td>{}</td><td>{}</td></tr>",
+            esc(&t.at),
+            esc(&t.by),
+            t.from.as_str(),
+            t.to.as_str(),
+            esc(t.reason.as_deref().unwrap_or("")),
+            esc(&t.detail)
+        ));
+    }
+    out.push_str("</table>");
+    out
+}
+
+/// The maintenance controls: outside the live region, so a form being filled in is
+/// never replaced under the operator's hands.
+fn controls(d: &Dashboard, session: &Session) -> String {
+    let mut out = String::new();
+    let status = d.view.state().as_str();
     if session.is_admin() {
         if status == "deactivated" {
             out.push_str(&format!(
@@ -189,19 +226,6 @@ pub fn state(d: &Dashboard, session: &Session) -> String {
             out.push_str(&format!("<p>{}</p>", button(session, "/console/maintenance/deactivate", "Deactivate", "deactivate")));
         }
     }
-    out.push_str("<table id=\"history\"><caption>History (newest first)</caption><tr><th>at</th><th>by</th><th>from → to</th><th>reason</th><th>detail</th></tr>");
-    for t in &d.history {
-        out.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{} → {}</td><td>{}</td><td>{}</td></tr>",
-            esc(&t.at),
-            esc(&t.by),
-            t.from.as_str(),
-            t.to.as_str(),
-            esc(t.reason.as_deref().unwrap_or("")),
-            esc(&t.detail)
-        ));
-    }
-    out.push_str("</table>");
     out
 }
 
@@ -255,8 +279,9 @@ pub fn dashboard(d: &Dashboard, session: &Session, notice: Option<&str>) -> Stri
     );
     let mut body = notice_html(notice);
     body.push_str(&format!(
-        "<section aria-labelledby=\"m-h\"><h2 id=\"m-h\">Maintenance</h2><div id=\"state\" aria-live=\"polite\">{}</div></section>",
-        state(d, session)
+        "<section aria-labelledby=\"m-h\"><h2 id=\"m-h\">Maintenance</h2><div id=\"state\" aria-live=\"polite\">{}</div>{}</section>",
+        state(d),
+        controls(d, session)
     ));
     let active_id = d.active.version.id.as_str();
     let shadow_id = d.shadow.as_ref().filter(|r| r.running).map(|r| r.candidate.id.clone());
@@ -302,6 +327,7 @@ pub fn dashboard(d: &Dashboard, session: &Session, notice: Option<&str>) -> Stri
             esc(&session.csrf)
         ));
     }
+    policies.push_str("<h3>Decisions and faults per second</h3><div id=\"chart\" aria-live=\"off\"></div>");
     policies.push_str("<table id=\"policy-history\"><caption>Policy history (newest first)</caption><tr><th>at</th><th>by</th><th>action</th><th>version</th><th>detail</th></tr>");
     for l in &d.policy_log {
         policies.push_str(&format!(
@@ -325,4 +351,76 @@ pub fn dashboard_error(session: &Session, error: &str) -> String {
         &format!("<header><b>drydock</b><span>{}</span></header>", esc(&session.username)),
         &format!("<p role=\"alert\">The console cannot read the state: {}</p>", esc(error)),
     )
+}
+
+/// Counter samples for the chart: (when, [(version, decisions, faults)]), the last
+/// ten minutes at most.
+#[derive(Default)]
+pub struct Chart(std::sync::Mutex<std::collections::VecDeque<(std::time::Instant, Vec<(String, u64, u64)>)>>);
+
+const CHART_SPAN: std::time::Duration = std::time::Duration::from_secs(600);
+const CHART_SAMPLES: usize = 240;
+
+impl Chart {
+    pub fn sample(&self, totals: Vec<(String, u64, u64)>) {
+        let mut s = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let now = std::time::Instant::now();
+        // Several open pages: one sample a second is plenty.
+        if s.back().is_some_and(|(at, _)| now.duration_since(*at) < std::time::Duration::from_secs(1)) {
+            return;
+        }
+        s.push_back((now, totals));
+        while s.len() > CHART_SAMPLES || s.front().is_some_and(|(at, _)| now.duration_since(*at) > CHART_SPAN) {
+            s.pop_front();
+        }
+    }
+
+    /// One small SVG line per version: decisions/s, and faults/s in red when any.
+    pub fn render(&self) -> String {
+        let s = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if s.len() < 2 {
+            return "<p class=\"muted\">Gathering samples…</p>".into();
+        }
+        let mut labels: Vec<&str> = s.iter().flat_map(|(_, t)| t.iter().map(|(l, _, _)| l.as_str())).collect();
+        labels.sort();
+        labels.dedup();
+        let mut out = String::from("<table id=\"chart-table\"><tr><th>version</th><th>last minutes</th><th>now</th></tr>");
+        for label in labels {
+            let count = |t: &Vec<(String, u64, u64)>| t.iter().find(|(l, _, _)| l == label).map_or((0, 0), |(_, d, f)| (*d, *f));
+            let rates: Vec<(f64, f64)> = s
+                .iter()
+                .zip(s.iter().skip(1))
+                .map(|((a, ta), (b, tb))| {
+                    let dt = b.duration_since(*a).as_secs_f64().max(0.001);
+                    let ((d0, f0), (d1, f1)) = (count(ta), count(tb));
+                    (d1.saturating_sub(d0) as f64 / dt, f1.saturating_sub(f0) as f64 / dt)
+                })
+                .collect();
+            let max = rates.iter().map(|(d, f)| d.max(*f)).fold(1.0, f64::max);
+            let (w, h) = (240.0, 40.0);
+            let step = w / (rates.len().max(2) - 1) as f64;
+            let line = |pick: fn(&(f64, f64)) -> f64| {
+                rates
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| format!("{:.1},{:.1}", i as f64 * step, h - pick(r) / max * h))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            };
+            let faults = rates.iter().any(|r| r.1 > 0.0);
+            let last = rates.last().copied().unwrap_or_default();
+            out.push_str(&format!(
+                "<tr><td>{}</td><td><svg width=\"{w}\" height=\"{h}\" role=\"img\" aria-label=\"decisions per second of {}, up to {max:.0}\">\
+                 <polyline fill=\"none\" stroke=\"#124\" stroke-width=\"2\" points=\"{}\"/>{}</svg></td><td>{:.1}/s{}</td></tr>",
+                esc(label),
+                esc(label),
+                line(|r| r.0),
+                if faults { format!("<polyline fill=\"none\" stroke=\"#c00\" stroke-width=\"2\" points=\"{}\"/>", line(|r| r.1)) } else { String::new() },
+                last.0,
+                if last.1 > 0.0 { format!(", {:.1} faults/s", last.1) } else { String::new() }
+            ));
+        }
+        out.push_str("</table>");
+        out
+    }
 }
