@@ -105,8 +105,36 @@ async fn sign_in(c: &Client, base: &str, user: &str, password: &str) {
     until(c, "the dashboard after sign-in", |v| !v.is_empty(), "#banner", Some("data-status")).await;
 }
 
+/// Click `#id`, finding it again if the live page replaced it meanwhile (30 s at most).
 async fn click(c: &Client, id: &str) {
-    c.find(Locator::Id(id)).await.unwrap_or_else(|e| panic!("no #{id}: {e}")).click().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let outcome = match c.find(Locator::Id(id)).await {
+            Ok(e) => e.click().await.map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        match outcome {
+            Ok(()) => return,
+            Err(e) => assert!(Instant::now() < deadline, "cannot click #{id} within 30 s: {e}"),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Type into `#id`, finding it again if the live page replaced it meanwhile.
+async fn type_into(c: &Client, id: &str, text: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let outcome = match c.find(Locator::Id(id)).await {
+            Ok(e) => e.send_keys(text).await.map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        match outcome {
+            Ok(()) => return,
+            Err(e) => assert!(Instant::now() < deadline, "cannot type into #{id} within 30 s: {e}"),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -126,13 +154,14 @@ async fn the_console_drives_maintenance_and_policies_in_a_real_browser() {
     // A running sleep holds activation; the page shows it, then follows by itself.
     let exec = admin.start_execution("d", "sleep", json!({"seconds": 4})).json()["id"].as_str().unwrap().to_string();
     admin.wait_for(10, "the sleep to start", |a| a.get(&format!("/api/v3.1/executions/{exec}")).json()["status"] == "started");
-    c.find(Locator::Id("reason-in")).await.unwrap().send_keys("console test").await.unwrap();
+    type_into(&c, "reason-in", "console test").await;
     click(&c, "activate").await;
     until(&c, "activating", |v| v == "activating", "#banner", Some("data-status")).await;
     until(&c, "the execution in the table", |v| v.contains(&exec), "#remaining", None).await;
     until(&c, "the reason", |v| v == "console test", "#reason", None).await;
     shot(&c, "02-activating").await;
     until(&c, "activated, live (no reload)", |v| v == "activated", "#banner", Some("data-status")).await;
+    until(&c, "the controls for it", |v| v == "Deactivate", "#deactivate", None).await;
     shot(&c, "03-activated").await;
     click(&c, "deactivate").await;
     until(&c, "deactivated", |v| v == "deactivated", "#banner", Some("data-status")).await;
@@ -144,11 +173,11 @@ async fn the_console_drives_maintenance_and_policies_in_a_real_browser() {
     let (bad, strict) = (files.path().join("bad.wasm"), files.path().join("strict.wasm"));
     std::fs::write(&bad, b"not a component").unwrap();
     std::fs::write(&strict, STRICT_POLICY).unwrap();
-    c.find(Locator::Id("wasm")).await.unwrap().send_keys(bad.to_str().unwrap()).await.unwrap();
+    type_into(&c, "wasm", bad.to_str().unwrap()).await;
     click(&c, "upload").await;
     until(&c, "the refusal", |v| v.contains("was refused"), "#upload-result", None).await;
     shot(&c, "04-upload-refused").await;
-    c.find(Locator::Id("wasm")).await.unwrap().send_keys(strict.to_str().unwrap()).await.unwrap();
+    type_into(&c, "wasm", strict.to_str().unwrap()).await;
     click(&c, "upload").await;
     until(&c, "the upload", |v| v.starts_with("Uploaded: cloudify-strict@"), "#upload-result", None).await;
     let list = admin.get("/api/v3.1/policies").json();

@@ -117,6 +117,7 @@ pub fn router() -> Router<Arc<App>> {
         .route("/console/state", get(state_fragment))
         .route("/console/shadow", get(shadow_fragment))
         .route("/console/chart", get(chart_fragment))
+        .route("/console/controls", get(controls_fragment))
         .route("/console/events", get(events))
         .route("/console/maintenance/{action}", post(maintenance_action))
         .route("/console/policies/upload", post(policy_upload))
@@ -333,4 +334,16 @@ async fn chart_fragment(State(app): State<Arc<App>>, headers: HeaderMap) -> Resp
     }
     app.console.chart.sample(app.policies.metrics().totals());
     html(app.console.chart.render())
+}
+
+async fn controls_fragment(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    let session = match viewer(&app, &headers) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let app2 = app.clone();
+    match blocking(move || page::Dashboard::gather(&app2)).await {
+        Ok(d) => html(page::controls(&d, &session)),
+        Err(e) => html(format!("<p role=\"alert\">{}</p>", page::esc(&e.to_string()))),
+    }
 }

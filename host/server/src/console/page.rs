@@ -43,9 +43,13 @@ const SCRIPT: &str = r#"
       .then(function (html) {
         var was = document.getElementById('banner').dataset.status;
         live.innerHTML = html;
-        // A new status changes what can be done: load the controls for it, unless
+        // A new status changes what can be done: swap in the controls for it, unless
         // the operator is filling in the activation form.
-        if (document.getElementById('banner').dataset.status !== was && !typing()) { location.reload(); }
+        var controls = document.getElementById('controls');
+        if (controls && document.getElementById('banner').dataset.status !== was && !typing()) {
+          fetch('/console/controls', {credentials: 'same-origin'}).then(function (r) { return r.text(); })
+            .then(function (html) { controls.innerHTML = html; });
+        }
       });
   }
   if (window.EventSource) {
@@ -207,7 +211,7 @@ pub fn state(d: &Dashboard) -> String {
 
 /// The maintenance controls: outside the live region, so a form being filled in is
 /// never replaced under the operator's hands.
-fn controls(d: &Dashboard, session: &Session) -> String {
+pub fn controls(d: &Dashboard, session: &Session) -> String {
     let mut out = String::new();
     let status = d.view.state().as_str();
     if session.is_admin() {
@@ -279,7 +283,7 @@ pub fn dashboard(d: &Dashboard, session: &Session, notice: Option<&str>) -> Stri
     );
     let mut body = notice_html(notice);
     body.push_str(&format!(
-        "<section aria-labelledby=\"m-h\"><h2 id=\"m-h\">Maintenance</h2><div id=\"state\" aria-live=\"polite\">{}</div>{}</section>",
+        "<section aria-labelledby=\"m-h\"><h2 id=\"m-h\">Maintenance</h2><div id=\"state\" aria-live=\"polite\">{}</div><div id=\"controls\">{}</div></section>",
         state(d),
         controls(d, session)
     ));
