@@ -15,10 +15,13 @@ use drydock_engine::STRICT_POLICY;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 
-/// chromedriver on a free port, stopped on drop.
+/// chromedriver on a free port, and the browser's own profile folder; on drop both
+/// stop — the browser too, even when the test failed before closing its session
+/// (found by its profile folder: killing chromedriver does not end chromium).
 struct Driver {
     child: Child,
     port: u16,
+    profile: tempfile::TempDir,
 }
 
 impl Driver {
@@ -39,7 +42,7 @@ impl Driver {
             assert!(Instant::now() < deadline, "chromedriver did not listen within 30 s");
             std::thread::sleep(Duration::from_millis(50));
         }
-        Driver { child, port }
+        Driver { child, port, profile: tempfile::tempdir().unwrap() }
     }
 }
 
@@ -47,6 +50,7 @@ impl Drop for Driver {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = Command::new("pkill").args(["-9", "-f"]).arg(self.profile.path()).status();
     }
 }
 
@@ -57,7 +61,8 @@ async fn browser(driver: &Driver) -> Client {
         json!({
             "binary": "/usr/bin/chromium",
             "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                     "--disable-dev-shm-usage", "--window-size=1200,1600"],
+                     "--disable-dev-shm-usage", "--window-size=1200,1600",
+                     format!("--user-data-dir={}", driver.profile.path().display())],
         }),
     );
     ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
