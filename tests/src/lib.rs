@@ -25,13 +25,16 @@ fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| workspace().join("target"))
 }
 
-/// The `drydock` binary, built once per test process (a no-op when up to date).
+/// The `drydock` binary, built once per test process (a no-op when up to date). Built
+/// with the test command's own selection (`scripts/test.sh` runs exactly this first):
+/// `-p drydock` alone unifies features differently, and cargo would compile a second
+/// variant of many crates inside the first test.
 pub fn binary() -> PathBuf {
     static BUILD: Once = Once::new();
     BUILD.call_once(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let status = Command::new(cargo)
-            .args(["build", "-q", "-p", "drydock", "--bin", "drydock"])
+            .args(["build", "-q", "--workspace", "--all-targets"])
             .current_dir(workspace())
             .status()
             .expect("run cargo build");
