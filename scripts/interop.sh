@@ -15,7 +15,8 @@ if [ ! -x "$venv/bin/cfy" ]; then
   "$venv/bin/pip" install -q --disable-pip-version-check "cloudify==7.0.5"
 fi
 
-cargo build -q -p drydock --bin drydock
+# The test command's own selection: `-p drydock` alone would compile another feature variant.
+cargo build -q --workspace --all-targets
 data=$(mktemp -d)
 password="interop-$RANDOM-secret"
 servers=()

@@ -3,6 +3,7 @@
 # embedded in the binary), with `drydock policy test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build -q -p drydock --bin drydock
+# The test command's own selection: `-p drydock` alone would compile another feature variant.
+cargo build -q --workspace --all-targets
 target/debug/drydock policy test builtin:default policy-wasm/default/cases/*.yaml
 target/debug/drydock policy test builtin:strict policy-wasm/strict/cases/*.yaml
