@@ -200,12 +200,18 @@ fn done(outcome: Result<String, Error>) -> Response {
 }
 
 async fn state_fragment(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
-    if let Err(r) = viewer(&app, &headers) {
-        return r;
-    }
-    let app2 = app.clone();
-    match blocking(move || page::Dashboard::gather(&app2)).await {
-        Ok(d) => html(page::state(&d)),
+    dashboard_fragment(&app, &headers, |d, _| page::state(d)).await
+}
+
+/// A piece of the dashboard, rendered from what it shows now, for a signed-in viewer.
+async fn dashboard_fragment(app: &Arc<App>, headers: &HeaderMap, render: fn(&page::Dashboard, &Session) -> String) -> Response {
+    let session = match viewer(app, headers) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let app = app.clone();
+    match blocking(move || page::Dashboard::gather(&app)).await {
+        Ok(d) => html(render(&d, &session)),
         Err(e) => html(format!("<p role=\"alert\">{}</p>", page::esc(&e.to_string()))),
     }
 }
@@ -337,13 +343,5 @@ async fn chart_fragment(State(app): State<Arc<App>>, headers: HeaderMap) -> Resp
 }
 
 async fn controls_fragment(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
-    let session = match viewer(&app, &headers) {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let app2 = app.clone();
-    match blocking(move || page::Dashboard::gather(&app2)).await {
-        Ok(d) => html(page::controls(&d, &session)),
-        Err(e) => html(format!("<p role=\"alert\">{}</p>", page::esc(&e.to_string()))),
-    }
+    dashboard_fragment(&app, &headers, page::controls).await
 }

@@ -84,6 +84,24 @@ const SCRIPT: &str = r#"
 })();
 "#;
 
+/// A captioned table; `rows` are cells already in HTML.
+fn table(id: &str, caption: &str, head: &[&str], rows: impl IntoIterator<Item = Vec<String>>) -> String {
+    let mut out = format!("<table id=\"{}\"><caption>{}</caption><tr>", esc(id), esc(caption));
+    for h in head {
+        out.push_str(&format!("<th>{}</th>", esc(h)));
+    }
+    out.push_str("</tr>");
+    for row in rows {
+        out.push_str("<tr>");
+        for cell in row {
+            out.push_str(&format!("<td>{cell}</td>"));
+        }
+        out.push_str("</tr>");
+    }
+    out.push_str("</table>");
+    out
+}
+
 fn layout(title: &str, header: &str, body: &str) -> String {
     format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
@@ -181,31 +199,21 @@ pub fn state(d: &Dashboard) -> String {
         ));
     }
     if let Some(rem) = &v.remaining {
-        out.push_str("<table id=\"remaining\"><caption>Remaining executions</caption><tr><th>id</th><th>workflow</th><th>deployment</th><th>status</th></tr>");
-        for r in rem {
-            out.push_str(&format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                esc(&r.id),
-                esc(&r.workflow_id),
-                esc(r.deployment_id.as_deref().unwrap_or("")),
-                r.status.as_str()
-            ));
-        }
-        out.push_str("</table>");
+        let rows = rem.iter().map(|r| {
+            vec![esc(&r.id), esc(&r.workflow_id), esc(r.deployment_id.as_deref().unwrap_or("")), r.status.as_str().to_string()]
+        });
+        out.push_str(&table("remaining", "Remaining executions", &["id", "workflow", "deployment", "status"], rows));
     }
-    out.push_str("<table id=\"history\"><caption>History (newest first)</caption><tr><th>at</th><th>by</th><th>from → to</th><th>reason</th><th>detail</th></tr>");
-    for t in &d.history {
-        out.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{} → {}</td><td>{}</td><td>{}</td></tr>",
+    let rows = d.history.iter().map(|t| {
+        vec![
             esc(&t.at),
             esc(&t.by),
-            t.from.as_str(),
-            t.to.as_str(),
+            format!("{} → {}", t.from.as_str(), t.to.as_str()),
             esc(t.reason.as_deref().unwrap_or("")),
-            esc(&t.detail)
-        ));
-    }
-    out.push_str("</table>");
+            esc(&t.detail),
+        ]
+    });
+    out.push_str(&table("history", "History (newest first)", &["at", "by", "from → to", "reason", "detail"], rows));
     out
 }
 
@@ -254,22 +262,19 @@ pub fn shadow(report: Option<&ShadowReport>) -> String {
         r.skipped
     );
     if !r.recent.is_empty() {
-        out.push_str("<table id=\"disagreements-table\"><caption>Latest disagreements</caption><tr><th>request</th><th>active</th><th>candidate</th><th>differs in</th></tr>");
-        for d in &r.recent {
+        let rows = r.recent.iter().map(|d| {
             let candidate = match &d.candidate {
                 Ok(c) => verdict(c),
                 Err(f) => format!("fault: {f}"),
             };
-            out.push_str(&format!(
-                "<tr><td>{} {}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                esc(&d.request.method),
-                esc(&d.request.path),
+            vec![
+                format!("{} {}", esc(&d.request.method), esc(&d.request.path)),
                 esc(&verdict(&d.active)),
                 esc(&candidate),
-                esc(&d.differs_in.join(", "))
-            ));
-        }
-        out.push_str("</table>");
+                esc(&d.differs_in.join(", ")),
+            ]
+        });
+        out.push_str(&table("disagreements-table", "Latest disagreements", &["request", "active", "candidate", "differs in"], rows));
     }
     out
 }
@@ -332,18 +337,9 @@ pub fn dashboard(d: &Dashboard, session: &Session, notice: Option<&str>) -> Stri
         ));
     }
     policies.push_str("<h3>Decisions and faults per second</h3><div id=\"chart\" aria-live=\"off\"></div>");
-    policies.push_str("<table id=\"policy-history\"><caption>Policy history (newest first)</caption><tr><th>at</th><th>by</th><th>action</th><th>version</th><th>detail</th></tr>");
-    for l in &d.policy_log {
-        policies.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(&l.at),
-            esc(&l.username),
-            esc(&l.action),
-            esc(&l.policy_id),
-            esc(&l.detail)
-        ));
-    }
-    policies.push_str("</table></section>");
+    let rows = d.policy_log.iter().map(|l| vec![esc(&l.at), esc(&l.username), esc(&l.action), esc(&l.policy_id), esc(&l.detail)]);
+    policies.push_str(&table("policy-history", "Policy history (newest first)", &["at", "by", "action", "version", "detail"], rows));
+    policies.push_str("</section>");
     body.push_str(&policies);
     body.push_str(&format!("<script>{SCRIPT}</script>"));
     layout("drydock console", &header, &body)
