@@ -49,14 +49,30 @@ fn valid_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= 256 && id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = NewDeployment)]
 pub struct CreateBody {
     #[serde(default)]
     blueprint_id: Option<String>,
+    /// An object (null or absent: `{}`).
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     inputs: Option<Value>,
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/v3.1/deployments/{id}",
+    tag = "deployments",
+    summary = "Create a deployment",
+    params(super::schema::DeploymentId, super::schema::TenantHeader),
+    request_body = Option<CreateBody>,
+    responses(
+        (status = 201, description = "Created", body = super::schema::Deployment),
+        (status = 400, description = "A bad id or inputs", body = super::schema::ErrorBody),
+        (status = 409, description = "A deployment with this id exists", body = super::schema::ErrorBody)
+    )
+)]
 pub async fn create(
     State(app): State<Arc<App>>,
     Extension(caller): Extension<Caller>,
@@ -85,10 +101,32 @@ pub async fn create(
     Ok((http::StatusCode::CREATED, Json(deployment_json(&d))))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v3.1/deployments/{id}",
+    tag = "deployments",
+    summary = "One deployment",
+    params(("id" = String, Path, description = "The deployment's id")),
+    responses(
+        (status = 200, description = "OK", body = super::schema::Deployment),
+        (status = 404, description = "No such deployment", body = super::schema::ErrorBody)
+    )
+)]
 pub async fn get(State(app): State<Arc<App>>, Path(id): Path<String>) -> Result<Json<Value>> {
     Ok(Json(deployment_json(&blocking(move || app.manager.deployment(&id)).await?)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v3.1/deployments",
+    tag = "deployments",
+    summary = "List deployments",
+    params(super::schema::PageQuery),
+    responses(
+        (status = 200, description = "OK", body = super::schema::DeploymentList),
+        (status = 400, description = "Bad paging parameters", body = super::schema::ErrorBody)
+    )
+)]
 pub async fn list(State(app): State<Arc<App>>, q: QueryPairs) -> Result<Json<Value>> {
     let page = q.page(SORTABLE)?;
     let (items, total) = {
@@ -98,6 +136,18 @@ pub async fn list(State(app): State<Arc<App>>, q: QueryPairs) -> Result<Json<Val
     Ok(Json(list_response(items.iter().map(deployment_json).collect(), total, &page)))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v3.1/deployments/{id}",
+    tag = "deployments",
+    summary = "Delete a deployment",
+    params(("id" = String, Path, description = "The deployment's id")),
+    responses(
+        (status = 200, description = "Deleted", body = super::schema::Deployment),
+        (status = 404, description = "No such deployment", body = super::schema::ErrorBody),
+        (status = 409, description = "The deployment has unfinished executions", body = super::schema::ErrorBody)
+    )
+)]
 pub async fn delete(State(app): State<Arc<App>>, admitted: Admitted, Path(id): Path<String>) -> Result<Json<Value>> {
     Ok(Json(deployment_json(&blocking(move || app.manager.delete_deployment(&id, admitted.get())).await?)))
 }

@@ -11,7 +11,7 @@ use super::json::{QueryPairs, list_response};
 use crate::error::{Error, Result};
 use crate::store::Event;
 
-fn event_json(e: &Event, deployment_id: Option<&str>, workflow_id: &str) -> Value {
+pub(crate) fn event_json(e: &Event, deployment_id: Option<&str>, workflow_id: &str) -> Value {
     json!({
         "id": e.id,
         "type": "cloudify_event",
@@ -34,6 +34,18 @@ fn event_json(e: &Event, deployment_id: Option<&str>, workflow_id: &str) -> Valu
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v3.1/events",
+    tag = "events",
+    summary = "An execution's events",
+    params(super::schema::PageQuery, super::schema::EventFilter),
+    responses(
+        (status = 200, description = "OK", body = super::schema::EventList),
+        (status = 400, description = "No `execution_id`, or bad paging parameters", body = super::schema::ErrorBody),
+        (status = 404, description = "No such execution", body = super::schema::ErrorBody)
+    )
+)]
 pub async fn list(State(app): State<Arc<App>>, q: QueryPairs) -> Result<Json<Value>> {
     let page = q.page(&["reported_timestamp", "timestamp", "@timestamp", "id"])?;
     let exec_id = q

@@ -48,16 +48,36 @@ pub fn execution_json(e: &Execution) -> Value {
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = NewExecution)]
 pub struct StartBody {
     deployment_id: Option<String>,
+    /// Not blank. `sleep` runs on drydock's own worker.
+    #[schema(pattern = "\\S")]
     workflow_id: String,
+    /// An object (null or absent: `{}`).
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     parameters: Option<Value>,
     #[serde(default)]
+    #[schema(schema_with = super::schema::loose_bool)]
     is_system_workflow: Option<Value>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v3.1/executions",
+    tag = "executions",
+    summary = "Start an execution",
+    params(super::schema::TenantHeader, super::schema::ParentHeader),
+    request_body = StartBody,
+    responses(
+        (status = 201, description = "Started", body = super::schema::Execution),
+        (status = 400, description = "A bad body, or a bad or unusable parent execution", body = super::schema::ErrorBody),
+        (status = 403, description = "The parent execution is another user's", body = super::schema::ErrorBody),
+        (status = 404, description = "No such deployment", body = super::schema::ErrorBody)
+    )
+)]
 pub async fn start(
     State(app): State<Arc<App>>,
     Extension(caller): Extension<Caller>,
@@ -81,6 +101,17 @@ pub async fn start(
     Ok((StatusCode::CREATED, Json(execution_json(&exec))))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v3.1/executions",
+    tag = "executions",
+    summary = "List executions",
+    params(super::schema::PageQuery, super::schema::ExecutionFilter),
+    responses(
+        (status = 200, description = "OK", body = super::schema::ExecutionList),
+        (status = 400, description = "Bad paging parameters or an unknown status", body = super::schema::ErrorBody)
+    )
+)]
 pub async fn list(State(app): State<Arc<App>>, q: QueryPairs) -> Result<Json<Value>> {
     let page = q.page(SORTABLE)?;
     let statuses = q
@@ -95,16 +126,42 @@ pub async fn list(State(app): State<Arc<App>>, q: QueryPairs) -> Result<Json<Val
     Ok(Json(list_response(items.iter().map(execution_json).collect(), total, &page)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v3.1/executions/{id}",
+    tag = "executions",
+    summary = "One execution",
+    params(("id" = String, Path, description = "The execution's id")),
+    responses(
+        (status = 200, description = "OK", body = super::schema::Execution),
+        (status = 404, description = "No such execution", body = super::schema::ErrorBody)
+    )
+)]
 pub async fn get(State(app): State<Arc<App>>, Path(id): Path<String>) -> Result<Json<Value>> {
     Ok(Json(execution_json(&blocking(move || app.manager.execution(&id)).await?)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = ExecutionAction)]
 pub struct ActionBody {
+    #[schema(value_type = super::schema::CancelAction)]
     action: String,
 }
 
 /// `POST /executions/{id}` with `{"action": "cancel" | "force-cancel" | "kill"}`.
+#[utoipa::path(
+    post,
+    path = "/api/v3.1/executions/{id}",
+    tag = "executions",
+    summary = "Cancel, force-cancel or kill an execution",
+    params(("id" = String, Path, description = "The execution's id")),
+    request_body = ActionBody,
+    responses(
+        (status = 200, description = "The execution, being cancelled", body = super::schema::Execution),
+        (status = 400, description = "Unknown action, or the execution has ended", body = super::schema::ErrorBody),
+        (status = 404, description = "No such execution", body = super::schema::ErrorBody)
+    )
+)]
 pub async fn cancel(
     State(app): State<Arc<App>>,
     admitted: Admitted,
@@ -120,14 +177,29 @@ pub async fn cancel(
     Ok(Json(execution_json(&blocking(move || app.manager.cancel_execution(&id, kind, admitted.get())).await?)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = ExecutionReport)]
 pub struct StatusBody {
+    #[schema(value_type = super::schema::ExecutionStatus)]
     status: String,
     #[serde(default)]
     error: Option<String>,
 }
 
 /// `PATCH /executions/{id}` with `{"status": ...}`: how a worker reports progress.
+#[utoipa::path(
+    patch,
+    path = "/api/v3.1/executions/{id}",
+    tag = "executions",
+    summary = "Report an execution's progress (a worker)",
+    params(("id" = String, Path, description = "The execution's id")),
+    request_body = StatusBody,
+    responses(
+        (status = 200, description = "Updated", body = super::schema::Execution),
+        (status = 400, description = "Unknown status, or a transition the lifecycle does not allow", body = super::schema::ErrorBody),
+        (status = 404, description = "No such execution", body = super::schema::ErrorBody)
+    )
+)]
 pub async fn update(
     State(app): State<Arc<App>>,
     admitted: Admitted,

@@ -72,8 +72,9 @@ pub fn transition_json(t: &Transition) -> Value {
 }
 
 /// The optional plan of `POST /maintenance/activate`.
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = MaintenancePlan)]
 pub struct PlanBody {
     pub reason: Option<String>,
     /// The expected end: an RFC 3339 time or a duration from now (`45m`).
@@ -81,6 +82,7 @@ pub struct PlanBody {
     /// How long activating may wait for unfinished executions (a duration or a time).
     pub deadline: Option<String>,
     /// What happens then: `wait` (default), `cancel`, `force-cancel`, `revert`.
+    #[schema(value_type = Option<super::schema::OnDeadline>)]
     pub on_deadline: Option<String>,
 }
 
@@ -126,6 +128,15 @@ impl PlanBody {
 
 /// The state as the database has it. When the database cannot answer, the last
 /// state this host saw, and headers that say so (`Warning: 110` is HTTP's "stale").
+#[utoipa::path(
+    get,
+    path = "/api/v3.1/maintenance",
+    tag = "maintenance",
+    summary = "The maintenance state",
+    responses(
+        (status = 200, description = "The state (with `Warning: 110` and `X-Drydock-Stale` when the database cannot answer and this is the last state seen)", body = super::schema::MaintenanceState)
+    )
+)]
 pub async fn get(State(app): State<Arc<App>>) -> Result<Response> {
     let view = blocking(move || Ok(app.manager.maintenance())).await?;
     let mut resp = Json(state_json(&view)).into_response();
@@ -137,6 +148,20 @@ pub async fn get(State(app): State<Arc<App>>) -> Result<Response> {
     Ok(resp)
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v3.1/maintenance/{action}",
+    tag = "maintenance",
+    summary = "Activate or deactivate maintenance mode",
+    params(("action" = super::schema::MaintenanceAction, Path, description = "What to do")),
+    request_body = Option<PlanBody>,
+    responses(
+        (status = 200, description = "The new state", body = super::schema::MaintenanceState),
+        (status = 304, description = "Already in the state asked for (no body)"),
+        (status = 400, description = "Unknown action, or a bad plan", body = super::schema::ErrorBody),
+        (status = 403, description = "The caller is not a sys_admin", body = super::schema::ErrorBody)
+    )
+)]
 pub async fn action(
     State(app): State<Arc<App>>,
     Extension(caller): Extension<Caller>,
@@ -165,6 +190,17 @@ pub async fn action(
 }
 
 /// `GET /maintenance/history`: every transition, newest first, paginated.
+#[utoipa::path(
+    get,
+    path = "/api/v3.1/maintenance/history",
+    tag = "maintenance",
+    summary = "Every maintenance transition, newest first",
+    params(super::schema::PageQuery),
+    responses(
+        (status = 200, description = "OK", body = super::schema::TransitionList),
+        (status = 400, description = "Bad paging parameters", body = super::schema::ErrorBody)
+    )
+)]
 pub async fn history(State(app): State<Arc<App>>, query: QueryPairs) -> Result<Json<Value>> {
     let page = query.page(&[])?;
     let (items, total) = {
@@ -175,20 +211,43 @@ pub async fn history(State(app): State<Arc<App>>, query: QueryPairs) -> Result<J
 }
 
 /// `POST /maintenance/windows`: `{"at": TIME, "until": TIME?, "reason": TEXT?}`.
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = MaintenanceWindow)]
 pub struct WindowBody {
+    /// When it starts: an RFC 3339 time or a duration from now (`2h`). Required.
     pub at: Option<String>,
     pub until: Option<String>,
     pub reason: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v3.1/maintenance/windows",
+    tag = "maintenance",
+    summary = "The maintenance windows scheduled ahead (and their outcomes)",
+    responses(
+        (status = 200, description = "OK", body = super::schema::WindowList)
+    )
+)]
 pub async fn windows(State(app): State<Arc<App>>) -> Result<Json<Value>> {
     let all = blocking(move || app.manager.windows()).await?;
     let page = crate::store::Page { offset: 0, size: all.len() as u32, sort: None };
     Ok(Json(super::json::list_response(all.iter().map(window_json).collect(), all.len() as u64, &page)))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v3.1/maintenance/windows",
+    tag = "maintenance",
+    summary = "Schedule a maintenance window",
+    request_body = WindowBody,
+    responses(
+        (status = 201, description = "Scheduled", body = super::schema::Window),
+        (status = 400, description = "A missing or bad time or reason", body = super::schema::ErrorBody),
+        (status = 403, description = "The caller is not a sys_admin", body = super::schema::ErrorBody)
+    )
+)]
 pub async fn schedule(
     State(app): State<Arc<App>>,
     Extension(caller): Extension<Caller>,
@@ -210,6 +269,18 @@ pub async fn schedule(
     Ok((http::StatusCode::CREATED, Json(window_json(&w))))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v3.1/maintenance/windows/{id}",
+    tag = "maintenance",
+    summary = "Cancel a maintenance window",
+    params(("id" = String, Path, description = "The window's id")),
+    responses(
+        (status = 200, description = "Cancelled", body = super::schema::Window),
+        (status = 403, description = "The caller is not a sys_admin", body = super::schema::ErrorBody),
+        (status = 404, description = "No such scheduled or started window", body = super::schema::ErrorBody)
+    )
+)]
 pub async fn cancel_window(
     State(app): State<Arc<App>>,
     Extension(caller): Extension<Caller>,
@@ -230,6 +301,16 @@ pub(crate) static WATCHERS: std::sync::LazyLock<Arc<tokio::sync::Semaphore>> =
 /// then `transition` whenever the status changes and `remaining` whenever only the
 /// executions it waits for (or the next window) do; each carries the whole state
 /// object of `GET /maintenance`. A comment every 15 s keeps proxies from closing it.
+#[utoipa::path(
+    get,
+    path = "/api/v3.1/maintenance/events",
+    tag = "maintenance",
+    summary = "Follow the maintenance state (server-sent events)",
+    responses(
+        (status = 200, description = "A stream of `state` (first), `transition` and `remaining` events, each carrying the state object of `GET /maintenance`", content_type = "text/event-stream", body = String),
+        (status = 503, description = "Too many clients follow the events already (`server_busy_error`)", body = super::schema::ErrorBody)
+    )
+)]
 pub async fn events(
     State(app): State<Arc<App>>,
 ) -> Result<Sse<impl futures_util::Stream<Item = std::result::Result<Event, std::convert::Infallible>>>> {

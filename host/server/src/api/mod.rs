@@ -8,8 +8,10 @@ pub mod executions;
 pub mod json;
 pub mod limits;
 pub mod maintenance;
+pub mod openapi;
 mod parent;
 pub mod policies;
+pub mod schema;
 pub mod status;
 pub mod users;
 
@@ -19,7 +21,8 @@ use std::time::Instant;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRequestParts};
 use axum::middleware::from_fn_with_state;
-use axum::routing::{MethodRouter, get, post, put};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use http::request::Parts;
 
 use crate::auth::{Authenticator, identify, require_caller};
@@ -130,75 +133,53 @@ async fn method_not_allowed(method: http::Method, uri: http::Uri) -> impl axum::
     (http::StatusCode::METHOD_NOT_ALLOWED, axum::Json(body))
 }
 
-/// Every authenticated route, below [`API_PREFIX`]. The one list both the router and
-/// [`route_template`] read, so offline policy tests resolve a path exactly as the
-/// server routes it.
-pub const ROUTES: &[&str] = &[
-    "/maintenance",
-    "/maintenance/events",
-    "/maintenance/history",
-    "/maintenance/windows",
-    "/maintenance/windows/{id}",
-    "/maintenance/{action}",
-    "/status",
-    "/version",
-    "/provider/context",
-    "/managers",
-    "/brokers",
-    "/db-nodes",
-    "/deployments",
-    "/deployments/{id}",
-    "/executions",
-    "/executions/{id}",
-    "/events",
-    "/users",
-    "/users/{name}",
-    "/policies",
-    "/policies/active",
-    "/policies/history",
-    "/policies/rollback",
-    "/policies/shadow",
-    "/policies/{id}",
-    "/policies/{id}/activate",
-    "/policies/{id}/shadow",
-];
+/// The route table: every route with its handlers and its description, in one
+/// place. The router and the OpenAPI document ([`openapi::document`]) are both
+/// built from it, so neither can have a route the other lacks.
+pub struct Routes {
+    /// Below [`API_PREFIX`]: credentials first, then the gate.
+    pub authenticated: OpenApiRouter<Arc<App>>,
+    /// Gated, without credentials (the real client probes them before logging in).
+    pub public: OpenApiRouter<Arc<App>>,
+    /// Neither authenticated nor gated: read in every maintenance state.
+    pub unguarded: OpenApiRouter<Arc<App>>,
+}
 
-/// Routes that need no credentials (full paths).
-pub const PUBLIC_ROUTES: &[&str] = &["/api/version", "/api/v3.1/ok"];
-
-fn handlers(template: &str) -> MethodRouter<Arc<App>> {
-    match template {
-        "/maintenance" => get(maintenance::get),
-        "/maintenance/events" => get(maintenance::events),
-        "/maintenance/history" => get(maintenance::history),
-        "/maintenance/windows" => get(maintenance::windows).post(maintenance::schedule),
-        "/maintenance/windows/{id}" => axum::routing::delete(maintenance::cancel_window),
-        "/maintenance/{action}" => post(maintenance::action),
-        "/status" => get(status::status),
-        "/version" => get(status::version),
-        "/provider/context" => get(status::provider_context),
-        "/managers" => get(status::managers),
-        "/brokers" => get(status::brokers),
-        "/db-nodes" => get(status::db_nodes),
-        "/deployments" => get(deployments::list),
-        "/deployments/{id}" => put(deployments::create).get(deployments::get).delete(deployments::delete),
-        "/executions" => get(executions::list).post(executions::start),
-        "/executions/{id}" => get(executions::get).post(executions::cancel).patch(executions::update),
-        "/events" => get(events::list),
-        "/users" => get(users::list).put(users::create).post(users::create),
-        "/users/{name}" => get(users::get).post(users::update).delete(users::delete),
-        "/policies" => get(policies::list).post(policies::upload),
-        "/policies/active" => get(policies::active),
-        "/policies/history" => get(policies::history),
-        "/policies/rollback" => post(policies::rollback),
-        "/policies/shadow" => get(policies::shadow_report).delete(policies::shadow_stop),
-        "/policies/{id}" => get(policies::get).delete(policies::delete),
-        "/policies/{id}/activate" => post(policies::activate),
-        "/policies/{id}/shadow" => post(policies::shadow_start),
-        "/api/version" => get(status::version),
-        "/api/v3.1/ok" => get(status::ok),
-        other => unreachable!("route {other} has no handlers"),
-    }
+pub fn routes() -> Routes {
+    let authenticated = OpenApiRouter::new()
+        .routes(routes!(maintenance::get))
+        .routes(routes!(maintenance::events))
+        .routes(routes!(maintenance::history))
+        .routes(routes!(maintenance::windows, maintenance::schedule))
+        .routes(routes!(maintenance::cancel_window))
+        .routes(routes!(maintenance::action))
+        .routes(routes!(status::status))
+        .routes(routes!(status::version))
+        .routes(routes!(status::provider_context))
+        .routes(routes!(status::managers))
+        .routes(routes!(status::brokers))
+        .routes(routes!(status::db_nodes))
+        .routes(routes!(deployments::list))
+        .routes(routes!(deployments::create, deployments::get, deployments::delete))
+        .routes(routes!(executions::list, executions::start))
+        .routes(routes!(executions::get, executions::cancel, executions::update))
+        .routes(routes!(events::list))
+        .routes(routes!(users::list, users::create, users::create_by_post))
+        .routes(routes!(users::get, users::update, users::delete))
+        .routes(routes!(policies::list, policies::upload))
+        .routes(routes!(policies::active))
+        .routes(routes!(policies::history))
+        .routes(routes!(policies::rollback))
+        .routes(routes!(policies::shadow_report, policies::shadow_stop))
+        .routes(routes!(policies::get, policies::delete))
+        .routes(routes!(policies::activate))
+        .routes(routes!(policies::shadow_start));
+    let public = OpenApiRouter::new().routes(routes!(status::unversioned)).routes(routes!(status::ok));
+    let unguarded = OpenApiRouter::new()
+        .routes(routes!(policies::metrics))
+        .routes(routes!(openapi::serve))
+        .merge(crate::console::routes());
+    Routes { authenticated, public, unguarded }
 }
 
 /// The full route template the server would match for `path` (e.g.
@@ -206,13 +187,12 @@ fn handlers(template: &str) -> MethodRouter<Arc<App>> {
 pub fn route_template(path: &str) -> Option<String> {
     static TABLE: std::sync::OnceLock<matchit::Router<String>> = std::sync::OnceLock::new();
     let table = TABLE.get_or_init(|| {
+        let Routes { authenticated, public, .. } = routes();
         let mut t = matchit::Router::new();
-        for r in ROUTES {
-            let full = format!("{API_PREFIX}{r}");
-            t.insert(full.clone(), full).expect("route table");
-        }
-        for r in PUBLIC_ROUTES {
-            t.insert(*r, r.to_string()).expect("route table");
+        for doc in [authenticated.into_openapi(), public.into_openapi()] {
+            for path in doc.paths.paths.keys() {
+                t.insert(path.clone(), path.clone()).expect("route table");
+            }
         }
         t
     });
@@ -223,17 +203,12 @@ pub fn route_template(path: &str) -> Option<String> {
 /// unrouted paths never reach either (404, not a maintenance 503).
 pub fn router(app: Arc<App>, gate: &Gate) -> Router {
     let auth = app.auth.clone();
-    let authenticated = ROUTES
-        .iter()
-        .fold(Router::new(), |r, t| r.route(&format!("{API_PREFIX}{t}"), handlers(t)))
+    let Routes { authenticated, public, unguarded } = routes();
+    let authenticated = Router::from(authenticated)
         .route_layer(gate.layer())
         .route_layer(axum::middleware::from_fn(require_caller));
-    let public = PUBLIC_ROUTES
-        .iter()
-        .fold(Router::new(), |r, t| r.route(t, handlers(t)))
-        .route_layer(gate.layer());
-    // Neither authenticated nor gated: a scraper reads it in every state.
-    let unguarded = Router::new().route("/metrics", get(policies::metrics)).merge(crate::console::router());
+    let public = Router::from(public).route_layer(gate.layer());
+    let unguarded = Router::from(unguarded);
     authenticated
         .merge(public)
         .merge(unguarded)

@@ -112,6 +112,15 @@ fn swap_json(s: &Swap, st: &PolicyState) -> Value {
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v3.1/policies",
+    tag = "policies",
+    summary = "The policy versions",
+    responses(
+        (status = 200, description = "OK", body = super::schema::PolicyList)
+    )
+)]
 pub async fn list(State(app): State<Arc<App>>) -> Result<Json<Value>> {
     let st = app.policies.state();
     let items: Vec<Value> = app.policies.list()?.iter().map(|v| version_json(v, &st)).collect();
@@ -120,10 +129,31 @@ pub async fn list(State(app): State<Arc<App>>) -> Result<Json<Value>> {
     Ok(Json(list_response(items, total, &page)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v3.1/policies/{id}",
+    tag = "policies",
+    summary = "One policy version",
+    params(("id" = String, Path, description = "`builtin`, a policy version's sha256, or a unique prefix of it")),
+    responses(
+        (status = 200, description = "OK", body = super::schema::PolicyVersion),
+        (status = 400, description = "An ambiguous prefix", body = super::schema::ErrorBody),
+        (status = 404, description = "No such policy version", body = super::schema::ErrorBody)
+    )
+)]
 pub async fn get(State(app): State<Arc<App>>, Path(id): Path<String>) -> Result<Json<Value>> {
     Ok(Json(version_json(&app.policies.get(&id)?, &app.policies.state())))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v3.1/policies/active",
+    tag = "policies",
+    summary = "The active policy version",
+    responses(
+        (status = 200, description = "OK", body = super::schema::ActivePolicy)
+    )
+)]
 pub async fn active(State(app): State<Arc<App>>) -> Result<Json<Value>> {
     let active = app.policies.active()?;
     let st = app.policies.state();
@@ -135,6 +165,18 @@ pub async fn active(State(app): State<Arc<App>>) -> Result<Json<Value>> {
 }
 
 /// Who changed which policy when: for sys_admins only.
+#[utoipa::path(
+    get,
+    path = "/api/v3.1/policies/history",
+    tag = "policies",
+    summary = "Who changed which policy when",
+    params(super::schema::SizeQuery),
+    responses(
+        (status = 200, description = "OK", body = super::schema::PolicyHistoryList),
+        (status = 400, description = "A bad `_size`", body = super::schema::ErrorBody),
+        (status = 403, description = "The caller is not a sys_admin", body = super::schema::ErrorBody)
+    )
+)]
 pub async fn history(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>, q: QueryPairs) -> Result<Json<Value>> {
     require_admin(&caller, "read the policy history")?;
     let size = match q.get("_size") {
@@ -154,6 +196,21 @@ pub async fn history(State(app): State<Arc<App>>, Extension(caller): Extension<C
 
 /// The body is the component itself (`application/wasm` or
 /// `application/octet-stream`), validated completely before it is stored.
+#[utoipa::path(
+    post,
+    path = "/api/v3.1/policies",
+    tag = "policies",
+    summary = "Upload a policy component (validated completely before it is stored)",
+    request_body(description = "The component's bytes", content((Vec<u8> = "application/wasm"), (Vec<u8> = "application/octet-stream"))),
+    responses(
+        (status = 201, description = "Stored", body = super::schema::PolicyVersion),
+        (status = 200, description = "Already stored", body = super::schema::PolicyVersion),
+        (status = 400, description = "Not a policy component drydock accepts (the reason says why)", body = super::schema::ErrorBody),
+        (status = 403, description = "The caller is not a sys_admin", body = super::schema::ErrorBody),
+        (status = 413, description = "Larger than 16 MiB", body = super::schema::ErrorBody),
+        (status = 415, description = "Not `application/wasm` or `application/octet-stream`", body = super::schema::ErrorBody)
+    )
+)]
 pub async fn upload(
     State(app): State<Arc<App>>,
     Extension(caller): Extension<Caller>,
@@ -191,6 +248,20 @@ pub async fn upload(
     Ok((status, Json(version_json(&up.version, &app.policies.state()))).into_response())
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v3.1/policies/{id}/activate",
+    tag = "policies",
+    summary = "Make a version active (live, no restart)",
+    params(("id" = String, Path, description = "`builtin`, a policy version's sha256, or a unique prefix of it")),
+    responses(
+        (status = 200, description = "OK", body = super::schema::Swap),
+        (status = 400, description = "An ambiguous prefix", body = super::schema::ErrorBody),
+        (status = 403, description = "The caller is not a sys_admin", body = super::schema::ErrorBody),
+        (status = 404, description = "No such policy version", body = super::schema::ErrorBody),
+        (status = 409, description = "The stored version can no longer be loaded", body = super::schema::ErrorBody)
+    )
+)]
 pub async fn activate(
     State(app): State<Arc<App>>,
     Extension(caller): Extension<Caller>,
@@ -202,6 +273,17 @@ pub async fn activate(
     Ok(Json(swap_json(&swap, &app.policies.state())))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v3.1/policies/rollback",
+    tag = "policies",
+    summary = "Return to the previously active version",
+    responses(
+        (status = 200, description = "OK", body = super::schema::Swap),
+        (status = 403, description = "The caller is not a sys_admin", body = super::schema::ErrorBody),
+        (status = 409, description = "Nothing to roll back to", body = super::schema::ErrorBody)
+    )
+)]
 pub async fn rollback(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>) -> Result<Json<Value>> {
     require_admin(&caller, "roll policies back")?;
     let registry = app.policies.clone();
@@ -209,6 +291,20 @@ pub async fn rollback(State(app): State<Arc<App>>, Extension(caller): Extension<
     Ok(Json(swap_json(&swap, &app.policies.state())))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v3.1/policies/{id}/shadow",
+    tag = "policies",
+    summary = "Shadow a candidate beside the active version",
+    params(("id" = String, Path, description = "`builtin`, a policy version's sha256, or a unique prefix of it")),
+    responses(
+        (status = 200, description = "OK", body = super::schema::ShadowReport),
+        (status = 400, description = "An ambiguous prefix", body = super::schema::ErrorBody),
+        (status = 403, description = "The caller is not a sys_admin", body = super::schema::ErrorBody),
+        (status = 404, description = "No such policy version", body = super::schema::ErrorBody),
+        (status = 409, description = "The stored version can no longer be loaded", body = super::schema::ErrorBody)
+    )
+)]
 pub async fn shadow_start(
     State(app): State<Arc<App>>,
     Extension(caller): Extension<Caller>,
@@ -220,6 +316,17 @@ pub async fn shadow_start(
     Ok(Json(report_json(Some(&report), &app.policies.state())))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v3.1/policies/shadow",
+    tag = "policies",
+    summary = "Stop shadowing (the report is kept)",
+    responses(
+        (status = 200, description = "OK", body = super::schema::ShadowReport),
+        (status = 403, description = "The caller is not a sys_admin", body = super::schema::ErrorBody),
+        (status = 409, description = "No shadow candidate is set", body = super::schema::ErrorBody)
+    )
+)]
 pub async fn shadow_stop(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>) -> Result<Json<Value>> {
     require_admin(&caller, "stop shadowing")?;
     let registry = app.policies.clone();
@@ -229,6 +336,18 @@ pub async fn shadow_stop(State(app): State<Arc<App>>, Extension(caller): Extensi
 
 /// `?_size=N`: how many of the most recent disagreements to include (default all kept).
 /// The shadow report quotes other users' requests (paths, names): for sys_admins only.
+#[utoipa::path(
+    get,
+    path = "/api/v3.1/policies/shadow",
+    tag = "policies",
+    summary = "The shadow report",
+    params(super::schema::SizeQuery),
+    responses(
+        (status = 200, description = "OK", body = super::schema::ShadowReport),
+        (status = 400, description = "A bad `_size`", body = super::schema::ErrorBody),
+        (status = 403, description = "The caller is not a sys_admin", body = super::schema::ErrorBody)
+    )
+)]
 pub async fn shadow_report(
     State(app): State<Arc<App>>,
     Extension(caller): Extension<Caller>,
@@ -243,6 +362,20 @@ pub async fn shadow_report(
     Ok(Json(report_json(report.as_ref(), &app.policies.state())))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v3.1/policies/{id}",
+    tag = "policies",
+    summary = "Delete a stored version (not the builtin, the active, the previous or the shadowed one)",
+    params(("id" = String, Path, description = "`builtin`, a policy version's sha256, or a unique prefix of it")),
+    responses(
+        (status = 200, description = "Deleted", body = super::schema::PolicyVersion),
+        (status = 400, description = "An ambiguous prefix", body = super::schema::ErrorBody),
+        (status = 403, description = "The caller is not a sys_admin", body = super::schema::ErrorBody),
+        (status = 404, description = "No such policy version", body = super::schema::ErrorBody),
+        (status = 409, description = "The version is in use", body = super::schema::ErrorBody)
+    )
+)]
 pub async fn delete(
     State(app): State<Arc<App>>,
     Extension(caller): Extension<Caller>,
@@ -256,6 +389,16 @@ pub async fn delete(
 
 /// `GET /metrics`: Prometheus text. Outside authentication and the gate, so a
 /// scraper reads it in every maintenance state.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "metrics",
+    summary = "Prometheus metrics (no credentials, every state)",
+    security(()),
+    responses(
+        (status = 200, description = "Prometheus text exposition", content_type = "text/plain", body = String)
+    )
+)]
 pub async fn metrics(State(app): State<Arc<App>>) -> Response {
     let published = app.manager.published();
     let active = app.slots.active();

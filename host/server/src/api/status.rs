@@ -28,14 +28,42 @@ pub fn version_json() -> Value {
     })
 }
 
+#[utoipa::path(get, path = "/api/v3.1/version", tag = "manager", summary = "The version",
+    responses((status = 200, description = "OK", body = super::schema::Version)))]
 pub async fn version() -> Json<Value> {
     Json(version_json())
 }
 
+/// The same at the unversioned path the real client probes first, without credentials.
+#[utoipa::path(get, path = "/api/version", tag = "manager", summary = "The version (no credentials needed)",
+    security(()), responses((status = 200, description = "OK", body = super::schema::Version)))]
+pub async fn unversioned() -> Json<Value> {
+    Json(version_json())
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v3.1/ok",
+    tag = "manager",
+    summary = "Liveness (no credentials needed)",
+    security(()),
+    responses(
+        (status = 200, description = "OK", body = super::schema::Ok)
+    )
+)]
 pub async fn ok() -> Json<Value> {
     Json(json!({ "status": "OK" }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v3.1/status",
+    tag = "manager",
+    summary = "The manager's services",
+    responses(
+        (status = 200, description = "OK", body = super::schema::Status)
+    )
+)]
 pub async fn status(State(app): State<Arc<App>>) -> Json<Value> {
     let policy = app.slots.active();
     let db_ok = {
@@ -70,6 +98,15 @@ pub async fn status(State(app): State<Arc<App>>) -> Json<Value> {
     }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v3.1/provider/context",
+    tag = "manager",
+    summary = "The provider context (never set on drydock)",
+    responses(
+        (status = 404, description = "No such provider context (it is never set)", body = super::schema::ErrorBody)
+    )
+)]
 pub async fn provider_context() -> Result<Json<Value>> {
     Err(Error::NotFound("Provider context not set".into()))
 }
@@ -79,6 +116,17 @@ fn one_node(q: &QueryPairs, node: Value) -> Result<Json<Value>> {
     Ok(Json(list_response(vec![node], 1, &page)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v3.1/managers",
+    tag = "manager",
+    summary = "The manager nodes (one)",
+    params(super::schema::PageQuery),
+    responses(
+        (status = 200, description = "OK", body = super::schema::ManagerList),
+        (status = 400, description = "Bad paging parameters", body = super::schema::ErrorBody)
+    )
+)]
 pub async fn managers(State(app): State<Arc<App>>, q: QueryPairs) -> Result<Json<Value>> {
     one_node(&q, json!({
         "id": 1,
@@ -98,6 +146,17 @@ pub async fn managers(State(app): State<Arc<App>>, q: QueryPairs) -> Result<Json
     }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v3.1/brokers",
+    tag = "manager",
+    summary = "The message brokers (one, nominal)",
+    params(super::schema::PageQuery),
+    responses(
+        (status = 200, description = "OK", body = super::schema::BrokerList),
+        (status = 400, description = "Bad paging parameters", body = super::schema::ErrorBody)
+    )
+)]
 pub async fn brokers(State(app): State<Arc<App>>, q: QueryPairs) -> Result<Json<Value>> {
     one_node(&q, json!({
         "name": "drydock",
@@ -111,6 +170,17 @@ pub async fn brokers(State(app): State<Arc<App>>, q: QueryPairs) -> Result<Json<
     }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v3.1/db-nodes",
+    tag = "manager",
+    summary = "The database nodes (one)",
+    params(super::schema::PageQuery),
+    responses(
+        (status = 200, description = "OK", body = super::schema::DbNodeList),
+        (status = 400, description = "Bad paging parameters", body = super::schema::ErrorBody)
+    )
+)]
 pub async fn db_nodes(State(app): State<Arc<App>>, q: QueryPairs) -> Result<Json<Value>> {
     one_node(&q, json!({
         "name": "drydock-sqlite",

@@ -15,7 +15,7 @@ use drydock_gate::{Caller, Role};
 use crate::store::User;
 use crate::timestamp;
 
-fn user_json(u: &User) -> Value {
+pub(crate) fn user_json(u: &User) -> Value {
     json!({
         "username": u.username,
         // The real client's role names: `sys_admin` and `default`.
@@ -30,11 +30,17 @@ fn user_json(u: &User) -> Value {
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = NewUser)]
 pub struct CreateBody {
+    /// 1-128 characters, not all blank, no `:` and no control characters.
+    #[schema(max_length = 128, pattern = "^[^:\\x00-\\x1f\\x7f-\\x9f]*[^:\\s][^:\\x00-\\x1f\\x7f-\\x9f]*$")]
     username: String,
+    /// At least 5 characters.
+    #[schema(min_length = 5)]
     password: String,
     #[serde(default)]
+    #[schema(value_type = Option<super::schema::RoleRequest>)]
     role: Option<String>,
 }
 
@@ -45,12 +51,19 @@ fn parse_role(name: &str) -> Result<Role> {
 
 /// A new password, checked and hashed (off the runtime's workers: argon2 is slow).
 async fn hashed(password: String) -> Result<String> {
-    if password.len() < 5 {
+    if password.chars().count() < 5 {
         return Err(Error::BadRequest("`password` must be at least 5 characters".into()));
     }
     blocking(move || Ok(hash_password(&password)?)).await
 }
 
+#[utoipa::path(put, path = "/api/v3.1/users", tag = "users", summary = "Create a user",
+    request_body = CreateBody,
+    responses(
+        (status = 201, description = "Created", body = super::schema::User),
+        (status = 400, description = "A bad name, password or role", body = super::schema::ErrorBody),
+        (status = 403, description = "The caller is not a sys_admin", body = super::schema::ErrorBody),
+        (status = 409, description = "The user exists", body = super::schema::ErrorBody)))]
 pub async fn create(
     State(app): State<Arc<App>>,
     Extension(caller): Extension<Caller>,
@@ -59,7 +72,7 @@ pub async fn create(
 ) -> Result<(http::StatusCode, Json<Value>)> {
     require_admin(&caller, "create users")?;
     let name = body.username.trim();
-    if name.is_empty() || name.len() > 128 || name.contains(':') || name.chars().any(char::is_control) {
+    if name.is_empty() || name.chars().count() > 128 || name.contains(':') || name.chars().any(char::is_control) {
         return Err(Error::BadRequest(
             "`username` must be 1-128 printable characters without `:`".into(),
         ));
@@ -71,6 +84,34 @@ pub async fn create(
     Ok((http::StatusCode::CREATED, Json(user_json(&user))))
 }
 
+/// `POST /users`, as some clients send it: the same as `PUT`.
+#[utoipa::path(post, path = "/api/v3.1/users", tag = "users", summary = "Create a user (as `PUT`)",
+    request_body = CreateBody,
+    responses(
+        (status = 201, description = "Created", body = super::schema::User),
+        (status = 400, description = "A bad name, password or role", body = super::schema::ErrorBody),
+        (status = 403, description = "The caller is not a sys_admin", body = super::schema::ErrorBody),
+        (status = 409, description = "The user exists", body = super::schema::ErrorBody)))]
+pub async fn create_by_post(
+    state: State<Arc<App>>,
+    caller: Extension<Caller>,
+    admitted: Admitted,
+    body: JsonBody<CreateBody>,
+) -> Result<(http::StatusCode, Json<Value>)> {
+    create(state, caller, admitted, body).await
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v3.1/users",
+    tag = "users",
+    summary = "List users",
+    params(super::schema::PageQuery),
+    responses(
+        (status = 200, description = "OK", body = super::schema::UserList),
+        (status = 400, description = "Bad paging parameters", body = super::schema::ErrorBody)
+    )
+)]
 pub async fn list(State(app): State<Arc<App>>, q: QueryPairs) -> Result<Json<Value>> {
     let page = q.page(&["username", "created_at"])?;
     let users = blocking(move || app.manager.users()).await?;
@@ -84,6 +125,17 @@ pub async fn list(State(app): State<Arc<App>>, q: QueryPairs) -> Result<Json<Val
     Ok(Json(list_response(items, total, &page)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v3.1/users/{name}",
+    tag = "users",
+    summary = "One user",
+    params(("name" = String, Path, description = "The user name")),
+    responses(
+        (status = 200, description = "OK", body = super::schema::User),
+        (status = 404, description = "No such user", body = super::schema::ErrorBody)
+    )
+)]
 pub async fn get(State(app): State<Arc<App>>, Path(name): Path<String>) -> Result<Json<Value>> {
     let u = blocking(move || {
         app.manager.user(&name)?.ok_or_else(|| Error::NotFound(format!("Requested `User` with ID `{name}` was not found")))
@@ -92,18 +144,36 @@ pub async fn get(State(app): State<Arc<App>>, Path(name): Path<String>) -> Resul
     Ok(Json(user_json(&u)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = UserChange)]
 pub struct UpdateBody {
+    /// At least 5 characters.
     #[serde(default)]
+    #[schema(min_length = 5)]
     password: Option<String>,
     #[serde(default)]
+    #[schema(value_type = Option<super::schema::RoleRequest>)]
     role: Option<String>,
 }
 
 /// `POST /users/{name}` with `{"password": ...}` or `{"role": ...}` (the real
 /// client's `users.set_password` and `users.set_role`): sys_admin only. The user's
 /// cached credentials are forgotten at once.
+#[utoipa::path(
+    post,
+    path = "/api/v3.1/users/{name}",
+    tag = "users",
+    summary = "Change a user's password or role",
+    params(("name" = String, Path, description = "The user name")),
+    request_body = UpdateBody,
+    responses(
+        (status = 200, description = "Changed", body = super::schema::User),
+        (status = 400, description = "Nothing to change, or a bad password or role", body = super::schema::ErrorBody),
+        (status = 403, description = "The caller is not a sys_admin", body = super::schema::ErrorBody),
+        (status = 404, description = "No such user", body = super::schema::ErrorBody)
+    )
+)]
 pub async fn update(
     State(app): State<Arc<App>>,
     Extension(caller): Extension<Caller>,
@@ -129,6 +199,19 @@ pub async fn update(
 
 /// `DELETE /users/{name}`: sys_admin only, and not oneself (someone must stay able to
 /// change things). The user's cached credentials are forgotten at once.
+#[utoipa::path(
+    delete,
+    path = "/api/v3.1/users/{name}",
+    tag = "users",
+    summary = "Delete a user",
+    params(("name" = String, Path, description = "The user name")),
+    responses(
+        (status = 200, description = "Deleted", body = super::schema::User),
+        (status = 403, description = "The caller is not a sys_admin", body = super::schema::ErrorBody),
+        (status = 404, description = "No such user", body = super::schema::ErrorBody),
+        (status = 409, description = "A user cannot delete itself", body = super::schema::ErrorBody)
+    )
+)]
 pub async fn delete(
     State(app): State<Arc<App>>,
     Extension(caller): Extension<Caller>,

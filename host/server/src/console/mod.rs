@@ -15,12 +15,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Request, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use drydock_engine::Role;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 
@@ -108,22 +108,23 @@ fn form(body: &Bytes) -> HashMap<String, String> {
     form_urlencoded::parse(body).into_owned().collect()
 }
 
-/// The console's routes (mounted beside the API, outside the gate).
-pub fn router() -> Router<Arc<App>> {
-    Router::new()
-        .route("/console", get(home))
-        .route("/console/login", post(login))
-        .route("/console/logout", post(logout))
-        .route("/console/state", get(state_fragment))
-        .route("/console/shadow", get(shadow_fragment))
-        .route("/console/chart", get(chart_fragment))
-        .route("/console/controls", get(controls_fragment))
-        .route("/console/events", get(events))
-        .route("/console/maintenance/{action}", post(maintenance_action))
-        .route("/console/policies/upload", post(policy_upload))
-        .route("/console/policies/rollback", post(policy_rollback))
-        .route("/console/policies/shadow/stop", post(policy_shadow_stop))
-        .route("/console/policies/{id}/{action}", post(policy_action))
+/// The console's routes (mounted beside the API, outside the gate), described for
+/// the API's OpenAPI document like every other route.
+pub fn routes() -> OpenApiRouter<Arc<App>> {
+    OpenApiRouter::new()
+        .routes(routes!(home))
+        .routes(routes!(login))
+        .routes(routes!(logout))
+        .routes(routes!(state_fragment))
+        .routes(routes!(shadow_fragment))
+        .routes(routes!(chart_fragment))
+        .routes(routes!(controls_fragment))
+        .routes(routes!(events))
+        .routes(routes!(maintenance_action))
+        .routes(routes!(policy_upload))
+        .routes(routes!(policy_rollback))
+        .routes(routes!(policy_shadow_stop))
+        .routes(routes!(policy_action))
 }
 
 /// A page answer that is never cached (it shows live state and a CSRF token).
@@ -133,6 +134,7 @@ fn html(body: String) -> Response {
     r
 }
 
+#[utoipa::path(get, path = "/console", tag = "console", summary = "The console (the sign-in form when not signed in)", params(("notice" = Option<String>, Query, description = "A message to show")), security((), ("console_session" = [])), responses((status = 200, description = "The dashboard, or the sign-in form", content_type = "text/html", body = String)))]
 async fn home(State(app): State<Arc<App>>, headers: HeaderMap, req: Request) -> Response {
     let notice = req.uri().query().and_then(|q| {
         form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "notice").map(|(_, v)| v.into_owned())
@@ -147,6 +149,7 @@ async fn home(State(app): State<Arc<App>>, headers: HeaderMap, req: Request) -> 
     }
 }
 
+#[utoipa::path(post, path = "/console/login", tag = "console", summary = "Sign in", request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "Form fields: `username`, `password`"), security(()), responses((status = 303, description = "Signed in: the session cookie is set", headers(("Location" = String, description = "Where to go next"))), (status = 401, description = "Wrong user name or password", content_type = "text/html", body = String), (status = 503, description = "No turn to check the password now; try again", content_type = "text/html", body = String)))]
 async fn login(State(app): State<Arc<App>>, body: Bytes) -> Response {
     let f = form(&body);
     let (user, password) = (f.get("username").cloned().unwrap_or_default(), f.get("password").cloned().unwrap_or_default());
@@ -163,6 +166,7 @@ async fn login(State(app): State<Arc<App>>, body: Bytes) -> Response {
     }
 }
 
+#[utoipa::path(post, path = "/console/logout", tag = "console", summary = "Sign out", security((), ("console_session" = [])), responses((status = 303, description = "Signed out: the session cookie is cleared", headers(("Location" = String, description = "Where to go next")))))]
 async fn logout(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     app.console.sessions.close(&headers);
     let mut r = Redirect::to("/console").into_response();
@@ -199,6 +203,7 @@ fn done(outcome: Result<String, Error>) -> Response {
     Redirect::to(&format!("/console?{q}")).into_response()
 }
 
+#[utoipa::path(get, path = "/console/state", tag = "console", summary = "The maintenance part of the dashboard", security(("console_session" = [])), responses((status = 200, description = "An HTML fragment", content_type = "text/html", body = String), (status = 401, description = "Not signed in", content_type = "text/plain", body = String)))]
 async fn state_fragment(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     dashboard_fragment(&app, &headers, |d, _| page::state(d)).await
 }
@@ -216,6 +221,7 @@ async fn dashboard_fragment(app: &Arc<App>, headers: &HeaderMap, render: fn(&pag
     }
 }
 
+#[utoipa::path(get, path = "/console/shadow", tag = "console", summary = "The shadow report part of the dashboard", security(("console_session" = [])), responses((status = 200, description = "An HTML fragment", content_type = "text/html", body = String), (status = 401, description = "Not signed in", content_type = "text/plain", body = String)))]
 async fn shadow_fragment(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     if let Err(r) = viewer(&app, &headers) {
         return r;
@@ -224,6 +230,7 @@ async fn shadow_fragment(State(app): State<Arc<App>>, headers: HeaderMap) -> Res
 }
 
 /// A bare `change` event whenever the state moves; the page fetches the fragment.
+#[utoipa::path(get, path = "/console/events", tag = "console", summary = "A `change` event whenever the state moves", security(("console_session" = [])), responses((status = 200, description = "Server-sent events", content_type = "text/event-stream", body = String), (status = 401, description = "Not signed in", content_type = "text/plain", body = String), (status = 503, description = "Too many clients follow the events already", body = crate::api::schema::ErrorBody)))]
 async fn events(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     if let Err(r) = viewer(&app, &headers) {
         return r;
@@ -247,6 +254,7 @@ async fn events(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response()
 }
 
+#[utoipa::path(post, path = "/console/maintenance/{action}", tag = "console", summary = "Activate or deactivate maintenance mode", params(("action" = String, Path, description = "`activate` or `deactivate`")), request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "Form fields: `csrf`; for `activate` also `reason`, `until`, `deadline`, `on_deadline`"), security(("console_session" = [])), responses((status = 303, description = "Back to the console, with a notice saying how it went", headers(("Location" = String, description = "Where to go next"))), (status = 401, description = "Not signed in", content_type = "text/plain", body = String), (status = 403, description = "Not a sys_admin's session, or without its CSRF token", content_type = "text/plain", body = String)))]
 async fn maintenance_action(State(app): State<Arc<App>>, headers: HeaderMap, Path(action): Path<String>, body: Bytes) -> Response {
     let f = form(&body);
     let session = match changer(&app, &headers, &f) {
@@ -276,6 +284,7 @@ async fn maintenance_action(State(app): State<Arc<App>>, headers: HeaderMap, Pat
     done(outcome)
 }
 
+#[utoipa::path(post, path = "/console/policies/{id}/{action}", tag = "console", summary = "Activate or shadow a policy version", params(("id" = String, Path, description = "The policy version"), ("action" = String, Path, description = "`activate` or `shadow`")), request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "Form fields: `csrf`"), security(("console_session" = [])), responses((status = 303, description = "Back to the console, with a notice saying how it went", headers(("Location" = String, description = "Where to go next"))), (status = 401, description = "Not signed in", content_type = "text/plain", body = String), (status = 403, description = "Not a sys_admin's session, or without its CSRF token", content_type = "text/plain", body = String)))]
 async fn policy_action(State(app): State<Arc<App>>, headers: HeaderMap, Path((id, action)): Path<(String, String)>, body: Bytes) -> Response {
     let f = form(&body);
     let session = match changer(&app, &headers, &f) {
@@ -292,6 +301,7 @@ async fn policy_action(State(app): State<Arc<App>>, headers: HeaderMap, Path((id
     done(outcome)
 }
 
+#[utoipa::path(post, path = "/console/policies/rollback", tag = "console", summary = "Roll the policy back", request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "Form fields: `csrf`"), security(("console_session" = [])), responses((status = 303, description = "Back to the console, with a notice saying how it went", headers(("Location" = String, description = "Where to go next"))), (status = 401, description = "Not signed in", content_type = "text/plain", body = String), (status = 403, description = "Not a sys_admin's session, or without its CSRF token", content_type = "text/plain", body = String)))]
 async fn policy_rollback(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
     let f = form(&body);
     let session = match changer(&app, &headers, &f) {
@@ -302,6 +312,7 @@ async fn policy_rollback(State(app): State<Arc<App>>, headers: HeaderMap, body: 
     done(blocking(move || app.policies.rollback(&session.username).map(|s| format!("Rolled back: {} decides now.", s.active.label()))).await)
 }
 
+#[utoipa::path(post, path = "/console/policies/shadow/stop", tag = "console", summary = "Stop shadowing", request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "Form fields: `csrf`"), security(("console_session" = [])), responses((status = 303, description = "Back to the console, with a notice saying how it went", headers(("Location" = String, description = "Where to go next"))), (status = 401, description = "Not signed in", content_type = "text/plain", body = String), (status = 403, description = "Not a sys_admin's session, or without its CSRF token", content_type = "text/plain", body = String)))]
 async fn policy_shadow_stop(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
     let f = form(&body);
     let session = match changer(&app, &headers, &f) {
@@ -314,6 +325,7 @@ async fn policy_shadow_stop(State(app): State<Arc<App>>, headers: HeaderMap, bod
 
 /// The upload form's script posts the file's bytes as they are, with the session's
 /// token in `X-CSRF-Token`; the answer is the server's own words (shown on the page).
+#[utoipa::path(post, path = "/console/policies/upload", tag = "console", summary = "Upload a policy component", params(("X-CSRF-Token" = String, Header, description = "The session's CSRF token")), request_body(content = Vec<u8>, content_type = "application/wasm", description = "The component's bytes"), security(("console_session" = [])), responses((status = 200, description = "Stored (the text says which version)", content_type = "text/plain", body = String), (status = 400, description = "Refused (the text says why)", content_type = "text/plain", body = String), (status = 401, description = "Not signed in", content_type = "text/plain", body = String), (status = 403, description = "Not a sys_admin's session, or without its CSRF token", content_type = "text/plain", body = String)))]
 async fn policy_upload(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
     let token = headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
     let f = HashMap::from([("csrf".to_string(), token)]);
@@ -334,6 +346,7 @@ async fn policy_upload(State(app): State<Arc<App>>, headers: HeaderMap, body: By
 /// The chart: decisions and faults per second, by version, over the last minutes.
 /// Sampled when the page asks (every few seconds while it is open), so a host nobody
 /// watches does no work for it.
+#[utoipa::path(get, path = "/console/chart", tag = "console", summary = "The decisions chart", security(("console_session" = [])), responses((status = 200, description = "An SVG chart in an HTML fragment", content_type = "text/html", body = String), (status = 401, description = "Not signed in", content_type = "text/plain", body = String)))]
 async fn chart_fragment(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     if let Err(r) = viewer(&app, &headers) {
         return r;
@@ -342,6 +355,7 @@ async fn chart_fragment(State(app): State<Arc<App>>, headers: HeaderMap) -> Resp
     html(app.console.chart.render())
 }
 
+#[utoipa::path(get, path = "/console/controls", tag = "console", summary = "The maintenance controls", security(("console_session" = [])), responses((status = 200, description = "An HTML fragment", content_type = "text/html", body = String), (status = 401, description = "Not signed in", content_type = "text/plain", body = String)))]
 async fn controls_fragment(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     dashboard_fragment(&app, &headers, page::controls).await
 }
