@@ -44,3 +44,6 @@ fi
 
 step "interop: the real Cloudify CLI (PyPI cloudify==7.0.5) against drydock"
 scripts/interop.sh
+
+step "API fuzzing: schemathesis from the OpenAPI document, in every maintenance state (scripts/api-fuzz.sh --long runs longer)"
+scripts/api-fuzz.sh

@@ -121,7 +121,7 @@ pub async fn get(State(app): State<Arc<App>>, Path(id): Path<String>) -> Result<
     path = "/api/v3.1/deployments",
     tag = "deployments",
     summary = "List deployments",
-    params(super::schema::PageQuery),
+    params(super::schema::PageQuery, super::schema::DeploymentSort),
     responses(
         (status = 200, description = "OK", body = super::schema::DeploymentList),
         (status = 400, description = "Bad paging parameters", body = super::schema::ErrorBody)

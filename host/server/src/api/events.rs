@@ -39,7 +39,7 @@ pub(crate) fn event_json(e: &Event, deployment_id: Option<&str>, workflow_id: &s
     path = "/api/v3.1/events",
     tag = "events",
     summary = "An execution's events",
-    params(super::schema::PageQuery, super::schema::EventFilter),
+    params(super::schema::PageQuery, super::schema::EventSort, super::schema::EventFilter),
     responses(
         (status = 200, description = "OK", body = super::schema::EventList),
         (status = 400, description = "No `execution_id`, or bad paging parameters", body = super::schema::ErrorBody),

@@ -106,7 +106,7 @@ pub async fn start(
     path = "/api/v3.1/executions",
     tag = "executions",
     summary = "List executions",
-    params(super::schema::PageQuery, super::schema::ExecutionFilter),
+    params(super::schema::PageQuery, super::schema::ExecutionSort, super::schema::ExecutionFilter),
     responses(
         (status = 200, description = "OK", body = super::schema::ExecutionList),
         (status = 400, description = "Bad paging parameters or an unknown status", body = super::schema::ErrorBody)

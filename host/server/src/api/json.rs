@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use crate::error::Error;
 use crate::store::Page;
 
-/// A JSON body. An empty body reads as `{}` (the real client posts some actions
+/// A JSON body. An empty body (or `null`) reads as `{}` (the real client posts some actions
 /// without one); any other content type than JSON is refused with 415.
 pub struct JsonBody<T>(pub T);
 
@@ -34,11 +34,23 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
                 Error::BadRequest(format!("Cannot read the request body: {rej}"))
             }
         })?;
-        let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &bytes };
+        // Where a body is optional, none and JSON `null` both mean "nothing given".
+        let text = bytes.trim_ascii();
+        let bytes: &[u8] = if text.is_empty() || text == b"null" { b"{}" } else { &bytes };
         serde_json::from_slice(bytes)
             .map(JsonBody)
             .map_err(|e| Error::BadRequest(format!("Invalid JSON body: {e}")))
     }
+}
+
+/// A count from a query (`_size`, `_offset`): digits only; any number of them, a
+/// count too large for `u32` reads as `u32::MAX` (lists cap it anyway), so the
+/// document can say "an integer ≥ 0" and mean it.
+pub fn count(key: &str, v: &str) -> Result<u32, Error> {
+    if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Error::BadRequest(format!("`{key}` must be a non-negative integer, got `{v}`")));
+    }
+    Ok(v.parse::<u32>().unwrap_or(u32::MAX))
 }
 
 /// The raw query string as ordered key/value pairs (keys may repeat: `type=a&type=b`).
@@ -59,9 +71,7 @@ impl QueryPairs {
         let num = |key: &str, default: u32| -> Result<u32, Error> {
             match self.get(key).filter(|v| !v.is_empty()) {
                 None => Ok(default),
-                Some(v) => v
-                    .parse::<u32>()
-                    .map_err(|_| Error::BadRequest(format!("`{key}` must be a non-negative integer, got `{v}`"))),
+                Some(v) => count(key, v),
             }
         };
         let offset = num("_offset", 0)?;

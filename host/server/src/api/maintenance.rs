@@ -86,6 +86,11 @@ pub struct PlanBody {
     pub on_deadline: Option<String>,
 }
 
+/// `POST /maintenance/deactivate` takes no body (or `{}`).
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Nothing {}
+
 /// A reason as an operator may give it: trimmed, non-empty, short, one line of text.
 pub fn parse_reason(reason: Option<&str>) -> Result<Option<String>> {
     let Some(reason) = reason.map(str::trim).filter(|r| !r.is_empty()) else { return Ok(None) };
@@ -178,7 +183,11 @@ pub async fn action(
             let plan = body.parse()?;
             blocking(move || app.manager.activate(&username, &plan, admitted.get())).await?
         }
-        "deactivate" => blocking(move || app.manager.deactivate(&username, admitted.get())).await?,
+        "deactivate" => {
+            // No fields: a plan (or anything else) sent here is a mistake, not ignored.
+            let JsonBody(Nothing {}) = JsonBody::<Nothing>::from_request(req, &()).await?;
+            blocking(move || app.manager.deactivate(&username, admitted.get())).await?
+        }
         other => {
             return Err(Error::BadRequest(format!(
                 "Invalid action: {other}, Valid action values are: ['activate', 'deactivate']"
@@ -215,7 +224,8 @@ pub async fn history(State(app): State<Arc<App>>, query: QueryPairs) -> Result<J
 #[serde(deny_unknown_fields)]
 #[schema(as = MaintenanceWindow)]
 pub struct WindowBody {
-    /// When it starts: an RFC 3339 time or a duration from now (`2h`). Required.
+    /// When it starts: an RFC 3339 time or a duration from now (`2h`).
+    #[schema(value_type = String, required = true)]
     pub at: Option<String>,
     pub until: Option<String>,
     pub reason: Option<String>,

@@ -27,6 +27,11 @@ fn plausible_id(id: &str) -> bool {
 
 pub async fn verify(State(app): State<Arc<App>>, mut req: Request<Body>, next: Next) -> Response {
     let Some(value) = req.headers().get(PARENT_HEADER) else { return next.run(req).await };
+    // Only a new execution has a parent; elsewhere the header means nothing (and a
+    // method the route lacks must still be its 405, not a 400 about the header).
+    if req.method() != http::Method::POST {
+        return next.run(req).await;
+    }
     // Unauthenticated: the route's own check answers 401.
     let Some(caller) = req.extensions().get::<Caller>().cloned() else { return next.run(req).await };
     let id = match value.to_str() {

@@ -179,9 +179,9 @@ pub async fn active(State(app): State<Arc<App>>) -> Result<Json<Value>> {
 )]
 pub async fn history(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>, q: QueryPairs) -> Result<Json<Value>> {
     require_admin(&caller, "read the policy history")?;
-    let size = match q.get("_size") {
+    let size = match q.get("_size").filter(|v| !v.is_empty()) {
         None => 100,
-        Some(v) => v.parse::<u32>().map_err(|_| Error::BadRequest(format!("`_size` must be a non-negative integer, got `{v}`")))?,
+        Some(v) => super::json::count("_size", v)?,
     };
     let items: Vec<Value> = app
         .policies
@@ -354,9 +354,9 @@ pub async fn shadow_report(
     q: QueryPairs,
 ) -> Result<Json<Value>> {
     require_admin(&caller, "read the shadow report")?;
-    let recent = match q.get("_size") {
+    let recent = match q.get("_size").filter(|v| !v.is_empty()) {
         None => RECENT_DISAGREEMENTS,
-        Some(v) => v.parse::<usize>().map_err(|_| Error::BadRequest(format!("`_size` must be a non-negative integer, got `{v}`")))?,
+        Some(v) => super::json::count("_size", v)? as usize,
     };
     let report = app.policies.shadow_report(recent);
     Ok(Json(report_json(report.as_ref(), &app.policies.state())))

@@ -579,17 +579,38 @@ pub enum RoleRequest {
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// How many items to skip.
+    #[param(schema_with = count)]
     pub _offset: Option<u32>,
-    /// How many items to return: 1,000 by default, at most 10,000.
+    /// How many items to return: 1,000 by default; more than 10,000 reads as 10,000.
+    #[param(schema_with = count)]
     pub _size: Option<u32>,
-    /// A field to sort by (which ones depends on the list), `-` before it for descending.
-    pub _sort: Option<String>,
 }
+
+/// `_sort`: one of the list's sortable fields, `-` before it for descending.
+macro_rules! sort {
+    ($name:ident, $pattern:literal) => {
+        #[derive(Deserialize, utoipa::IntoParams)]
+        #[into_params(parameter_in = Query)]
+        pub struct $name {
+            /// A field to sort by, `-` before it for descending (`+` or nothing: ascending);
+            /// empty is the same as absent.
+            #[param(pattern = $pattern)]
+            pub _sort: Option<String>,
+        }
+    };
+}
+
+sort!(DeploymentSort, "^([-+]?(created_at|updated_at|id|blueprint_id))?$");
+sort!(ExecutionSort, "^([-+]?(created_at|started_at|ended_at|id|status|workflow_id|deployment_id))?$");
+sort!(EventSort, "^([-+]?(reported_timestamp|timestamp|@timestamp|id))?$");
+sort!(UserSort, "^([-+]?(username|created_at))?$");
+sort!(NodeSort, "^([-+]?(id|name|hostname))?$");
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SizeQuery {
     /// How many entries to return, newest first.
+    #[param(schema_with = count)]
     pub _size: Option<u32>,
 }
 
@@ -626,6 +647,7 @@ pub struct ParentHeader {
     /// A started execution this one is a step of (the caller's own, or any for a
     /// sys_admin): the default policy then admits it while maintenance is activating.
     #[serde(rename = "X-Drydock-Parent-Execution")]
+    #[param(pattern = "\\S")]
     pub parent: Option<String>,
 }
 
@@ -635,6 +657,17 @@ pub struct DeploymentId {
     /// The new deployment's id: letters, digits, `-`, `_`, `.` or `@`.
     #[param(pattern = "^[A-Za-z0-9._@-]{1,256}$")]
     pub id: String,
+}
+
+/// A count in a query: any integer ≥ 0 (no `format`: the server takes any size), or
+/// empty, which is the same as absent.
+pub fn count() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::schema::{AnyOfBuilder, ObjectBuilder, Schema, Type};
+    let any_of = AnyOfBuilder::new()
+        .item(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(0)))
+        .item(ObjectBuilder::new().schema_type(Type::String).max_length(Some(0)))
+        .build();
+    utoipa::openapi::RefOr::T(Schema::AnyOf(any_of))
 }
 
 /// A boolean, or as the real client sends some: `"true"`, `"false"` (any case) or `""`.

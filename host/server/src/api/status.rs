@@ -121,7 +121,7 @@ fn one_node(q: &QueryPairs, node: Value) -> Result<Json<Value>> {
     path = "/api/v3.1/managers",
     tag = "manager",
     summary = "The manager nodes (one)",
-    params(super::schema::PageQuery),
+    params(super::schema::PageQuery, super::schema::NodeSort),
     responses(
         (status = 200, description = "OK", body = super::schema::ManagerList),
         (status = 400, description = "Bad paging parameters", body = super::schema::ErrorBody)
@@ -151,7 +151,7 @@ pub async fn managers(State(app): State<Arc<App>>, q: QueryPairs) -> Result<Json
     path = "/api/v3.1/brokers",
     tag = "manager",
     summary = "The message brokers (one, nominal)",
-    params(super::schema::PageQuery),
+    params(super::schema::PageQuery, super::schema::NodeSort),
     responses(
         (status = 200, description = "OK", body = super::schema::BrokerList),
         (status = 400, description = "Bad paging parameters", body = super::schema::ErrorBody)
@@ -175,7 +175,7 @@ pub async fn brokers(State(app): State<Arc<App>>, q: QueryPairs) -> Result<Json<
     path = "/api/v3.1/db-nodes",
     tag = "manager",
     summary = "The database nodes (one)",
-    params(super::schema::PageQuery),
+    params(super::schema::PageQuery, super::schema::NodeSort),
     responses(
         (status = 200, description = "OK", body = super::schema::DbNodeList),
         (status = 400, description = "Bad paging parameters", body = super::schema::ErrorBody)

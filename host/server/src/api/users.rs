@@ -34,7 +34,7 @@ pub(crate) fn user_json(u: &User) -> Value {
 #[schema(as = NewUser)]
 pub struct CreateBody {
     /// 1-128 characters, not all blank, no `:` and no control characters.
-    #[schema(max_length = 128, pattern = "^[^:\\x00-\\x1f\\x7f-\\x9f]*[^:\\s][^:\\x00-\\x1f\\x7f-\\x9f]*$")]
+    #[schema(max_length = 128, pattern = "^[^:\\x00-\\x1f\\x7f-\\x9f]*[^:\\s\\x00-\\x1f\\x7f-\\x9f][^:\\x00-\\x1f\\x7f-\\x9f]*$")]
     username: String,
     /// At least 5 characters.
     #[schema(min_length = 5)]
@@ -106,7 +106,7 @@ pub async fn create_by_post(
     path = "/api/v3.1/users",
     tag = "users",
     summary = "List users",
-    params(super::schema::PageQuery),
+    params(super::schema::PageQuery, super::schema::UserSort),
     responses(
         (status = 200, description = "OK", body = super::schema::UserList),
         (status = 400, description = "Bad paging parameters", body = super::schema::ErrorBody)

@@ -108,6 +108,36 @@ fn form(body: &Bytes) -> HashMap<String, String> {
     form_urlencoded::parse(body).into_owned().collect()
 }
 
+/// The console's forms, as the document describes them (the handlers read the
+/// fields by name).
+mod forms {
+    #![allow(dead_code)] // described, never built: the handlers read fields by name
+    #[derive(utoipa::ToSchema)]
+    #[schema(as = ConsoleSignIn)]
+    pub struct SignIn {
+        pub username: String,
+        pub password: String,
+    }
+
+    /// Every change carries the session's CSRF token.
+    #[derive(utoipa::ToSchema)]
+    #[schema(as = ConsoleChange)]
+    pub struct Change {
+        pub csrf: String,
+    }
+
+    /// `activate` also reads the plan (blank fields are absent).
+    #[derive(utoipa::ToSchema)]
+    #[schema(as = ConsoleMaintenance)]
+    pub struct Maintenance {
+        pub csrf: String,
+        pub reason: Option<String>,
+        pub until: Option<String>,
+        pub deadline: Option<String>,
+        pub on_deadline: Option<String>,
+    }
+}
+
 /// The console's routes (mounted beside the API, outside the gate), described for
 /// the API's OpenAPI document like every other route.
 pub fn routes() -> OpenApiRouter<Arc<App>> {
@@ -149,7 +179,7 @@ async fn home(State(app): State<Arc<App>>, headers: HeaderMap, req: Request) -> 
     }
 }
 
-#[utoipa::path(post, path = "/console/login", tag = "console", summary = "Sign in", request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "Form fields: `username`, `password`"), security(()), responses((status = 303, description = "Signed in: the session cookie is set", headers(("Location" = String, description = "Where to go next"))), (status = 401, description = "Wrong user name or password", content_type = "text/html", body = String), (status = 503, description = "No turn to check the password now; try again", content_type = "text/html", body = String)))]
+#[utoipa::path(post, path = "/console/login", tag = "console", summary = "Sign in", request_body(content = forms::SignIn, content_type = "application/x-www-form-urlencoded"), security(()), responses((status = 303, description = "Signed in: the session cookie is set", headers(("Location" = String, description = "Where to go next"))), (status = 401, description = "Wrong user name or password", content_type = "text/html", body = String), (status = 503, description = "No turn to check the password now; try again", content_type = "text/html", body = String)))]
 async fn login(State(app): State<Arc<App>>, body: Bytes) -> Response {
     let f = form(&body);
     let (user, password) = (f.get("username").cloned().unwrap_or_default(), f.get("password").cloned().unwrap_or_default());
@@ -254,7 +284,7 @@ async fn events(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response()
 }
 
-#[utoipa::path(post, path = "/console/maintenance/{action}", tag = "console", summary = "Activate or deactivate maintenance mode", params(("action" = String, Path, description = "`activate` or `deactivate`")), request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "Form fields: `csrf`; for `activate` also `reason`, `until`, `deadline`, `on_deadline`"), security(("console_session" = [])), responses((status = 303, description = "Back to the console, with a notice saying how it went", headers(("Location" = String, description = "Where to go next"))), (status = 401, description = "Not signed in", content_type = "text/plain", body = String), (status = 403, description = "Not a sys_admin's session, or without its CSRF token", content_type = "text/plain", body = String)))]
+#[utoipa::path(post, path = "/console/maintenance/{action}", tag = "console", summary = "Activate or deactivate maintenance mode", params(("action" = String, Path, description = "`activate` or `deactivate`")), request_body(content = forms::Maintenance, content_type = "application/x-www-form-urlencoded"), security(("console_session" = [])), responses((status = 303, description = "Back to the console, with a notice saying how it went", headers(("Location" = String, description = "Where to go next"))), (status = 401, description = "Not signed in", content_type = "text/plain", body = String), (status = 403, description = "Not a sys_admin's session, or without its CSRF token", content_type = "text/plain", body = String)))]
 async fn maintenance_action(State(app): State<Arc<App>>, headers: HeaderMap, Path(action): Path<String>, body: Bytes) -> Response {
     let f = form(&body);
     let session = match changer(&app, &headers, &f) {
@@ -284,7 +314,7 @@ async fn maintenance_action(State(app): State<Arc<App>>, headers: HeaderMap, Pat
     done(outcome)
 }
 
-#[utoipa::path(post, path = "/console/policies/{id}/{action}", tag = "console", summary = "Activate or shadow a policy version", params(("id" = String, Path, description = "The policy version"), ("action" = String, Path, description = "`activate` or `shadow`")), request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "Form fields: `csrf`"), security(("console_session" = [])), responses((status = 303, description = "Back to the console, with a notice saying how it went", headers(("Location" = String, description = "Where to go next"))), (status = 401, description = "Not signed in", content_type = "text/plain", body = String), (status = 403, description = "Not a sys_admin's session, or without its CSRF token", content_type = "text/plain", body = String)))]
+#[utoipa::path(post, path = "/console/policies/{id}/{action}", tag = "console", summary = "Activate or shadow a policy version", params(("id" = String, Path, description = "The policy version"), ("action" = String, Path, description = "`activate` or `shadow`")), request_body(content = forms::Change, content_type = "application/x-www-form-urlencoded"), security(("console_session" = [])), responses((status = 303, description = "Back to the console, with a notice saying how it went", headers(("Location" = String, description = "Where to go next"))), (status = 401, description = "Not signed in", content_type = "text/plain", body = String), (status = 403, description = "Not a sys_admin's session, or without its CSRF token", content_type = "text/plain", body = String)))]
 async fn policy_action(State(app): State<Arc<App>>, headers: HeaderMap, Path((id, action)): Path<(String, String)>, body: Bytes) -> Response {
     let f = form(&body);
     let session = match changer(&app, &headers, &f) {
@@ -301,7 +331,7 @@ async fn policy_action(State(app): State<Arc<App>>, headers: HeaderMap, Path((id
     done(outcome)
 }
 
-#[utoipa::path(post, path = "/console/policies/rollback", tag = "console", summary = "Roll the policy back", request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "Form fields: `csrf`"), security(("console_session" = [])), responses((status = 303, description = "Back to the console, with a notice saying how it went", headers(("Location" = String, description = "Where to go next"))), (status = 401, description = "Not signed in", content_type = "text/plain", body = String), (status = 403, description = "Not a sys_admin's session, or without its CSRF token", content_type = "text/plain", body = String)))]
+#[utoipa::path(post, path = "/console/policies/rollback", tag = "console", summary = "Roll the policy back", request_body(content = forms::Change, content_type = "application/x-www-form-urlencoded"), security(("console_session" = [])), responses((status = 303, description = "Back to the console, with a notice saying how it went", headers(("Location" = String, description = "Where to go next"))), (status = 401, description = "Not signed in", content_type = "text/plain", body = String), (status = 403, description = "Not a sys_admin's session, or without its CSRF token", content_type = "text/plain", body = String)))]
 async fn policy_rollback(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
     let f = form(&body);
     let session = match changer(&app, &headers, &f) {
@@ -312,7 +342,7 @@ async fn policy_rollback(State(app): State<Arc<App>>, headers: HeaderMap, body: 
     done(blocking(move || app.policies.rollback(&session.username).map(|s| format!("Rolled back: {} decides now.", s.active.label()))).await)
 }
 
-#[utoipa::path(post, path = "/console/policies/shadow/stop", tag = "console", summary = "Stop shadowing", request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "Form fields: `csrf`"), security(("console_session" = [])), responses((status = 303, description = "Back to the console, with a notice saying how it went", headers(("Location" = String, description = "Where to go next"))), (status = 401, description = "Not signed in", content_type = "text/plain", body = String), (status = 403, description = "Not a sys_admin's session, or without its CSRF token", content_type = "text/plain", body = String)))]
+#[utoipa::path(post, path = "/console/policies/shadow/stop", tag = "console", summary = "Stop shadowing", request_body(content = forms::Change, content_type = "application/x-www-form-urlencoded"), security(("console_session" = [])), responses((status = 303, description = "Back to the console, with a notice saying how it went", headers(("Location" = String, description = "Where to go next"))), (status = 401, description = "Not signed in", content_type = "text/plain", body = String), (status = 403, description = "Not a sys_admin's session, or without its CSRF token", content_type = "text/plain", body = String)))]
 async fn policy_shadow_stop(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
     let f = form(&body);
     let session = match changer(&app, &headers, &f) {
@@ -325,7 +355,7 @@ async fn policy_shadow_stop(State(app): State<Arc<App>>, headers: HeaderMap, bod
 
 /// The upload form's script posts the file's bytes as they are, with the session's
 /// token in `X-CSRF-Token`; the answer is the server's own words (shown on the page).
-#[utoipa::path(post, path = "/console/policies/upload", tag = "console", summary = "Upload a policy component", params(("X-CSRF-Token" = String, Header, description = "The session's CSRF token")), request_body(content = Vec<u8>, content_type = "application/wasm", description = "The component's bytes"), security(("console_session" = [])), responses((status = 200, description = "Stored (the text says which version)", content_type = "text/plain", body = String), (status = 400, description = "Refused (the text says why)", content_type = "text/plain", body = String), (status = 401, description = "Not signed in", content_type = "text/plain", body = String), (status = 403, description = "Not a sys_admin's session, or without its CSRF token", content_type = "text/plain", body = String)))]
+#[utoipa::path(post, path = "/console/policies/upload", tag = "console", summary = "Upload a policy component", params(("X-CSRF-Token" = String, Header, description = "The session's CSRF token")), request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The component's bytes"), security(("console_session" = [])), responses((status = 200, description = "Stored (the text says which version)", content_type = "text/plain", body = String), (status = 400, description = "Refused (the text says why)", content_type = "text/plain", body = String), (status = 401, description = "Not signed in", content_type = "text/plain", body = String), (status = 403, description = "Not a sys_admin's session, or without its CSRF token", content_type = "text/plain", body = String)))]
 async fn policy_upload(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
     let token = headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
     let f = HashMap::from([("csrf".to_string(), token)]);
