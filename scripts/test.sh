@@ -47,3 +47,6 @@ scripts/interop.sh
 
 step "API fuzzing: schemathesis from the OpenAPI document, in every maintenance state (scripts/api-fuzz.sh --long runs longer)"
 scripts/api-fuzz.sh
+
+step "cargo fuzz: a smoke run of each fuzz target (scripts/fuzz.sh --long runs longer)"
+scripts/fuzz.sh

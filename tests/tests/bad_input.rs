@@ -194,3 +194,40 @@ fn refusals_before_the_body_is_read_keep_the_connection_usable() {
         ["HTTP/1.1 403 Forbidden", "HTTP/1.1 200 OK", "HTTP/1.1 401 Unauthorized", "HTTP/1.1 200 OK"]
     );
 }
+
+/// What schemathesis found (scripts/api-fuzz.sh), each answered as the document says now.
+#[test]
+fn what_the_api_fuzzer_found() {
+    let s = Server::start();
+    let admin = s.admin();
+
+    // A count too large for 32 bits is still a count (lists cap it), not a 400.
+    let r = admin.get("/api/v3.1/executions?_size=99999999999&_offset=99999999999");
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["metadata"]["pagination"]["size"], 10_000);
+    error(&admin.get("/api/v3.1/executions?_size=-1"), 400, "bad_parameters_error");
+    error(&admin.get("/api/v3.1/executions?_size=%2B5"), 400, "bad_parameters_error");
+    // An empty `_size` is absent, on every list (the policy lists refused it).
+    assert_eq!(admin.get("/api/v3.1/policies/history?_size=").status, 200);
+    assert_eq!(admin.get("/api/v3.1/policies/shadow?_size=").status, 200);
+
+    // Deactivate takes no fields: a plan sent to it was silently ignored.
+    let r = admin.req("POST", "/api/v3.1/maintenance/deactivate").json(&json!({"reason": "oops"})).send();
+    error(&r, 400, "bad_parameters_error");
+    assert_eq!(admin.req("POST", "/api/v3.1/maintenance/deactivate").send().status, 304);
+
+    // JSON `null` where a body is optional is no body, as an empty one always was.
+    let r = admin.req("PUT", "/api/v3.1/deployments/from-null").header("Content-Type", "application/json").body("null").send();
+    assert_eq!(r.status, 201, "{}", r.text);
+
+    // The parent-execution header on a method the route lacks: still the 405.
+    let r = admin.req("PUT", "/api/v3.1/executions").header("X-Drydock-Parent-Execution", "0").json(&json!({})).send();
+    error(&r, 405, "method_not_allowed_error");
+
+    // Lengths are in characters, as the document says, not bytes.
+    let name = "é".repeat(100);
+    let r = admin.put("/api/v3.1/users", &json!({"username": name, "password": "secret-enough"}));
+    assert_eq!(r.status, 201, "{}", r.text);
+    let r = admin.put("/api/v3.1/users", &json!({"username": "short-pw", "password": "ééé"}));
+    error(&r, 400, "bad_parameters_error");
+}

@@ -111,6 +111,60 @@ pub struct Reply {
     pub retry_after: Option<String>,
 }
 
+/// A response body as the commands read it: JSON when it is JSON, else its text;
+/// `Null` when empty.
+pub fn decode_body(text: String) -> Value {
+    if text.trim().is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    }
+}
+
+/// Server-sent events, read a line at a time (the stream of `maintenance-mode watch`
+/// and `activate --wait`): each blank line ends an event, given as its name (default
+/// `message`) and its data, as JSON when it is JSON.
+#[derive(Debug)]
+pub struct EventStream {
+    event: String,
+    data: String,
+}
+
+impl Default for EventStream {
+    fn default() -> Self {
+        EventStream { event: "message".into(), data: String::new() }
+    }
+}
+
+/// An event's data may not grow without bound: a server that never ends one is cut off here.
+pub const MAX_EVENT_BYTES: usize = 1 << 20;
+
+impl EventStream {
+    pub fn line(&mut self, line: &str) -> Option<(String, Value)> {
+        if line.is_empty() {
+            let done = (!self.data.is_empty()).then(|| {
+                let data = std::mem::take(&mut self.data);
+                let value = serde_json::from_str(&data).unwrap_or(Value::String(data));
+                (std::mem::replace(&mut self.event, "message".into()), value)
+            });
+            self.data.clear();
+            return done;
+        }
+        if let Some(v) = line.strip_prefix("event:") {
+            self.event = v.trim().to_string();
+        } else if let Some(v) = line.strip_prefix("data:") {
+            let v = v.strip_prefix(' ').unwrap_or(v);
+            if self.data.len() + v.len() < MAX_EVENT_BYTES {
+                if !self.data.is_empty() {
+                    self.data.push('\n');
+                }
+                self.data.push_str(v);
+            }
+        }
+        None
+    }
+}
+
 /// Where to connect and with what credentials, resolved once per command.
 #[derive(Debug, Clone)]
 pub struct Target {
@@ -231,31 +285,19 @@ impl Client {
         if status != 200 {
             let mut text = String::new();
             let _ = resp.into_body().into_reader().read_to_string(&mut text);
-            let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-            return Err(self.api_error(&Reply { status, body, retry_after: None }));
+            return Err(self.api_error(&Reply { status, body: decode_body(text), retry_after: None }));
         }
         let (tx, rx) = std::sync::mpsc::channel();
         let reader = std::io::BufReader::new(resp.into_body().into_reader());
         std::thread::spawn(move || {
             use std::io::BufRead;
-            let (mut event, mut data) = (String::from("message"), String::new());
+            let mut stream = EventStream::default();
             for line in reader.lines() {
                 let Ok(line) = line else { return };
-                if line.is_empty() {
-                    if !data.is_empty() {
-                        let value = serde_json::from_str(&data).unwrap_or(Value::String(data.clone()));
-                        if tx.send((std::mem::replace(&mut event, "message".into()), value)).is_err() {
-                            return;
-                        }
-                    }
-                    data.clear();
-                } else if let Some(v) = line.strip_prefix("event:") {
-                    event = v.trim().to_string();
-                } else if let Some(v) = line.strip_prefix("data:") {
-                    if !data.is_empty() {
-                        data.push('\n');
-                    }
-                    data.push_str(v.strip_prefix(' ').unwrap_or(v));
+                if let Some(event) = stream.line(&line)
+                    && tx.send(event).is_err()
+                {
+                    return;
                 }
             }
         });
@@ -303,12 +345,7 @@ impl Client {
             .into_reader()
             .read_to_string(&mut text)
             .map_err(|e| CliError::failed(format!("lost the connection to drydock at {}: {e}", self.target.base)))?;
-        let body = if text.trim().is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or(Value::String(text))
-        };
-        Ok(Reply { status, body, retry_after })
+        Ok(Reply { status, body: decode_body(text), retry_after })
     }
 
     /// Send, and accept only a 2xx answer; anything else becomes a [`CliError`].

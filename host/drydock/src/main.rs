@@ -4,22 +4,11 @@
 //! Exit codes: 0 ok, 1 the request or command failed, 2 usage error,
 //! 130 interrupted (Ctrl-C while waiting).
 
-mod args;
-mod client;
-mod deployments;
-mod executions;
-mod maintenance;
-mod output;
-mod policy;
-mod offline;
-mod profiles;
-mod serve;
-mod status;
-mod users;
 
 use clap::{CommandFactory, Parser, Subcommand};
 
-use client::ConnArgs;
+use drydock::client::ConnArgs;
+use drydock::{deployments, executions, maintenance, policy, profiles, serve, status, users};
 
 const MAIN_HELP: &str = "\
 Connection flags beat the DRYDOCK_* environment variables, which beat the profile saved

@@ -19,7 +19,6 @@ use drydock_engine::MaintenanceState;
 pub struct CaseFile {
     /// What the file covers, for its readers; accepted, never printed.
     #[serde(default)]
-    #[expect(dead_code, reason = "a case file may describe itself; nothing reads it")]
     pub description: Option<String>,
     pub cases: Vec<serde_yaml_ng::Value>,
 }
@@ -151,7 +150,13 @@ pub fn load(path: &Path) -> Result<Vec<Case>, CaseError> {
     let file = path.display().to_string();
     let err = |place: String, reason: String| CaseError { file: file.clone(), place, reason };
     let text = std::fs::read_to_string(path).map_err(|e| err(String::new(), format!("cannot read: {e}")))?;
-    let de = serde_yaml_ng::Deserializer::from_str(&text);
+    parse(&file, &text)
+}
+
+/// Check a case file's text; `file` names it in errors.
+pub fn parse(file: &str, text: &str) -> Result<Vec<Case>, CaseError> {
+    let err = |place: String, reason: String| CaseError { file: file.to_string(), place, reason };
+    let de = serde_yaml_ng::Deserializer::from_str(text);
     let parsed: CaseFile = serde_path_to_error::deserialize(de).map_err(|e| {
         let at = e.path().to_string();
         let place = if at == "." { String::new() } else { format!("field `{at}`: ") };
