@@ -47,7 +47,7 @@ fn the_document_lists_exactly_what_the_server_routes() {
         let path = concrete(template);
         for method in METHODS {
             let op = &item[method.to_ascii_lowercase()];
-            // Event streams would hold the request open; their routes are probed with HEAD-less GETs elsewhere.
+            // An event stream stays open; the maintenance and console tests follow them.
             let streaming = template.ends_with("/events") && method == "GET" && !template.ends_with("/v3.1/events");
             let r = if streaming {
                 None
@@ -96,7 +96,9 @@ fn every_reference_resolves_and_maintenance_refusals_are_described() {
     }
     // A gated write says what a maintenance refusal looks like.
     let refusal = &doc["paths"]["/api/v3.1/executions"]["post"]["responses"]["503"];
-    assert!(refusal["description"].as_str().unwrap().contains("maintenance_mode_active"), "{refusal}");
+    for code in ["maintenance_mode_active", "entering_maintenance_mode", "policy_error", "database_unavailable_error"] {
+        assert!(refusal["description"].as_str().unwrap().contains(code), "{code} missing: {refusal}");
+    }
     assert!(refusal["headers"]["Retry-After"].is_object(), "{refusal}");
     assert_eq!(refusal["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/ErrorBody");
     // The admin's ways out are there, and need credentials; the probes do not.

@@ -434,3 +434,37 @@ fn retry_hint(err: CliError, reply: &Reply) -> CliError {
 pub fn seg(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>().replace('+', "%20")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{EventStream, MAX_EVENT_BYTES, decode_body};
+    use serde_json::{Value, json};
+
+    #[test]
+    fn events_are_split_at_blank_lines_with_their_names_and_joined_data() {
+        let mut s = EventStream::default();
+        let mut got = Vec::new();
+        for line in ["event: state", "data: {\"status\":", "data: \"activated\"}", "", ": comment", "", "data: plain", ""] {
+            got.extend(s.line(line));
+        }
+        assert_eq!(got, vec![("state".to_string(), json!({"status": "activated"})), ("message".to_string(), json!("plain"))]);
+    }
+
+    #[test]
+    fn an_event_that_never_ends_stops_growing() {
+        let mut s = EventStream::default();
+        let chunk = "x".repeat(64 * 1024);
+        for _ in 0..64 {
+            assert!(s.line(&format!("data: {chunk}")).is_none());
+        }
+        let (_, data) = s.line("").expect("the event ends");
+        assert!(data.as_str().unwrap().len() < MAX_EVENT_BYTES, "{}", data.as_str().unwrap().len());
+    }
+
+    #[test]
+    fn bodies_are_json_when_they_are_json() {
+        assert_eq!(decode_body(" \n".into()), Value::Null);
+        assert_eq!(decode_body("{\"a\": 1}".into()), json!({"a": 1}));
+        assert_eq!(decode_body("<html>".into()), json!("<html>"));
+    }
+}

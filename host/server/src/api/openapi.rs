@@ -127,7 +127,7 @@ fn shared(op: &mut Operation, gated: bool) {
             "503",
             error(
                 "Refused by the policy: maintenance mode (`maintenance_mode_active`, \
-                 `maintenance_mode_activating`, or an uploaded policy's own code, with the reason \
+                 `entering_maintenance_mode`, or an uploaded policy's own code, with the reason \
                  and `Retry-After`), or the policy could not decide (`policy_error`); or the \
                  server had no turn to check a password (`server_busy_error`), or the database \
                  is unreachable (`database_unavailable_error`)",

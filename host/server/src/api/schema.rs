@@ -24,7 +24,7 @@ pub struct ErrorBody {
     /// `unsupported_media_type_error`, `payload_too_large_error`,
     /// `method_not_allowed_error`, `request_timeout_error`,
     /// `request_header_fields_too_large_error`, `maintenance_mode_active`,
-    /// `maintenance_mode_activating`, `policy_error`, `server_busy_error`,
+    /// `entering_maintenance_mode`, `policy_error`, `server_busy_error`,
     /// `database_unavailable_error`, `internal_server_error`, or whatever code an
     /// uploaded policy's refusal names.
     pub error_code: String,
