@@ -193,10 +193,8 @@ def main():
 
         # Afterwards: alive, the admin still signs in, and what it says is what it
         # reads back after a restart.
-        if state() != "deactivated":
-            for e in unfinished():
-                call("POST", f"/api/v3.1/executions/{e['id']}", json={"action": "force-cancel"}, expect=(200, 400))
-            call("POST", "/api/v3.1/maintenance/deactivate", expect=(200, 304))
+        # (The last pass may leave any state; deactivating ends each.)
+        call("POST", "/api/v3.1/maintenance/deactivate", expect=(200, 304))
         wait_for("deactivated")
         before = {
             "maintenance": call("GET", "/api/v3.1/maintenance").json(),

@@ -215,6 +215,12 @@ fn what_the_api_fuzzer_found() {
     let r = admin.req("POST", "/api/v3.1/maintenance/deactivate").json(&json!({"reason": "oops"})).send();
     error(&r, 400, "bad_parameters_error");
     assert_eq!(admin.req("POST", "/api/v3.1/maintenance/deactivate").send().status, 304);
+    // A body is an object: serde read structs from arrays too, by position.
+    let r = admin.req("POST", "/api/v3.1/maintenance/deactivate").json(&json!([])).send();
+    error(&r, 400, "bad_parameters_error");
+    let r = admin.req("POST", "/api/v3.1/maintenance/activate").json(&json!(["read as the reason"])).send();
+    error(&r, 400, "bad_parameters_error");
+    assert_eq!(admin.get("/api/v3.1/maintenance").json()["status"], "deactivated");
 
     // JSON `null` where a body is optional is no body, as an empty one always was.
     let r = admin.req("PUT", "/api/v3.1/deployments/from-null").header("Content-Type", "application/json").body("null").send();

@@ -37,6 +37,11 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
         // Where a body is optional, none and JSON `null` both mean "nothing given".
         let text = bytes.trim_ascii();
         let bytes: &[u8] = if text.is_empty() || text == b"null" { b"{}" } else { &bytes };
+        // Every body is an object: serde would also read a struct from an array, by
+        // position (`["why"]` as a plan with that reason), which no client means.
+        if !bytes.trim_ascii_start().starts_with(b"{") {
+            return Err(Error::BadRequest("Invalid JSON body: expected an object (`{...}`)".into()));
+        }
         serde_json::from_slice(bytes)
             .map(JsonBody)
             .map_err(|e| Error::BadRequest(format!("Invalid JSON body: {e}")))
