@@ -218,6 +218,9 @@ fn what_the_api_fuzzer_found() {
     // A body is an object: serde read structs from arrays too, by position.
     let r = admin.req("POST", "/api/v3.1/maintenance/deactivate").json(&json!([])).send();
     error(&r, 400, "bad_parameters_error");
+    // Blanks are not JSON (a body-less request has no bytes at all).
+    let r = admin.req("POST", "/api/v3.1/maintenance/deactivate").header("Content-Type", "application/json").body(" ").send();
+    error(&r, 400, "bad_parameters_error");
     let r = admin.req("POST", "/api/v3.1/maintenance/activate").json(&json!(["read as the reason"])).send();
     error(&r, 400, "bad_parameters_error");
     assert_eq!(admin.get("/api/v3.1/maintenance").json()["status"], "deactivated");

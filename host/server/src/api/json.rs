@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use crate::error::Error;
 use crate::store::Page;
 
-/// A JSON body. An empty body (or `null`) reads as `{}` (the real client posts some actions
+/// A JSON body. No body (or `null`) reads as `{}` (the real client posts some actions
 /// without one); any other content type than JSON is refused with 415.
 pub struct JsonBody<T>(pub T);
 
@@ -34,9 +34,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
                 Error::BadRequest(format!("Cannot read the request body: {rej}"))
             }
         })?;
-        // Where a body is optional, none and JSON `null` both mean "nothing given".
-        let text = bytes.trim_ascii();
-        let bytes: &[u8] = if text.is_empty() || text == b"null" { b"{}" } else { &bytes };
+        // Where a body is optional, none and JSON `null` both mean "nothing given"
+        // (blanks alone are not JSON, and not nothing either).
+        let bytes: &[u8] = if bytes.is_empty() || bytes.trim_ascii() == b"null" { b"{}" } else { &bytes };
         // Every body is an object: serde would also read a struct from an array, by
         // position (`["why"]` as a plan with that reason), which no client means.
         if !bytes.trim_ascii_start().starts_with(b"{") {
