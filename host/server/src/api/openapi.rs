@@ -82,22 +82,21 @@ fn operation<'a>(item: &'a mut utoipa::openapi::PathItem, method: &HttpMethod) -
     }
 }
 
-/// An error in the reference's shape, as a response.
-fn error(description: &str, retry_after: bool) -> RefOr<utoipa::openapi::Response> {
+/// An error in the reference's shape, as a response, with these headers.
+fn error(description: &str, headers: Vec<(&str, utoipa::openapi::Header)>) -> RefOr<utoipa::openapi::Response> {
     let mut r = ResponseBuilder::new().description(description).content(
         "application/json",
         ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build(),
     );
-    if retry_after {
-        r = r.header(
-            "Retry-After",
-            HeaderBuilder::new()
-                .schema(utoipa::openapi::ObjectBuilder::new().schema_type(utoipa::openapi::Type::Integer))
-                .description(Some("Seconds until it is worth asking again"))
-                .build(),
-        );
+    for (name, header) in headers {
+        r = r.header(name, header);
     }
     RefOr::T(r.build())
+}
+
+fn retry_after() -> Vec<(&'static str, utoipa::openapi::Header)> {
+    let seconds = utoipa::openapi::ObjectBuilder::new().schema_type(utoipa::openapi::Type::Integer);
+    vec![("Retry-After", HeaderBuilder::new().schema(seconds).description(Some("Seconds until it is worth asking again")).build())]
 }
 
 /// What an operation answers besides what its handler says: from the limits every
@@ -112,15 +111,11 @@ fn shared(op: &mut Operation, gated: bool) {
     let mut add = |status: &str, r: RefOr<utoipa::openapi::Response>| {
         responses.entry(status.to_string()).or_insert(r);
     };
-    add("408", error("The request (or its body) took too long (`request_timeout_error`)", false));
-    add("431", error("The request headers are larger than 32 KiB (`request_header_fields_too_large_error`)", false));
+    add("408", error("The request (or its body) took too long (`request_timeout_error`)", vec![]));
+    add("431", error("The request headers are larger than 32 KiB (`request_header_fields_too_large_error`)", vec![]));
     if !public && !console {
-        let mut r = ResponseBuilder::new().description("No credentials, or wrong ones (`unauthorized_error`)").content(
-            "application/json",
-            ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build(),
-        );
-        r = r.header("WWW-Authenticate", HeaderBuilder::new().description(Some("`Basic realm=\"drydock\"`")).build());
-        add("401", RefOr::T(r.build()));
+        let challenge = HeaderBuilder::new().description(Some("`Basic realm=\"drydock\"`")).build();
+        add("401", error("No credentials, or wrong ones (`unauthorized_error`)", vec![("WWW-Authenticate", challenge)]));
     }
     if gated {
         add(
@@ -131,18 +126,18 @@ fn shared(op: &mut Operation, gated: bool) {
                  and `Retry-After`), or the policy could not decide (`policy_error`); or the \
                  server had no turn to check a password (`server_busy_error`), or the database \
                  is unreachable (`database_unavailable_error`)",
-                true,
+                retry_after(),
             ),
         );
     } else if !console {
-        add("503", error("The database is unreachable (`database_unavailable_error`) or the server is busy", true));
+        add("503", error("The database is unreachable (`database_unavailable_error`) or the server is busy", retry_after()));
     }
     if has_body && !console {
-        add("400", error("The body is not valid JSON for this operation (`bad_parameters_error`)", false));
-        add("413", error("The body is larger than this operation accepts (`payload_too_large_error`)", false));
-        add("415", error("The body is not JSON (`unsupported_media_type_error`)", false));
+        add("400", error("The body is not valid JSON for this operation (`bad_parameters_error`)", vec![]));
+        add("413", error("The body is larger than this operation accepts (`payload_too_large_error`)", vec![]));
+        add("415", error("The body is not JSON (`unsupported_media_type_error`)", vec![]));
     }
     if has_params && !console {
-        add("400", error("A parameter is malformed (`bad_parameters_error`)", false));
+        add("400", error("A parameter is malformed (`bad_parameters_error`)", vec![]));
     }
 }
