@@ -7,12 +7,17 @@
 #    reused instance, the fresh-instance-per-decision figure beside it, and the
 #    whole gate in-process (host/gate/benches/decision_latency.rs), plus criterion's
 #    estimate of the mean (host/engine/benches/decision.rs);
+# 0. the peers: drydock's component, Cedar, Rego (regorus) and the same rules in
+#    plain Rust deciding the same 960-request mix in one process (bench/peers, its
+#    own workspace: the test build never compiles Cedar or regorus);
 # 2-4. HTTP: the same route with and without the gate, with the gate during
 #    continuous policy swaps, and resident memory idle and under load, loaded by
-#    Debian's `wrk` on 127.0.0.1 (host/gate/benches/http_load.rs).
+#    Debian's `wrk` on 127.0.0.1 (host/gate/benches/http_load.rs);
+# 5. `drydock serve` itself: idle CPU over a minute, resident memory idle and under
+#    load (scripts/bench-serve.sh).
 #
-# Takes about 3.5 minutes after the release build (a first release build takes
-# 5–15 minutes on a 2-core machine: wasmtime).
+# Takes about 7 minutes after the release build (a first release build takes
+# 5–15 minutes on a 2-core machine: wasmtime; Cedar and regorus add about 2).
 # Installs what it needs: the wasm target the policies build for, and wrk.
 # Knobs: DRYDOCK_BENCH_SECONDS per HTTP run (2), DRYDOCK_BENCH_PAIRS (7),
 # DRYDOCK_BENCH_CONNECTIONS (8), DRYDOCK_BENCH_SWAP_MS (2), DRYDOCK_BENCH_PIN (1:
@@ -30,12 +35,17 @@ if ! command -v wrk >/dev/null; then
   $sudo apt-get update -qq && $sudo apt-get install -y -qq wrk >/dev/null
 fi
 
-step "release build (host, benches, example)"
+step "release build (host, benches, example, the peers' bench, the server)"
 cargo build --release -p drydock-engine -p drydock-gate --benches --examples
+cargo build --release --manifest-path bench/peers/Cargo.toml --target-dir target
+cargo build --release -p drydock --bin drydock
 
 out=target/bench
 mkdir -p "$out"
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+
+step "0. the peers on the 960-request mix (bench/peers)"
+target/release/drydock-peer-bench | tee "$out/peers.txt"
 
 step "1. one decision: percentiles (decision_latency)"
 cargo bench -q -p drydock-gate --bench decision_latency | tee "$out/decision_latency.txt"
@@ -45,6 +55,9 @@ cargo bench -q -p drydock-engine --bench decision -- --warm-up-time 1 --measurem
 
 step "2-4. HTTP with and without the gate, swaps, memory (http_load, wrk)"
 cargo bench -q -p drydock-gate --bench http_load | tee "$out/http_load.txt"
+
+step "5. drydock serve: idle CPU, resident memory idle and under load (bench-serve.sh)"
+scripts/bench-serve.sh | tee "$out/serve.txt"
 
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -61,8 +74,14 @@ criterion() { # name -> middle estimate, e.g. "412.3 ns"
   echo "- command: \`scripts/bench.sh\`"
   echo "- load average (1/5/15 min) before / after: $load_before / $load_after (anything else running on the machine shows up in the tails)"
   echo
+  grep '^|' "$out/peers.txt"
+  echo
   grep '^|' "$out/decision_latency.txt"
   echo "| criterion mean estimate, reused / fresh instance (deny case) | $(criterion decide/reused-instance) / $(criterion decide/fresh-instance) | — | — |"
   echo
   grep '^|' "$out/http_load.txt"
+  echo
+  echo "| \`drydock serve\` | result | target | met |"
+  echo "|---|---|---|---|"
+  grep '^|' "$out/serve.txt"
 } | tee "$out/table.md"

@@ -15,6 +15,8 @@ pub struct Inspection {
     pub exports: Vec<String>,
     /// Why it is not a drydock policy, if it is not one.
     pub world_error: Option<String>,
+    /// The contract it was built for (`1.0.0` or `2.0.0`), if it is a policy.
+    pub contract: Option<&'static str>,
 }
 
 impl Inspection {
@@ -34,12 +36,13 @@ pub fn inspect(bytes: &[u8]) -> Result<Inspection, Error> {
         .exports(&engine)
         .map(|(name, _)| name.to_owned())
         .collect();
-    let world_error = if imports.is_empty() {
-        load::world(&Linker::new(&engine), &component)
-            .err()
-            .map(|e| e.to_string())
+    let (contract, world_error) = if imports.is_empty() {
+        match load::world(&Linker::new(&engine), &component) {
+            Ok(pre) => (Some(pre.contract()), None),
+            Err(e) => (None, Some(e.to_string())),
+        }
     } else {
-        Some(LoadError::Imports(imports.clone()).to_string())
+        (None, Some(LoadError::Imports(imports.clone()).to_string()))
     };
     Ok(Inspection {
         sha256: load::sha256_hex(bytes),
@@ -47,6 +50,7 @@ pub fn inspect(bytes: &[u8]) -> Result<Inspection, Error> {
         imports,
         exports,
         world_error,
+        contract,
     })
 }
 

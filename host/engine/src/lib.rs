@@ -47,8 +47,8 @@ pub use policy::Policy;
 pub use runtime::Engine;
 pub use slots::Slots;
 pub use types::{
-    CancelKind, Caller, Decision, Denial, ExecutionCounts, ExecutionStatus, MaintenanceState, Published,
-    RequestDescriptor, Role, Snapshot,
+    CancelKind, Caller, CallerView, Decision, Denial, ExecutionCounts, ExecutionStatus, MaintenanceState, Published,
+    RequestDescriptor, RequestView, Role, Snapshot,
 };
 
 /// The bundled default policy (`policy-wasm/default`, Cloudify's rules), as built

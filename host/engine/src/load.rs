@@ -8,8 +8,8 @@ use crate::types::ExecutionStatus;
 use crate::types::{Caller, ExecutionCounts, RequestDescriptor, Role, Snapshot};
 use crate::types::MaintenanceState;
 
-use super::bindings::PolicyPre;
-use super::policy::Policy;
+use super::bindings::{v1, v2};
+use super::policy::{Policy, Pre};
 use super::runtime::Engine;
 use super::{cache, inspect};
 
@@ -47,14 +47,24 @@ impl Engine {
     }
 }
 
-/// The exports, type-checked against the world (names the missing or
-/// mistyped export).
+/// The exports, type-checked against either contract's world (2.0.0 first; when
+/// neither fits, names the missing or mistyped export against both).
 pub(super) fn world(
     linker: &wasmtime::component::Linker<super::limits::StoreState>,
     component: &Component,
-) -> Result<PolicyPre<super::limits::StoreState>, LoadError> {
+) -> Result<Pre, LoadError> {
     let wrong = |e: wasmtime::Error| LoadError::WrongWorld(format!("{e:#}"));
-    PolicyPre::new(linker.instantiate_pre(component).map_err(wrong)?).map_err(wrong)
+    let pre = linker.instantiate_pre(component).map_err(wrong)?;
+    let v2 = match v2::PolicyPre::new(pre.clone()) {
+        Ok(pre) => return Ok(Pre::V2(pre)),
+        Err(e) => e,
+    };
+    match v1::PolicyPre::new(pre) {
+        Ok(pre) => Ok(Pre::V1(pre)),
+        Err(v1) => Err(LoadError::WrongWorld(format!(
+            "as drydock:policy@2.0.0: {v2:#}; as drydock:policy@1.0.0: {v1:#}"
+        ))),
+    }
 }
 
 /// Tell a component from a core module or from anything else before handing

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use crossbeam_queue::ArrayQueue;
 use wasmtime::Store;
 
-use crate::types::{Decision, RequestDescriptor, Snapshot};
+use crate::types::{Decision, RequestDescriptor, RequestView, Snapshot};
 
-use super::bindings::{Policy as Bindings, PolicyPre};
+use super::bindings::{v1, v2};
 use super::convert;
 use super::fault::Fault;
 use super::limits::{self, Limits, StoreState};
@@ -25,7 +25,7 @@ pub struct Policy {
     /// Unique among the policies this process loaded (a memo key; addresses get reused).
     serial: u64,
     size: usize,
-    pre: PolicyPre<StoreState>,
+    pre: Pre,
     limits: Limits,
     /// The engine's epoch ticker: it runs while this policy's guest code does.
     ticker: Arc<Ticker>,
@@ -33,18 +33,48 @@ pub struct Policy {
     idle: Option<ArrayQueue<Instance>>,
 }
 
+/// The contract a component was built for, with its instantiation recipe.
+pub(super) enum Pre {
+    V1(v1::PolicyPre<StoreState>),
+    V2(v2::PolicyPre<StoreState>),
+}
+
+impl Pre {
+    fn engine(&self) -> &wasmtime::Engine {
+        match self {
+            Pre::V1(pre) => pre.engine(),
+            Pre::V2(pre) => pre.engine(),
+        }
+    }
+
+    /// The contract's version, e.g. for `drydock policy inspect`.
+    pub(super) fn contract(&self) -> &'static str {
+        match self {
+            Pre::V1(_) => "1.0.0",
+            Pre::V2(_) => "2.0.0",
+        }
+    }
+}
+
+enum Bindings {
+    V1(v1::Policy),
+    V2(v2::Policy),
+}
+
 /// One store with one instance in it. A store is never shared: it belongs to
 /// the decision that popped it.
 struct Instance {
     store: Store<StoreState>,
     bindings: Bindings,
+    /// The packed input (2.0.0), reused: no allocation per decision.
+    packed: Vec<u8>,
 }
 
 impl Policy {
     /// Instantiate once to read the name and version; that instance becomes
     /// the first idle one.
     pub(super) fn new(
-        pre: PolicyPre<StoreState>,
+        pre: Pre,
         sha256: String,
         size: usize,
         limits: &Limits,
@@ -70,14 +100,19 @@ impl Policy {
         let mut instance = policy
             .instantiate()
             .map_err(|f| LoadError::Metadata(f.to_string()))?;
-        let mut call = |f: fn(&Bindings, &mut Store<StoreState>) -> wasmtime::Result<String>| {
+        let mut call = |version: bool| {
             limits::arm(&mut instance.store);
-            f(&instance.bindings, &mut instance.store)
-                .map_err(|e| Fault::from_call(e, instance.store.data()))
-                .map_err(|f| LoadError::Metadata(f.to_string()))
+            let store = &mut instance.store;
+            let answer = match (&instance.bindings, version) {
+                (Bindings::V1(b), false) => b.call_name(&mut *store),
+                (Bindings::V1(b), true) => b.call_version(&mut *store),
+                (Bindings::V2(b), false) => b.call_name(&mut *store),
+                (Bindings::V2(b), true) => b.call_version(&mut *store),
+            };
+            answer.map_err(|e| Fault::from_call(e, store.data())).map_err(|f| LoadError::Metadata(f.to_string()))
         };
-        let name = call(|b, s| b.call_name(s))?;
-        let version = call(|b, s| b.call_version(s))?;
+        let name = call(false)?;
+        let version = call(true)?;
         for (what, text) in [("name", &name), ("version", &version)] {
             if text.is_empty()
                 || text.len() > 128
@@ -117,13 +152,22 @@ impl Policy {
         self.serial
     }
 
+    /// The contract the component was built for: `1.0.0` or `2.0.0`.
+    pub fn contract(&self) -> &'static str {
+        self.pre.contract()
+    }
+
     /// Size of the component in bytes.
     pub fn size(&self) -> usize {
         self.size
     }
 
     pub fn decide(&self, req: &RequestDescriptor, snap: &Snapshot) -> Result<Decision, Fault> {
-        let input = convert::input(req, snap);
+        self.decide_view(&req.view(), snap)
+    }
+
+    /// [`Policy::decide`] on a borrowed request: nothing is copied but into the guest.
+    pub fn decide_view(&self, req: &RequestView<'_>, snap: &Snapshot) -> Result<Decision, Fault> {
         let _ticking = self.ticker.running();
         let mut instance = match self.idle.as_ref().and_then(ArrayQueue::pop) {
             Some(instance) => instance,
@@ -132,12 +176,25 @@ impl Policy {
         limits::arm(&mut instance.store);
         // On any fault below, `instance` is dropped here: a guest that
         // trapped or answered garbage may be in any state.
-        match instance.bindings.call_decide(&mut instance.store, &input) {
-            Ok(answer) => {
-                let decision = convert::decision(answer).map_err(Fault::Garbage)?;
+        let Instance { store, bindings, packed } = &mut instance;
+        let answer = match bindings {
+            Bindings::V2(b) => {
+                convert::pack(req, snap, packed);
+                b.call_decide(&mut *store, packed).map(convert::decision_v2)
+            }
+            Bindings::V1(b) => {
+                let mut by_status = [v1::StatusCount { status: v1::ExecutionStatus::Pending, count: 0 }; 7];
+                let mut attrs = Vec::new();
+                let input = convert::input_v1(req, snap, &mut by_status, &mut attrs);
+                b.call_decide(&mut *store, input).map(convert::decision_v1)
+            }
+        };
+        match answer {
+            Ok(Ok(decision)) => {
                 self.give_back(instance);
                 Ok(decision)
             }
+            Ok(Err(garbage)) => Err(Fault::Garbage(garbage)),
             Err(e) => Err(Fault::from_call(e, instance.store.data())),
         }
     }
@@ -148,8 +205,12 @@ impl Policy {
         limits::install_deadline(&mut store);
         // Instantiation runs guest code too (start functions, data init).
         limits::arm(&mut store);
-        match self.pre.instantiate(&mut store) {
-            Ok(bindings) => Ok(Instance { store, bindings }),
+        let bindings = match &self.pre {
+            Pre::V1(pre) => pre.instantiate(&mut store).map(Bindings::V1),
+            Pre::V2(pre) => pre.instantiate(&mut store).map(Bindings::V2),
+        };
+        match bindings {
+            Ok(bindings) => Ok(Instance { store, bindings, packed: Vec::with_capacity(256) }),
             Err(e) => Err(Fault::from_call(e, store.data())),
         }
     }

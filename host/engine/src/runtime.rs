@@ -2,7 +2,7 @@
 //! that turns deadlines into traps.
 
 use std::path::PathBuf;
-use std::sync::atomic::Ordering::SeqCst;
+use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -15,6 +15,10 @@ use super::limits::{Limits, StoreState};
 
 /// Epoch granularity: deadlines are enforced to within one tick.
 pub(super) const TICK: Duration = Duration::from_millis(1);
+/// Ticks the ticker keeps running after the last call ended before it parks. Waking
+/// a parked thread is a syscall on the decision path; lingering keeps a busy server
+/// from paying it per request, and an idle one still parks within 50 ms.
+const LINGER_TICKS: u32 = 50;
 
 /// Compiles and runs policies. Cheap to clone; clones share one wasmtime
 /// engine and one ticker thread.
@@ -24,11 +28,15 @@ pub struct Engine {
     pub(super) cache: Option<super::cache::Cache>,
 }
 
-/// Bumps the engine's epoch every tick — but only while a guest call is under way,
-/// so an idle engine costs no wake-ups. A call in progress holds a [`Ticking`].
+/// Bumps the engine's epoch every tick — but only while guest calls are under way
+/// (and [`LINGER_TICKS`] after), so an idle engine costs no wake-ups. A call in
+/// progress holds a [`Ticking`].
 #[derive(Default)]
 pub(super) struct Ticker {
     in_flight: AtomicUsize,
+    /// A call started since the ticker last looked (calls shorter than a tick are
+    /// seen too, so a busy server keeps the ticker up).
+    busy: AtomicBool,
     parked: AtomicBool,
     thread: OnceLock<std::thread::Thread>,
 }
@@ -46,6 +54,7 @@ impl Ticker {
         {
             thread.unpark();
         }
+        self.busy.store(true, Relaxed);
         Ticking(self)
     }
 }
@@ -130,8 +139,14 @@ fn start_ticker(engine: &wasmtime::Engine, ticker: Arc<Ticker>) -> std::io::Resu
     let handle = std::thread::Builder::new().name("drydock-epoch".into()).spawn({
         let ticker = ticker.clone();
         move || {
+            let mut idle = 0;
             loop {
-                if ticker.in_flight.load(SeqCst) == 0 {
+                if ticker.busy.swap(false, Relaxed) || ticker.in_flight.load(SeqCst) != 0 {
+                    idle = 0;
+                } else if idle < LINGER_TICKS {
+                    idle += 1;
+                } else {
+                    idle = 0;
                     ticker.parked.store(true, SeqCst);
                     if ticker.in_flight.load(SeqCst) == 0 {
                         // Woken by the next call; the timeout only notices a dropped engine.

@@ -107,11 +107,11 @@ fn default_policy_decides_like_the_reference() {
     let policy = engine().load(DEFAULT_POLICY).unwrap();
     assert_eq!(
         (policy.name(), policy.version()),
-        ("cloudify-default", "1.1.0")
+        ("cloudify-default", "1.2.0")
     );
     assert_eq!(
         policy.label(),
-        format!("cloudify-default@1.1.0#{}", &policy.sha256()[..8])
+        format!("cloudify-default@1.2.0#{}", &policy.sha256()[..8])
     );
     let cases: &[(MaintenanceState, RequestDescriptor, Option<&str>)] = &[
         (Deactivated, user("POST", "executions"), None),
@@ -178,7 +178,7 @@ fn strict_policy_adds_uploads_and_retry_after() {
     let policy = engine().load(STRICT_POLICY).unwrap();
     assert_eq!(
         (policy.name(), policy.version()),
-        ("cloudify-strict", "1.1.0")
+        ("cloudify-strict", "1.2.0")
     );
     let Decision::Deny(d) = policy
         .decide(&user("PUT", "blueprints/{id}"), &snapshot(Activating))
@@ -408,4 +408,35 @@ fn the_deadline_is_checked_every_half_deadline() {
         (ticks(0), ticks(1000), ticks(2000), ticks(5000), ticks(10_000)),
         (1, 1, 1, 3, 5)
     );
+}
+
+/// The default policy as built for contract 1.0.0 (release 1.1.0, before 2.0.0).
+const DEFAULT_POLICY_CONTRACT_1: &[u8] = include_bytes!("../testdata/cloudify-default-1.1.0-contract-1.0.0.wasm");
+
+#[test]
+fn components_built_for_contract_1_still_load_and_decide_like_2() {
+    let engine = engine();
+    let old = engine.load(DEFAULT_POLICY_CONTRACT_1).unwrap();
+    let new = engine.load(DEFAULT_POLICY).unwrap();
+    assert_eq!((old.contract(), new.contract()), ("1.0.0", "2.0.0"));
+    assert_eq!(inspect(DEFAULT_POLICY_CONTRACT_1).unwrap().contract, Some("1.0.0"));
+    assert_eq!(inspect(DEFAULT_POLICY).unwrap().contract, Some("2.0.0"));
+    let mut compared = 0;
+    for state in [Deactivated, Activating, Activated] {
+        for facts in [vec![], vec![("maintenance.reason".to_string(), "disk swap".to_string()), ("maintenance.retry-after".into(), "90".into())]] {
+            let snap = Snapshot { state, executions: ExecutionCounts { by_status: vec![(ExecutionStatus::Started, 2), (ExecutionStatus::Queued, 1)] }, facts };
+            for method in ["GET", "POST", "PUT", "PATCH", "DELETE"] {
+                for route in ["status", "executions", "executions/{id}", "deployments/{id}", "snapshots/{id}/restore", "deployment-modifications", "users"] {
+                    for (role, bypass) in [(Role::SysAdmin, true), (Role::SysAdmin, false), (Role::User, true), (Role::Other("robot".into()), false)] {
+                        let mut req = request(method, route, role, bypass);
+                        req.attributes.push(("parent-execution".into(), if route == "executions" { "e1".into() } else { String::new() }));
+                        let (a, b) = (old.decide(&req, &snap).unwrap(), new.decide(&req, &snap).unwrap());
+                        assert_eq!(a, b, "{state:?} {method} {route}");
+                        compared += 1;
+                    }
+                }
+            }
+        }
+    }
+    assert_eq!(compared, 3 * 2 * 5 * 7 * 4);
 }

@@ -50,7 +50,7 @@ use clap::Parser;
 use drydock_engine::{DEFAULT_POLICY, Engine, Fault, Limits, Policy, STRICT_POLICY, Slots};
 use drydock_gate::{
     Caller, Decision, ExecutionStatus, FailMode, Gate, GateConfig, MaintenanceState, Observer, POLICY_HEADER, Published,
-    RequestDescriptor, Role, SharedState, StateSource,
+    RequestView, Role, SharedState, StateSource,
 };
 use drydock_gate::metrics::{Metrics, Scrape};
 use serde::{Deserialize, Serialize};
@@ -207,13 +207,13 @@ fn watch(engine: &Engine, slots: &Slots, metrics: &Metrics, path: &Path, every: 
 struct Counting(Arc<Metrics>);
 
 impl Observer for Counting {
-    fn decided(&self, policy: &Arc<Policy>, _: &RequestDescriptor, _: &Arc<Published>, decision: &Decision, took: Option<Duration>) {
+    fn decided(&self, policy: &Arc<Policy>, _: &RequestView<'_>, _: &Arc<Published>, decision: &Decision, took: Option<Duration>) {
         self.0.decided(policy, decision, took);
     }
     fn faulted(&self, policy: &Policy, fault: &Fault) {
         self.0.faulted(policy, fault);
     }
-    fn floor(&self, _: &RequestDescriptor) {
+    fn floor(&self, _: &RequestView<'_>) {
         self.0.floor();
     }
 }

@@ -15,13 +15,13 @@ pub trait Admission: Send + Sync {
     fn decide_again(&self, snapshot: &Snapshot) -> Decision;
 }
 
-/// The ticket an admitted request carries to its handler, so a write can be decided
-/// again if the state moved (see the server's manager).
+/// A request's admission with its descriptor, ready to decide it again (see the
+/// server's manager). Made by [`AdmissionTicket::admission`].
 pub struct Ticket {
     pub(crate) version: u64,
     pub(crate) desc: RequestDescriptor,
     pub(crate) policy: Option<Arc<Policy>>,
-    pub(crate) gate: Gate,
+    pub(crate) gate: Arc<Gate>,
 }
 
 impl Admission for Ticket {
@@ -38,6 +38,27 @@ impl Admission for Ticket {
     }
 }
 
-/// Extension carrying the ticket (cheap to clone).
+/// What the gate puts in the extensions of an admitted request that may write (any
+/// method but the safe GET, HEAD, OPTIONS and TRACE): the state version it decided
+/// under and the policy that decided (`None`: the floor admitted). It holds no copy
+/// of the request: only a handler that needs to decide again pays for describing
+/// it, from the same parts the gate read.
 #[derive(Clone)]
-pub struct AdmissionTicket(pub Arc<Ticket>);
+pub struct AdmissionTicket {
+    pub(crate) version: u64,
+    pub(crate) policy: Option<Arc<Policy>>,
+    pub(crate) gate: Arc<Gate>,
+}
+
+impl AdmissionTicket {
+    /// The state version the gate decided under.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// This request's admission, described from `parts` as the gate described it.
+    pub fn admission(&self, parts: &http::request::Parts) -> Arc<dyn Admission> {
+        let desc = self.gate.describe(&parts.method, &parts.uri, &parts.headers, &parts.extensions, |v| v.to_descriptor());
+        Arc::new(Ticket { version: self.version, desc, policy: self.policy.clone(), gate: self.gate.clone() })
+    }
+}

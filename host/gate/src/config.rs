@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::response::Response;
-use drydock_engine::{Denial, RequestDescriptor};
+use drydock_engine::{Denial, RequestView};
 use http::{HeaderValue, StatusCode, header};
 
 /// What the host does when the policy cannot decide (trap, deadline, garbage).
@@ -32,7 +32,7 @@ impl FailMode {
 
 /// Which requests are admitted without asking the policy, so a bad policy can always
 /// be replaced. Called on every request: keep it a few comparisons.
-pub type Floor = Arc<dyn Fn(&RequestDescriptor) -> bool + Send + Sync>;
+pub type Floor = Arc<dyn Fn(&RequestView<'_>) -> bool + Send + Sync>;
 
 /// How a denial becomes a response: the status, headers and body your API's clients
 /// expect. The gate adds `X-Drydock-Policy` itself.
@@ -90,11 +90,11 @@ impl GateConfig {
     /// whatever the policy says.
     pub fn with_admin_floor(self, segments: &[&str]) -> Self {
         let segments: Vec<String> = segments.iter().map(|s| s.to_string()).collect();
-        self.with_floor(move |desc| desc.caller.role.is_admin() && segments.contains(&desc.first_segment))
+        self.with_floor(move |desc| desc.caller.role.is_admin() && segments.iter().any(|s| s == desc.first_segment))
     }
 
     /// Admit whatever `floor` says yes to, without asking the policy.
-    pub fn with_floor(mut self, floor: impl Fn(&RequestDescriptor) -> bool + Send + Sync + 'static) -> Self {
+    pub fn with_floor(mut self, floor: impl Fn(&RequestView<'_>) -> bool + Send + Sync + 'static) -> Self {
         self.floor = Arc::new(floor);
         self
     }
@@ -111,7 +111,7 @@ impl GateConfig {
     }
 
     /// Whether the floor admits `desc` without asking the policy.
-    pub fn on_floor(&self, desc: &RequestDescriptor) -> bool {
+    pub fn on_floor(&self, desc: &RequestView<'_>) -> bool {
         (self.floor)(desc)
     }
 
@@ -143,7 +143,7 @@ impl std::fmt::Debug for GateConfig {
 
 #[cfg(test)]
 mod tests {
-    use drydock_engine::{Caller, Role};
+    use drydock_engine::{Caller, RequestDescriptor, Role};
 
     use super::*;
 
@@ -155,10 +155,10 @@ mod tests {
     #[test]
     fn the_admin_floor_admits_only_admins_on_its_segments() {
         let config = GateConfig::default().with_prefix("/v1").with_admin_floor(&["admin"]);
-        assert!(config.on_floor(&request(Role::SysAdmin, "/v1/admin/x")));
-        assert!(!config.on_floor(&request(Role::User, "/v1/admin/x")));
-        assert!(!config.on_floor(&request(Role::SysAdmin, "/v1/todos")));
-        assert!(!GateConfig::default().on_floor(&request(Role::SysAdmin, "/v1/admin/x")));
+        assert!(config.on_floor(&request(Role::SysAdmin, "/v1/admin/x").view()));
+        assert!(!config.on_floor(&request(Role::User, "/v1/admin/x").view()));
+        assert!(!config.on_floor(&request(Role::SysAdmin, "/v1/todos").view()));
+        assert!(!GateConfig::default().on_floor(&request(Role::SysAdmin, "/v1/admin/x").view()));
     }
 
     #[test]

@@ -1,20 +1,25 @@
 //! The tower layer and the per-request decision.
+//!
+//! The request path is built to copy nothing when the gate remembers the decision:
+//! the request is described by borrowing from the HTTP request ([`RequestView`]),
+//! the memo is read from that view, the admitted request carries a ticket without a
+//! copy of the request, and the response future is not boxed.
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::task::{Context, Poll};
+use std::sync::{Arc, LazyLock};
+use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::MatchedPath;
 use axum::response::Response;
-use http::{HeaderValue, Request};
+use http::{Extensions, HeaderMap, HeaderValue, Method, Request, Uri};
 
-use drydock_engine::{Caller, Decision, Denial, Fault, Policy, Published, RequestDescriptor, Role, Slots, Snapshot};
+use drydock_engine::{Caller, CallerView, Decision, Denial, Fault, Policy, Published, RequestDescriptor, RequestView, Role, Slots, Snapshot};
 
-use crate::admission::{AdmissionTicket, Ticket};
+use crate::admission::AdmissionTicket;
 use crate::label::Labels;
 use crate::{BYPASS_HEADER, FLOOR_LABEL, FailMode, GateConfig, POLICY_HEADER, StateSource};
 
@@ -27,7 +32,7 @@ pub trait Observer: Send + Sync + 'static {
     fn decided(
         &self,
         policy: &Arc<Policy>,
-        desc: &RequestDescriptor,
+        desc: &RequestView<'_>,
         published: &Arc<Published>,
         decision: &Decision,
         took: Option<Duration>,
@@ -36,7 +41,7 @@ pub trait Observer: Send + Sync + 'static {
     /// policy's: it is never reported as [`Observer::decided`].
     fn faulted(&self, _policy: &Policy, _fault: &Fault) {}
     /// The admin floor admitted a sys_admin without asking the policy.
-    fn floor(&self, _desc: &RequestDescriptor) {}
+    fn floor(&self, _desc: &RequestView<'_>) {}
 }
 
 /// The decision-maker shared by every request: policy slots, state, configuration.
@@ -77,28 +82,63 @@ impl Gate {
     }
 
     pub fn layer(&self) -> GateLayer {
-        GateLayer { gate: self.clone() }
+        GateLayer { gate: Arc::new(self.clone()) }
     }
 
     /// Ask `policy` about `desc` under `snapshot`, applying the fail mode to faults.
     pub fn ask(&self, policy: &Policy, desc: &RequestDescriptor, snapshot: &Snapshot) -> Decision {
-        match policy.decide(desc, snapshot) {
+        let view = desc.view();
+        match policy.decide_view(&view, snapshot) {
             Ok(d) => d,
-            Err(fault) => self.on_fault(policy, desc, fault),
+            Err(fault) => self.on_fault(policy, &view, fault),
         }
+    }
+
+    /// Describe a request as the gate does (the caller from the [`Caller`] extension,
+    /// the bypass header, [`RequestAttributes`], the matched route) and hand the
+    /// borrowed description to `f`.
+    pub fn describe<R>(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        extensions: &Extensions,
+        f: impl FnOnce(&RequestView<'_>) -> R,
+    ) -> R {
+        static ANONYMOUS: LazyLock<Role> = LazyLock::new(|| Role::Other("anonymous".into()));
+        let path = uri.path();
+        let template = extensions.get::<MatchedPath>().map_or(path, MatchedPath::as_str);
+        let bypass = headers.get(BYPASS_HEADER).is_some_and(|v| !v.as_bytes().is_empty());
+        let caller = match extensions.get::<Caller>() {
+            Some(c) => CallerView { username: &c.username, role: &c.role, bypass },
+            None => CallerView { username: "", role: &ANONYMOUS, bypass },
+        };
+        // The standard methods are upper case already; only an extension method in
+        // lower case is copied.
+        let upper;
+        let mut method = method.as_str();
+        if method.bytes().any(|b| b.is_ascii_lowercase()) {
+            upper = method.to_ascii_uppercase();
+            method = &upper;
+        }
+        let mut view = RequestView::new(method, path, template, &self.config.api_prefix, caller);
+        if let Some(extra) = extensions.get::<RequestAttributes>() {
+            view.attributes = &extra.0;
+        }
+        f(&view)
     }
 
     /// [`Gate::ask`] under a published state, answered from the per-thread memo of
     /// recent decisions when this very gate had this very request decided under this
     /// very state version by this very policy (see `memo`); and where the verdict
     /// came from.
-    pub fn ask_published(&self, policy: &Policy, desc: &RequestDescriptor, published: &Published) -> (Decision, Origin) {
+    pub fn ask_published(&self, policy: &Policy, desc: &RequestView<'_>, published: &Published) -> (Decision, Origin) {
         let key = crate::memo::Key { gate: self.id, policy: policy.serial(), version: published.version, facts: published.facts };
         if let Some(d) = crate::memo::recall(key, desc) {
             return (d, Origin::Memo);
         }
         let started = Instant::now();
-        match policy.decide(desc, &published.snapshot) {
+        match policy.decide_view(desc, &published.snapshot) {
             Ok(d) => {
                 let took = started.elapsed();
                 crate::memo::remember(key, desc, &d);
@@ -108,7 +148,7 @@ impl Gate {
         }
     }
 
-    fn on_fault(&self, policy: &Policy, desc: &RequestDescriptor, fault: Fault) -> Decision {
+    fn on_fault(&self, policy: &Policy, desc: &RequestView<'_>, fault: Fault) -> Decision {
         tracing::warn!(policy = %policy.label(), route = %desc.route, %fault, "policy fault");
         if let Some(observer) = &self.observer {
             observer.faulted(policy, &fault);
@@ -130,7 +170,7 @@ impl Gate {
 
 #[derive(Clone)]
 pub struct GateLayer {
-    gate: Gate,
+    gate: Arc<Gate>,
 }
 
 impl<S> tower::Layer<S> for GateLayer {
@@ -142,7 +182,7 @@ impl<S> tower::Layer<S> for GateLayer {
 
 #[derive(Clone)]
 pub struct GateService<S> {
-    gate: Gate,
+    gate: Arc<Gate>,
     inner: S,
 }
 
@@ -152,14 +192,6 @@ pub struct GateService<S> {
 /// the host's own layers should insert them.
 #[derive(Debug, Clone, Default)]
 pub struct RequestAttributes(pub Vec<(String, String)>);
-
-fn caller_of(req: &Request<Body>) -> Caller {
-    let bypass = req.headers().get(BYPASS_HEADER).is_some_and(|v| !v.as_bytes().is_empty());
-    match req.extensions().get::<Caller>() {
-        Some(c) => Caller { bypass, ..c.clone() },
-        None => Caller { username: String::new(), role: Role::Other("anonymous".into()), bypass },
-    }
-}
 
 /// Refused request bodies up to this size are read and dropped; larger ones
 /// end the connection.
@@ -177,8 +209,40 @@ async fn refuse_after_draining(req: Request<Body>, mut resp: Response) -> Respon
 }
 
 fn with_label(mut resp: Response, label: HeaderValue) -> Response {
-    resp.headers_mut().insert(POLICY_HEADER, label);
+    // A `HeaderName`, not the `&str`: inserting a custom name given as a string
+    // copies it into a new allocation on every response.
+    static NAME: http::HeaderName = http::HeaderName::from_static(POLICY_HEADER);
+    resp.headers_mut().insert(NAME.clone(), label);
     resp
+}
+
+/// The gate's response future: an admitted request's handler, or a refusal (which
+/// drains the request body first). Not boxed for the admitted case.
+pub enum GateFuture<F> {
+    Admitted { inner: F, label: Option<HeaderValue> },
+    Refused(Pin<Box<dyn Future<Output = Response> + Send>>),
+}
+
+impl<F, E> Future for GateFuture<F>
+where
+    F: Future<Output = Result<Response, E>>,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // SAFETY: `inner` is never moved out of the pinned enum and the enum never
+        // changes variant once built; `label` is not structurally pinned.
+        match unsafe { self.get_unchecked_mut() } {
+            GateFuture::Admitted { inner, label } => {
+                let resp = ready!(unsafe { Pin::new_unchecked(inner) }.poll(cx))?;
+                Poll::Ready(Ok(match label.take() {
+                    Some(label) => with_label(resp, label),
+                    None => resp,
+                }))
+            }
+            GateFuture::Refused(refusal) => refusal.as_mut().poll(cx).map(Ok),
+        }
+    }
 }
 
 impl<S> tower::Service<Request<Body>> for GateService<S>
@@ -188,67 +252,54 @@ where
 {
     type Response = Response;
     type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Response, S::Error>> + Send>>;
+    type Future = GateFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, mut req: Request<Body>) -> Self::Future {
-        let template = req
-            .extensions()
-            .get::<MatchedPath>()
-            .map(|m| m.as_str().to_owned())
-            .unwrap_or_else(|| req.uri().path().to_owned());
-        let mut desc = RequestDescriptor::new(
-            req.method().as_str(),
-            req.uri().path(),
-            &template,
-            &self.gate.config.api_prefix,
-            caller_of(&req),
-        );
-        if let Some(extra) = req.extensions().get::<RequestAttributes>() {
-            desc.attributes.extend(extra.0.iter().cloned());
-        }
-        let published = self.gate.state.current();
-
-        let (policy, label, verdict) = if self.gate.config.on_floor(&desc) {
-            if let Some(observer) = &self.gate.observer {
-                observer.floor(&desc);
-            }
-            (None, HeaderValue::from_static(FLOOR_LABEL), Decision::Allow)
-        } else {
-            let policy = self.gate.slots.active();
-            let (verdict, origin) = self.gate.ask_published(&policy, &desc, &published);
-            if let Some(observer) = &self.gate.observer {
-                // Metrics, and the shadow candidate's turn (queued, off this path). A
-                // fail-mode verdict is not the policy's: `faulted` told the observer.
-                match origin {
-                    Origin::Policy(took) => observer.decided(&policy, &desc, &published, &verdict, Some(took)),
-                    Origin::Memo => observer.decided(&policy, &desc, &published, &verdict, None),
-                    Origin::FailMode => {}
+        let gate = &self.gate;
+        let published = gate.state.current();
+        let (policy, label, verdict) =
+            gate.describe(req.method(), req.uri(), req.headers(), req.extensions(), |desc| {
+                if gate.config.on_floor(desc) {
+                    if let Some(observer) = &gate.observer {
+                        observer.floor(desc);
+                    }
+                    return (None, HeaderValue::from_static(FLOOR_LABEL), Decision::Allow);
                 }
-            }
-            let label = self.gate.labels.of(&policy);
-            (Some(policy), label, verdict)
-        };
-        tracing::debug!(policy = ?label, method = %desc.method, route = %desc.route, ?verdict, "decision");
+                let policy = gate.slots.active();
+                let (verdict, origin) = gate.ask_published(&policy, desc, &published);
+                if let Some(observer) = &gate.observer {
+                    // Metrics, and the shadow candidate's turn (queued, off this path). A
+                    // fail-mode verdict is not the policy's: `faulted` told the observer.
+                    match origin {
+                        Origin::Policy(took) => observer.decided(&policy, desc, &published, &verdict, Some(took)),
+                        Origin::Memo => observer.decided(&policy, desc, &published, &verdict, None),
+                        Origin::FailMode => {}
+                    }
+                }
+                tracing::debug!(policy = %policy.label(), method = %desc.method, route = %desc.route, ?verdict, "decision");
+                let label = gate.labels.of(&policy);
+                (Some(policy), label, verdict)
+            });
 
         match verdict {
             Decision::Deny(denial) => {
-                let resp = self.gate.config.refuse(&denial);
-                Box::pin(async move { Ok(with_label(refuse_after_draining(req, resp).await, label)) })
+                let resp = gate.config.refuse(&denial);
+                GateFuture::Refused(Box::pin(async move { with_label(refuse_after_draining(req, resp).await, label) }))
             }
             Decision::Allow => {
-                let ticket = Ticket { version: published.version, desc, policy, gate: self.gate.clone() };
-                req.extensions_mut().insert(AdmissionTicket(Arc::new(ticket)));
-                // Take the service that was driven to readiness; leave a fresh clone.
-                let clone = self.inner.clone();
-                let mut inner = std::mem::replace(&mut self.inner, clone);
-                Box::pin(async move {
-                    let resp = inner.call(req).await?;
-                    Ok(with_label(resp, label))
-                })
+                // Only a request that may write can need deciding again; the safe
+                // methods (RFC 9110 §9.2.1) never write, so they carry no ticket.
+                if !req.method().is_safe() {
+                    let ticket = AdmissionTicket { version: published.version, policy, gate: gate.clone() };
+                    req.extensions_mut().insert(ticket);
+                }
+                // Called here, not inside the future: the service driven to readiness
+                // is the one called, and nothing needs a clone of it.
+                GateFuture::Admitted { inner: self.inner.call(req), label: Some(label) }
             }
         }
     }

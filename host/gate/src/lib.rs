@@ -97,14 +97,14 @@ mod state;
 
 pub use admission::{Admission, AdmissionTicket, Ticket};
 pub use config::{FailMode, Floor, GateConfig, Refusal, json_refusal};
-pub use layer::{Gate, GateLayer, GateService, Observer, Origin, RequestAttributes};
+pub use layer::{Gate, GateFuture, GateLayer, GateService, Observer, Origin, RequestAttributes};
 pub use state::{SharedState, StateSource};
 
 /// The engine the gate runs policies on, and the plain types it shares with it.
 pub use drydock_engine as engine;
 pub use drydock_engine::{
-    Caller, Decision, Denial, ExecutionCounts, ExecutionStatus, MaintenanceState, Published, RequestDescriptor, Role,
-    Snapshot,
+    Caller, CallerView, Decision, Denial, ExecutionCounts, ExecutionStatus, MaintenanceState, Published, RequestDescriptor,
+    RequestView, Role, Snapshot,
 };
 
 /// The header that names the policy version behind a response.

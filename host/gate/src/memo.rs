@@ -12,7 +12,7 @@
 
 use std::cell::RefCell;
 
-use drydock_engine::{Decision, RequestDescriptor};
+use drydock_engine::{Decision, RequestView};
 
 const SLOTS: usize = 512;
 
@@ -38,7 +38,8 @@ thread_local! {
 }
 
 /// Every field of the descriptor a policy can see, in order.
-fn fields(desc: &RequestDescriptor) -> impl Iterator<Item = &[u8]> {
+fn fields<'a>(desc: &RequestView<'a>) -> impl Iterator<Item = &'a [u8]> {
+    let attributes: &'a [(String, String)] = desc.attributes;
     [
         desc.method.as_bytes(),
         desc.path.as_bytes(),
@@ -49,11 +50,11 @@ fn fields(desc: &RequestDescriptor) -> impl Iterator<Item = &[u8]> {
         if desc.caller.bypass { b"1" } else { b"0" },
     ]
     .into_iter()
-    .chain(desc.attributes.iter().flat_map(|(k, v)| [k.as_bytes(), v.as_bytes()]))
+    .chain(attributes.iter().flat_map(|(k, v)| [k.as_bytes(), v.as_bytes()]))
 }
 
 /// Word-at-a-time multiply-rotate hash (rustc's Fx): fast, and collisions only cost a miss.
-fn hash(key: Key, desc: &RequestDescriptor) -> u64 {
+fn hash(key: Key, desc: &RequestView<'_>) -> u64 {
     const K: u64 = 0x517c_c1b7_2722_0a95;
     let mut h = (key.policy.rotate_left(32) ^ key.version ^ key.facts.rotate_left(16)).wrapping_mul(K);
     h = (h.rotate_left(5) ^ key.gate).wrapping_mul(K);
@@ -69,7 +70,7 @@ fn hash(key: Key, desc: &RequestDescriptor) -> u64 {
 }
 
 /// The key as stored: each field's length, then its bytes.
-fn write_key(buf: &mut Vec<u8>, desc: &RequestDescriptor) {
+fn write_key(buf: &mut Vec<u8>, desc: &RequestView<'_>) {
     buf.clear();
     for field in fields(desc) {
         buf.extend_from_slice(&(field.len() as u32).to_le_bytes());
@@ -77,7 +78,7 @@ fn write_key(buf: &mut Vec<u8>, desc: &RequestDescriptor) {
     }
 }
 
-fn key_matches(mut buf: &[u8], desc: &RequestDescriptor) -> bool {
+fn key_matches(mut buf: &[u8], desc: &RequestView<'_>) -> bool {
     for field in fields(desc) {
         let Some((len, rest)) = buf.split_first_chunk::<4>() else { return false };
         let len = u32::from_le_bytes(*len) as usize;
@@ -89,8 +90,10 @@ fn key_matches(mut buf: &[u8], desc: &RequestDescriptor) -> bool {
     buf.is_empty()
 }
 
-/// The decision remembered for exactly this request under `key`.
-pub fn recall(key: Key, desc: &RequestDescriptor) -> Option<Decision> {
+/// The decision remembered for exactly this request under `key`. Reads the borrowed
+/// request in place: a hit allocates nothing (an allowing one; a refusal's strings
+/// are cloned).
+pub fn recall(key: Key, desc: &RequestView<'_>) -> Option<Decision> {
     let h = hash(key, desc);
     MEMO.with(|memo| {
         let memo = memo.borrow();
@@ -102,7 +105,7 @@ pub fn recall(key: Key, desc: &RequestDescriptor) -> Option<Decision> {
 }
 
 /// Remember a decision the policy just made.
-pub fn remember(key: Key, desc: &RequestDescriptor, decision: &Decision) {
+pub fn remember(key: Key, desc: &RequestView<'_>, decision: &Decision) {
     let h = hash(key, desc);
     MEMO.with(|memo| {
         let mut memo = memo.borrow_mut();
@@ -124,7 +127,7 @@ pub fn remember(key: Key, desc: &RequestDescriptor, decision: &Decision) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use drydock_engine::{Caller, Denial, Role};
+    use drydock_engine::{Caller, Denial, RequestDescriptor, Role};
 
     fn desc(path: &str, user: &str) -> RequestDescriptor {
         let caller = Caller { username: user.into(), role: Role::User, bypass: false };
@@ -136,21 +139,21 @@ mod tests {
         let deny = Decision::Deny(Denial { status: 503, error_code: "x".into(), message: "m".into(), retry_after: None });
         let d = desc("/api/v3.1/deployments/a", "alice");
         let key = Key { gate: 3, policy: 7, version: 1, facts: 0 };
-        assert_eq!(recall(key, &d), None);
-        remember(key, &d, &deny);
-        assert_eq!(recall(key, &d), Some(deny.clone()));
-        assert_eq!(recall(Key { version: 2, ..key }, &d), None, "another state version");
-        assert_eq!(recall(Key { facts: 1, ..key }, &d), None, "other facts about the state");
-        assert_eq!(recall(Key { policy: 8, ..key }, &d), None, "another policy");
-        assert_eq!(recall(Key { gate: 4, ..key }, &d), None, "another gate (another state source)");
-        assert_eq!(recall(key, &desc("/api/v3.1/deployments/b", "alice")), None, "another path");
-        assert_eq!(recall(key, &desc("/api/v3.1/deployments/a", "bob")), None, "another caller");
+        assert_eq!(recall(key, &d.view()), None);
+        remember(key, &d.view(), &deny);
+        assert_eq!(recall(key, &d.view()), Some(deny.clone()));
+        assert_eq!(recall(Key { version: 2, ..key }, &d.view()), None, "another state version");
+        assert_eq!(recall(Key { facts: 1, ..key }, &d.view()), None, "other facts about the state");
+        assert_eq!(recall(Key { policy: 8, ..key }, &d.view()), None, "another policy");
+        assert_eq!(recall(Key { gate: 4, ..key }, &d.view()), None, "another gate (another state source)");
+        assert_eq!(recall(key, &desc("/api/v3.1/deployments/b", "alice").view()), None, "another path");
+        assert_eq!(recall(key, &desc("/api/v3.1/deployments/a", "bob").view()), None, "another caller");
         let mut bypass = d.clone();
         bypass.caller.bypass = true;
-        assert_eq!(recall(key, &bypass), None, "the bypass header");
+        assert_eq!(recall(key, &bypass.view()), None, "the bypass header");
         let mut attrs = d.clone();
         attrs.attributes.push(("tenant".into(), "t1".into()));
-        assert_eq!(recall(key, &attrs), None, "attributes");
+        assert_eq!(recall(key, &attrs.view()), None, "attributes");
     }
 
     #[test]
@@ -161,8 +164,8 @@ mod tests {
         let mut b = desc("/x", "a");
         b.caller.role = Role::Other("bc".into());
         let mut buf = Vec::new();
-        write_key(&mut buf, &a);
-        assert!(key_matches(&buf, &a));
-        assert!(!key_matches(&buf, &b));
+        write_key(&mut buf, &a.view());
+        assert!(key_matches(&buf, &a.view()));
+        assert!(!key_matches(&buf, &b.view()));
     }
 }

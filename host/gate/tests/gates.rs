@@ -9,7 +9,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::routing::get;
 use drydock_engine::{DEFAULT_POLICY, Engine, Fault, Limits, Policy, Slots};
-use drydock_gate::{Decision, FailMode, Gate, GateConfig, MaintenanceState, Observer, Published, RequestDescriptor, SharedState};
+use drydock_gate::{Decision, FailMode, Gate, GateConfig, MaintenanceState, Observer, Published, RequestView, SharedState};
 use http::Request;
 use tower::ServiceExt;
 
@@ -50,7 +50,7 @@ struct Heard {
 }
 
 impl Observer for Heard {
-    fn decided(&self, _: &Arc<Policy>, _: &RequestDescriptor, _: &Arc<Published>, _: &Decision, took: Option<Duration>) {
+    fn decided(&self, _: &Arc<Policy>, _: &RequestView<'_>, _: &Arc<Published>, _: &Decision, took: Option<Duration>) {
         self.decided.lock().unwrap().push(took);
     }
 

@@ -11,7 +11,7 @@ impl Policy for CloudifyDefault {
         "cloudify-default"
     }
     fn version() -> &'static str {
-        "1.1.0"
+        "1.2.0"
     }
     fn decide(input: &Input) -> Decision {
         rules::decide(input)

@@ -98,11 +98,12 @@ pub fn allowed_while_activated(req: &Request) -> bool {
 /// Reads, execution cancel (`POST executions/{id}`), worker progress
 /// (`PATCH executions/{id}`) and deployment delete still pass.
 pub fn starts_work(req: &Request) -> bool {
-    let segments: Vec<&str> = req.route.trim_matches('/').split('/').collect();
-    match segments.as_slice() {
-        ["snapshots", _, "restore"] => true,
-        ["executions"] | ["deployments", _] | ["snapshots", _] => writes(req),
-        ["deployment-modifications", ..] => writes(req),
+    // Matched segment by segment, without collecting them: this runs per decision.
+    let mut segments = req.route.trim_matches('/').split('/');
+    match [segments.next(), segments.next(), segments.next(), segments.next()] {
+        [Some("snapshots"), Some(_), Some("restore"), None] => true,
+        [Some("executions"), None, ..] | [Some("deployments" | "snapshots"), Some(_), None, _] => writes(req),
+        [Some("deployment-modifications"), ..] => writes(req),
         _ => false,
     }
 }

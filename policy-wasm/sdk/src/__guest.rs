@@ -1,12 +1,13 @@
-//! The wasm side: bindings generated from `wit/` and the conversions between
-//! them and the plain types. Only `export_policy!` uses this module.
+//! The wasm side: bindings generated from `wit/v2/` (contract 2.0.0, the input
+//! packed into one byte list) and the conversions between them and the plain types.
+//! Only `export_policy!` uses this module.
 
 pub use std::string::String;
 
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "../../wit",
-        world: "drydock:policy/policy",
+        path: "../../wit/v2",
+        world: "drydock:policy/policy@2.0.0",
         // Expanded in the policy's crate, so it must be reachable from there.
         pub_export_macro: true,
         export_macro_name: "__drydock_export_world",
@@ -16,14 +17,35 @@ pub mod bindings {
 
 pub use wit_bindgen::rt;
 
-use crate::{
-    Caller, Decision, ExecutionStatus, Executions, Input, MaintenanceState, Policy, Request,
-};
+use std::cell::RefCell;
+
+use crate::{Decision, Denial, Input, Policy};
 use bindings as wit;
 
-/// Convert, decide, convert back.
-pub fn decide<P: Policy>(input: wit::Input) -> wit::Decision {
-    match P::decide(&from_wit(input)) {
+thread_local! {
+    /// The last decision's input, refilled in place: after the first decisions its
+    /// strings have the capacity they need, so decoding allocates nothing.
+    static INPUT: RefCell<Input> = RefCell::new(Input::empty());
+}
+
+/// Unpack, decide, convert back. Input the host would never send is refused.
+pub fn decide<P: Policy>(packed: Vec<u8>) -> wit::Decision {
+    INPUT.with(|input| {
+        let mut input = input.borrow_mut();
+        match crate::packed::unpack_into(&packed, &mut input) {
+            Ok(()) => to_wit(P::decide(&input)),
+            Err(why) => to_wit(Decision::Deny(Denial {
+                status: 500,
+                error_code: "policy_input_error".into(),
+                message: why.into(),
+                retry_after: None,
+            })),
+        }
+    })
+}
+
+fn to_wit(d: Decision) -> wit::Decision {
+    match d {
         Decision::Allow => wit::Decision::Allow,
         Decision::Deny(d) => wit::Decision::Deny(wit::Denial {
             status: d.status,
@@ -31,49 +53,5 @@ pub fn decide<P: Policy>(input: wit::Input) -> wit::Decision {
             message: d.message,
             retry_after: d.retry_after,
         }),
-    }
-}
-
-fn from_wit(i: wit::Input) -> Input {
-    Input {
-        request: Request {
-            method: i.request.method,
-            path: i.request.path,
-            route: i.request.route,
-            first_segment: i.request.first_segment,
-        },
-        caller: Caller {
-            username: i.caller.username,
-            role: i.caller.role,
-            bypass: i.caller.bypass,
-        },
-        state: match i.state {
-            wit::MaintenanceState::Deactivated => MaintenanceState::Deactivated,
-            wit::MaintenanceState::Activating => MaintenanceState::Activating,
-            wit::MaintenanceState::Activated => MaintenanceState::Activated,
-        },
-        executions: Executions {
-            total: i.executions.total,
-            by_status: i
-                .executions
-                .by_status
-                .into_iter()
-                .map(|c| (status(c.status), c.count))
-                .collect(),
-        },
-        attributes: i.attributes,
-    }
-}
-
-fn status(s: wit::ExecutionStatus) -> ExecutionStatus {
-    use wit::ExecutionStatus as W;
-    match s {
-        W::Pending => ExecutionStatus::Pending,
-        W::Started => ExecutionStatus::Started,
-        W::Cancelling => ExecutionStatus::Cancelling,
-        W::ForceCancelling => ExecutionStatus::ForceCancelling,
-        W::KillCancelling => ExecutionStatus::KillCancelling,
-        W::Queued => ExecutionStatus::Queued,
-        W::Scheduled => ExecutionStatus::Scheduled,
     }
 }

@@ -10,7 +10,8 @@
 //! ```
 //!
 //! Built natively (tests), the macro expands to nothing; built for `wasm32` it
-//! exports `name`, `version` and `decide` as the `drydock:policy/policy` world.
+//! exports `name`, `version` and `decide` as the `drydock:policy/policy@2.0.0`
+//! world (the input packed into one byte list: `wit/v2/policy.wit`).
 //! Build the crate as a `cdylib` for `wasm32-unknown-unknown` and componentize
 //! the module (the host's build script does both for the bundled policies).
 
@@ -18,6 +19,8 @@
 // expand inside policy crates), so it must resolve from inside too.
 extern crate self as drydock_policy_sdk;
 
+#[doc(hidden)]
+pub mod packed;
 mod types;
 
 pub use types::*;
@@ -53,7 +56,7 @@ macro_rules! export_policy {
                     <$policy as $crate::Policy>::version().into()
                 }
                 fn decide(
-                    input: $crate::__guest::bindings::Input,
+                    input: ::std::vec::Vec<u8>,
                 ) -> $crate::__guest::bindings::Decision {
                     $crate::__guest::decide::<$policy>(input)
                 }

@@ -12,7 +12,7 @@ impl Policy for CloudifyStrict {
         "cloudify-strict"
     }
     fn version() -> &'static str {
-        "1.1.0"
+        "1.2.0"
     }
     fn decide(input: &Input) -> Decision {
         rules::decide(input)

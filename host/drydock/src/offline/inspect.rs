@@ -22,13 +22,16 @@ pub fn run(args: InspectArgs) -> anyhow::Result<i32> {
         Ok(p) => (p.name().to_string(), p.version().to_string(), "yes".to_string()),
         Err(e) => ("?".into(), "?".into(), format!("no: {e}")),
     };
+    // Which of the two contracts it exports; a component that fits neither is
+    // reported against the newest.
+    let world = format!("drydock:policy/policy@{}", info.contract.unwrap_or("2.0.0"));
     if args.json {
         println!(
             "{}",
             serde_json::to_string_pretty(&json!({
                 "name": name, "version": version, "sha256": info.sha256, "size": info.size,
                 "exports": info.exports, "imports": info.imports,
-                "world": "drydock:policy/policy@1.0.0", "world_ok": info.world_ok(),
+                "world": world, "world_ok": info.world_ok(),
                 "loadable": loaded.is_ok(), "load_error": loaded.as_ref().err().map(|e| e.to_string()),
             }))?
         );
@@ -37,7 +40,7 @@ pub fn run(args: InspectArgs) -> anyhow::Result<i32> {
         println!("version:   {version}");
         println!("sha256:    {}", info.sha256);
         println!("size:      {} bytes", info.size);
-        println!("world:     drydock:policy/policy@1.0.0 ({})", if info.world_ok() { "exported" } else { "NOT exported" });
+        println!("world:     {world} ({})", if info.world_ok() { "exported" } else { "NOT exported (nor 1.0.0's)" });
         println!("exports:   {}", if info.exports.is_empty() { "none".into() } else { info.exports.join(", ") });
         println!("imports:   {}", if info.imports.is_empty() { "none".into() } else { info.imports.join(", ") });
         println!("loadable:  {loadable}");

@@ -13,4 +13,4 @@ mod request;
 pub use decision::{Decision, Denial, ExecutionCounts, Published, Snapshot};
 pub use execution::{CancelKind, ExecutionStatus};
 pub use maintenance::MaintenanceState;
-pub use request::{Caller, RequestDescriptor, Role};
+pub use request::{Caller, CallerView, RequestDescriptor, RequestView, Role};

@@ -87,24 +87,91 @@ impl RequestDescriptor {
     /// assert_eq!((d.method.as_str(), d.route.as_str(), d.first_segment.as_str()), ("DELETE", "todos/{id}", "todos"));
     /// ```
     pub fn new(method: &str, path: &str, template: &str, prefix: &str, caller: Caller) -> Self {
-        let strip = |p: &str| -> String {
-            let rest = p
-                .strip_prefix(prefix)
-                .filter(|r| r.is_empty() || r.starts_with('/'))
-                .or_else(|| p.strip_prefix("/api").filter(|r| r.starts_with('/')))
-                .unwrap_or(p);
-            rest.trim_start_matches('/').to_string()
-        };
-        let route = strip(template);
-        let below = strip(path);
-        let first_segment = below.split('/').next().unwrap_or("").to_string();
+        let (route, first_segment) = below_prefix(path, template, prefix);
         RequestDescriptor {
             method: method.to_ascii_uppercase(),
             path: path.to_string(),
-            route,
-            first_segment,
+            route: route.to_string(),
+            first_segment: first_segment.to_string(),
             caller,
             attributes: Vec::new(),
+        }
+    }
+
+    /// The same request, borrowed.
+    pub fn view(&self) -> RequestView<'_> {
+        RequestView {
+            method: &self.method,
+            path: &self.path,
+            route: &self.route,
+            first_segment: &self.first_segment,
+            caller: CallerView { username: &self.caller.username, role: &self.caller.role, bypass: self.caller.bypass },
+            attributes: &self.attributes,
+        }
+    }
+}
+
+/// The route template and the first path segment below `prefix` (see
+/// [`RequestDescriptor::new`]), as slices of `template` and `path`.
+fn below_prefix<'a>(path: &'a str, template: &'a str, prefix: &str) -> (&'a str, &'a str) {
+    let strip = |p: &'a str| -> &'a str {
+        let rest = p
+            .strip_prefix(prefix)
+            .filter(|r| r.is_empty() || r.starts_with('/'))
+            .or_else(|| p.strip_prefix("/api").filter(|r| r.starts_with('/')))
+            .unwrap_or(p);
+        rest.trim_start_matches('/')
+    };
+    let below = strip(path);
+    (strip(template), below.split('/').next().unwrap_or(""))
+}
+
+/// Who is asking, borrowed (see [`Caller`]).
+#[derive(Debug, Clone, Copy)]
+pub struct CallerView<'a> {
+    pub username: &'a str,
+    pub role: &'a Role,
+    pub bypass: bool,
+}
+
+/// A request as a policy sees it, borrowed from wherever it lives (an HTTP request,
+/// a [`RequestDescriptor`]): what the gate decides and remembers decisions by, so a
+/// request whose decision it remembers copies nothing.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestView<'a> {
+    /// Upper-case HTTP method.
+    pub method: &'a str,
+    pub path: &'a str,
+    /// The matched route's template below the API version, e.g. `executions/{id}`.
+    pub route: &'a str,
+    /// The first path segment after the API version, e.g. `executions`.
+    pub first_segment: &'a str,
+    pub caller: CallerView<'a>,
+    pub attributes: &'a [(String, String)],
+}
+
+impl<'a> RequestView<'a> {
+    /// [`RequestDescriptor::new`] without copying: `method` must already be upper
+    /// case (`http::Method::as_str` is, for the standard methods).
+    pub fn new(method: &'a str, path: &'a str, template: &'a str, prefix: &str, caller: CallerView<'a>) -> Self {
+        debug_assert!(!method.bytes().any(|b| b.is_ascii_lowercase()), "method {method:?} is not upper case");
+        let (route, first_segment) = below_prefix(path, template, prefix);
+        RequestView { method, path, route, first_segment, caller, attributes: &[] }
+    }
+
+    /// An owned copy, for what outlives the request (a queued shadow decision).
+    pub fn to_descriptor(&self) -> RequestDescriptor {
+        RequestDescriptor {
+            method: self.method.to_owned(),
+            path: self.path.to_owned(),
+            route: self.route.to_owned(),
+            first_segment: self.first_segment.to_owned(),
+            caller: Caller {
+                username: self.caller.username.to_owned(),
+                role: self.caller.role.clone(),
+                bypass: self.caller.bypass,
+            },
+            attributes: self.attributes.to_vec(),
         }
     }
 }
@@ -143,6 +210,24 @@ mod tests {
     fn a_prefix_only_matches_whole_segments() {
         let d = RequestDescriptor::new("GET", "/api/v3.10/status", "/api/v3.10/status", "/api/v3.1", anon());
         assert_eq!(d.first_segment, "v3.10");
+    }
+
+    #[test]
+    fn a_view_describes_like_the_descriptor() {
+        for (path, template, prefix) in [
+            ("/api/v3.1/executions/42", "/api/v3.1/executions/{id}", "/api/v3.1"),
+            ("/api/version", "/api/version", "/api/v3.1"),
+            ("/api/v3.10/status", "/api/v3.10/status", "/api/v3.1"),
+            ("/todos/7", "/todos/{id}", ""),
+        ] {
+            let d = RequestDescriptor::new("GET", path, template, prefix, anon());
+            let role = Role::User;
+            let v = RequestView::new("GET", path, template, prefix, CallerView { username: "", role: &role, bypass: false });
+            assert_eq!((v.route, v.first_segment, v.path), (d.route.as_str(), d.first_segment.as_str(), d.path.as_str()));
+            let back = v.to_descriptor();
+            assert_eq!((back.route, back.first_segment), (d.route.clone(), d.first_segment.clone()));
+            assert_eq!(d.view().route, d.route);
+        }
     }
 
     #[test]

@@ -105,7 +105,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Admitted {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Error> {
         let ticket = parts.extensions.get::<AdmissionTicket>();
-        Ok(Admitted(ticket.map(|t| t.0.clone() as Arc<dyn Admission>)))
+        Ok(Admitted(ticket.map(|t| t.admission(parts))))
     }
 }
 

@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::mpsc::{SyncSender, TrySendError};
 use std::time::{Duration, SystemTime};
 
-use drydock_engine::{Decision, Fault, Policy, Published, RequestDescriptor, Slots};
+use drydock_engine::{Decision, Fault, Policy, Published, RequestView, Slots};
 use drydock_gate::Observer;
 use drydock_gate::metrics::Metrics;
 
@@ -24,7 +24,7 @@ impl Observer for Recorder {
     fn decided(
         &self,
         policy: &Arc<Policy>,
-        desc: &RequestDescriptor,
+        desc: &RequestView<'_>,
         published: &Arc<Published>,
         decision: &Decision,
         took: Option<Duration>,
@@ -38,7 +38,7 @@ impl Observer for Recorder {
             let job = ShadowJob {
                 candidate,
                 active: policy.clone(),
-                desc: desc.clone(),
+                desc: desc.to_descriptor(),
                 published: published.clone(),
                 decision: decision.clone(),
                 at: SystemTime::now(),
@@ -64,7 +64,7 @@ impl Observer for Recorder {
         self.metrics.faulted(policy, fault);
     }
 
-    fn floor(&self, _desc: &RequestDescriptor) {
+    fn floor(&self, _desc: &RequestView<'_>) {
         self.metrics.floor();
     }
 }

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use arc_swap::ArcSwapOption;
-use drydock_engine::{Decision, Fault, Policy, Published, RequestDescriptor};
+use drydock_engine::{Decision, Fault, Policy, Published, RequestDescriptor, RequestView};
 use drydock_gate::metrics::Metrics;
 
 use super::{RECENT_DISAGREEMENTS, Version};
@@ -28,7 +28,7 @@ pub(super) struct ShadowJob {
 
 impl ShadowJob {
     /// About what a job holds: its strings and a fixed part.
-    pub(super) fn size_of(desc: &RequestDescriptor, decision: &Decision) -> usize {
+    pub(super) fn size_of(desc: &RequestView<'_>, decision: &Decision) -> usize {
         let strings = desc.method.len()
             + desc.path.len()
             + desc.route.len()
