@@ -1,5 +1,8 @@
 //! drydock's policy engine: runs admission policies, WebAssembly components
-//! exporting the `drydock:policy/policy` world (`wit/policy.wit`), sandboxed.
+//! exporting the `drydock:policy/policy` world, sandboxed. Two contracts are
+//! loaded side by side: `2.0.0` (`wit/v2/policy.wit`, the request packed into one
+//! byte list: one copy into the guest) and `1.0.0` (`wit/policy.wit`, a record of
+//! strings); [`Policy::contract`] says which a component was built for.
 //!
 //! Loading does all the slow and risky work once (validate, compile, type-check,
 //! smoke-test); a decision only borrows a warm instance from a pool, calls it

@@ -175,7 +175,7 @@ fn shadow_records_disagreements_off_the_response_path() {
     for (m, r) in cases {
         let req = request(m, r);
         let d = active.decide(&req, &published.snapshot).unwrap();
-        recorder.decided(&active, &req, &published, &d, Some(Duration::from_micros(1)));
+        recorder.decided(&active, &req.view(), &published, &d, Some(Duration::from_micros(1)));
     }
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     let report = loop {
