@@ -146,7 +146,8 @@ fn start_ticker(engine: &wasmtime::Engine, ticker: Arc<Ticker>) -> std::io::Resu
                 } else if idle < LINGER_TICKS {
                     idle += 1;
                 } else {
-                    idle = 0;
+                    // `idle` stays at the linger: a park that ends with no call in
+                    // sight (the timeout) parks again at once instead of lingering.
                     ticker.parked.store(true, SeqCst);
                     if ticker.in_flight.load(SeqCst) == 0 {
                         // Woken by the next call; the timeout only notices a dropped engine.
