@@ -15,8 +15,11 @@
 //! request (from `/proc/self/stat`) is reported beside throughput, as the figure
 //! least disturbed by anything else running on the machine.
 //!
+//! A third copy of the route sits behind a route layer that does nothing: the cost of
+//! any layer in axum, the floor under the gate's.
+//!
 //! Each comparison (ungated → gated; the same with 8192 paths; gated → gated while
-//! swapping) runs its two scenarios back to back, order alternating, `PAIRS` times;
+//! swapping; ungated → the layer that does nothing) runs its two scenarios back to back, order alternating, `PAIRS` times;
 //! the table reports medians of the per-pair ratios and differences, so a burst of
 //! other work on the machine weighs on both sides of a pair alike.
 //!
@@ -72,11 +75,50 @@ async fn identify(mut req: Request, next: Next) -> Response {
     next.run(req).await
 }
 
-fn router(todos: Todos, gate: Option<&Gate>) -> Router {
+/// A route layer that does nothing, shaped like the gate's (an `Arc` beside the inner
+/// service, the inner future returned as it is): what any route layer costs in axum,
+/// the floor under the gate's own cost.
+#[derive(Clone)]
+struct PassThrough(Arc<()>);
+
+impl<S> tower::Layer<S> for PassThrough {
+    type Service = PassThroughService<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        PassThroughService { _shared: self.0.clone(), inner }
+    }
+}
+
+#[derive(Clone)]
+struct PassThroughService<S> {
+    _shared: Arc<()>,
+    inner: S,
+}
+
+impl<S: tower::Service<Request>> tower::Service<Request> for PassThroughService<S> {
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+    fn call(&mut self, req: Request) -> S::Future {
+        self.inner.call(req)
+    }
+}
+
+/// What stands in front of the todo route.
+enum Front<'a> {
+    Nothing,
+    PassThrough,
+    Gate(&'a Gate),
+}
+
+fn router(todos: Todos, front: Front<'_>) -> Router {
     let r = Router::new().route("/todos/{id}", get(show));
-    let r = match gate {
-        Some(gate) => r.route_layer(gate.layer()),
-        None => r,
+    let r = match front {
+        Front::Gate(gate) => r.route_layer(gate.layer()),
+        Front::PassThrough => r.route_layer(PassThrough(Arc::default())),
+        Front::Nothing => r,
     };
     r.route_layer(middleware::from_fn(identify)).with_state(todos)
 }
@@ -298,8 +340,9 @@ fn main() -> anyhow::Result<()> {
         runtime.spawn(async move { axum::serve(listener, router).await });
         Ok(addr)
     };
-    let ungated = serve(router(todos.clone(), None))?;
-    let gated = serve(router(todos, Some(&gate)))?;
+    let ungated = serve(router(todos.clone(), Front::Nothing))?;
+    let layered = serve(router(todos.clone(), Front::PassThrough))?;
+    let gated = serve(router(todos, Front::Gate(&gate)))?;
     let swapper = Swapper::new(slots.clone(), default.clone(), strict.clone(), swap_every);
 
     let setup = if pin {
@@ -310,7 +353,7 @@ fn main() -> anyhow::Result<()> {
     println!(
         "HTTP: GET /todos/42 on 127.0.0.1, ungated {ungated} and gated {gated}; wrk 1 thread; {rounds} rounds x {seconds} s per run; {cores} cores; {setup}"
     );
-    for addr in [ungated, gated] {
+    for addr in [ungated, layered, gated] {
         wrk(&same, addr, connections, 1, wrk_cpu)?; // warm-up
     }
     std::thread::sleep(Duration::from_millis(500));
@@ -339,6 +382,7 @@ fn main() -> anyhow::Result<()> {
         Swapping,
         UngatedSpread,
         GatedSpread,
+        Layered,
     }
     let name = |k: Kind| match k {
         Kind::Ungated => "ungated",
@@ -346,9 +390,15 @@ fn main() -> anyhow::Result<()> {
         Kind::Swapping => "gated, swapping",
         Kind::UngatedSpread => "ungated, 8k paths",
         Kind::GatedSpread => "gated, 8k paths",
+        Kind::Layered => "pass-through layer",
     };
     // (baseline, candidate)
-    let comparisons = [(Kind::Ungated, Kind::Gated), (Kind::UngatedSpread, Kind::GatedSpread), (Kind::Gated, Kind::Swapping)];
+    let comparisons = [
+        (Kind::Ungated, Kind::Gated),
+        (Kind::UngatedSpread, Kind::GatedSpread),
+        (Kind::Gated, Kind::Swapping),
+        (Kind::Ungated, Kind::Layered),
+    ];
     let mut pairs: HashMap<(u32, usize), Vec<(Run, Run)>> = HashMap::new();
     let mut all: Vec<Run> = Vec::new();
     let swaps_before = swapper.swaps.load(Ordering::Relaxed);
@@ -356,7 +406,11 @@ fn main() -> anyhow::Result<()> {
     // For profiling one scenario on its own: `DRYDOCK_BENCH_ONLY=gated` (no table).
     let only: Option<String> = std::env::var("DRYDOCK_BENCH_ONLY").ok();
     let mut run = |k: Kind, shape: u32, round: usize| -> anyhow::Result<Run> {
-        let addr = if matches!(k, Kind::Ungated | Kind::UngatedSpread) { ungated } else { gated };
+        let addr = match k {
+            Kind::Ungated | Kind::UngatedSpread => ungated,
+            Kind::Layered => layered,
+            Kind::Gated | Kind::GatedSpread | Kind::Swapping => gated,
+        };
         let script = if matches!(k, Kind::UngatedSpread | Kind::GatedSpread) { &spread } else { &same };
         swapper.set(k == Kind::Swapping);
         let started = Instant::now();
@@ -380,7 +434,7 @@ fn main() -> anyhow::Result<()> {
         Ok(r)
     };
     if let Some(only) = &only {
-        for k in [Kind::Ungated, Kind::Gated, Kind::Swapping, Kind::UngatedSpread, Kind::GatedSpread] {
+        for k in [Kind::Ungated, Kind::Gated, Kind::Swapping, Kind::UngatedSpread, Kind::GatedSpread, Kind::Layered] {
             if name(k) == only {
                 for shape in [connections, 1] {
                     for round in 0..rounds {
@@ -471,6 +525,7 @@ fn main() -> anyhow::Result<()> {
     let (same_c, same_1) = (p(c, 0), p(1, 0));
     let (spread_c, spread_1) = (p(c, 1), p(1, 1));
     let (swap_c, swap_1) = (p(c, 2), p(1, 2));
+    let layer_c = p(c, 3);
     let swap_failures = failures(swap_c) + failures(swap_1);
     let all_failures: u64 = all.iter().map(|r| r.errors + r.non2xx).sum();
     let mib = |kib: u64| kib as f64 / 1024.0;
@@ -493,6 +548,15 @@ fn main() -> anyhow::Result<()> {
             cpu_added(v)
         );
     }
+    println!(
+        "| the floor under the gate: a route layer that does nothing, {c} connections, same request: layered / ungated | {} / {} req/s, per-pair ratio **{:.3}**; server CPU {:.1} → {:.1} µs, added **{:+.1} µs** | — | — |",
+        us(cand_med(layer_c, &|r| r.rps)),
+        us(base_med(layer_c, &|r| r.rps)),
+        ratio(layer_c),
+        base_med(layer_c, &|r| r.cpu_us),
+        cand_med(layer_c, &|r| r.cpu_us),
+        cpu_added(layer_c)
+    );
     for (what, v, v1) in [("same request", same_c, same_1), ("8192 paths", spread_c, spread_1)] {
         println!(
             "| p99 added by the gate, {what}: {c} connections / 1 connection | **{:+.0} µs** ({} → {} µs) / **{:+.0} µs** ({} → {} µs; p50 {:+.0} µs) | ≤ 50 µs | {} |",
