@@ -1,7 +1,8 @@
 //! drydock's sandboxed policy beside Cedar, Rego (regorus) and the same rules in
 //! plain Rust: the same 960-request mix, in one process, one after another.
 //!
-//!     scripts/bench-peers.sh        (or: cargo run --release --manifest-path bench/peers/Cargo.toml)
+//!     scripts/bench.sh (step 0), or on its own:
+//!     cargo run --release --manifest-path bench/peers/Cargo.toml --target-dir target
 //!
 //! First every decider decides every request and all must agree (allow, or the
 //! same error code); then each is timed, one decision at a time (`Instant` pairs,
