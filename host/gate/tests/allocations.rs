@@ -13,7 +13,7 @@ use axum::body::Body;
 use axum::response::Response;
 use axum::routing::get;
 use drydock_engine::{DEFAULT_POLICY, Engine, Limits, Slots};
-use drydock_gate::{Caller, Decision, Gate, GateConfig, Origin, Role, SharedState, StateSource};
+use drydock_gate::{Caller, Decision, Gate, GateConfig, Origin, Role, SharedState};
 use http::Request;
 use tower::Service;
 

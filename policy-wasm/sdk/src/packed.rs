@@ -131,7 +131,7 @@ mod tests {
         for n in [0u32, 2, 0, 0, 0, 0, 1] {
             b.extend(n.to_le_bytes());
         }
-        let mut str = |b: &mut Vec<u8>, s: &str| {
+        let str = |b: &mut Vec<u8>, s: &str| {
             b.extend((s.len() as u32).to_le_bytes());
             b.extend(s.as_bytes());
         };
