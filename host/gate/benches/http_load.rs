@@ -19,9 +19,10 @@
 //! any layer in axum, the floor under the gate's.
 //!
 //! Each comparison (ungated → gated; the same with 8192 paths; gated → gated while
-//! swapping; ungated → the layer that does nothing) runs its two scenarios back to back, order alternating, `PAIRS` times;
-//! the table reports medians of the per-pair ratios and differences, so a burst of
-//! other work on the machine weighs on both sides of a pair alike.
+//! swapping; ungated → the layer that does nothing) runs its two scenarios back to
+//! back, order alternating, `PAIRS` times; the table reports medians of the per-pair
+//! ratios and differences, so a burst of other work on the machine weighs on both
+//! sides of a pair alike.
 //!
 //! Knobs (environment): `DRYDOCK_BENCH_SECONDS` per run (2), `DRYDOCK_BENCH_PAIRS`
 //! (7), `DRYDOCK_BENCH_CONNECTIONS` for the saturated runs (8), `DRYDOCK_BENCH_SWAP_MS`
@@ -351,7 +352,7 @@ fn main() -> anyhow::Result<()> {
         format!("unpinned, {cores} runtime workers")
     };
     println!(
-        "HTTP: GET /todos/42 on 127.0.0.1, ungated {ungated} and gated {gated}; wrk 1 thread; {rounds} rounds x {seconds} s per run; {cores} cores; {setup}"
+        "HTTP: GET /todos/42 on 127.0.0.1, ungated {ungated}, behind a layer that does nothing {layered}, gated {gated}; wrk 1 thread; {rounds} rounds x {seconds} s per run; {cores} cores; {setup}"
     );
     for addr in [ungated, layered, gated] {
         wrk(&same, addr, connections, 1, wrk_cpu)?; // warm-up
