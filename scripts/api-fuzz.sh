@@ -2,11 +2,13 @@
 # schemathesis against a live `drydock serve` in every maintenance state, driven by
 # the API's own OpenAPI document (tests/api/fuzz_api.py says what is checked).
 #
-#   scripts/api-fuzz.sh          the bounded run the test command makes (8 examples
-#                                per operation, 45 s per pass, a fixed seed)
-#   scripts/api-fuzz.sh --long   a longer run with a new seed (200 examples, 10 min
-#                                per pass); FUZZ_EXAMPLES / FUZZ_SECONDS / FUZZ_SEED
-#                                override either
+#   scripts/api-fuzz.sh          the bounded run the test command makes: every phase
+#                                of each pass once, to its end (8 examples per
+#                                operation in the fuzzing phase), a fixed seed, no clock
+#   scripts/api-fuzz.sh --long   a longer run with a new seed (200 examples, and
+#                                fuzzing and stateful repeated for 10 min per pass);
+#                                FUZZ_EXAMPLES / FUZZ_SECONDS / FUZZ_SEED /
+#                                FUZZ_PASS_TIMEOUT override either
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

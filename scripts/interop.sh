@@ -2,7 +2,8 @@
 # Drives drydock with the real Cloudify CLI: installs PyPI cloudify==7.0.5 into a
 # virtualenv (cached under target/), starts drydock on a free loopback port with a
 # fresh data directory, runs tests/interop/test_cfy.py, then the same CLI over HTTPS
-# (tests/interop/test_cfy_tls.py, a private CA made by scripts/test-cert.sh), then
+# (tests/interop/test_cfy_tls.py, a private CA made by scripts/test-cert.sh; the test
+# makes a second, unrelated CA too and checks the CLI refuses the server with it), then
 # test_cfy.py again against one of two hosts sharing a fresh PostgreSQL database (on
 # the server in DRYDOCK_TEST_DATABASE_URL, which scripts/test.sh provides), and stops
 # the servers.

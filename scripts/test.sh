@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test drydock has: native policy rules, host unit tests, end-to-end tests
-# against the real binary, the shipped policy case tables through the real engine,
-# and the interop test with the real Cloudify CLI. Installs what it needs.
+# against the real binary, every fuzz target's seeds and saved regressions, the
+# shipped policy case tables through the real engine, the interop test with the real
+# Cloudify CLI, and schemathesis from the OpenAPI document. Installs what it needs.
+# Real (instrumented, coverage-guided) fuzzing is the separate scripts/fuzz.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,6 +23,10 @@ fi
 
 step "build (host, embedded policies, tests)"
 cargo build --workspace --all-targets
+step "build the guest policies the tests build (drydock policy build; the tests' own runs are then no-ops)"
+for p in default strict hostile; do
+  target/debug/drydock policy build "policy-wasm/$p" -o "target/policy-build/$p.wasm" >/dev/null
+done
 
 if [ -n "${DRYDOCK_TEST_DATABASE_URL:-}" ]; then
   step "database: the PostgreSQL server in DRYDOCK_TEST_DATABASE_URL"
@@ -47,6 +53,3 @@ scripts/interop.sh
 
 step "API fuzzing: schemathesis from the OpenAPI document, in every maintenance state (scripts/api-fuzz.sh --long runs longer)"
 scripts/api-fuzz.sh
-
-step "cargo fuzz: a smoke run of each fuzz target (scripts/fuzz.sh --long runs longer)"
-scripts/fuzz.sh

@@ -1,34 +1,4 @@
-//! The case-table parser (`drydock policy test`'s YAML/JSON): any text is read or
-//! refused with a place and a reason, never a crash; every case it accepts is
-//! evaluated through the real engine and the shipped default policy.
+//! The case-table parser of `drydock policy test`: see drydock_fuzz_bodies::case_table for what is checked.
 #![no_main]
 
-use std::sync::OnceLock;
-
-use drydock::offline::cases;
-use drydock_engine::{Engine, Limits, Policy};
-use drydock_gate::{FailMode, GateConfig};
-use libfuzzer_sys::fuzz_target;
-
-fn setup() -> &'static (Policy, GateConfig) {
-    static SETUP: OnceLock<(Policy, GateConfig)> = OnceLock::new();
-    SETUP.get_or_init(|| {
-        let engine = Engine::new(Limits::default()).expect("an engine");
-        let policy = engine.load(drydock_engine::DEFAULT_POLICY).expect("the default policy loads");
-        (policy, drydock_server::api::gate_config(FailMode::Closed))
-    })
-}
-
-fuzz_target!(|bytes: &[u8]| {
-    let Ok(text) = std::str::from_utf8(bytes) else { return };
-    match cases::parse("fuzz.yaml", text) {
-        Ok(all) => {
-            let (policy, config) = setup();
-            for case in all.iter().take(16) {
-                let actual = cases::evaluate(policy, config, case);
-                let _ = cases::matches(&case.expect, &actual);
-            }
-        }
-        Err(e) => assert!(!e.to_string().is_empty()),
-    }
-});
+libfuzzer_sys::fuzz_target!(|bytes: &[u8]| drydock_fuzz_bodies::case_table::run(bytes));

@@ -15,8 +15,12 @@ Environment:
   DRYDOCK_ADMIN_PASSWORD   (required) password of the sys_admin user
   DRYDOCK_ADMIN_USER       default "admin"
   DRYDOCK_TENANT           default "default_tenant"
-  DRYDOCK_HOLD_SECONDS     default 12: length of the `sleep` execution that keeps
-                           the manager `activating` while the checks run
+  DRYDOCK_HOLD_SECONDS     default 600: length of the `sleep` executions that
+                           keep the manager `activating` while checks run. Only a
+                           safety net: the test ends each one itself (the worker's
+                           status report, PATCH terminated) once its checks are
+                           done, so no check races the clock however slow the
+                           machine is
   DRYDOCK_PENDING_WORKFLOW default "hold": a workflow the server accepts but no
                            worker runs, so its execution stays `pending` until
                            cancelled
@@ -72,7 +76,7 @@ except (KeyError, ValueError):
     sys.exit(2)
 ADMIN = os.environ.get('DRYDOCK_ADMIN_USER', 'admin')
 TENANT = os.environ.get('DRYDOCK_TENANT', 'default_tenant')
-HOLD_SECONDS = int(os.environ.get('DRYDOCK_HOLD_SECONDS', '12'))
+HOLD_SECONDS = int(os.environ.get('DRYDOCK_HOLD_SECONDS', '600'))
 PENDING_WF = os.environ.get('DRYDOCK_PENDING_WORKFLOW', 'hold')
 HOST = '127.0.0.1'
 # The CLI of the venv this script runs under: never a fixed path that exists
@@ -302,7 +306,8 @@ def scenario():
         st = exec_status(first_exec)
         check('first sleep execution is terminated', st == 'terminated', st)
 
-    # 7. a longer sleep in the background keeps the manager `activating`
+    # 7. a long sleep in the background keeps the manager `activating` until the
+    # test ends it (step 11): an event, not a guess at how long five `cfy` take
     bg = cfy_bg('executions', 'start', 'sleep', '-d', DEP,
                 '-p', 'seconds={0}'.format(HOLD_SECONDS))
     t0 = time.time()
@@ -378,9 +383,17 @@ def scenario():
            cfy('maintenance-mode', 'activate', '--timeout', '5'), 1,
            contains=["'--timeout' was used without '--wait'."])
 
-    # 11. the background `executions start` ends: its last poll is blocked
+    # 11. the checks are done: end the held execution as a worker does (its status
+    # report passes while activating); the background `executions start` then
+    # ends: its last poll is blocked
+    check('still activating when the checks are done',
+          maint_status() == 'activating', maint_status())
+    e = rest_error(lambda: ADMIN_CLIENT.executions.update(hold_exec.id,
+                                                          'terminated'))
+    check('worker status report (PATCH terminated) passes while activating',
+          e is None, repr(e))
     try:
-        out, _ = bg.communicate(timeout=HOLD_SECONDS + 60)
+        out, _ = bg.communicate(timeout=120)
     except subprocess.TimeoutExpired:
         bg.kill()
         out, _ = bg.communicate()
@@ -394,7 +407,7 @@ def scenario():
           str(st))
     st = wait_for(lambda: exec_status(hold_exec.id) == 'terminated'
                   and 'terminated', 10)
-    check('held execution ran to terminated (activation does not cancel it)',
+    check('held execution is terminated (activation did not cancel it)',
           st == 'terminated', exec_status(hold_exec.id))
     print('      (activating phase lasted {0:.1f}s)'.format(time.time() - t0))
 
@@ -506,12 +519,27 @@ def scenario():
            cfy('maintenance-mode', 'deactivate'), 0,
            contains=['Maintenance mode is off.'])
 
-    # 15. activate --wait that really waits (poll interval is 5 s)
+    # 15. activate --wait that really waits (poll interval is 5 s): the sleep
+    # holds activating until the CLI is seen waiting, then the test ends it
     ex3 = ADMIN_CLIENT.executions.start(DEP, 'sleep',
-                                        parameters={'seconds': '3'})
+                                        parameters={'seconds': HOLD_SECONDS})
     created_execs.append(ex3.id)
-    r = cfy('maintenance-mode', 'activate', '--wait', '--timeout', '90',
-            timeout=150)
+    waiter = cfy_bg('maintenance-mode', 'activate', '--wait', '--timeout',
+                    '120')
+    st = wait_for(lambda: maint_status() == 'activating' and 'activating', 60)
+    check('activate --wait: activating while the execution runs',
+          st == 'activating', maint_status())
+    check('activate --wait is still waiting while the execution runs',
+          waiter.poll() is None, 'exited with {0}'.format(waiter.returncode))
+    e = rest_error(lambda: ADMIN_CLIENT.executions.update(ex3.id,
+                                                          'terminated'))
+    check('worker status report ends the execution', e is None, repr(e))
+    try:
+        out, _ = waiter.communicate(timeout=150)
+    except subprocess.TimeoutExpired:
+        waiter.kill()
+        out, _ = waiter.communicate()
+    r = (waiter.returncode, out)
     expect('activate --wait waits for the execution, then activated', r, 0,
            contains=['Entering maintenance mode...',
                      'Cloudify manager will enter Maintenance mode once '

@@ -25,15 +25,17 @@ fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| workspace().join("target"))
 }
 
-/// The `drydock` binary, built once per test process (a no-op when up to date). Built
-/// with the test command's own selection (`scripts/test.sh` runs exactly this first):
-/// `-p drydock` alone unifies features differently, and cargo would compile a second
-/// variant of many crates inside the first test.
+/// The `drydock` binary, built once per test process: a no-op when up to date, as
+/// `scripts/test.sh` builds exactly this first. With the test command's own
+/// selection (`-p drydock` alone unifies features differently, and cargo would
+/// compile a second variant of many crates inside the first test), and without the
+/// variables `cargo test` sets for this process (`CARGO_PKG_*`, `CARGO_MANIFEST_DIR`,
+/// ...): a nested cargo that saw them would rebuild build scripts that read them.
 pub fn binary() -> PathBuf {
     static BUILD: Once = Once::new();
     BUILD.call_once(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
+        let status = cargo_command(&cargo)
             .args(["build", "-q", "--workspace", "--all-targets"])
             .current_dir(workspace())
             .status()
@@ -41,6 +43,26 @@ pub fn binary() -> PathBuf {
         assert!(status.success(), "cargo build of the drydock binary failed");
     });
     target_dir().join("debug").join("drydock")
+}
+
+/// `program` (cargo, or a tool that runs it) without what `cargo test` set for
+/// this test process; what a person set (`CARGO_HOME`, `CARGO_TARGET_DIR`,
+/// `CARGO_BUILD_*`, `CARGO_PROFILE_*`) stays.
+pub fn cargo_command(program: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut cmd = Command::new(program);
+    for (k, _) in std::env::vars_os() {
+        let k = k.to_string_lossy();
+        let set_by_cargo_test = (k.starts_with("CARGO_") || k == "OUT_DIR")
+            && !["CARGO_HOME", "CARGO_TARGET_DIR"].contains(&k.as_ref())
+            && !k.starts_with("CARGO_BUILD_")
+            && !k.starts_with("CARGO_PROFILE_")
+            && !k.starts_with("CARGO_REGISTRIES_")
+            && !k.starts_with("CARGO_NET_");
+        if set_by_cargo_test {
+            cmd.env_remove(k.as_ref());
+        }
+    }
+    cmd
 }
 
 pub fn free_port() -> u16 {

@@ -10,7 +10,7 @@ use drydock_engine::{DEFAULT_POLICY, STRICT_POLICY};
 
 fn build(crate_dir: &str, out_name: &str) -> Vec<u8> {
     let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(out_name);
-    let run = Command::new(binary())
+    let run = drydock_e2e::cargo_command(binary())
         .args(["policy", "build", crate_dir, "-o"])
         .arg(&out)
         .current_dir(workspace())

@@ -4,7 +4,9 @@
 //! "activated" by itself when the execution ends; deactivate; shadow the strict
 //! policy and see a disagreement appear; promote, roll back. A non-admin sees no
 //! change buttons, and a change without the session's token is refused (403).
-//! Screenshots of each step land in `target/console-screenshots/`.
+//! Screenshots of each step land in `target/console-screenshots/`. Beside it, over
+//! plain HTTP (no browser): a non-admin's session, with its own valid token, changes
+//! nothing.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -248,4 +250,184 @@ async fn the_console_drives_maintenance_and_policies_in_a_real_browser() {
     assert_eq!(post(&admin_cookie, "csrf=forged"), 403, "a wrong token");
     assert_eq!(post("drydock_session=made-up", "csrf=x"), 401, "no session");
     assert_eq!(admin.maintenance()["status"], "activated", "nothing changed");
+}
+
+// ---- A non-admin's own session and token, over plain HTTP (no browser) ----
+
+const ONLY_ADMINS: &str = "Only a sys_admin may change maintenance mode and policies";
+const NOT_ITS_TOKEN: &str = "This change does not carry the session's token; reload the console";
+
+/// What a browser's form post does, without the browser: answers (303s included)
+/// come back as they are, never followed.
+fn plain() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into()
+}
+
+/// Status, `Location` and text of a console answer.
+fn answer(r: Result<ureq::http::Response<ureq::Body>, ureq::Error>, what: &str) -> (u16, String, String) {
+    let mut r = r.unwrap_or_else(|e| panic!("{what}: {e}"));
+    let location = r.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    let text = r.body_mut().read_to_string().unwrap_or_default();
+    (r.status().as_u16(), location, text)
+}
+
+/// Sign in with the console's form; returns the session cookie (`name=value`).
+fn sign_in_plain(agent: &ureq::Agent, base: &str, user: &str, password: &str) -> String {
+    let r = agent
+        .post(&format!("{base}/console/login"))
+        .content_type("application/x-www-form-urlencoded")
+        .send(format!("username={user}&password={password}"))
+        .unwrap_or_else(|e| panic!("sign in as {user}: {e}"));
+    assert_eq!(r.status().as_u16(), 303, "sign in as {user}");
+    let cookie = r.headers().get("set-cookie").expect("a session cookie").to_str().unwrap();
+    cookie.split(';').next().unwrap().to_string()
+}
+
+/// The dashboard as the session sees it.
+fn page_plain(agent: &ureq::Agent, base: &str, cookie: &str) -> String {
+    let (status, _, text) = answer(agent.get(&format!("{base}/console")).header("Cookie", cookie).call(), "GET /console");
+    assert_eq!(status, 200, "{text}");
+    text
+}
+
+/// The session's CSRF token, from a form on its own page (the sign-out form carries
+/// it on every session's page).
+fn csrf_of(page: &str) -> String {
+    const FIELD: &str = "name=\"csrf\" value=\"";
+    let at = page.find(FIELD).unwrap_or_else(|| panic!("no CSRF token on the page:\n{page}")) + FIELD.len();
+    let token: String = page[at..].chars().take_while(|c| *c != '"').collect();
+    assert!(token.len() >= 32, "not a CSRF token: {token:?}");
+    token
+}
+
+/// Post a console form with the session's cookie.
+fn post_form(agent: &ureq::Agent, base: &str, cookie: &str, path: &str, form: &str) -> (u16, String, String) {
+    let r = agent
+        .post(&format!("{base}{path}"))
+        .header("Cookie", cookie)
+        .content_type("application/x-www-form-urlencoded")
+        .send(form);
+    answer(r, &format!("POST {path}"))
+}
+
+/// Upload as the page's script does: the bytes, the token in `X-CSRF-Token`.
+fn upload_plain(agent: &ureq::Agent, base: &str, cookie: &str, token: &str, bytes: &[u8]) -> (u16, String, String) {
+    let r = agent
+        .post(&format!("{base}/console/policies/upload"))
+        .header("Cookie", cookie)
+        .header("X-CSRF-Token", token)
+        .content_type("application/wasm")
+        .send(bytes);
+    answer(r, "POST /console/policies/upload")
+}
+
+/// Everything a console change could change, as the admin API reads it.
+fn what_changes(admin: &drydock_e2e::Client) -> serde_json::Value {
+    let list = admin.get("/api/v3.1/policies");
+    assert_eq!(list.status, 200, "{}", list.text);
+    let versions: Vec<serde_json::Value> = list.json()["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| json!([v["id"], v["active"], v["previous"], v["shadow"]]))
+        .collect();
+    let shadow = admin.get("/api/v3.1/policies/shadow");
+    assert_eq!(shadow.status, 200, "{}", shadow.text);
+    let shadow = shadow.json();
+    let log = admin.get("/api/v3.1/policies/history");
+    assert_eq!(log.status, 200, "{}", log.text);
+    let active = admin.get("/api/v3.1/policies/active");
+    assert_eq!(active.status, 200, "{}", active.text);
+    json!({
+        "maintenance": admin.maintenance()["status"],
+        "versions": versions,
+        "active": active.json()["id"],
+        "shadow": [shadow["running"], shadow["candidate"]["id"]],
+        "policy_log_entries": log.json()["items"].as_array().unwrap().len(),
+    })
+}
+
+/// A non-admin signed in to the console holds a valid session and its own valid CSRF
+/// token; every change the console offers, posted with them, is refused for the role
+/// (403, saying so), and nothing changes. The same posts from an admin's session do
+/// change things, so the refusals are the role check's, not a malformed request's.
+#[test]
+fn a_non_admins_own_session_and_token_change_nothing_over_plain_http() {
+    let s = Server::start();
+    let base = s.base();
+    let admin = s.admin();
+    s.user("viewer");
+    let agent = plain();
+    let cookie = sign_in_plain(&agent, &base, "viewer", "user-secret");
+    let page = page_plain(&agent, &base, &cookie);
+    assert!(page.contains("viewer (user)"), "not the viewer's page:\n{page}");
+    let token = csrf_of(&page);
+    let own = format!("csrf={token}");
+
+    // The token is the session's own: a forged one is refused for the token, the
+    // session's gets past that check, to the role.
+    let forged = post_form(&agent, &base, &cookie, "/console/maintenance/activate", "csrf=forged&reason=x");
+    assert_eq!((forged.0, forged.2.as_str()), (403, NOT_ITS_TOKEN), "a forged token");
+    let refused = |(status, location, text): (u16, String, String), what: &str| {
+        assert_eq!(
+            (status, text.as_str(), location.as_str()),
+            (403, ONLY_ADMINS, ""),
+            "{what}: a non-admin's change with its own token was not refused for its role"
+        );
+    };
+
+    // Deactivated, the builtin alone: activate, upload.
+    let before = what_changes(&admin);
+    assert_eq!(before["maintenance"], "deactivated", "{before}");
+    refused(post_form(&agent, &base, &cookie, "/console/maintenance/activate", &format!("{own}&reason=mine")), "activate");
+    refused(upload_plain(&agent, &base, &cookie, &token, STRICT_POLICY), "upload");
+    assert_eq!(what_changes(&admin), before, "a non-admin's activate or upload changed something");
+    // The viewer's upload stored nothing: the admin's is the first.
+    let up = admin.req("POST", "/api/v3.1/policies").header("Content-Type", "application/wasm").body(STRICT_POLICY.to_vec()).send();
+    assert_eq!(up.status, 201, "{}", up.text);
+    let strict = up.json()["id"].as_str().unwrap().to_string();
+
+    // A stored version beside the active one: shadow it, promote it.
+    let before = what_changes(&admin);
+    refused(post_form(&agent, &base, &cookie, &format!("/console/policies/{strict}/shadow"), &own), "shadow");
+    refused(post_form(&agent, &base, &cookie, &format!("/console/policies/{strict}/activate"), &own), "promote");
+    assert_eq!(what_changes(&admin), before, "a non-admin's shadow or promote changed something");
+
+    // Strict active (the builtin to roll back to), the builtin shadowed, maintenance
+    // on: roll back, stop shadowing, deactivate.
+    let r = admin.post(&format!("/api/v3.1/policies/{strict}/activate"), &json!({}));
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = admin.post("/api/v3.1/policies/builtin/shadow", &json!({}));
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = admin.post("/api/v3.1/maintenance/activate", &json!({}));
+    assert_eq!(r.status, 200, "{}", r.text);
+    let before = what_changes(&admin);
+    assert_eq!(before["maintenance"], "activated", "{before}");
+    assert_eq!(before["active"], strict.as_str(), "{before}");
+    assert_eq!(before["shadow"], json!([true, "builtin"]), "{before}");
+    refused(post_form(&agent, &base, &cookie, "/console/policies/rollback", &own), "rollback");
+    refused(post_form(&agent, &base, &cookie, "/console/policies/shadow/stop", &own), "stop shadowing");
+    refused(post_form(&agent, &base, &cookie, "/console/maintenance/deactivate", &own), "deactivate");
+    assert_eq!(what_changes(&admin), before, "a non-admin's rollback, shadow stop or deactivate changed something");
+    // Still the same session, still its token: the refusals were not a sign-out.
+    assert_eq!(csrf_of(&page_plain(&agent, &base, &cookie)), token);
+
+    // The same posts, from an admin's session with its token, change things.
+    let admin_cookie = sign_in_plain(&agent, &base, "admin", ADMIN_PASSWORD);
+    let admin_own = format!("csrf={}", csrf_of(&page_plain(&agent, &base, &admin_cookie)));
+    for path in ["/console/policies/rollback", "/console/policies/shadow/stop", "/console/maintenance/deactivate"] {
+        let (status, location, text) = post_form(&agent, &base, &admin_cookie, path, &admin_own);
+        assert_eq!(status, 303, "{path}: an admin's change: {text}");
+        assert!(location.starts_with("/console?notice="), "{path}: {location}");
+        assert!(!location.contains("Refused"), "{path}: {location}");
+    }
+    let after = what_changes(&admin);
+    assert_eq!(after["maintenance"], "deactivated", "{after}");
+    assert_eq!(after["active"], "builtin", "{after}");
+    assert_eq!(after["shadow"][0], false, "{after}");
 }

@@ -22,41 +22,67 @@ fn address(s: &Server) -> String {
     s.base().trim_start_matches("http://").to_string()
 }
 
+/// Connections the server under attack holds at once (`--max-connections`), and how
+/// long it waits for a request's headers (`--header-timeout`).
+const SLOTS: usize = 64;
+const HEADER_TIMEOUT: Duration = Duration::from_secs(2);
+
 #[test]
 fn slow_bodies_and_half_sent_requests_never_keep_an_admin_out() {
-    let s = Server::start();
-    let admin = s.admin();
-    assert_eq!(admin.get("/api/v3.1/maintenance").status, 200);
+    let (slots, header_timeout) = (SLOTS.to_string(), HEADER_TIMEOUT.as_secs().to_string());
+    let s = Server::start_with(&["--max-connections", slots.as_str(), "--header-timeout", header_timeout.as_str()]);
+    // The admin's credentials are verified (and cached) before the strangers come;
+    // every admin request below is a new client, so a new connection.
+    assert_eq!(s.admin().get("/api/v3.1/maintenance").status, 200);
     let addr = address(&s);
     let mut held = Vec::new();
-    // 600 strangers that declare a 1,000-byte body and send one byte of it...
-    for _ in 0..600 {
+    // Strangers that declare a 1,000-byte body and send one byte of it (answered
+    // 401 without their bodies being waited for)...
+    for _ in 0..SLOTS {
         let mut c = TcpStream::connect(&addr).unwrap();
         c.write_all(b"PUT /api/v3.1/deployments/x HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{")
             .unwrap();
         held.push(c);
     }
-    // ...and 600 that send half their headers and then nothing.
-    for _ in 0..600 {
+    // ...and more than the server has connection slots that send half their headers
+    // and then nothing: they take every slot, and the rest queue ahead of the admin.
+    // Only the header deadline frees a slot.
+    let flooded = Instant::now();
+    for _ in 0..SLOTS + SLOTS / 2 {
         let mut c = TcpStream::connect(&addr).unwrap();
         c.write_all(b"GET /api/v3.1/status HTTP/1.1\r\nHost: x\r\nX-Half: ").unwrap();
         held.push(c);
     }
-    // While all of them hang on, the admin is answered promptly, reads and writes.
+    // The admin comes on a new connection, behind all of them, and is served once the
+    // deadline has closed the first of them: not sooner, and not much later.
+    let started = Instant::now();
+    let r = s.admin().req("GET", "/api/v3.1/maintenance").try_send();
+    let (took, since_flood) = (started.elapsed(), flooded.elapsed());
+    let r = r.unwrap_or_else(|e| panic!("the admin's new connection was not served ({took:?}): {e}"));
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(
+        since_flood >= HEADER_TIMEOUT - Duration::from_millis(500),
+        "the admin was served {since_flood:?} after the strangers came: they never held every connection slot"
+    );
+    assert!(
+        took < HEADER_TIMEOUT * 5,
+        "the admin's new connection waited {took:?}: half-sent headers held the slots past the {HEADER_TIMEOUT:?} deadline"
+    );
+    // Then every new connection is served at once, reads and writes.
     for round in 0..5 {
         let started = Instant::now();
-        let r = admin.get("/api/v3.1/maintenance");
+        let r = s.admin().get("/api/v3.1/maintenance");
         let took = started.elapsed();
         assert_eq!(r.status, 200, "round {round}: {}", r.text);
-        assert!(took < Duration::from_secs(1), "round {round}: the admin waited {took:?}");
+        assert!(took < Duration::from_secs(2), "round {round}: the admin waited {took:?}");
         let started = Instant::now();
-        let r = admin.put(&format!("/api/v3.1/deployments/during-{round}"), &serde_json::json!({"blueprint_id": "bp"}));
+        let r = s.admin().put(&format!("/api/v3.1/deployments/during-{round}"), &serde_json::json!({"blueprint_id": "bp"}));
         assert_eq!(r.status, 201, "round {round}: {}", r.text);
-        assert!(started.elapsed() < Duration::from_secs(1), "round {round}: a write waited {:?}", started.elapsed());
+        assert!(started.elapsed() < Duration::from_secs(2), "round {round}: a write waited {:?}", started.elapsed());
         std::thread::sleep(Duration::from_millis(200));
     }
     drop(held);
-    assert_eq!(admin.get("/api/v3.1/status").status, 200);
+    assert_eq!(s.admin().get("/api/v3.1/status").status, 200);
 }
 
 #[test]

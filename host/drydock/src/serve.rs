@@ -27,6 +27,16 @@ pub struct ServeArgs {
     /// is answered 503.
     #[arg(long, default_value_t = 16, value_name = "N", requires = "database_url")]
     pub database_pool_size: usize,
+    /// With --database-url: how often this host compares the database's change
+    /// counters with what it has read, the safety net for another host's change
+    /// whose notification was lost.
+    #[arg(long, default_value_t = 1.0, value_name = "SECS", requires = "database_url")]
+    pub follow_poll: f64,
+    /// With --database-url: `off` stops listening for other hosts' changes
+    /// (LISTEN/NOTIFY), for a connection pooler that does not pass them (pgbouncer
+    /// in transaction mode); they are then seen at the next --follow-poll.
+    #[arg(long, default_value = "on", value_parser = ["on", "off"], value_name = "on|off", requires = "database_url")]
+    pub follow_feed: String,
     /// A policy component (.wasm) to start with instead of the embedded default.
     #[arg(long)]
     pub policy: Option<PathBuf>,
@@ -108,6 +118,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<i32> {
         admin_password: args.admin_password,
         limits,
         fail_mode: FailMode::parse(&args.policy_fail_mode).unwrap_or_default(),
+        follow: drydock_server::follow::FollowOptions {
+            // At most a day: a larger number is a mistake, not a wish.
+            poll: Duration::from_secs_f64(args.follow_poll.clamp(0.01, 86_400.0)),
+            feed: args.follow_feed == "on",
+        },
         connections: drydock_server::listen::ListenOptions {
             header_timeout: Duration::from_secs(args.header_timeout.max(1)),
             max_connections: args.max_connections.max(1),

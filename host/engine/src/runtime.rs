@@ -37,7 +37,7 @@ pub(super) struct Ticker {
     /// A call started since the ticker last looked (calls shorter than a tick are
     /// seen too, so a busy server keeps the ticker up).
     busy: AtomicBool,
-    parked: AtomicBool,
+    pub(super) parked: AtomicBool,
     thread: OnceLock<std::thread::Thread>,
 }
 

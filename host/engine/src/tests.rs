@@ -440,3 +440,29 @@ fn components_built_for_contract_1_still_load_and_decide_like_2() {
     }
     assert_eq!(compared, 3 * 2 * 5 * 7 * 4);
 }
+
+/// The default deadline holds to a few times its value, also when the call finds
+/// the ticker parked (the call must wake it: a parked ticker's own timeout is 1 s).
+/// The median of five calls, so one stall of a loaded machine does not decide.
+#[test]
+fn the_default_deadline_cuts_a_loop_within_a_few_times_its_value() {
+    use std::sync::atomic::Ordering::SeqCst;
+    use std::time::Instant;
+    const BOUND: Duration = Duration::from_millis(25);
+    let engine = Engine::new(Limits::default()).unwrap();
+    let policy = engine.load(misbehave()).unwrap();
+    let snap = snapshot(Activated);
+    let mut took = Vec::new();
+    for _ in 0..5 {
+        let parked = Instant::now();
+        while !engine.shared.ticker.parked.load(SeqCst) {
+            assert!(parked.elapsed() < Duration::from_secs(10), "the idle ticker never parked");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let start = Instant::now();
+        assert_eq!(policy.decide(&user("LOOP", "x"), &snap), Err(Fault::Deadline));
+        took.push(start.elapsed());
+    }
+    took.sort();
+    assert!(took[2] <= BOUND, "a loop was cut after {:?} (median; all: {took:?}), the deadline is {:?}", took[2], Limits::default().deadline);
+}

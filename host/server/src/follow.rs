@@ -1,7 +1,7 @@
 //! Several hosts, one database: this host follows the changes the others commit.
 //!
 //! The store's feed (PostgreSQL `LISTEN/NOTIFY`) says what changed within
-//! milliseconds; a poll of the generations once a second is the safety net for a
+//! milliseconds; a poll of the generations (every second by default) is the safety net for a
 //! notification lost while the feed was reconnecting. Either way this host re-reads
 //! that part: the maintenance state (published to the gate), the policy selection
 //! (loaded and swapped into the slots), or a user (its cached credentials forgotten).
@@ -17,8 +17,20 @@ use crate::api::App;
 use crate::manager::blocking;
 use crate::store::{Change, Generations};
 
-/// How often the generations are compared, in case a notification was lost.
-pub const POLL: Duration = Duration::from_secs(1);
+/// How this host follows the others.
+#[derive(Debug, Clone, Copy)]
+pub struct FollowOptions {
+    /// How often the generations are compared, in case a notification was lost.
+    pub poll: Duration,
+    /// Whether the store's feed is listened to at all (see `PgOptions::feed`).
+    pub feed: bool,
+}
+
+impl Default for FollowOptions {
+    fn default() -> FollowOptions {
+        FollowOptions { poll: Duration::from_secs(1), feed: true }
+    }
+}
 
 /// What to re-read, merged over a burst of announcements.
 #[derive(Default)]
@@ -58,13 +70,13 @@ async fn next(feed: &mut Option<mpsc::Receiver<Change>>) -> Option<Change> {
 }
 
 /// Run until the server stops.
-pub async fn run(app: Arc<App>) {
+pub async fn run(app: Arc<App>, every: Duration) {
     let store = app.manager.store().clone();
     if !store.shared() {
         return;
     }
     let mut feed = store.subscribe();
-    let mut poll = tokio::time::interval(POLL);
+    let mut poll = tokio::time::interval(every);
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut seen: Option<Generations> = None;
     // A re-read that failed: the next poll re-reads everything, whatever it sees.

@@ -39,6 +39,9 @@ pub struct ServeOptions {
     pub fail_mode: FailMode,
     /// Connection handling: header deadline (and idle keep-alive), connection cap.
     pub connections: ListenOptions,
+    /// Following other hosts on a shared database: how often the generations are
+    /// compared (the safety net), and whether the `LISTEN/NOTIFY` feed is used.
+    pub follow: follow::FollowOptions,
 }
 
 /// First start: create the admin, or explain how to.
@@ -87,6 +90,7 @@ pub struct Server {
     pub router: axum::Router,
     worker_queue: tokio::sync::mpsc::UnboundedReceiver<String>,
     connections: ListenOptions,
+    follow: follow::FollowOptions,
 }
 
 impl Server {
@@ -101,7 +105,7 @@ impl Server {
                 let pg = PgStore::open(
                     url,
                     &host_id(&opts.data_dir)?,
-                    PgOptions { pool_size: opts.database_pool_size, ..PgOptions::default() },
+                    PgOptions { pool_size: opts.database_pool_size, feed: opts.follow.feed, ..PgOptions::default() },
                 )?;
                 let target = format!("postgres://{}", pg.target());
                 tracing::info!(database = %target, "using the shared database");
@@ -155,7 +159,7 @@ impl Server {
             },
         });
         let router = api::router(app.clone(), &gate);
-        Ok(Server { app, router, worker_queue, connections: opts.connections.clone() })
+        Ok(Server { app, router, worker_queue, connections: opts.connections.clone(), follow: opts.follow })
     }
 
     /// Listen until Ctrl-C or SIGTERM.
@@ -165,7 +169,7 @@ impl Server {
             .with_context(|| format!("cannot listen on {listen} (is another server using it? pick another with --listen)"))?;
         let addr = listener.local_addr()?;
         tokio::spawn(worker::run(self.app.manager.clone(), self.worker_queue));
-        tokio::spawn(follow::run(self.app.clone()));
+        tokio::spawn(follow::run(self.app.clone(), self.follow.poll));
         tokio::spawn(clock::run(self.app.manager.clone()));
         let scheme = if self.connections.tls.is_some() { "https" } else { "http" };
         println!("drydock listening on {scheme}://{addr} (policy {})", self.app.slots.active().label());

@@ -105,7 +105,12 @@ async fn drive(manager: Arc<Manager>, id: &str, woken: &Notify) -> anyhow::Resul
 
 #[cfg(test)]
 mod tests {
-    use super::seconds_param;
+    use std::time::{Duration, Instant};
+
+    use super::{run, seconds_param};
+    use crate::manager::{Manager, NewExecution, SLEEP_WORKFLOW};
+    use crate::store::NewEvent;
+    use drydock_engine::ExecutionStatus;
     use serde_json::json;
 
     #[test]
@@ -115,5 +120,74 @@ mod tests {
         assert_eq!(seconds_param(&json!({})), 10.0);
         assert_eq!(seconds_param(&json!({"seconds": -3})), 0.0);
         assert_eq!(seconds_param(&json!({"seconds": "soon"})), 10.0);
+    }
+
+    /// A sleep of `TOTAL` seconds started `SLEPT` seconds before the host went down
+    /// resumes, when the host is back, with only the rest: it ends about `TOTAL`
+    /// seconds after it started — not `TOTAL` seconds after the restart (from zero),
+    /// and not at once.
+    #[test]
+    fn a_started_sleep_resumes_after_a_restart_with_only_the_rest_of_its_time() {
+        const TOTAL: i64 = 60;
+        const SLEPT: i64 = 56;
+        let backend = crate::store::testing::sqlite();
+        let store = backend.store.clone();
+        // Before the restart: the sleep is created and started (no worker runs here).
+        let id = {
+            let (manager, _queue) = Manager::open(store.clone()).unwrap();
+            let new = NewExecution {
+                deployment_id: None,
+                workflow_id: SLEEP_WORKFLOW.into(),
+                parameters: json!({"seconds": TOTAL}),
+                is_system_workflow: false,
+                created_by: "admin".into(),
+                tenant_name: "default_tenant".into(),
+            };
+            let id = manager.create_execution(new, None).unwrap().id;
+            manager.set_execution_status(&id, ExecutionStatus::Started, None, None).unwrap();
+            id
+        };
+        // It started SLEPT seconds ago: what the database holds after the host was
+        // down that long into the sleep.
+        let started = Instant::now();
+        let started_at = (chrono::Utc::now() - chrono::Duration::seconds(SLEPT)).format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+        store
+            .transact(None, &mut |tx| {
+                let mut e = tx.execution(&id)?.expect("the sleep execution");
+                e.started_at = Some(started_at.clone());
+                let event = NewEvent { timestamp: crate::timestamp::now(), event_type: "test".into(), message: "started earlier".into() };
+                tx.update_execution(&e, &event)?;
+                Ok(())
+            })
+            .unwrap();
+        // The restart: a new manager on the same database, and its worker.
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let (manager, queue) = Manager::open(store.clone()).unwrap();
+        runtime.spawn(run(manager, queue));
+        let rest = Duration::from_secs((TOTAL - SLEPT) as u64);
+        let give_up = Duration::from_secs(20);
+        let ended = loop {
+            let e = store.execution(&id).unwrap().expect("the sleep execution");
+            if e.status.is_terminal() {
+                break e;
+            }
+            assert!(
+                started.elapsed() < give_up,
+                "the resumed sleep had {rest:?} left but was still {} after {give_up:?} (restarted from zero? not resumed?)",
+                e.status
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let took = started.elapsed();
+        runtime.shutdown_background();
+        assert_eq!(ended.status, ExecutionStatus::Terminated, "{ended:?}");
+        assert!(took >= rest - Duration::from_secs(1), "the resumed sleep ended after {took:?}, with {rest:?} left: it did not sleep the rest");
+        assert_eq!(ended.started_at.as_deref(), Some(started_at.as_str()), "the start was kept");
+        let slept = crate::timestamp::parse(ended.ended_at.as_deref().expect("ended_at")).unwrap()
+            - crate::timestamp::parse(&started_at).unwrap();
+        assert!(
+            slept >= chrono::Duration::seconds(TOTAL - 1) && slept <= chrono::Duration::seconds(TOTAL + 20),
+            "started to ended: {slept:?}, for a {TOTAL}-second sleep"
+        );
     }
 }

@@ -83,7 +83,8 @@ pub fn trigger(path: &str) -> Option<Trigger> {
 pub const HUGE: usize = 100 * 1024;
 
 /// Spin iterations for `slow`: 1.5 to 2.5 ms (p50, wall) of guest CPU under
-/// wasmtime on a busy 2-core test machine; the default deadline is 5 ms.
+/// wasmtime on a busy 2-core test machine. The test that uses it gives the policy a
+/// 200 ms deadline, so a CPU many times slower still finishes under it.
 /// Measure with `drydock policy bench` on a case of `/deployments/slow`.
 pub const SLOW_ITERATIONS: u64 = 1_000_000;
 

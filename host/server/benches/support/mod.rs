@@ -113,6 +113,7 @@ pub fn start(
     let listen: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let opts = ServeOptions {
         connections: Default::default(),
+        follow: Default::default(),
         listen,
         data_dir: data_dir.to_path_buf(),
         database_url: database_url.map(str::to_string),

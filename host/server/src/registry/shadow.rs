@@ -149,6 +149,16 @@ impl ShadowSession {
     }
 }
 
+#[cfg(test)]
+impl ShadowSession {
+    /// Hold the list of recent disagreements: the shadow worker, recording its next
+    /// disagreement into this session, waits until the guard is dropped (a stall the
+    /// tests control, instead of a slow candidate and a clock).
+    pub(super) fn hold_recent(&self) -> std::sync::MutexGuard<'_, VecDeque<Disagreement>> {
+        self.recent.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
 /// What the candidate decided differently; empty when it agreed.
 pub(super) fn differences(active: &Decision, candidate: &std::result::Result<Decision, Fault>) -> Vec<&'static str> {
     match (active, candidate) {

@@ -1,11 +1,13 @@
 use std::path::Path;
-use std::time::Duration;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, Instant};
 
 use drydock_engine::{
     Caller, DEFAULT_POLICY, Decision, Denial, ExecutionCounts, Fault, Limits, MaintenanceState, Published, RequestDescriptor, Role, STRICT_POLICY,
     Snapshot,
 };
 use drydock_gate::Observer;
+use drydock_gate::metrics::Scrape;
 
 use super::shadow::differences;
 use super::*;
@@ -218,4 +220,198 @@ fn the_shadow_queue_is_bounded_in_bytes() {
     assert!(board.reserve(10), "up to it");
     board.release(SHADOW_QUEUE_BYTES);
     assert!(board.reserve(1), "room again once the worker took the jobs");
+}
+
+/// The default policy as built for contract 1.0.0: a third version, deciding like the builtin.
+const DEFAULT_POLICY_CONTRACT_1: &[u8] = include_bytes!("../../../engine/testdata/cloudify-default-1.1.0-contract-1.0.0.wasm");
+
+/// Requests for the shadow: under [`activating`], the strict candidate agrees with the
+/// builtin on `status` and `version`, and disagrees on the other two.
+const CASES: [(&str, &str); 4] = [("GET", "status"), ("PUT", "blueprints/{id}"), ("POST", "executions"), ("GET", "version")];
+
+/// Activating, one execution started.
+fn activating() -> Arc<Published> {
+    Arc::new(Published {
+        facts: 0,
+        version: 1,
+        snapshot: Snapshot {
+            facts: Vec::new(),
+            state: MaintenanceState::Activating,
+            executions: ExecutionCounts { by_status: vec![(drydock_engine::ExecutionStatus::Started, 1)] },
+        },
+    })
+}
+
+/// An active decision `candidate` is sure to disagree with on `req`: the opposite of its own verdict.
+fn opposite(candidate: &Policy, req: &RequestDescriptor, published: &Published) -> Decision {
+    match candidate.decide(req, &published.snapshot).unwrap() {
+        Decision::Allow => Decision::Deny(Denial { status: 503, error_code: "opposite".into(), message: "opposite".into(), retry_after: None }),
+        Decision::Deny(_) => Decision::Allow,
+    }
+}
+
+/// Decide each of [`CASES`] with `active` and show it to `recorder`.
+fn decide_cases(recorder: &Recorder, active: &Arc<Policy>, published: &Arc<Published>) {
+    for (m, r) in CASES {
+        let req = request(m, r);
+        let d = active.decide(&req, &published.snapshot).unwrap();
+        recorder.decided(active, &req.view(), published, &d, Some(Duration::from_micros(1)));
+    }
+}
+
+fn compared(report: &ShadowReport) -> u64 {
+    report.agreements + report.disagreements
+}
+
+/// Poll until `done` holds; fail after 30 s.
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// The versions the registry keeps loaded, sorted.
+fn loaded(registry: &Registry) -> Vec<String> {
+    let mut ids: Vec<String> = registry.lock().keys().cloned().collect();
+    ids.sort();
+    ids
+}
+
+/// Off the response path, shown by events, not by a clock: the shadow worker is
+/// stalled on a disagreement it is recording (its session's list is held), and still
+/// every decision the gate reports returns, its job waiting in the queue; once the
+/// worker goes on, all of them are counted.
+#[test]
+fn decisions_return_while_the_shadow_worker_is_stalled_and_are_counted_after() {
+    let f = fixture();
+    let strict = f.registry.upload(STRICT_POLICY, "admin").unwrap().version;
+    f.registry.shadow(&strict.id, "admin").unwrap();
+    let recorder = f.registry.recorder();
+    let active = f.registry.slots().active();
+    let published = activating();
+    let session = f.registry.board.current.load_full().unwrap();
+    let blocker = request("PUT", "blueprints/{id}");
+    let against = opposite(&session.policy, &blocker, &published);
+
+    let held = session.hold_recent();
+    // On another thread: a gate that waited for the candidate would wait for ever
+    // here, and the test says so rather than hang.
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let _detached = std::thread::spawn({
+        let (recorder, active, published) = (recorder.clone(), active.clone(), published.clone());
+        move || {
+            // The worker stops on this one until `held` is dropped.
+            recorder.decided(&active, &blocker.view(), &published, &against, Some(Duration::from_micros(1)));
+            decide_cases(&recorder, &active, &published);
+            done_tx.send(()).unwrap();
+        }
+    });
+    let returned = done_rx.recv_timeout(Duration::from_secs(30));
+    assert!(returned.is_ok(), "every decision returns while the shadow candidate is stalled");
+    assert!(f.registry.board.queued_bytes.load(Relaxed) > 0, "the decisions behind the stalled one are still queued");
+    drop(held);
+
+    wait_until("the shadow counted all five", || compared(&f.registry.shadow_report(0).unwrap()) >= 5);
+    let report = f.registry.shadow_report(10).unwrap();
+    assert_eq!((report.agreements, report.disagreements, report.skipped), (2, 3, 0));
+    assert_eq!(report.recent.len(), 3);
+    assert_eq!(f.registry.board.queued_bytes.load(Relaxed), 0, "every job's bytes given back");
+}
+
+/// The byte bound as the server wires it (the gate's observer, the queue, the worker):
+/// with the worker stalled, requests whose jobs would take the queue past
+/// `SHADOW_QUEUE_BYTES` are skipped, and the report and the metrics count them; once
+/// the worker has drained the queue there is room again.
+#[test]
+fn a_shadow_queue_full_in_bytes_skips_requests_and_counts_them() {
+    use super::shadow::SHADOW_QUEUE_BYTES;
+    // Denials carrying a 5 MiB message: three such jobs fit, a fourth does not.
+    const MESSAGE: usize = 5 << 20;
+    const _: () = assert!(3 * (MESSAGE + 4096) <= SHADOW_QUEUE_BYTES && 4 * MESSAGE > SHADOW_QUEUE_BYTES, "the sizes here assume the bound");
+    let f = fixture();
+    let strict = f.registry.upload(STRICT_POLICY, "admin").unwrap().version;
+    f.registry.shadow(&strict.id, "admin").unwrap();
+    let recorder = f.registry.recorder();
+    let active = f.registry.slots().active();
+    let published = activating();
+    let session = f.registry.board.current.load_full().unwrap();
+    let blocker = request("PUT", "blueprints/{id}");
+    let against = opposite(&session.policy, &blocker, &published);
+    let big = Decision::Deny(Denial { status: 503, error_code: "big".into(), message: "x".repeat(MESSAGE), retry_after: None });
+    let status = request("GET", "status");
+
+    let held = session.hold_recent();
+    // The worker stops on this one (queued or taken, it holds at most a few bytes).
+    recorder.decided(&active, &blocker.view(), &published, &against, None);
+    for _ in 0..5 {
+        recorder.decided(&active, &status.view(), &published, &big, None);
+    }
+    let queued = f.registry.board.queued_bytes.load(Relaxed);
+    assert!((3 * MESSAGE..=SHADOW_QUEUE_BYTES).contains(&queued), "{queued} bytes queued");
+    drop(held);
+
+    wait_until("the worker took every queued job", || compared(&f.registry.shadow_report(0).unwrap()) >= 4);
+    let report = f.registry.shadow_report(0).unwrap();
+    assert_eq!((compared(&report), report.skipped), (4, 2), "the blocker and three big ones seen, two skipped");
+    let metrics = f.registry.metrics().render(&Scrape { snapshot: &published.snapshot, active: &*active, shadow: None });
+    assert!(metrics.lines().any(|l| l == "drydock_shadow_skipped_total 2"), "{metrics}");
+    assert_eq!(f.registry.board.queued_bytes.load(Relaxed), 0, "every job's bytes given back");
+
+    recorder.decided(&active, &status.view(), &published, &big, None);
+    wait_until("the next big one was seen", || compared(&f.registry.shadow_report(0).unwrap()) >= 5);
+    assert_eq!(f.registry.shadow_report(0).unwrap().skipped, 2, "room again");
+}
+
+/// Moving the shadow to another version prunes what the old candidate had: its
+/// decisions still queued are dropped (not counted for the new candidate), the report
+/// is the new candidate's, the registry no longer keeps the old one loaded, and
+/// nothing holds it any more.
+#[test]
+fn moving_the_shadow_drops_the_old_candidates_queue_and_unloads_it() {
+    let f = fixture();
+    let strict = f.registry.upload(STRICT_POLICY, "admin").unwrap().version;
+    let older = f.registry.upload(DEFAULT_POLICY_CONTRACT_1, "admin").unwrap().version;
+    f.registry.shadow(&strict.id, "admin").unwrap();
+    assert_eq!(loaded(&f.registry), [strict.id.clone()]);
+    let recorder = f.registry.recorder();
+    let active = f.registry.slots().active();
+    let published = activating();
+    let first = f.registry.board.current.load_full().unwrap();
+    let strict_policy = Arc::downgrade(&first.policy);
+    let blocker = request("PUT", "blueprints/{id}");
+    let against = opposite(&first.policy, &blocker, &published);
+
+    let held = first.hold_recent();
+    recorder.decided(&active, &blocker.view(), &published, &against, None);
+    decide_cases(&recorder, &active, &published);
+    // While those wait for the worker, the shadow moves on.
+    let moved = f.registry.shadow(&older.id, "admin").unwrap();
+    assert_eq!((moved.candidate.id.as_str(), compared(&moved)), (older.id.as_str(), 0));
+    assert_eq!(loaded(&f.registry), [older.id.clone()], "kept loaded: the active (builtin), previous (none) and shadow versions");
+    drop(held);
+
+    // Last in the queue, and unlike anything before it: once it is recorded, the
+    // worker has taken every job queued for the old candidate.
+    let last = request("GET", "deployments/{id}");
+    let candidate = f.registry.slots().shadow().unwrap();
+    let d = opposite(&candidate, &last, &published);
+    drop(candidate);
+    recorder.decided(&active, &last.view(), &published, &d, None);
+    wait_until("the new candidate recorded the last decision", || {
+        f.registry.shadow_report(10).unwrap().recent.iter().any(|d| d.request.route == "deployments/{id}")
+    });
+    let report = f.registry.shadow_report(10).unwrap();
+    assert_eq!(report.candidate.id, older.id);
+    assert!(report.running);
+    assert_eq!((compared(&report), report.skipped), (1, 0), "none of the old candidate's jobs counted for the new one: {report:?}");
+    let old = first.report(10);
+    assert!(!old.running);
+    assert!(compared(&old) <= 1, "at most the one it was recording when replaced: {old:?}");
+    drop(first);
+    assert!(strict_policy.upgrade().is_none(), "nothing keeps the replaced candidate");
+
+    f.registry.stop_shadow("admin").unwrap();
+    assert!(loaded(&f.registry).is_empty(), "the builtin is active, nothing else needs loading");
 }

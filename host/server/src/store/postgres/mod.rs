@@ -52,6 +52,10 @@ pub struct PgOptions {
     /// Deadline of one store call (all its statements; a state transaction's steps
     /// and body together), enforced on the server too (`lock_timeout`, `statement_timeout`).
     pub deadline: Duration,
+    /// Listen for other hosts' changes (`LISTEN/NOTIFY`). Off behind a connection
+    /// pooler that does not pass notifications (pgbouncer in transaction mode):
+    /// other hosts' changes are then seen only at the poll.
+    pub feed: bool,
 }
 
 impl Default for PgOptions {
@@ -60,6 +64,7 @@ impl Default for PgOptions {
             pool_size: 16,
             wait: Duration::from_secs(2),
             deadline: Duration::from_secs(5),
+            feed: true,
         }
     }
 }
@@ -191,23 +196,26 @@ impl PgStore {
             .build()
             .context("cannot set up the database connection pool")?;
         let (tx, rx) = mpsc::channel(1024);
+        let feed = options.feed;
         let store = PgStore {
             runtime: Some(runtime),
             pool,
             target,
             host: host.to_string(),
             options,
-            changes: Mutex::new(Some(rx)),
+            changes: Mutex::new(feed.then_some(rx)),
         };
         store
             .run(store.migrate())
             .with_context(|| format!("cannot prepare the database at {}", store.target))?;
-        store.handle().spawn(feed::listen(
-            config,
-            store.target.clone(),
-            store.host.clone(),
-            tx,
-        ));
+        if store.options.feed {
+            store.handle().spawn(feed::listen(
+                config,
+                store.target.clone(),
+                store.host.clone(),
+                tx,
+            ));
+        }
         Ok(store)
     }
 
