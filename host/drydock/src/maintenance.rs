@@ -171,6 +171,12 @@ fn remaining(state: &Value) -> Vec<Value> {
     state.get("remaining_executions").and_then(Value::as_array).cloned().unwrap_or_default()
 }
 
+/// How many executions remain: an event lists only the oldest of them and says how
+/// many there are (`remaining_count`); `GET /maintenance` lists them all.
+fn count(state: &Value) -> usize {
+    state.get("remaining_count").and_then(Value::as_u64).map_or_else(|| remaining(state).len(), |n| n as usize)
+}
+
 /// The original's `maintenance-mode status` output: every non-empty field in the
 /// server's order, the remaining-executions sentence (and table with `-v`), and the
 /// INFO line once activated.
@@ -264,8 +270,15 @@ fn describe(r: &Value) -> String {
     }
 }
 
-fn list(rem: &[Value]) -> String {
-    rem.iter().map(describe).collect::<Vec<_>>().join(", ")
+/// The executions named on a progress line: the oldest few, and how many more.
+fn list(rem: &[Value], count: usize) -> String {
+    const NAMED: usize = 5;
+    let mut out = rem.iter().take(NAMED).map(describe).collect::<Vec<_>>().join(", ");
+    let named = rem.len().min(NAMED);
+    if count > named {
+        out.push_str(&format!(" and {} more", count - named));
+    }
+    out
 }
 
 /// Where the waiting CLI learns of changes: the server's event stream, or (a server
@@ -315,7 +328,8 @@ fn wait_for_activation(client: &Client, first: &Value, timeout_secs: u64) -> Cli
     let deadline = (timeout_secs > 0).then(|| Instant::now() + Duration::from_secs(timeout_secs));
     let interrupted = watch_ctrl_c();
     let mut rem = remaining(first);
-    println!("Waiting for {}: {}", plural(rem.len(), "execution", "executions"), list(&rem));
+    let mut n = count(first);
+    println!("Waiting for {}: {}", plural(n, "execution", "executions"), list(&rem, n));
     let mut source = Source::open(client);
     loop {
         if interrupted.load(Ordering::SeqCst) {
@@ -342,15 +356,19 @@ fn wait_for_activation(client: &Client, first: &Value, timeout_secs: u64) -> Cli
         };
         let ids = |v: &[Value]| v.iter().map(|r| field(r, "id")).collect::<Vec<_>>();
         let (before, after) = (ids(&rem), ids(&now));
+        let m = if now.is_empty() { 0 } else { count(&state) };
+        // The list is the oldest: one that leaves it has ended.
         for r in rem.iter().filter(|r| !after.contains(&field(r, "id"))) {
             println!("Execution {} has ended.", describe(r));
         }
-        if after.iter().any(|id| !before.contains(id)) {
-            println!("Waiting for {}: {}", plural(now.len(), "execution", "executions"), list(&now));
-        } else if after.len() < before.len() && !now.is_empty() {
-            println!("{} remaining: {}", plural(now.len(), "execution", "executions"), list(&now));
+        let new = if m > now.len() { m > n } else { after.iter().any(|id| !before.contains(id)) };
+        if new {
+            println!("Waiting for {}: {}", plural(m, "execution", "executions"), list(&now, m));
+        } else if m < n && m > 0 {
+            println!("{} remaining: {}", plural(m, "execution", "executions"), list(&now, m));
         }
         rem = now;
+        n = m;
         if field(&state, "status") == "activated" {
             print_activated();
             return Ok(());
@@ -373,7 +391,8 @@ fn watch(conn: &ConnArgs, args: WatchArgs) -> CliResult {
         let mut line = format!("{}  {event:<10}  {}", crate::output::now_utc(), field(&state, "status"));
         let rem = remaining(&state);
         if !rem.is_empty() {
-            line.push_str(&format!(", waiting for {}: {}", plural(rem.len(), "execution", "executions"), list(&rem)));
+            let n = count(&state);
+            line.push_str(&format!(", waiting for {}: {}", plural(n, "execution", "executions"), list(&rem, n)));
         }
         if let Some(reason) = state.get("reason").and_then(Value::as_str) {
             line.push_str(&format!(" ({reason})"));

@@ -101,7 +101,7 @@ pub async fn run(app: Arc<App>, every: Duration) {
                 match blocking(move || Ok(store.generations()?)).await {
                     Ok(now) => {
                         if let Some(before) = seen {
-                            stale.state = now.state != before.state;
+                            stale.state = now.state != before.state || now.executions != before.executions;
                             stale.policy = now.policy != before.policy;
                             stale.all_users = now.users != before.users;
                         }

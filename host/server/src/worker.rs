@@ -152,11 +152,11 @@ mod tests {
         let started = Instant::now();
         let started_at = (chrono::Utc::now() - chrono::Duration::seconds(SLEPT)).format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
         store
-            .transact(None, &mut |tx| {
+            .transact(crate::store::Lock::Exclusive, &mut |tx| {
                 let mut e = tx.execution(&id)?.expect("the sleep execution");
                 e.started_at = Some(started_at.clone());
                 let event = NewEvent { timestamp: crate::timestamp::now(), event_type: "test".into(), message: "started earlier".into() };
-                tx.update_execution(&e, &event)?;
+                tx.update_execution(&e, e.status, &event)?;
                 Ok(())
             })
             .unwrap();

@@ -307,17 +307,46 @@ pub const MAX_WATCHERS: usize = 256;
 pub(crate) static WATCHERS: std::sync::LazyLock<Arc<tokio::sync::Semaphore>> =
     std::sync::LazyLock::new(|| Arc::new(tokio::sync::Semaphore::new(MAX_WATCHERS)));
 
+/// Remaining executions an event lists at most (the oldest); `remaining_count`
+/// says how many there are.
+pub const EVENT_REMAINING: usize = 100;
+
+/// The event data for a published state: the state object, listing at most
+/// [`EVENT_REMAINING`] remaining executions, with `remaining_count` while activating.
+/// Made once per state for every watcher (blocking: it may read the list).
+fn event_data(app: &App, state: &Arc<crate::store::ManagerState>) -> Arc<(Value, String)> {
+    type Made = Option<(Arc<crate::store::ManagerState>, Arc<(Value, String)>)>;
+    static LAST: std::sync::Mutex<Made> = std::sync::Mutex::new(None);
+    if let Some((s, made)) = LAST.lock().unwrap_or_else(|p| p.into_inner()).as_ref()
+        && Arc::ptr_eq(s, state)
+    {
+        return made.clone();
+    }
+    let view = app.manager.view(state, EVENT_REMAINING);
+    let mut object = state_json(&view);
+    if let Some(map) = object.as_object_mut() {
+        map.insert("remaining_count".into(), json!(view.remaining.as_ref().map(|_| view.unfinished)));
+    }
+    let text = object.to_string();
+    let made = Arc::new((object, text));
+    *LAST.lock().unwrap_or_else(|p| p.into_inner()) = Some((state.clone(), made.clone()));
+    made
+}
+
 /// `GET /maintenance/events`: server-sent events. First `state` (the state now),
 /// then `transition` whenever the status changes and `remaining` whenever only the
-/// executions it waits for (or the next window) do; each carries the whole state
-/// object of `GET /maintenance`. A comment every 15 s keeps proxies from closing it.
+/// executions it waits for (or the next window) do; each carries the state object
+/// of `GET /maintenance`, listing the oldest [`EVENT_REMAINING`] remaining executions,
+/// with `remaining_count` (how many there are). Each state's event is made once for
+/// all watchers; a watcher that falls behind gets the newest state, not a backlog.
+/// A comment every 15 s keeps proxies from closing it.
 #[utoipa::path(
     get,
     path = "/api/v3.1/maintenance/events",
     tag = "maintenance",
     summary = "Follow the maintenance state (server-sent events)",
     responses(
-        (status = 200, description = "A stream of `state` (first), `transition` and `remaining` events, each carrying the state object of `GET /maintenance`", content_type = "text/event-stream", body = String),
+        (status = 200, description = "A stream of `state` (first), `transition` and `remaining` events, each carrying the state object of `GET /maintenance` (at most 100 remaining executions listed, the oldest) with `remaining_count`", content_type = "text/event-stream", body = String),
         (status = 503, description = "Too many clients follow the events already (`server_busy_error`)", body = super::schema::ErrorBody)
     )
 )]
@@ -331,15 +360,20 @@ pub async fn events(
     })?;
     // Subscribed before reading, so no change between the two is lost.
     let rx = app.manager.subscribe();
-    let manager = app.manager.clone();
-    let first = blocking(move || Ok(manager.maintenance())).await?;
-    let first = state_json(&first);
-    let status = first["status"].as_str().unwrap_or_default().to_string();
-    let opening = Event::default().event("state").data(first.to_string());
+    let first = {
+        let app = app.clone();
+        blocking(move || {
+            let state = app.manager.seen();
+            Ok(event_data(&app, &state))
+        })
+        .await?
+    };
+    let status = first.0["status"].as_str().unwrap_or_default().to_string();
+    let opening = Event::default().event("state").data(first.1.as_str());
     struct Feed {
         rx: tokio::sync::broadcast::Receiver<Arc<crate::store::ManagerState>>,
         app: Arc<App>,
-        last: Value,
+        last: Arc<(Value, String)>,
         status: String,
         _permit: tokio::sync::OwnedSemaphorePermit,
     }
@@ -352,13 +386,14 @@ pub async fn events(
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => f.app.manager.seen(),
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
             };
-            let now = state_json(&MaintenanceView::from_state(&state));
-            if now == f.last {
+            let app = f.app.clone();
+            let Ok(now) = blocking(move || Ok(event_data(&app, &state))).await else { continue };
+            if Arc::ptr_eq(&now, &f.last) || now.0 == f.last.0 {
                 continue;
             }
-            let status = now["status"].as_str().unwrap_or_default().to_string();
+            let status = now.0["status"].as_str().unwrap_or_default().to_string();
             let kind = if status != f.status { "transition" } else { "remaining" };
-            let event = Event::default().event(kind).data(now.to_string());
+            let event = Event::default().event(kind).data(now.1.as_str());
             f.last = now;
             f.status = status;
             return Some((Ok(event), f));

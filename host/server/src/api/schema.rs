@@ -734,6 +734,7 @@ mod tests {
         conforms::<super::MaintenanceState>(maintenance::state_json(&MaintenanceView {
             record: None,
             remaining: None,
+            unfinished: 0,
             next_window: None,
             stale: false,
         }));
@@ -743,7 +744,8 @@ mod tests {
         rec.deadline = Some(("2026-12-02T00:10:00.000Z".into(), OnDeadline::ForceCancel));
         conforms::<super::MaintenanceState>(maintenance::state_json(&MaintenanceView {
             record: Some(rec),
-            remaining: Some(vec![Remaining::of(&execution(ExecutionStatus::Started))]),
+            remaining: Some(std::sync::Arc::new(vec![Remaining::of(&execution(ExecutionStatus::Started))])),
+            unfinished: 1,
             next_window: Some(window()),
             stale: false,
         }));

@@ -16,6 +16,9 @@ pub fn esc(s: &str) -> String {
     html_escape::encode_quoted_attribute(s).into_owned()
 }
 
+/// Remaining executions the page lists at most.
+const SHOWN: usize = 100;
+
 const STYLE: &str = "\
 body{font-family:system-ui,sans-serif;margin:0;color:#111;background:#fafafa;line-height:1.4}\
 main{max-width:60rem;margin:auto;padding:1rem}\
@@ -140,7 +143,8 @@ pub struct Dashboard {
 impl Dashboard {
     pub fn gather(app: &App) -> crate::error::Result<Dashboard> {
         Ok(Dashboard {
-            view: app.manager.maintenance(),
+            // The page lists the oldest; the headline counts them all.
+            view: app.manager.maintenance_listing(SHOWN),
             history: app.manager.history(&Page { offset: 0, size: 10, sort: None })?.0,
             versions: app.policies.list()?,
             active: app.policies.active()?,
@@ -170,7 +174,7 @@ pub fn state(d: &Dashboard) -> String {
     let status = v.state().as_str();
     let rec = v.record.as_ref();
     let mut out = String::new();
-    let headline = match (status, v.remaining.as_ref().map(Vec::len)) {
+    let headline = match (status, v.remaining.as_ref().map(|_| v.unfinished)) {
         ("activating", Some(n)) => format!("Activating — waiting for {n} execution{}", if n == 1 { "" } else { "s" }),
         ("activated", _) => "Activated — in maintenance mode".to_string(),
         _ => "Deactivated — serving normally".to_string(),
@@ -203,6 +207,9 @@ pub fn state(d: &Dashboard) -> String {
             vec![esc(&r.id), esc(&r.workflow_id), esc(r.deployment_id.as_deref().unwrap_or("")), r.status.as_str().to_string()]
         });
         out.push_str(&table("remaining", "Remaining executions", &["id", "workflow", "deployment", "status"], rows));
+        if v.unfinished > rem.len() as u64 {
+            out.push_str(&format!("<p>… and {} more (the oldest {} are listed).</p>", v.unfinished - rem.len() as u64, rem.len()));
+        }
     }
     let rows = d.history.iter().map(|t| {
         vec![

@@ -5,11 +5,11 @@ use drydock_gate::Admission;
 
 use super::{Manager, not_found};
 use crate::error::{Error, Result};
-use crate::store::{Deployment, Page};
+use crate::store::{Deployment, Lock, Page};
 
 impl Manager {
     pub fn create_deployment(&self, d: Deployment, admission: Option<&dyn Admission>) -> Result<Deployment> {
-        self.change(admission, |tx| {
+        self.change(admission, Lock::Shared, |tx| {
             if tx.deployment(&d.id)?.is_some() {
                 return Err(Error::Conflict(format!("deployment with id `{}` already exists", d.id)));
             }
@@ -28,9 +28,10 @@ impl Manager {
 
     /// Delete a deployment that has no unfinished execution.
     pub fn delete_deployment(&self, id: &str, admission: Option<&dyn Admission>) -> Result<Deployment> {
-        let (d, _) = self.change(admission, |tx| {
+        // Alone: no execution of it may be created meanwhile.
+        let (d, _) = self.change(admission, Lock::Exclusive, |tx| {
             let d = tx.deployment(id)?.ok_or_else(|| not_found("Deployment", id))?;
-            if tx.state().unfinished.iter().any(|r| r.deployment_id.as_deref() == Some(id)) {
+            if tx.has_unfinished(id)? {
                 return Err(Error::Conflict(format!(
                     "Can't delete deployment {id} - There are running or queued executions for this deployment"
                 )));

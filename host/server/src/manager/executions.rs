@@ -1,6 +1,6 @@
 //! Executions: create (admitted), status changes (a worker's report, a cancel), reads.
 
-use drydock_engine::{CancelKind, ExecutionStatus};
+use drydock_engine::{CancelKind, ExecutionStatus, MaintenanceState};
 use std::sync::Arc;
 
 use drydock_gate::Admission;
@@ -8,9 +8,9 @@ use tokio::sync::Notify;
 use serde_json::Value;
 
 use super::maintenance::flip;
-use super::{Manager, not_found};
+use super::{Manager, NeedsExclusive, not_found};
 use crate::error::{Error, Result};
-use crate::store::{Event, Execution, NewEvent, Page};
+use crate::store::{Event, Execution, Lock, NewEvent, Page};
 use crate::timestamp;
 
 /// The built-in workflow run by the host's own worker.
@@ -72,7 +72,7 @@ impl Manager {
             event_type: "workflow_queued".into(),
             message: format!("'{}' workflow execution created", exec.workflow_id),
         };
-        self.change(admission, |tx| {
+        self.change(admission, Lock::Shared, |tx| {
             if let Some(dep) = &exec.deployment_id
                 && tx.deployment(dep)?.is_none()
             {
@@ -128,22 +128,29 @@ impl Manager {
         error: Option<&str>,
         admission: Option<&dyn Admission>,
     ) -> Result<Execution> {
-        let (exec, _) = self.change(admission, |tx| {
+        // While activating, the change may be the flip: it needs the lock alone.
+        let lock = if self.state() == MaintenanceState::Activating { Lock::Exclusive } else { Lock::Shared };
+        let (exec, _) = self.change(admission, lock, |tx| {
             let mut exec = tx.execution(id)?.ok_or_else(|| not_found("Execution", id))?;
             let to = target(exec.status)?;
             if to == exec.status {
                 return Ok(exec);
             }
-            // The eager flip, decided against the unfinished set as it will be after
-            // this change, in the transaction that makes the change — on whichever
-            // host runs it.
             let state = tx.state();
-            let others = state.unfinished.iter().filter(|r| r.id != id).count();
-            let drained = if to.is_terminal() { others == 0 } else { state.unfinished.is_empty() };
+            if state.maintenance.as_ref().is_some_and(|m| m.status == MaintenanceState::Activating) && !tx.exclusive() {
+                return Err(NeedsExclusive::error());
+            }
+            // The eager flip, decided against the counts as they will be after this
+            // change, in the transaction that makes the change — on whichever host
+            // runs it, holding the lock alone, so no other writer's commit is missing.
+            let total = state.counts.total();
+            let others = if exec.status.is_terminal() { total } else { total.saturating_sub(1) };
+            let drained = if to.is_terminal() { others == 0 } else { total == 0 };
             let now = timestamp::now();
+            let from = exec.status;
             let event = apply_status(&mut exec, to, error, &now);
             flip(tx, drained, &now, &format!("the last unfinished execution ended ({id}, {to})"))?;
-            tx.update_execution(&exec, &event)?;
+            tx.update_execution(&exec, from, &event)?;
             Ok(exec)
         })?;
         if let Some(waker) = self.wakers.lock().unwrap_or_else(|p| p.into_inner()).get(id) {

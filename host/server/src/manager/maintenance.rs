@@ -1,12 +1,14 @@
 //! Maintenance mode: the view, activate (with a reason, an expected end and a
 //! deadline), deactivate, the eager flip, and the history of every transition.
 
+use std::sync::Arc;
+
 use drydock_engine::MaintenanceState;
 use drydock_gate::Admission;
 
 use super::Manager;
 use crate::error::{Error, Result};
-use crate::store::{MaintenanceRecord, ManagerState, OnDeadline, Page, Remaining, StateTx, Transition, Window, WindowStatus};
+use crate::store::{Lock, MaintenanceRecord, ManagerState, OnDeadline, Page, Remaining, StateTx, Transition, Window, WindowStatus};
 use crate::timestamp;
 
 /// Who made a change the manager made on its own.
@@ -16,8 +18,11 @@ pub const SYSTEM: &str = "drydock";
 #[derive(Debug, Clone)]
 pub struct MaintenanceView {
     pub record: Option<MaintenanceRecord>,
-    /// Present only while activating.
-    pub remaining: Option<Vec<Remaining>>,
+    /// Present only while activating: the oldest of them (all of them, unless the
+    /// reader asked for fewer).
+    pub remaining: Option<Arc<Vec<Remaining>>>,
+    /// How many executions are unfinished (however many `remaining` lists).
+    pub unfinished: u64,
     /// The next window scheduled (or the one under way).
     pub next_window: Option<Window>,
     /// The database could not be asked: this is the last state this host saw.
@@ -29,16 +34,13 @@ impl MaintenanceView {
         self.record.as_ref().map_or(MaintenanceState::Deactivated, |r| r.status)
     }
 
-    /// The view of a state this host has seen.
-    pub fn from_state(state: &ManagerState) -> MaintenanceView {
-        Self::of(state)
-    }
-
-    pub(super) fn of(state: &ManagerState) -> MaintenanceView {
+    /// The view of `state` with `remaining` (when activating) as given.
+    fn of(state: &ManagerState, remaining: Option<Arc<Vec<Remaining>>>) -> MaintenanceView {
         let activating = state.maintenance.as_ref().map(|m| m.status) == Some(MaintenanceState::Activating);
         MaintenanceView {
             record: state.maintenance.clone(),
-            remaining: activating.then(|| state.unfinished.clone()),
+            remaining: if activating { Some(remaining.unwrap_or_default()) } else { None },
+            unfinished: state.counts.total(),
             next_window: state.windows.first().cloned(),
             stale: false,
         }
@@ -94,7 +96,7 @@ pub(super) fn activate_in(tx: &mut dyn StateTx, by: &str, plan: &Plan, detail: &
         return Err(Error::NotModified);
     }
     let now = timestamp::now();
-    let drained = tx.state().unfinished.is_empty();
+    let drained = tx.state().counts.total() == 0;
     let status = if drained { MaintenanceState::Activated } else { MaintenanceState::Activating };
     let rec = MaintenanceRecord {
         reason: plan.reason.clone(),
@@ -127,28 +129,51 @@ impl Manager {
     /// The maintenance state as the database has it now (any host's change shows);
     /// when the database cannot answer, the last state seen, marked stale.
     pub fn maintenance(&self) -> MaintenanceView {
-        match self.store.manager_state() {
-            Ok(state) => MaintenanceView::of(&self.observe(state)),
+        self.maintenance_listing(usize::MAX)
+    }
+
+    /// [`Manager::maintenance`], listing at most `limit` remaining executions.
+    pub fn maintenance_listing(&self, limit: usize) -> MaintenanceView {
+        match self.read_and_publish() {
+            Ok(state) => self.view(&state, limit),
             Err(e) => {
                 tracing::warn!(error = %format!("{e:#}"), "cannot read the maintenance state; answering with the last one seen");
-                MaintenanceView { stale: true, ..MaintenanceView::of(&self.seen.load()) }
+                MaintenanceView { stale: true, ..self.view(&self.seen.load(), limit) }
+            }
+        }
+    }
+
+    /// The view of `state`, listing at most `limit` remaining executions while
+    /// activating (read once per published state, see [`Manager::remaining`]). If
+    /// they cannot be read, the list is empty and the view says it is stale.
+    pub fn view(&self, state: &ManagerState, limit: usize) -> MaintenanceView {
+        let activating = state.maintenance.as_ref().is_some_and(|m| m.status == MaintenanceState::Activating);
+        if !activating {
+            return MaintenanceView::of(state, None);
+        }
+        match self.remaining(limit) {
+            Ok(list) => MaintenanceView::of(state, Some(list)),
+            Err(e) => {
+                tracing::warn!(error = %format!("{e:#}"), "cannot read the remaining executions");
+                MaintenanceView { stale: true, ..MaintenanceView::of(state, None) }
             }
         }
     }
 
     /// Request activation. `Err(NotModified)` when already activating or activated.
     pub fn activate(&self, username: &str, plan: &Plan, admission: Option<&dyn Admission>) -> Result<MaintenanceView> {
-        let ((), state) = self.change(admission, |tx| activate_in(tx, username, plan, ""))?;
-        Ok(MaintenanceView::of(&state))
+        let ((), state) = self.change(admission, Lock::Exclusive, |tx| activate_in(tx, username, plan, ""))?;
+        Ok(self.view(&state, usize::MAX))
     }
 
     /// Deactivate. Returns the previous record with status `deactivated`;
     /// `Err(NotModified)` when already deactivated.
     pub fn deactivate(&self, username: &str, admission: Option<&dyn Admission>) -> Result<MaintenanceView> {
-        let (prev, state) = self.change(admission, |tx| deactivate_in(tx, username, ""))?;
+        let (prev, state) = self.change(admission, Lock::Exclusive, |tx| deactivate_in(tx, username, ""))?;
         Ok(MaintenanceView {
             record: Some(MaintenanceRecord { status: MaintenanceState::Deactivated, ..prev }),
             remaining: None,
+            unfinished: state.counts.total(),
             next_window: state.windows.first().cloned(),
             stale: false,
         })
@@ -158,7 +183,7 @@ impl Manager {
     /// unless maintenance is on already. Returns the state it is in.
     pub fn start_in_maintenance(&self, reason: Option<String>) -> Result<MaintenanceState> {
         let plan = Plan { reason, ..Plan::default() };
-        match self.change(None, |tx| activate_in(tx, "serve", &plan, "started with --start-in-maintenance")) {
+        match self.change(None, Lock::Exclusive, |tx| activate_in(tx, "serve", &plan, "started with --start-in-maintenance")) {
             Ok(((), state)) => Ok(state_of(state.maintenance.as_ref())),
             Err(Error::NotModified) => Ok(self.seen().maintenance.as_ref().map_or(MaintenanceState::Deactivated, |m| m.status)),
             Err(e) => Err(e),

@@ -4,14 +4,19 @@
 //! The database is the authority: every admitted write runs in one store
 //! transaction that holds the state lock and checks the state's version
 //! ([`Manager::change`]). The manager keeps the newest state it has seen — from its
-//! own commits, and from other hosts' through [`Manager::observe`] — and publishes
+//! own commits, and from other hosts' through [`Manager::refresh`] — and publishes
 //! it as an immutable snapshot that the gate reads without locking.
 //!
-//! The race-free rule, stated once: a write admitted under state version `v`
-//! commits only while the database's state is still `v`; if it moved, the request
-//! is decided again under the state as it is, and the check repeats. No execution
-//! is created once activation began, and `activated` is recorded only when nothing
-//! is unfinished — on one host or many. No policy call runs inside a transaction.
+//! The race-free rule, stated once: a write admitted under state version `v` (the
+//! maintenance row and windows; see [`ManagerState::version`]) runs in a transaction
+//! that holds the state lock; if the version there is not `v`, the request is
+//! decided again inside that transaction, under the state as it is — one policy
+//! call, bounded by its deadline and memory cap, never a retry that reads the state
+//! again — and it writes only if allowed. No execution is created once activation
+//! began, and `activated` is recorded only when nothing is unfinished, in the
+//! transaction that ends the last one (which holds the lock alone) — on one host or
+//! many. Counts of unfinished executions are what a policy sees as published; they
+//! move with every execution write without moving the version.
 //!
 //! Every method blocks on storage: call them off the async runtime's worker threads.
 
@@ -23,7 +28,8 @@ mod schedule;
 mod tests;
 mod users;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
@@ -32,7 +38,7 @@ use drydock_gate::{Admission, StateSource};
 use tokio::sync::{Notify, mpsc};
 
 use crate::error::{Error, Result};
-use crate::store::{ManagerState, Outcome, StateTx, Store};
+use crate::store::{Counts, Lock, ManagerState, StateTx, Store};
 
 pub use crate::store::Remaining;
 pub use executions::{NewExecution, SLEEP_WORKFLOW};
@@ -52,6 +58,11 @@ pub struct Manager {
     changed: Notify,
     /// Every newer state, for the live event stream (`GET /maintenance/events`).
     events: tokio::sync::broadcast::Sender<Arc<ManagerState>>,
+    /// Moves with every publication: what the remaining list is cached under.
+    publications: AtomicU64,
+    /// The remaining executions as last read, and the publication they belong to:
+    /// many readers of one state read the list once.
+    remaining: Mutex<Option<(u64, usize, Arc<Vec<Remaining>>)>>,
     /// New `sleep` executions for the built-in worker.
     worker_tx: mpsc::UnboundedSender<String>,
     /// Wake-ups for executions the built-in worker sleeps on: it wakes at its own
@@ -59,12 +70,23 @@ pub struct Manager {
     wakers: Mutex<HashMap<String, Arc<Notify>>>,
 }
 
-fn counts(unfinished: &[Remaining]) -> ExecutionCounts {
-    let mut by: BTreeMap<&'static str, (ExecutionStatus, u32)> = BTreeMap::new();
-    for r in unfinished {
-        by.entry(r.status.as_str()).or_insert((r.status, 0)).1 += 1;
+/// The counts as a policy is asked with them: by status name.
+fn counts(counts: &Counts) -> ExecutionCounts {
+    let mut by_status: Vec<(ExecutionStatus, u32)> =
+        counts.iter().map(|(s, n)| (s, u32::try_from(n).unwrap_or(u32::MAX))).collect();
+    by_status.sort_by_key(|(s, _)| s.as_str());
+    ExecutionCounts { by_status }
+}
+
+/// A write that must hold the state lock alone found it shared: run it again, alone.
+#[derive(Debug, thiserror::Error)]
+#[error("this write needs the state lock alone")]
+pub(crate) struct NeedsExclusive;
+
+impl NeedsExclusive {
+    pub(crate) fn error() -> Error {
+        Error::Internal(anyhow::Error::new(NeedsExclusive))
     }
-    ExecutionCounts { by_status: by.into_values().collect() }
 }
 
 /// The snapshot a policy decides on.
@@ -94,9 +116,14 @@ pub fn snapshot(state: &ManagerState) -> (Snapshot, u64) {
     }
     let snapshot = Snapshot {
         state: state.maintenance.as_ref().map_or(MaintenanceState::Deactivated, |m| m.status),
-        executions: counts(&state.unfinished),
+        executions: counts(&state.counts),
         facts,
     };
+    // The counts move without the version: they are part of what the gate's memo
+    // tells publications apart by.
+    for (status, n) in state.counts.iter() {
+        generation = (generation ^ (status as u64) << 56 ^ n).wrapping_mul(0x0100_0000_01b3);
+    }
     (snapshot, generation)
 }
 
@@ -111,9 +138,10 @@ impl Manager {
     pub fn open(store: Arc<dyn Store>) -> anyhow::Result<(Arc<Manager>, mpsc::UnboundedReceiver<String>)> {
         let state = store.manager_state()?;
         let (worker_tx, worker_rx) = mpsc::unbounded_channel();
-        for e in &state.unfinished {
+        // Once, at start: every unfinished `sleep`.
+        for e in store.remaining(usize::MAX)? {
             if e.workflow_id == SLEEP_WORKFLOW {
-                let _ = worker_tx.send(e.id.clone());
+                let _ = worker_tx.send(e.id);
             }
         }
         let published = ArcSwap::from_pointee(publication(&state));
@@ -124,73 +152,105 @@ impl Manager {
             publishing: Mutex::new(()),
             changed: Notify::new(),
             events: tokio::sync::broadcast::channel(64).0,
+            publications: AtomicU64::new(0),
+            remaining: Mutex::new(None),
             worker_tx,
             wakers: Mutex::new(HashMap::new()),
         });
         // A restart while activating with nothing left (say the last execution ended
         // just before a crash) must not leave a stale `activating`.
-        manager.change(None, |tx| {
-            let drained = tx.state().unfinished.is_empty();
+        manager.change(None, Lock::Exclusive, |tx| {
+            let drained = tx.state().counts.total() == 0;
             maintenance::flip(tx, drained, &crate::timestamp::now(), "nothing was unfinished at start")
         })?;
         Ok((manager, worker_rx))
     }
 
-    /// Run `body` in one state transaction under the race-free rule. With an
-    /// admission, the transaction commits only if the state is the version the
-    /// request was decided under; if it moved, the request is decided again under
-    /// the state as it is now — outside any transaction — and it runs again. A
-    /// denial is the error. Without an admission (a route outside the gate, the
-    /// server's own work) it just runs. Returns what `body` returned last and the
-    /// state after the commit.
+    /// Run `body` in one state transaction under the race-free rule, holding the
+    /// state lock as `lock` says. With an admission decided under another version
+    /// than the one the transaction finds, the request is decided again there; a
+    /// denial is the error and nothing is written. Without an admission (a route
+    /// outside the gate, the server's own work) it just runs. A body that finds it
+    /// needs the lock alone (see [`NeedsExclusive`]) runs once more, alone. Returns
+    /// what `body` returned and the state published after the commit.
     fn change<T>(
         &self,
         admission: Option<&dyn Admission>,
+        lock: Lock,
         mut body: impl FnMut(&mut dyn StateTx) -> Result<T>,
     ) -> Result<(T, Arc<ManagerState>)> {
-        let mut expected = admission.map(|a| a.version());
+        let decided = admission.map(|a| a.version());
+        let mut lock = lock;
         loop {
             let mut out = None;
-            let outcome = self.store.transact(expected, &mut |tx| {
+            let result = self.store.transact(lock, &mut |tx| {
+                if let (Some(admission), Some(version)) = (admission, decided)
+                    && tx.state().version != version
+                    && let Decision::Deny(denial) = admission.decide_again(&snapshot(tx.state()).0)
+                {
+                    return Err(Error::Denied(denial));
+                }
                 out = Some(body(tx)?);
                 Ok(())
-            })?;
-            match outcome {
-                Outcome::Committed(state) => {
-                    let state = self.observe(state);
+            });
+            match result {
+                Err(Error::Internal(e)) if lock == Lock::Shared && e.is::<NeedsExclusive>() => lock = Lock::Exclusive,
+                Err(e) => return Err(e),
+                Ok(committed) => {
                     let out = out.ok_or_else(|| Error::Internal(anyhow::anyhow!("a state transaction committed without running")))?;
-                    return Ok((out, state));
-                }
-                Outcome::Moved(state) => {
-                    let Some(admission) = admission else {
-                        return Err(Error::Internal(anyhow::anyhow!("the store answered `moved` to an unconditional write")));
-                    };
-                    let state = self.observe(state);
-                    if let Decision::Deny(denial) = admission.decide_again(&snapshot(&state).0) {
-                        return Err(Error::Denied(denial));
-                    }
-                    expected = Some(state.version);
+                    return Ok((out, self.publish_after(committed)));
                 }
             }
         }
     }
 
-    /// Take a state read from the database (after this host's commit, or another
-    /// host's announced change) and publish it if it is newer than what the gate
-    /// decides under. Returns the newest state known.
-    pub fn observe(&self, state: ManagerState) -> Arc<ManagerState> {
+    /// Publish the state after this host's commit. The state is read again, in
+    /// order with every other publication, since other writers may have committed
+    /// beside this one (the counts are theirs too); if it cannot be read, what the
+    /// transaction saw is published if it is newer.
+    fn publish_after(&self, committed: ManagerState) -> Arc<ManagerState> {
+        self.read_and_publish().unwrap_or_else(|_| {
+            let _in_order = self.publishing.lock().unwrap_or_else(|p| p.into_inner());
+            if committed.version > self.seen.load().version { self.publish(committed) } else { self.seen.load_full() }
+        })
+    }
+
+    /// Read the state as the database has it now and publish it if it moved. The
+    /// read is made in order with every other publication (the counts move without
+    /// the version, so only the order of reads tells which is newer). Returns the
+    /// state now.
+    pub fn read_and_publish(&self) -> Result<Arc<ManagerState>> {
         let _in_order = self.publishing.lock().unwrap_or_else(|p| p.into_inner());
-        let current = self.seen.load_full();
-        if state.version <= current.version {
-            return if state.version == current.version { current } else { Arc::new(state) };
-        }
+        let state = self.store.manager_state()?;
+        let seen = self.seen.load_full();
+        Ok(if state == *seen { seen } else { self.publish(state) })
+    }
+
+    /// Publish `state` (the caller holds `publishing`).
+    fn publish(&self, state: ManagerState) -> Arc<ManagerState> {
         let state = Arc::new(state);
         self.published.store(Arc::new(publication(&state)));
         self.seen.store(state.clone());
+        self.publications.fetch_add(1, Relaxed);
         self.changed.notify_waiters();
         // Nobody listening is fine.
         let _ = self.events.send(state.clone());
         state
+    }
+
+    /// The unfinished executions, oldest first, at most `limit`: read from the
+    /// database once per published state and limit, whoever asks.
+    pub fn remaining(&self, limit: usize) -> Result<Arc<Vec<Remaining>>> {
+        let publication = self.publications.load(Relaxed);
+        if let Some((p, l, list)) = self.remaining.lock().unwrap_or_else(|p| p.into_inner()).as_ref()
+            && *p == publication
+            && *l == limit
+        {
+            return Ok(list.clone());
+        }
+        let list = Arc::new(self.store.remaining(limit)?);
+        *self.remaining.lock().unwrap_or_else(|p| p.into_inner()) = Some((publication, limit, list.clone()));
+        Ok(list)
     }
 
     /// Every state newer than now, as this host learns of it (its own changes and
@@ -234,9 +294,8 @@ impl Manager {
     /// Re-read the state from the database (another host changed it): publish it,
     /// and wake the built-in worker's executions, which may have been cancelled there.
     pub fn refresh(&self) -> Result<()> {
-        let state = self.store.manager_state()?;
-        let before = self.published().version;
-        if self.observe(state).version != before {
+        let before = self.seen.load_full();
+        if !Arc::ptr_eq(&before, &self.read_and_publish()?) {
             for waker in self.wakers.lock().unwrap_or_else(|p| p.into_inner()).values() {
                 waker.notify_one();
             }

@@ -10,7 +10,7 @@ use drydock_engine::{CancelKind, MaintenanceState};
 use super::maintenance::{Plan, activate_in, deactivate_in, flip, record};
 use super::{Manager, executions::apply_status};
 use crate::error::{Error, Result};
-use crate::store::{OnDeadline, StateTx, Window, WindowStatus};
+use crate::store::{Lock, OnDeadline, StateTx, Window, WindowStatus};
 use crate::timestamp;
 
 /// Who acts when a window starts or ends, or a deadline passes.
@@ -37,7 +37,7 @@ impl Manager {
             created_at: timestamp::now(),
             status: WindowStatus::Scheduled,
         };
-        self.change(None, |tx| Ok(tx.insert_window(&window)?))?;
+        self.change(None, Lock::Exclusive, |tx| Ok(tx.insert_window(&window)?))?;
         tracing::info!(id = %window.id, start = %window.start_at, end = ?window.end_at, user = %by, "maintenance window scheduled");
         Ok(window)
     }
@@ -50,7 +50,7 @@ impl Manager {
     /// Cancel a window: one that has not started never will; one under way ends
     /// now (and with it the maintenance it began).
     pub fn cancel_window(&self, id: &str, by: &str) -> Result<Window> {
-        let (window, _) = self.change(None, |tx| {
+        let (window, _) = self.change(None, Lock::Exclusive, |tx| {
             let Some(w) = tx.state().windows.iter().find(|w| w.id == id).cloned() else {
                 return Err(Error::NotFound(format!("Requested `Window` with ID `{id}` was not found (or it has ended)")));
             };
@@ -71,15 +71,15 @@ impl Manager {
         let state = self.seen();
         for w in &state.windows {
             if w.status == WindowStatus::Scheduled && due(&w.start_at) {
-                self.change(None, |tx| start_window(tx, &w.id))?;
+                self.change(None, Lock::Exclusive, |tx| start_window(tx, &w.id))?;
             } else if w.status == WindowStatus::Started && w.end_at.as_deref().is_some_and(due) {
-                self.change(None, |tx| end_window(tx, &w.id))?;
+                self.change(None, Lock::Exclusive, |tx| end_window(tx, &w.id))?;
             }
         }
         if let Some((at, _)) = state.maintenance.as_ref().and_then(|m| m.deadline.clone())
             && due(&at)
         {
-            let (cancelled, _) = self.change(None, deadline_passed)?;
+            let (cancelled, _) = self.change(None, Lock::Exclusive, deadline_passed)?;
             self.wake(&cancelled);
         }
         let state = self.seen();
@@ -145,7 +145,7 @@ fn deadline_passed(tx: &mut dyn StateTx) -> Result<Vec<String>> {
     if m.status != MaintenanceState::Activating || !due(&at) {
         return Ok(Vec::new());
     }
-    let left: Vec<String> = tx.state().unfinished.iter().map(|r| r.id.clone()).collect();
+    let left: Vec<String> = tx.unfinished_ids()?;
     let detail = format!("the deadline ({at}) passed with {} unfinished; {}", left.len(), on.as_str());
     let mut moved = Vec::new();
     match on {
@@ -163,8 +163,9 @@ fn deadline_passed(tx: &mut dyn StateTx) -> Result<Vec<String>> {
             for id in left {
                 let Some(mut exec) = tx.execution(&id)? else { continue };
                 let Some(to) = exec.status.after_cancel(kind).filter(|to| *to != exec.status) else { continue };
+                let from = exec.status;
                 let event = apply_status(&mut exec, to, None, &now);
-                tx.update_execution(&exec, &event)?;
+                tx.update_execution(&exec, from, &event)?;
                 moved.push(id);
             }
         }
@@ -173,7 +174,7 @@ fn deadline_passed(tx: &mut dyn StateTx) -> Result<Vec<String>> {
     let mut rec = tx.state().maintenance.clone().unwrap_or(m);
     rec.deadline = None;
     tx.set_maintenance(Some(&rec))?;
-    let drained = tx.state().unfinished.is_empty();
+    let drained = tx.state().counts.total() == 0;
     flip(tx, drained, &timestamp::now(), "the deadline's cancellations ended the last unfinished execution")?;
     Ok(moved)
 }

@@ -6,7 +6,7 @@ use drydock_engine::Role;
 
 use super::{Manager, not_found};
 use crate::error::{Error, Result};
-use crate::store::User;
+use crate::store::{Lock, User};
 
 impl Manager {
     pub fn user(&self, username: &str) -> Result<Option<User>> {
@@ -18,7 +18,7 @@ impl Manager {
     }
 
     pub fn create_user(&self, user: User, admission: Option<&dyn Admission>) -> Result<User> {
-        self.change(admission, |tx| {
+        self.change(admission, Lock::Exclusive, |tx| {
             if tx.user(&user.username)?.is_some() {
                 return Err(Error::Conflict(format!("user `{}` already exists", user.username)));
             }
@@ -35,7 +35,7 @@ impl Manager {
         role: Option<Role>,
         admission: Option<&dyn Admission>,
     ) -> Result<User> {
-        let (user, _) = self.change(admission, |tx| {
+        let (user, _) = self.change(admission, Lock::Exclusive, |tx| {
             let mut user = tx.user(username)?.ok_or_else(|| not_found("User", username))?;
             if let Some(hash) = &password_hash {
                 user.password_hash = hash.clone();
@@ -50,7 +50,7 @@ impl Manager {
     }
 
     pub fn delete_user(&self, username: &str, admission: Option<&dyn Admission>) -> Result<User> {
-        let (user, _) = self.change(admission, |tx| {
+        let (user, _) = self.change(admission, Lock::Exclusive, |tx| {
             let user = tx.user(username)?.ok_or_else(|| not_found("User", username))?;
             tx.delete_user(username)?;
             Ok(user)
@@ -63,7 +63,7 @@ impl Manager {
     /// Create the first user unless one exists (several hosts may start at once on
     /// one database: only one of them creates it). Returns whether it was created.
     pub fn create_first_user(&self, user: &User) -> Result<bool> {
-        let (created, _) = self.change(None, |tx| {
+        let (created, _) = self.change(None, Lock::Exclusive, |tx| {
             if tx.has_users()? {
                 return Ok(false);
             }

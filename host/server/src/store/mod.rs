@@ -8,8 +8,14 @@
 //!
 //! The race-free rule lives here, in the database, not in a process lock: every
 //! write that admission covers runs in [`Store::transact`], which takes the state
-//! lock first and compares the state's version with the one the request was
-//! decided under. Two hosts cannot both pass that check for one version.
+//! lock first; the body sees the state as the lock left it, and the manager decides
+//! a request again there when the version moved. Maintenance transitions take the
+//! lock exclusively; execution writes share it, so they commit side by side (see
+//! [`Lock`]).
+//!
+//! Nothing on a write's path reads every unfinished execution: the state carries
+//! their counts by status, kept by the store in the same transaction as each write;
+//! the list itself is read, from an index, only where it is shown ([`Store::remaining`]).
 
 pub mod postgres;
 mod records;
@@ -22,8 +28,8 @@ mod tests;
 use drydock_engine::ExecutionStatus;
 
 pub use records::{
-    Deployment, Event, Execution, MaintenanceRecord, NewEvent, NewPolicy, Page, PolicyChange, PolicyLogEntry, PolicyRecord,
-    OnDeadline, PolicyState, Remaining, Transition, User, Window, WindowStatus,
+    Counts, Deployment, Event, Execution, MaintenanceRecord, NewEvent, NewPolicy, OnDeadline, Page, PolicyChange, PolicyLogEntry,
+    PolicyRecord, PolicyState, Remaining, Transition, User, Window, WindowStatus,
 };
 
 pub type Result<T> = anyhow::Result<T>;
@@ -36,17 +42,31 @@ pub type Result<T> = anyhow::Result<T>;
 pub struct Unavailable(pub String);
 
 /// The manager's state as the database holds it: what admission decides under.
-/// `version` moves with every change of the maintenance row or of an execution's
-/// status, on whichever host makes it.
+/// `version` moves with every change of the maintenance row or of the windows, on
+/// whichever host makes it: what a maintenance refusal depends on. Execution writes
+/// move only the counts, so they do not contend for one counter.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ManagerState {
     pub version: u64,
     /// `None` while deactivated.
     pub maintenance: Option<MaintenanceRecord>,
-    /// Every execution not in an end state, oldest first.
-    pub unfinished: Vec<Remaining>,
+    /// Executions not in an end state, by status.
+    pub counts: Counts,
     /// Windows scheduled or under way, earliest first.
     pub windows: Vec<Window>,
+}
+
+/// How a state transaction holds the state lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lock {
+    /// Alone: maintenance transitions, windows, deleting a deployment, and ending an
+    /// execution while activating (the flip must see every other writer's commit).
+    Exclusive,
+    /// Beside other shared holders: creating and reporting executions, users. No
+    /// maintenance transition runs meanwhile, so the version the body sees holds
+    /// until it commits; the counts it sees do not include the others' uncommitted
+    /// writes. A backend with one writer (SQLite) takes every lock alone.
+    Shared,
 }
 
 /// Counters that move with each kind of shared change; a host that sees one move
@@ -56,6 +76,8 @@ pub struct Generations {
     pub state: u64,
     pub policy: u64,
     pub users: u64,
+    /// Moves with every execution write (which leaves `state` alone).
+    pub executions: u64,
 }
 
 /// A change another host (or this one) committed, as the backend announces it.
@@ -71,25 +93,24 @@ pub enum Change {
     Resync,
 }
 
-/// The answer of a state transaction.
-#[derive(Debug)]
-pub enum Outcome {
-    /// Committed (or nothing to write); the state after it.
-    Committed(ManagerState),
-    /// The state is not the version the caller decided under; nothing was
-    /// written. The state as it is now.
-    Moved(ManagerState),
-}
-
 /// The writes the race-free rule covers, inside one transaction that holds the
 /// state lock (a row lock, or SQLite's one writer) from its first statement.
 pub trait StateTx {
-    /// The state when the transaction took the lock.
+    /// The state when the transaction took the lock, with this transaction's own
+    /// writes applied.
     fn state(&self) -> &ManagerState;
+    /// Whether this transaction holds the state lock alone.
+    fn exclusive(&self) -> bool;
+    /// Whether `deployment` has an unfinished execution (an index lookup).
+    fn has_unfinished(&mut self, deployment: &str) -> Result<bool>;
+    /// The ids of every unfinished execution, oldest first (only for what must touch
+    /// each of them, such as a deadline's cancellations).
+    fn unfinished_ids(&mut self) -> Result<Vec<String>>;
     fn execution(&mut self, id: &str) -> Result<Option<Execution>>;
     fn insert_execution(&mut self, e: &Execution, event: &NewEvent) -> Result<()>;
-    /// Write a status change and its event.
-    fn update_execution(&mut self, e: &Execution, event: &NewEvent) -> Result<()>;
+    /// Write a status change and its event; `from` is the status it had (read in
+    /// this transaction), so the counts move with it.
+    fn update_execution(&mut self, e: &Execution, from: ExecutionStatus, event: &NewEvent) -> Result<()>;
     fn set_maintenance(&mut self, rec: Option<&MaintenanceRecord>) -> Result<()>;
     fn deployment(&mut self, id: &str) -> Result<Option<Deployment>>;
     fn insert_deployment(&mut self, d: &Deployment) -> Result<()>;
@@ -128,13 +149,17 @@ pub trait Store: Send + Sync + 'static {
 
     // ---- maintenance, executions, deployments and users: the state transaction ----
 
+    /// The state now: O(1) in the executions held (counts, not the list).
     fn manager_state(&self) -> Result<ManagerState>;
 
-    /// One transaction under the state lock. With `expected` and a state at another
-    /// version, nothing runs and the answer is [`Outcome::Moved`]. Otherwise `body`
-    /// runs; if it wrote to the maintenance row or an execution, the state's version
-    /// moves. An error from `body` rolls back and is returned as is.
-    fn transact(&self, expected: Option<u64>, body: TxBody<'_>) -> crate::error::Result<Outcome>;
+    /// One transaction under the state lock, held as `lock` says. If `body` wrote to
+    /// the maintenance row or the windows, the version moves. An error from `body`
+    /// rolls back what it wrote and is returned as is. Returns the state after it.
+    fn transact(&self, lock: Lock, body: TxBody<'_>) -> crate::error::Result<ManagerState>;
+
+    /// Unfinished executions, oldest first, at most `limit` (from an index: O(what
+    /// is returned)).
+    fn remaining(&self, limit: usize) -> Result<Vec<Remaining>>;
 
     // ---- reads ----
 

@@ -292,15 +292,49 @@ impl Remaining {
     }
 }
 
-impl super::ManagerState {
-    /// The state after this transaction inserted `e` (so it need not be read again).
-    pub(super) fn inserted(&mut self, e: &Execution) {
-        if !e.status.is_terminal() {
-            self.unfinished.push(Remaining::of(e));
-            self.unfinished.sort_by(|a, b| (&a.created_at, &a.id).cmp(&(&b.created_at, &b.id)));
+/// Executions not in an end state, by status: what a policy is asked with, kept by
+/// the store as executions are written, so no write reads them all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Counts([u64; ExecutionStatus::ALL.len()]);
+
+impl Counts {
+    fn slot(status: ExecutionStatus) -> usize {
+        ExecutionStatus::ALL.iter().position(|s| *s == status).unwrap_or(0)
+    }
+
+    pub fn get(&self, status: ExecutionStatus) -> u64 {
+        self.0[Self::slot(status)]
+    }
+
+    /// Add `n` (which may be negative) executions of `status`; an end state is not
+    /// counted.
+    pub fn add(&mut self, status: ExecutionStatus, n: i64) {
+        if !status.is_terminal() {
+            let c = &mut self.0[Self::slot(status)];
+            *c = c.saturating_add_signed(n);
         }
     }
 
+    /// An execution moved from `from` (`None`: it is new) to `to`.
+    pub fn moved(&mut self, from: Option<ExecutionStatus>, to: ExecutionStatus) {
+        if let Some(from) = from {
+            self.add(from, -1);
+        }
+        self.add(to, 1);
+    }
+
+    /// Every unfinished execution.
+    pub fn total(&self) -> u64 {
+        self.0.iter().sum()
+    }
+
+    /// Each status with a count, by status.
+    pub fn iter(&self) -> impl Iterator<Item = (ExecutionStatus, u64)> + '_ {
+        ExecutionStatus::ALL.into_iter().zip(self.0).filter(|(_, n)| *n > 0)
+    }
+}
+
+impl super::ManagerState {
     /// The state after this transaction changed a window's status.
     pub(super) fn set_window_status(&mut self, id: &str, status: WindowStatus) {
         match status {
@@ -310,17 +344,6 @@ impl super::ManagerState {
                 }
             }
             WindowStatus::Ended | WindowStatus::Cancelled => self.windows.retain(|w| w.id != id),
-        }
-    }
-
-    /// The state after this transaction changed `e`'s status.
-    pub(super) fn updated(&mut self, e: &Execution) {
-        match self.unfinished.iter().position(|r| r.id == e.id) {
-            Some(i) if e.status.is_terminal() => {
-                self.unfinished.remove(i);
-            }
-            Some(i) => self.unfinished[i].status = e.status,
-            None => self.inserted(e),
         }
     }
 }

@@ -59,10 +59,7 @@ fn all() -> Page {
 
 /// Run `body` unconditionally; panics on an error.
 fn write(store: &dyn Store, mut body: impl FnMut(&mut dyn StateTx) -> Result<()>) -> ManagerState {
-    match store.transact(None, &mut |tx| Ok(body(tx)?)).unwrap() {
-        Outcome::Committed(state) => state,
-        Outcome::Moved(_) => panic!("an unconditional write was answered `moved`"),
-    }
+    store.transact(Lock::Exclusive, &mut |tx| Ok(body(tx)?)).unwrap()
 }
 
 #[test]
@@ -72,7 +69,7 @@ fn what_is_written_reads_back_the_same_on_both_backends() {
         let name = b.name;
         let fresh = s.manager_state().unwrap();
         assert_eq!(
-            (fresh.maintenance.clone(), fresh.unfinished.len()),
+            (fresh.maintenance.clone(), fresh.counts.total()),
             (None, 0),
             "{name}"
         );
@@ -114,10 +111,16 @@ fn what_is_written_reads_back_the_same_on_both_backends() {
         started.status = ExecutionStatus::Started;
         started.started_at = Some("2026-01-01T00:00:03.000Z".into());
         let state = write(s, |tx| {
-            tx.update_execution(&started, &event("workflow_started"))
+            tx.update_execution(&started, ExecutionStatus::Pending, &event("workflow_started"))
         });
-        let statuses: Vec<_> = state
-            .unfinished
+        assert_eq!(
+            (state.counts.get(ExecutionStatus::Started), state.counts.get(ExecutionStatus::Pending)),
+            (1, 1),
+            "{name}: the counts moved with the status"
+        );
+        assert_eq!(s.manager_state().unwrap().counts, state.counts, "{name}");
+        let remaining = s.remaining(100).unwrap();
+        let statuses: Vec<_> = remaining
             .iter()
             .map(|r| (r.id.as_str(), r.status))
             .collect();
@@ -245,24 +248,12 @@ fn what_is_written_reads_back_the_same_on_both_backends() {
 }
 
 #[test]
-fn a_state_transaction_checks_its_version_and_lands_whole_or_not_at_all() {
+fn a_state_transaction_moves_the_version_with_maintenance_and_lands_whole_or_not_at_all() {
     for b in backends() {
         let s = &*b.store;
         let name = b.name;
         let v0 = s.manager_state().unwrap().version;
-        // Decided under an older version: nothing runs, the answer is the state now.
-        let mut ran = false;
-        let outcome = s.transact(Some(v0 + 7), &mut |_| {
-            ran = true;
-            Ok(())
-        });
-        assert!(
-            matches!(&outcome, Ok(Outcome::Moved(st)) if st.version == v0),
-            "{name}: {outcome:?}"
-        );
-        assert!(!ran, "{name}: the body ran under a moved state");
-
-        // Under the current one: it commits and the version moves by one.
+        // A maintenance change commits and the version moves by one.
         // Every column of the row round-trips, the plan's too.
         let rec = MaintenanceRecord {
             reason: Some("disk swap".into()),
@@ -270,12 +261,9 @@ fn a_state_transaction_checks_its_version_and_lands_whole_or_not_at_all() {
             deadline: Some(("2029-12-31T23:00:00.000Z".into(), OnDeadline::ForceCancel)),
             ..MaintenanceRecord::requested(MaintenanceState::Activating, "t", "admin")
         };
-        let outcome = s
-            .transact(Some(v0), &mut |tx| Ok(tx.set_maintenance(Some(&rec))?))
+        let state = s
+            .transact(Lock::Exclusive, &mut |tx| Ok(tx.set_maintenance(Some(&rec))?))
             .unwrap();
-        let Outcome::Committed(state) = outcome else {
-            panic!("{name}: not committed")
-        };
         assert_eq!(
             (state.version, state.maintenance.as_ref()),
             (v0 + 1, Some(&rec)),
@@ -289,7 +277,7 @@ fn a_state_transaction_checks_its_version_and_lands_whole_or_not_at_all() {
 
         // A body that fails after writing leaves nothing behind.
         let err = s
-            .transact(None, &mut |tx| {
+            .transact(Lock::Exclusive, &mut |tx| {
                 tx.insert_deployment(&deployment("half"))?;
                 tx.set_maintenance(None)?;
                 Err(Error::Conflict("changed my mind".into()))
@@ -302,9 +290,16 @@ fn a_state_transaction_checks_its_version_and_lands_whole_or_not_at_all() {
         );
         assert_eq!(s.manager_state().unwrap(), state, "{name}");
 
-        // Writes outside the state (a deployment) do not move its version; users move theirs.
+        // Writes outside the maintenance state (a deployment, an execution) do not
+        // move its version; an execution moves the counts; users move theirs.
         let g = s.generations().unwrap();
         write(s, |tx| tx.insert_deployment(&deployment("d9")));
+        let after = s
+            .transact(Lock::Shared, &mut |tx| {
+                Ok(tx.insert_execution(&execution("e9", "d9", "2026-01-01T00:00:09.000Z"), &event("workflow_queued"))?)
+            })
+            .unwrap();
+        assert_eq!((after.version, after.counts.total()), (state.version, 1), "{name}");
         write(s, |tx| {
             tx.insert_user(&User {
                 username: "u".into(),
@@ -319,8 +314,8 @@ fn a_state_transaction_checks_its_version_and_lands_whole_or_not_at_all() {
 }
 
 /// Two hosts on one database: each of many threads on host A creates executions,
-/// each admitted under the version it last saw and refused once the state left
-/// `deactivated`; host B activates meanwhile. Nothing is created after the
+/// sharing the state lock, each refused once the state it finds there left
+/// `deactivated`; host B activates meanwhile (alone). Nothing is created after the
 /// activation commits: what the activation reported as remaining is everything.
 #[test]
 fn two_hosts_on_one_database_cannot_both_commit_under_one_version() {
@@ -335,26 +330,21 @@ fn two_hosts_on_one_database_cannot_both_commit_under_one_version() {
         let (store, stop) = (host_a.clone(), stop.clone());
         workers.push(std::thread::spawn(move || {
             let mut created = 0u32;
-            let mut seen = store.manager_state().unwrap();
             for i in 0..400 {
-                if stop.load(std::sync::atomic::Ordering::Relaxed) && seen.maintenance.is_some() {
-                    break;
-                }
-                if seen.maintenance.is_some() {
-                    break; // refused: the state left `deactivated`
-                }
                 let e = execution(&format!("t{t}-{i}"), "d", "2026-01-01T00:00:00.000Z");
-                match store
-                    .transact(Some(seen.version), &mut |tx| {
-                        Ok(tx.insert_execution(&e, &event("workflow_queued"))?)
-                    })
-                    .unwrap()
-                {
-                    Outcome::Committed(state) => {
-                        created += 1;
-                        seen = state;
+                let refused = store.transact(Lock::Shared, &mut |tx| {
+                    if tx.state().maintenance.is_some() {
+                        return Err(Error::Conflict("refused: the state left `deactivated`".into()));
                     }
-                    Outcome::Moved(state) => seen = state, // decided again next round
+                    Ok(tx.insert_execution(&e, &event("workflow_queued"))?)
+                });
+                match refused {
+                    Ok(_) => created += 1,
+                    Err(Error::Conflict(_)) => break,
+                    Err(e) => panic!("{e}"),
+                }
+                if stop.load(std::sync::atomic::Ordering::Relaxed) && i > 1000 {
+                    break;
                 }
             }
             created
@@ -383,7 +373,7 @@ fn two_hosts_on_one_database_cannot_both_commit_under_one_version() {
     );
     assert_eq!(total, u64::from(created));
     assert_eq!(
-        activated.unfinished.len() as u64,
+        activated.counts.total(),
         total,
         "executions were created on host A after host B's activation committed"
     );
@@ -406,7 +396,7 @@ fn an_exhausted_pool_is_a_clear_retry_later_within_the_wait() {
         let store = store.clone();
         std::thread::spawn(move || {
             store
-                .transact(None, &mut |_| {
+                .transact(Lock::Exclusive, &mut |_| {
                     held_tx.send(()).unwrap();
                     std::thread::sleep(std::time::Duration::from_millis(1500));
                     Ok(())
@@ -547,4 +537,52 @@ fn a_database_that_never_answers_fails_within_the_wait() {
     let took = asked.elapsed();
     assert!(format!("{err:#}").contains("Cannot connect"), "{err:#}");
     assert!(took < std::time::Duration::from_secs(4), "took {took:?} to give up on a silent server");
+}
+
+/// Writers that arrive together share a commit (SQLite's group commit): every
+/// acknowledged write is stored, a writer whose body fails leaves nothing of its
+/// own and takes nothing of the others' with it, and the counts match.
+#[test]
+fn concurrent_writers_share_commits_and_a_failing_one_undoes_only_itself() {
+    for b in backends() {
+        let name = b.name;
+        let store = b.store.clone();
+        write(&*store, |tx| tx.insert_deployment(&deployment("g")));
+        let workers: Vec<_> = (0..8)
+            .map(|t| {
+                let store = store.clone();
+                std::thread::spawn(move || {
+                    let mut kept = Vec::new();
+                    for i in 0..40 {
+                        let id = format!("g{t}-{i}");
+                        let e = execution(&id, "g", "2026-01-01T00:00:00.000Z");
+                        let r = store.transact(Lock::Shared, &mut |tx| {
+                            tx.insert_execution(&e, &event("workflow_queued"))?;
+                            if i % 10 == 3 {
+                                return Err(Error::Conflict("changed my mind".into()));
+                            }
+                            Ok(())
+                        });
+                        match r {
+                            Ok(_) => kept.push(id),
+                            Err(Error::Conflict(_)) => {}
+                            Err(e) => panic!("{e}"),
+                        }
+                    }
+                    kept
+                })
+            })
+            .collect();
+        let kept: Vec<String> = workers.into_iter().flat_map(|w| w.join().unwrap()).collect();
+        assert_eq!(kept.len(), 8 * 36, "{name}");
+        for id in &kept {
+            assert!(store.execution(id).unwrap().is_some(), "{name}: acknowledged {id} is not stored");
+        }
+        for t in 0..8 {
+            for i in (3..40).step_by(10) {
+                assert!(store.execution(&format!("g{t}-{i}")).unwrap().is_none(), "{name}: a failed write landed");
+            }
+        }
+        assert_eq!(store.manager_state().unwrap().counts.get(ExecutionStatus::Pending), 8 * 36, "{name}");
+    }
 }

@@ -24,7 +24,7 @@ use tokio::sync::mpsc;
 use tokio_postgres::NoTls;
 
 use super::{
-    Change, Deployment, Event, Execution, Generations, ManagerState, NewPolicy, Outcome, Page,
+    Change, Deployment, Event, Execution, Generations, Lock, ManagerState, NewPolicy, Page, Remaining,
     PolicyChange, PolicyLogEntry, PolicyRecord, PolicyState, Result, Store, Transition, TxBody, Unavailable,
     User, Window,
 };
@@ -33,6 +33,7 @@ use super::{
 const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0001_schema.sql"),
     include_str!("../../../migrations/postgres/0002_planning.sql"),
+    include_str!("../../../migrations/postgres/0003_backlog.sql"),
 ];
 
 /// The one channel every host listens on; see [`notify_sql`] for the payloads.
@@ -371,13 +372,16 @@ impl Store for PgStore {
         self.run(async {
             let client = self.pool.get().await?;
             let st = client
-                .prepare_cached("SELECT state, policy, users FROM generations WHERE id = 1")
+                .prepare_cached(
+                    "SELECT g.state, g.policy, g.users, c.last_value FROM generations g, execution_changes c WHERE g.id = 1",
+                )
                 .await?;
             let row = client.query_one(&st, &[]).await?;
             Ok(Generations {
                 state: row.get::<_, i64>(0) as u64,
                 policy: row.get::<_, i64>(1) as u64,
                 users: row.get::<_, i64>(2) as u64,
+                executions: row.get::<_, i64>(3) as u64,
             })
         })
     }
@@ -385,12 +389,16 @@ impl Store for PgStore {
     fn manager_state(&self) -> Result<ManagerState> {
         self.run(async {
             let client = self.pool.get().await?;
-            state::read_state(&client, false).await
+            state::read_state(&client, None).await
         })
     }
 
-    fn transact(&self, expected: Option<u64>, body: TxBody<'_>) -> crate::error::Result<Outcome> {
-        state::transact(self, expected, body)
+    fn transact(&self, lock: Lock, body: TxBody<'_>) -> crate::error::Result<ManagerState> {
+        state::transact(self, lock, body)
+    }
+
+    fn remaining(&self, limit: usize) -> Result<Vec<Remaining>> {
+        self.run(async { state::remaining(&self.pool.get().await?, limit).await })
     }
 
     fn execution(&self, id: &str) -> Result<Option<Execution>> {

@@ -1,6 +1,10 @@
-//! The state transaction on PostgreSQL: `SELECT ... FROM generations FOR UPDATE`
-//! is the race-free rule's lock across hosts. A second host's transaction waits
-//! there until the first commits, then reads the state the first left.
+//! The state transaction on PostgreSQL: the `generations` row is the race-free
+//! rule's lock across hosts. Maintenance transitions take it `FOR UPDATE` (alone);
+//! execution writes take it `FOR SHARE`, so they commit side by side (and
+//! PostgreSQL's group commit shares their flushes) while no transition can run
+//! under them. Their counts go to one of [`SHARDS`] rows per status, written last
+//! in the transaction in one order, so two writers rarely wait for each other and
+//! never deadlock.
 
 use deadpool_postgres::{GenericClient, Transaction};
 use drydock_engine::ExecutionStatus;
@@ -9,28 +13,38 @@ use futures_util::future::{try_join, try_join4};
 use super::reads;
 use super::{PgResult, PgStore, notify_sql};
 use crate::store::{
-    Deployment, Execution, MaintenanceRecord, ManagerState, NewEvent, OnDeadline, Outcome, Remaining, StateTx,
+    Counts, Deployment, Execution, Lock, MaintenanceRecord, ManagerState, NewEvent, OnDeadline, Remaining, StateTx,
     Transition, TxBody, User, Window, WindowStatus,
 };
 
 const VERSION: &str = "SELECT state FROM generations WHERE id = 1";
 const LOCK: &str = "SELECT state FROM generations WHERE id = 1 FOR UPDATE";
+const SHARE: &str = "SELECT state FROM generations WHERE id = 1 FOR SHARE";
+const COUNTS: &str = "SELECT status, SUM(n)::BIGINT FROM execution_counts GROUP BY status";
+/// The partial indexes' condition (migration 3): a query must say it the same way.
+const IS_UNFINISHED: &str = "status NOT IN ('terminated', 'failed', 'cancelled')";
+
+/// Rows per status the counts are spread over.
+const SHARDS: u64 = 16;
 const MAINTENANCE: &str = "SELECT status, activation_requested_at, activated_at, requested_by, reason, until_at,
      deadline_at, on_deadline FROM maintenance WHERE id = 1";
 const WINDOWS: &str = "SELECT id, start_at, end_at, reason, created_by, created_at, status FROM maintenance_windows
      WHERE status IN ('scheduled', 'started') ORDER BY start_at, id";
-const UNFINISHED: &str = "SELECT id, created_at, status, deployment_id, workflow_id FROM executions
-     WHERE status NOT IN ('terminated', 'failed', 'cancelled') ORDER BY created_at, id";
 
-/// The state the race-free rule decides under: version, maintenance row, unfinished
-/// executions, windows — four statements sent at once (tokio-postgres pipelines concurrent
+/// The state the race-free rule decides under: version, maintenance row, counts,
+/// windows — four statements sent at once (tokio-postgres pipelines concurrent
 /// queries on one connection; the server runs them in order), so one round trip.
 /// With `lock`, the first takes the state lock and the others read after it.
-pub(super) async fn read_state(client: &impl GenericClient, lock: bool) -> PgResult<ManagerState> {
+pub(super) async fn read_state(client: &impl GenericClient, lock: Option<Lock>) -> PgResult<ManagerState> {
+    let first = match lock {
+        None => VERSION,
+        Some(Lock::Exclusive) => LOCK,
+        Some(Lock::Shared) => SHARE,
+    };
     let (v, m, u, w) = try_join4(
-        client.prepare_cached(if lock { LOCK } else { VERSION }),
+        client.prepare_cached(first),
         client.prepare_cached(MAINTENANCE),
-        client.prepare_cached(UNFINISHED),
+        client.prepare_cached(COUNTS),
         client.prepare_cached(WINDOWS),
     )
     .await?;
@@ -49,7 +63,26 @@ pub(super) async fn read_state(client: &impl GenericClient, lock: bool) -> PgRes
         },
     });
     let windows = windows.iter().map(reads::window_from_row).collect();
-    let unfinished = rows
+    let mut counts = Counts::default();
+    for r in &rows {
+        // A foreign value is not counted (it reads as failed, see reads.rs).
+        if let Some(status) = ExecutionStatus::parse(r.get(0)) {
+            counts.add(status, r.get::<_, i64>(1));
+        }
+    }
+    Ok(ManagerState { version: version.get::<_, i64>(0) as u64, maintenance, counts, windows })
+}
+
+/// Unfinished executions, oldest first, at most `limit` (the partial index).
+pub(super) async fn remaining(client: &impl GenericClient, limit: usize) -> PgResult<Vec<Remaining>> {
+    let st = client
+        .prepare_cached(&format!(
+            "SELECT id, created_at, status, deployment_id, workflow_id FROM executions
+             WHERE {IS_UNFINISHED} ORDER BY created_at, id LIMIT $1"
+        ))
+        .await?;
+    let rows = client.query(&st, &[&i64::try_from(limit).unwrap_or(i64::MAX)]).await?;
+    Ok(rows
         .iter()
         .map(|r| Remaining {
             id: r.get(0),
@@ -60,8 +93,21 @@ pub(super) async fn read_state(client: &impl GenericClient, lock: bool) -> PgRes
             workflow_id: r.get(4),
         })
         .filter(|r| !r.status.is_terminal())
-        .collect();
-    Ok(ManagerState { version: version.get::<_, i64>(0) as u64, maintenance, unfinished, windows })
+        .collect())
+}
+
+/// This thread's shard: a blocking-pool thread keeps one, so concurrent writers
+/// (on different threads) mostly write different rows.
+fn shard() -> i32 {
+    use std::hash::{BuildHasher, Hash, Hasher};
+    thread_local! {
+        static SHARD: i32 = {
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            std::thread::current().id().hash(&mut h);
+            (h.finish() % SHARDS) as i32
+        };
+    }
+    SHARD.with(|s| *s)
 }
 
 struct PgStateTx<'s, 't> {
@@ -69,8 +115,13 @@ struct PgStateTx<'s, 't> {
     /// The whole transaction's deadline.
     by: std::time::Instant,
     tx: &'s Transaction<'t>,
+    lock: Lock,
     state: ManagerState,
     state_changed: bool,
+    /// What the execution writes add to the counts, written at the end.
+    counted: Counts,
+    uncounted: Counts,
+    executions_changed: bool,
     users_changed: Vec<String>,
 }
 
@@ -86,6 +137,21 @@ impl PgStateTx<'_, '_> {
 impl StateTx for PgStateTx<'_, '_> {
     fn state(&self) -> &ManagerState {
         &self.state
+    }
+
+    fn exclusive(&self) -> bool {
+        self.lock == Lock::Exclusive
+    }
+
+    fn has_unfinished(&mut self, deployment: &str) -> crate::store::Result<bool> {
+        self.run(async {
+            let sql = format!("SELECT EXISTS (SELECT 1 FROM executions WHERE deployment_id = $1 AND {IS_UNFINISHED})");
+            Ok(self.tx.query_one(&sql, &[&deployment]).await?.get(0))
+        })
+    }
+
+    fn unfinished_ids(&mut self) -> crate::store::Result<Vec<String>> {
+        self.run(async { Ok(remaining(self.tx, usize::MAX).await?.into_iter().map(|r| r.id).collect()) })
     }
 
     fn execution(&mut self, id: &str) -> crate::store::Result<Option<Execution>> {
@@ -120,12 +186,13 @@ impl StateTx for PgStateTx<'_, '_> {
             .await?;
             Ok(())
         })?;
-        self.state_changed = true;
-        self.state.inserted(e);
+        self.executions_changed = true;
+        self.state.counts.moved(None, e.status);
+        self.counted.add(e.status, 1);
         Ok(())
     }
 
-    fn update_execution(&mut self, e: &Execution, event: &NewEvent) -> crate::store::Result<()> {
+    fn update_execution(&mut self, e: &Execution, from: ExecutionStatus, event: &NewEvent) -> crate::store::Result<()> {
         self.run(async {
             try_join(
                 self.tx.execute(
@@ -137,8 +204,10 @@ impl StateTx for PgStateTx<'_, '_> {
             .await?;
             Ok(())
         })?;
-        self.state_changed = true;
-        self.state.updated(e);
+        self.executions_changed = true;
+        self.state.counts.moved(Some(from), e.status);
+        self.uncounted.add(from, 1);
+        self.counted.add(e.status, 1);
         Ok(())
     }
 
@@ -313,52 +382,66 @@ async fn insert_event(
     .await
 }
 
-pub(super) fn transact(
-    store: &PgStore,
-    expected: Option<u64>,
-    body: TxBody<'_>,
-) -> crate::error::Result<Outcome> {
+pub(super) fn transact(store: &PgStore, lock: Lock, body: TxBody<'_>) -> crate::error::Result<ManagerState> {
     let by = std::time::Instant::now() + store.options.deadline;
     let mut client = store.run_by(by, async { Ok(store.pool.get().await?) })?;
     let tx = store.run_by(by, async { Ok(client.transaction().await?) })?;
-    let state = store.run_by(by, read_state(&tx, true))?;
-    if expected.is_some_and(|v| v != state.version) {
-        // Dropping the transaction rolls it back; it wrote nothing.
-        return Ok(Outcome::Moved(state));
-    }
+    let state = store.run_by(by, read_state(&tx, Some(lock)))?;
     let mut writes = PgStateTx {
         by,
         store,
         tx: &tx,
+        lock,
         state,
         state_changed: false,
+        counted: Counts::default(),
+        uncounted: Counts::default(),
+        executions_changed: false,
         users_changed: Vec::new(),
     };
     body(&mut writes)?;
-    let PgStateTx {
-        mut state,
-        state_changed,
-        users_changed,
-        ..
-    } = writes;
+    let PgStateTx { mut state, state_changed, counted, uncounted, executions_changed, users_changed, .. } = writes;
+    // One round trip: the counts (in one order of rows, so writers never deadlock),
+    // the generations, and the announcements, delivered to every listening host
+    // when (and only if) this commits.
+    let mut sql = String::new();
+    let shard = shard();
+    for status in ExecutionStatus::ALL {
+        let n = counted.get(status) as i64 - uncounted.get(status) as i64;
+        if n != 0 {
+            sql.push_str(&format!(
+                "INSERT INTO execution_counts (status, shard, n) VALUES ('{}', {shard}, {n})
+                 ON CONFLICT (status, shard) DO UPDATE SET n = execution_counts.n + EXCLUDED.n;",
+                status.as_str()
+            ));
+        }
+    }
+    if executions_changed {
+        sql.push_str("SELECT nextval('execution_changes');");
+    }
     if state_changed || !users_changed.is_empty() {
-        // One round trip: the generations, and the announcements, delivered to every
-        // listening host when (and only if) this commits.
-        let mut sql = format!(
+        // Only an exclusive holder may write the locked row (two shared holders
+        // waiting for each other's lock would deadlock).
+        if lock != Lock::Exclusive {
+            return Err(anyhow::anyhow!("a shared state transaction changed the maintenance state or a user").into());
+        }
+        sql.push_str(&format!(
             "UPDATE generations SET state = state + {}, users = users + {} WHERE id = 1;",
             u8::from(state_changed),
             u8::from(!users_changed.is_empty())
-        );
-        if state_changed {
-            sql.push_str(&notify_sql(&store.host, "state"));
-        }
-        for name in &users_changed {
-            sql.push_str(&notify_sql(&store.host, &format!("user:{name}")));
-        }
+        ));
+    }
+    if state_changed || executions_changed {
+        sql.push_str(&notify_sql(&store.host, "state"));
+    }
+    for name in &users_changed {
+        sql.push_str(&notify_sql(&store.host, &format!("user:{name}")));
+    }
+    if !sql.is_empty() {
         store.run_by(by, async { Ok(tx.batch_execute(&sql).await?) })?;
     }
     store.run_by(by, async { Ok(tx.commit().await?) })?;
     // The writes kept `state` current; the lock held, the version moved by one.
     state.version += u64::from(state_changed);
-    Ok(Outcome::Committed(state))
+    Ok(state)
 }

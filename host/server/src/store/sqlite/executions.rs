@@ -6,7 +6,10 @@ use super::Tx;
 use drydock_engine::ExecutionStatus;
 
 use super::rows::{execution_from_row, order_by};
-use crate::store::{Event, Execution, NewEvent, Page};
+use crate::store::{Counts, Event, Execution, NewEvent, Page, Remaining};
+
+/// The partial indexes' condition (migration 0006): a query must say it the same way.
+const UNFINISHED: &str = "status NOT IN ('terminated', 'failed', 'cancelled')";
 
 impl Tx<'_> {
     pub(super) fn execution(&self, id: &str) -> anyhow::Result<Option<Execution>> {
@@ -45,6 +48,46 @@ impl Tx<'_> {
             params![e.id, e.status.as_str(), e.error, e.started_at, e.ended_at],
         )?;
         Ok(())
+    }
+
+    /// Unfinished executions, oldest first, at most `limit` (the partial index).
+    pub(super) fn remaining(&self, limit: usize) -> anyhow::Result<Vec<Remaining>> {
+        let mut stmt = self.tx.prepare_cached(&format!(
+            "SELECT id, created_at, status, deployment_id, workflow_id FROM executions
+             WHERE {UNFINISHED} ORDER BY created_at, id LIMIT ?1"
+        ))?;
+        let rows = stmt.query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
+            let status: String = r.get(2)?;
+            Ok(Remaining {
+                id: r.get(0)?,
+                created_at: r.get(1)?,
+                // A foreign value reads as failed (see rows.rs), which is not unfinished.
+                status: ExecutionStatus::parse(&status).unwrap_or(ExecutionStatus::Failed),
+                deployment_id: r.get(3)?,
+                workflow_id: r.get(4)?,
+            })
+        })?;
+        Ok(rows.filter(|r| r.as_ref().map_or(true, |r| !r.status.is_terminal())).collect::<Result<_, _>>()?)
+    }
+
+    pub(super) fn has_unfinished(&self, deployment: &str) -> anyhow::Result<bool> {
+        let mut stmt = self
+            .tx
+            .prepare_cached(&format!("SELECT EXISTS (SELECT 1 FROM executions WHERE deployment_id = ?1 AND {UNFINISHED})"))?;
+        Ok(stmt.query_row([deployment], |r| r.get(0))?)
+    }
+
+    /// What the store keeps counting from then on: read once, when it opens.
+    pub(super) fn counts(&self) -> anyhow::Result<Counts> {
+        let mut stmt = self.tx.prepare(&format!("SELECT status, COUNT(*) FROM executions WHERE {UNFINISHED} GROUP BY status"))?;
+        let mut counts = Counts::default();
+        for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
+            let (status, n) = row?;
+            if let Some(status) = ExecutionStatus::parse(&status) {
+                counts.add(status, n);
+            }
+        }
+        Ok(counts)
     }
 
     /// Executions, optionally of one deployment and/or with given statuses.

@@ -5,11 +5,9 @@
 use rusqlite::{OptionalExtension, Row, params};
 
 use super::Tx;
-use drydock_engine::{ExecutionStatus, MaintenanceState};
+use drydock_engine::MaintenanceState;
 
-use crate::store::{
-    Generations, MaintenanceRecord, ManagerState, OnDeadline, Page, Remaining, Transition, Window, WindowStatus,
-};
+use crate::store::{Generations, MaintenanceRecord, ManagerState, OnDeadline, Page, Transition, Window, WindowStatus};
 
 const WINDOW_COLUMNS: &str = "id, start_at, end_at, reason, created_by, created_at, status";
 
@@ -143,7 +141,7 @@ impl Tx<'_> {
 
     pub(super) fn generations(&self) -> anyhow::Result<Generations> {
         Ok(self.tx.query_row("SELECT state, policy, users FROM generations WHERE id = 1", [], |r| {
-            Ok(Generations { state: r.get(0)?, policy: r.get(1)?, users: r.get(2)? })
+            Ok(Generations { state: r.get(0)?, policy: r.get(1)?, users: r.get(2)?, executions: 0 })
         })?)
     }
 
@@ -155,29 +153,13 @@ impl Tx<'_> {
         Ok(())
     }
 
+    /// The state as the database holds it: read in whole when the store opens; after
+    /// that the store keeps it as it commits.
     pub(super) fn manager_state(&self) -> anyhow::Result<ManagerState> {
-        let mut stmt = self.tx.prepare_cached(
-            "SELECT id, created_at, status, deployment_id, workflow_id FROM executions
-             WHERE status NOT IN ('terminated', 'failed', 'cancelled') ORDER BY created_at, id",
-        )?;
-        let unfinished = stmt
-            .query_map([], |r| {
-                let status: String = r.get(2)?;
-                Ok(Remaining {
-                    id: r.get(0)?,
-                    created_at: r.get(1)?,
-                    status: ExecutionStatus::parse(&status).unwrap_or(ExecutionStatus::Failed),
-                    deployment_id: r.get(3)?,
-                    workflow_id: r.get(4)?,
-                })
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        // A foreign status value reads as failed (see rows.rs): not unfinished.
-        let unfinished = unfinished.into_iter().filter(|r| !r.status.is_terminal()).collect();
         Ok(ManagerState {
             version: self.generations()?.state,
             maintenance: self.maintenance()?,
-            unfinished,
+            counts: self.counts()?,
             windows: self.windows(true)?,
         })
     }

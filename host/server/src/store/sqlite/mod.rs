@@ -1,6 +1,17 @@
 //! The embedded backend: one SQLite file in the data directory, the one place with
 //! SQL. One connection writes (behind a mutex: SQLite has one writer anyway), another
 //! reads; in WAL mode a read sees the last commit and never waits for a write's fsync.
+//!
+//! Group commit: writers that arrive while another holds the connection join its
+//! transaction, each in a savepoint of its own (an error undoes only its own writes),
+//! and the last of them commits for all: 8 writers cost about one fsync a batch, not
+//! one each. Nobody is answered before the commit that holds their writes is on
+//! disk (`synchronous=FULL`), so an acknowledged write survives `kill -9`. SQLite's
+//! transactions live on one connection, so there is no library to do this for us.
+//!
+//! The store is the only writer of its file, so it keeps the manager's state (the
+//! maintenance row, the windows, the counts of unfinished executions) as it commits,
+//! and reads it whole only when it opens.
 
 mod deployments;
 mod executions;
@@ -10,16 +21,17 @@ mod rows;
 mod users;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::{Condvar, Mutex, MutexGuard};
 
 use anyhow::Context;
 use drydock_engine::ExecutionStatus;
 use rusqlite::Connection;
 
 use super::{
-    Deployment, Event, Execution, Generations, ManagerState, MaintenanceRecord, NewEvent, NewPolicy, Outcome, Page,
-    PolicyChange, PolicyLogEntry, PolicyRecord, PolicyState, Result, StateTx, Store, Transition, TxBody, User, Window,
-    WindowStatus,
+    Deployment, Event, Execution, Generations, Lock, ManagerState, MaintenanceRecord, NewEvent, NewPolicy, Page,
+    PolicyChange, PolicyLogEntry, PolicyRecord, PolicyState, Remaining, Result, StateTx, Store, Transition, TxBody, User,
+    Window, WindowStatus,
 };
 
 /// Migrations, applied in order; `PRAGMA user_version` records how many ran.
@@ -29,15 +41,52 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/0003_artifacts.sql"),
     include_str!("../../../migrations/0004_generations.sql"),
     include_str!("../../../migrations/0005_planning.sql"),
+    include_str!("../../../migrations/0006_backlog.sql"),
 ];
+
+/// Writers one commit may answer at most: a steady stream of arrivals still gets
+/// its commits.
+const MAX_BATCH: usize = 64;
 
 /// The database file inside the data directory.
 pub const FILE_NAME: &str = "drydock.sqlite3";
 
 pub struct SqliteStore {
     path: PathBuf,
-    writer: Mutex<Connection>,
+    writer: Mutex<Writer>,
+    /// Writers waiting for the writer connection: while there are some, a writer
+    /// leaves the batch open for them, and the last one commits it.
+    queued: AtomicUsize,
+    /// Batches committed (or failed) so far: a writer whose batch another commits
+    /// waits here for it.
+    commits: Mutex<Commits>,
+    committed: Condvar,
+    /// The state as of the last commit.
+    state: Mutex<ManagerState>,
     reader: Mutex<Connection>,
+}
+
+struct Writer {
+    conn: Connection,
+    /// The batch transaction open on `conn`, if any.
+    batch: Option<Batch>,
+    batches: u64,
+}
+
+struct Batch {
+    id: u64,
+    /// Writers whose writes it holds.
+    members: usize,
+    /// The state with those writes.
+    state: ManagerState,
+}
+
+#[derive(Default)]
+struct Commits {
+    /// The newest batch that is over (batches end in order).
+    done: u64,
+    /// Batches whose commit failed, newest last (a few: their writers are waiting).
+    failed: std::collections::VecDeque<(u64, String)>,
 }
 
 /// Statements, usable inside a transaction or on the bare connection.
@@ -68,7 +117,7 @@ fn owner_only(_: &Path, _: u32) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn locked(conn: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+fn locked<T>(conn: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic mid-transaction rolls it back when the transaction drops: the
     // connection itself is still sound.
     conn.lock().unwrap_or_else(|p| p.into_inner())
@@ -85,8 +134,17 @@ impl SqliteStore {
         // SQLite gives its -wal and -shm files the database file's mode.
         owner_only(&path, 0o600)?;
         migrate(&mut writer)?;
+        let state = Tx { tx: &writer }.manager_state()?;
         let reader = connect(&path)?;
-        Ok(SqliteStore { path, writer: Mutex::new(writer), reader: Mutex::new(reader) })
+        Ok(SqliteStore {
+            path,
+            writer: Mutex::new(Writer { conn: writer, batch: None, batches: 0 }),
+            queued: AtomicUsize::new(0),
+            commits: Mutex::default(),
+            committed: Condvar::new(),
+            state: Mutex::new(state),
+            reader: Mutex::new(reader),
+        })
     }
 
     /// The database file.
@@ -96,13 +154,132 @@ impl SqliteStore {
 
     /// Run `f` in one write transaction: everything it writes lands, or nothing does.
     fn write<T>(&self, f: impl FnOnce(&Tx<'_>) -> anyhow::Result<T>) -> Result<T> {
-        let mut conn = locked(&self.writer);
-        // IMMEDIATE: SQLite's write lock from the first statement, so what a
-        // transaction reads is what it writes against.
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let out = f(&Tx { tx: &tx })?;
-        tx.commit()?;
-        Ok(out)
+        self.batched(|tx, _| Ok(f(tx)?)).map_err(|e| match e {
+            crate::error::Error::Internal(e) => e,
+            e => anyhow::Error::new(e),
+        })
+    }
+
+    /// Run `f` as one member of a batch (see the module's doc): its writes land
+    /// whole, in the batch's commit, or not at all; it returns once that commit is
+    /// on disk. `f` sees and updates the state as the batch left it.
+    fn batched<T>(
+        &self,
+        f: impl FnOnce(&Tx<'_>, &mut ManagerState) -> crate::error::Result<T>,
+    ) -> crate::error::Result<T> {
+        self.queued.fetch_add(1, SeqCst);
+        let mut writer = locked(&self.writer);
+        self.queued.fetch_sub(1, SeqCst);
+        let w = &mut *writer;
+        if w.batch.is_none() {
+            // IMMEDIATE: SQLite's write lock from the first statement, so what a
+            // transaction reads is what it writes against.
+            w.conn.execute_batch("BEGIN IMMEDIATE").map_err(anyhow::Error::from)?;
+            w.batches += 1;
+            let state = self.state.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            w.batch = Some(Batch { id: w.batches, members: 0, state });
+        }
+        let Writer { conn, batch, .. } = w;
+        let batch = batch.as_mut().expect("a batch is open");
+        let id = batch.id;
+        let out = match conn.execute_batch("SAVEPOINT member") {
+            Err(e) => Err(anyhow::Error::from(e).into()),
+            Ok(()) => {
+                let mut state = batch.state.clone();
+                let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&Tx { tx: conn }, &mut state)));
+                let kept = matches!(out, Ok(Ok(_)));
+                let end = if kept { "RELEASE member" } else { "ROLLBACK TO member; RELEASE member" };
+                match conn.execute_batch(end) {
+                    Ok(()) if kept => {
+                        batch.state = state;
+                        batch.members += 1;
+                    }
+                    Ok(()) => {}
+                    // The connection cannot undo one member: the whole batch goes.
+                    Err(e) => {
+                        self.end_batch(w, Err(format!("cannot end a savepoint: {e}")));
+                        drop(writer);
+                        return match out {
+                            Err(panic) => std::panic::resume_unwind(panic),
+                            Ok(_) => Err(anyhow::anyhow!("the write was rolled back: cannot end a savepoint: {e}").into()),
+                        };
+                    }
+                }
+                match out {
+                    Ok(out) => out,
+                    Err(panic) => {
+                        self.end_batch_if_last(w);
+                        drop(writer);
+                        std::panic::resume_unwind(panic)
+                    }
+                }
+            }
+        };
+        let Ok(value) = out else {
+            // Nothing of this writer's is in the batch; it may still be the one to end it.
+            self.end_batch_if_last(w);
+            return out;
+        };
+        if self.end_batch_if_last(w) {
+            drop(writer);
+            return self.outcome(id).map(|()| value);
+        }
+        drop(writer);
+        // Another writer is queued to join: it, or the last after it, commits.
+        let mut commits = self.commits.lock().unwrap_or_else(|p| p.into_inner());
+        while commits.done < id {
+            commits = self.committed.wait(commits).unwrap_or_else(|p| p.into_inner());
+        }
+        drop(commits);
+        self.outcome(id).map(|()| value)
+    }
+
+    /// Commit the open batch unless another writer is queued to join it (and it is
+    /// not full). Whether it ended.
+    fn end_batch_if_last(&self, w: &mut Writer) -> bool {
+        let Some(batch) = &w.batch else { return true };
+        if self.queued.load(SeqCst) > 0 && batch.members < MAX_BATCH {
+            return false;
+        }
+        let result = if batch.members == 0 {
+            w.conn.execute_batch("ROLLBACK").map_err(|e| e.to_string())
+        } else {
+            w.conn.execute_batch("COMMIT").map_err(|e| format!("the commit failed: {e}"))
+        };
+        self.end_batch(w, result);
+        true
+    }
+
+    /// The open batch is over: committed (`Ok`) or not; its writers are told.
+    fn end_batch(&self, w: &mut Writer, result: std::result::Result<(), String>) {
+        let Some(batch) = w.batch.take() else { return };
+        match result {
+            Ok(()) => *self.state.lock().unwrap_or_else(|p| p.into_inner()) = batch.state,
+            Err(why) => {
+                // Whatever is still open is undone; the state stays as last committed.
+                if !w.conn.is_autocommit() {
+                    let _ = w.conn.execute_batch("ROLLBACK");
+                }
+                let mut commits = self.commits.lock().unwrap_or_else(|p| p.into_inner());
+                commits.failed.push_back((batch.id, why));
+                while commits.failed.len() > 16 {
+                    commits.failed.pop_front();
+                }
+            }
+        }
+        let mut commits = self.commits.lock().unwrap_or_else(|p| p.into_inner());
+        commits.done = batch.id;
+        drop(commits);
+        self.committed.notify_all();
+    }
+
+    /// Whether batch `id`, which is over, committed.
+    fn outcome(&self, id: u64) -> crate::error::Result<()> {
+        let commits = self.commits.lock().unwrap_or_else(|p| p.into_inner());
+        match commits.failed.iter().find(|(b, _)| *b == id) {
+            Some((_, why)) => Err(anyhow::anyhow!("{why}; nothing of this write was stored").into()),
+            None => Ok(()),
+        }
     }
 
     /// Run `f` on the reading connection.
@@ -131,15 +308,27 @@ fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
 
 /// The state transaction's writes, tracking which generations they move.
 struct StateWrites<'a> {
-    tx: Tx<'a>,
-    state: ManagerState,
+    tx: &'a Tx<'a>,
+    state: &'a mut ManagerState,
     state_changed: bool,
     users_changed: bool,
 }
 
 impl StateTx for StateWrites<'_> {
     fn state(&self) -> &ManagerState {
-        &self.state
+        self.state
+    }
+
+    fn exclusive(&self) -> bool {
+        true
+    }
+
+    fn has_unfinished(&mut self, deployment: &str) -> Result<bool> {
+        self.tx.has_unfinished(deployment)
+    }
+
+    fn unfinished_ids(&mut self) -> Result<Vec<String>> {
+        Ok(self.tx.remaining(usize::MAX)?.into_iter().map(|r| r.id).collect())
     }
 
     fn execution(&mut self, id: &str) -> Result<Option<Execution>> {
@@ -149,16 +338,14 @@ impl StateTx for StateWrites<'_> {
     fn insert_execution(&mut self, e: &Execution, event: &NewEvent) -> Result<()> {
         self.tx.insert_execution(e)?;
         self.tx.insert_event(&e.id, event)?;
-        self.state_changed = true;
-        self.state.inserted(e);
+        self.state.counts.moved(None, e.status);
         Ok(())
     }
 
-    fn update_execution(&mut self, e: &Execution, event: &NewEvent) -> Result<()> {
+    fn update_execution(&mut self, e: &Execution, from: ExecutionStatus, event: &NewEvent) -> Result<()> {
         self.tx.update_execution(e)?;
         self.tx.insert_event(&e.id, event)?;
-        self.state_changed = true;
-        self.state.updated(e);
+        self.state.counts.moved(Some(from), e.status);
         Ok(())
     }
 
@@ -230,26 +417,25 @@ impl Store for SqliteStore {
     }
 
     fn manager_state(&self) -> Result<ManagerState> {
-        self.read(|tx| tx.manager_state())
+        Ok(self.state.lock().unwrap_or_else(|p| p.into_inner()).clone())
     }
 
-    fn transact(&self, expected: Option<u64>, body: TxBody<'_>) -> crate::error::Result<Outcome> {
-        let mut conn = locked(&self.writer);
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(anyhow::Error::from)?;
-        let state = Tx { tx: &tx }.manager_state()?;
-        if expected.is_some_and(|v| v != state.version) {
-            return Ok(Outcome::Moved(state));
-        }
-        let mut writes = StateWrites { tx: Tx { tx: &tx }, state, state_changed: false, users_changed: false };
-        body(&mut writes)?;
-        let StateWrites { mut state, state_changed, users_changed, .. } = writes;
-        if state_changed || users_changed {
-            Tx { tx: &tx }.bump(state_changed, false, users_changed)?;
-        }
-        // The writes kept `state` current; the lock held, the version moved by one.
-        state.version += u64::from(state_changed);
-        tx.commit().map_err(anyhow::Error::from)?;
-        Ok(Outcome::Committed(state))
+    fn transact(&self, _lock: Lock, body: TxBody<'_>) -> crate::error::Result<ManagerState> {
+        self.batched(|tx, state| {
+            let mut writes = StateWrites { tx, state, state_changed: false, users_changed: false };
+            body(&mut writes)?;
+            let StateWrites { state, state_changed, users_changed, .. } = writes;
+            if state_changed || users_changed {
+                tx.bump(state_changed, false, users_changed)?;
+            }
+            // The writes kept `state` current; the lock held, the version moved by one.
+            state.version += u64::from(state_changed);
+            Ok(state.clone())
+        })
+    }
+
+    fn remaining(&self, limit: usize) -> Result<Vec<Remaining>> {
+        self.read(|tx| tx.remaining(limit))
     }
 
     fn execution(&self, id: &str) -> Result<Option<Execution>> {

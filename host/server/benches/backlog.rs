@@ -1,0 +1,241 @@
+//! A busy manager, over real HTTP on 127.0.0.1 (the whole server in this process,
+//! on its own runtime), on SQLite and on PostgreSQL:
+//!
+//! 1. With 0, 1,000 and 10,000 unfinished executions (a workflow nobody runs, so
+//!    they stay `pending`, as queued work does): p50/p99 of a create, of reporting
+//!    one terminated, of `GET /maintenance` and of a gated read, one client.
+//! 2. Creates per second, 1 client against 8, with nothing unfinished and with
+//!    10,000.
+//! 3. Draining: activate with 10,000 unfinished, 8 clients report them all
+//!    terminated; the time for each tenth of them (linear if they match) and that
+//!    the last one flips the state to `activated`.
+//!
+//! `scripts/bench-backlog.sh` starts a throwaway PostgreSQL (fsync on) and runs
+//! this. Knobs: `DRYDOCK_BENCH_BACKLOG` (10000), `DRYDOCK_BENCH_SAMPLES` (300),
+//! `DRYDOCK_BENCH_SECONDS` per throughput run (3).
+
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use support::{Http, env, json_field, start};
+
+const CREATE: &[u8] = br#"{"deployment_id":"bench","workflow_id":"install","parameters":{}}"#;
+const ENDED: &[u8] = br#"{"status":"terminated"}"#;
+
+fn micros() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 60_000_000, 3).unwrap()
+}
+
+fn ms(h: &Histogram<u64>, q: f64) -> String {
+    format!("{:.2}", h.value_at_quantile(q) as f64 / 1000.0)
+}
+
+fn create(http: &Http) -> String {
+    let a = http.send("POST", "/api/v3.1/executions", CREATE.to_vec(), "application/json");
+    assert_eq!(a.status, 201, "{}", a.body);
+    json_field(&a.body, "/id")
+}
+
+fn end(http: &Http, id: &str) {
+    let a = http.send("PATCH", &format!("/api/v3.1/executions/{id}"), ENDED.to_vec(), "application/json");
+    assert_eq!(a.status, 200, "{}", a.body);
+}
+
+/// Run `work(client, i)` for i in 0..n over `clients` threads.
+fn spread(base: &str, clients: usize, n: usize, work: impl Fn(&Http, usize) + Send + Sync + 'static) {
+    let (next, work) = (Arc::new(AtomicUsize::new(0)), Arc::new(work));
+    let threads: Vec<_> = (0..clients)
+        .map(|_| {
+            let (next, work, http) = (next.clone(), work.clone(), Http::new(base));
+            std::thread::spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= n {
+                        break;
+                    }
+                    work(&http, i);
+                }
+            })
+        })
+        .collect();
+    threads.into_iter().for_each(|t| t.join().unwrap());
+}
+
+/// Top the backlog up to `n` unfinished executions (8 clients).
+fn fill(base: &str, have: &mut usize, n: usize) {
+    if n > *have {
+        spread(base, 8, n - *have, |http, _| {
+            create(http);
+        });
+        *have = n;
+    }
+}
+
+/// One client: creates, each reported terminated again, reads.
+fn costs(backend: &str, base: &str, backlog: usize, samples: usize) -> String {
+    let http = Http::new(base);
+    let (mut c, mut u, mut m, mut g) = (micros(), micros(), micros(), micros());
+    let mut ids = Vec::with_capacity(samples);
+    for _ in 0..samples {
+        let t = Instant::now();
+        ids.push(create(&http));
+        c.record(t.elapsed().as_micros().max(1) as u64).unwrap();
+    }
+    for id in &ids {
+        let t = Instant::now();
+        end(&http, id);
+        u.record(t.elapsed().as_micros().max(1) as u64).unwrap();
+    }
+    for _ in 0..samples {
+        let t = Instant::now();
+        let a = http.get("/api/v3.1/maintenance");
+        assert_eq!(a.status, 200, "{}", a.body);
+        m.record(t.elapsed().as_micros().max(1) as u64).unwrap();
+        let t = Instant::now();
+        let a = http.get("/api/v3.1/deployments/bench");
+        assert_eq!(a.status, 200, "{}", a.body);
+        g.record(t.elapsed().as_micros().max(1) as u64).unwrap();
+    }
+    format!(
+        "| {backend} | {backlog} | {} / {} | {} / {} | {} / {} | {} / {} |",
+        ms(&c, 0.5),
+        ms(&c, 0.99),
+        ms(&u, 0.5),
+        ms(&u, 0.99),
+        ms(&m, 0.5),
+        ms(&m, 0.99),
+        ms(&g, 0.5),
+        ms(&g, 0.99)
+    )
+}
+
+/// Creates per second from `clients` clients over `seconds`.
+fn throughput(base: &str, clients: usize, seconds: f64) -> (f64, usize) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let threads: Vec<_> = (0..clients)
+        .map(|_| {
+            let (stop, http) = (stop.clone(), Http::new(base));
+            std::thread::spawn(move || {
+                let mut n = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    create(&http);
+                    n += 1;
+                }
+                n
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs_f64(seconds));
+    stop.store(true, Ordering::Relaxed);
+    let n: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
+    (n as f64 / seconds, n)
+}
+
+/// Activate with every unfinished execution waiting, then report them all ended
+/// (8 clients); seconds per tenth.
+fn drain(base: &str) -> (usize, Vec<f64>, f64, String) {
+    let http = Http::new(base);
+    let a = http.post("/api/v3.1/maintenance/activate");
+    assert_eq!(a.status, 200, "{}", a.body);
+    let v: serde_json::Value = serde_json::from_str(&a.body).unwrap();
+    let ids: Vec<String> = v["remaining_executions"]
+        .as_array()
+        .expect("activating, with executions to wait for")
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect();
+    let n = ids.len();
+    let tenth = n.div_ceil(10).max(1);
+    let marks = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let done = Arc::new(AtomicUsize::new(0));
+    let ids = Arc::new(ids);
+    let started = Instant::now();
+    {
+        let (marks, done, ids) = (marks.clone(), done.clone(), ids.clone());
+        spread(base, 8, n, move |http, i| {
+            end(http, &ids[i]);
+            let d = done.fetch_add(1, Ordering::Relaxed) + 1;
+            if d % tenth == 0 || d == n {
+                marks.lock().unwrap().push(started.elapsed().as_secs_f64());
+            }
+        });
+    }
+    let total = started.elapsed().as_secs_f64();
+    let mut marks = marks.lock().unwrap().clone();
+    marks.sort_by(f64::total_cmp);
+    let tenths: Vec<f64> = marks.iter().scan(0.0, |prev, t| {
+        let d = t - *prev;
+        *prev = *t;
+        Some(d)
+    }).collect();
+    let status = json_field(&http.get("/api/v3.1/maintenance").body, "/status");
+    let a = http.post("/api/v3.1/maintenance/deactivate");
+    assert_eq!(a.status, 200, "{}", a.body);
+    (n, tenths, total, status)
+}
+
+fn backend(name: &str, database: Option<&str>, backlog: usize, samples: usize, seconds: f64) {
+    let dir = tempfile::tempdir().unwrap();
+    let (_rt, base) = start(dir.path(), database);
+    let http = Http::new(&base);
+    let r = http.send("PUT", "/api/v3.1/deployments/bench", b"{}".to_vec(), "application/json");
+    assert_eq!(r.status, 201, "{}", r.body);
+
+    let (one, _) = throughput(&base, 1, seconds);
+    let (eight, made) = throughput(&base, 8, seconds);
+    let mut have = made + (one * seconds) as usize;
+    println!("| {name} | {have_before} | {one:.0} | {eight:.0} | {:.1}× |", eight / one, have_before = 0);
+
+    let mut rows = Vec::new();
+    // Costs at each level, counted from the executions the throughput runs left.
+    for level in [have, have.max(1_000), have.max(backlog)] {
+        fill(&base, &mut have, level);
+        rows.push(costs(name, &base, have, samples));
+    }
+    let (one, _) = throughput(&base, 1, seconds);
+    let (eight, made) = throughput(&base, 8, seconds);
+    println!("| {name} | {have} | {one:.0} | {eight:.0} | {:.1}× |", eight / one);
+    have += made + (one * seconds) as usize;
+    let (n, tenths, total, status) = drain(&base);
+    assert_eq!(n, have, "the activation waits for every unfinished execution");
+    COSTS.lock().unwrap().extend(rows);
+    DRAINS.lock().unwrap().push(format!(
+        "| {name} | {n} | {total:.1} | {:.0} | {} | {status} |",
+        n as f64 / total,
+        tenths.iter().map(|t| format!("{t:.2}")).collect::<Vec<_>>().join(" ")
+    ));
+}
+
+static COSTS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+static DRAINS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+fn main() {
+    let (backlog, samples, seconds): (usize, usize, f64) =
+        (env("DRYDOCK_BENCH_BACKLOG", 10_000), env("DRYDOCK_BENCH_SAMPLES", 300), env("DRYDOCK_BENCH_SECONDS", 3.0));
+    let server = std::env::var("DRYDOCK_BENCH_DATABASE_URL").ok();
+    println!("\n### Creates per second, 1 client against 8 ({seconds} s each)\n");
+    println!("| backend | unfinished before | 1 client /s | 8 clients /s | 8 ÷ 1 |\n|---|---|---|---|---|");
+    backend("SQLite", None, backlog, samples, seconds);
+    match &server {
+        Some(server) => {
+            let name = format!("drydock_backlog_{}_{:08x}", std::process::id(), rand::random::<u32>());
+            let url = drydock_server::store::postgres::create_database(server, &name).expect("create the bench database");
+            backend("PostgreSQL", Some(&url), backlog, samples, seconds);
+        }
+        None => eprintln!("(no DRYDOCK_BENCH_DATABASE_URL: PostgreSQL skipped; scripts/bench-backlog.sh starts one)"),
+    }
+    println!("\n### One client, with a backlog of unfinished executions (ms, p50 / p99; {samples} each)\n");
+    println!("| backend | unfinished | create | update → terminated | `GET /maintenance` | gated read |\n|---|---|---|---|---|---|");
+    COSTS.lock().unwrap().iter().for_each(|r| println!("{r}"));
+    println!("\n### Draining: activate, then 8 clients report every unfinished execution terminated\n");
+    println!("| backend | executions | seconds | per s | seconds per tenth | state after |\n|---|---|---|---|---|---|");
+    DRAINS.lock().unwrap().iter().for_each(|r| println!("{r}"));
+    println!(
+        "\n(machine: {} cores; the server and the clients share them)",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+}
