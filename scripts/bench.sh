@@ -15,6 +15,9 @@
 #    Debian's `wrk` on 127.0.0.1 (host/gate/benches/http_load.rs);
 # 5. `drydock serve` itself: idle CPU over a minute, resident memory idle and under
 #    load (scripts/bench-serve.sh).
+# 6. a busy manager: costs with 0 / 1,000 / 10,000 unfinished executions, 1 against 8
+#    writers, draining 10,000, on SQLite and a throwaway PostgreSQL
+#    (scripts/bench-backlog.sh, host/server/benches/backlog.rs).
 #
 # Takes about 7 minutes after the release build (a first release build takes
 # 5–15 minutes on a 2-core machine: wasmtime; Cedar and regorus add about 2).
@@ -59,6 +62,9 @@ cargo bench -q -p drydock-gate --bench http_load | tee "$out/http_load.txt"
 step "5. drydock serve: idle CPU, resident memory idle and under load (bench-serve.sh)"
 scripts/bench-serve.sh | tee "$out/serve.txt"
 
+step "6. a busy manager: a backlog, 1 against 8 writers, draining (bench-backlog.sh)"
+scripts/bench-backlog.sh | tee "$out/backlog.txt"
+
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 criterion() { # name -> middle estimate, e.g. "412.3 ns"
@@ -84,4 +90,6 @@ criterion() { # name -> middle estimate, e.g. "412.3 ns"
   echo "| \`drydock serve\` | result | target | met |"
   echo "|---|---|---|---|"
   grep '^|' "$out/serve.txt"
+  echo
+  grep -E '^(\||###)' "$out/backlog.txt"
 } | tee "$out/table.md"

@@ -586,3 +586,32 @@ fn concurrent_writers_share_commits_and_a_failing_one_undoes_only_itself() {
         assert_eq!(store.manager_state().unwrap().counts.get(ExecutionStatus::Pending), 8 * 36, "{name}");
     }
 }
+
+/// SQLite's group commit answers a writer only once the commit that holds its
+/// write is done: writer A finishes while B is queued behind it, so A leaves the
+/// batch to B; A must not be answered before B's commit (which is A's too).
+#[test]
+fn a_writer_is_answered_only_once_the_commit_holding_its_write_is_done() {
+    use std::time::{Duration, Instant};
+    let b = super::testing::sqlite();
+    let slow = |store: Arc<dyn Store>, id: &'static str| {
+        std::thread::spawn(move || {
+            store
+                .transact(Lock::Shared, &mut |tx| {
+                    tx.insert_deployment(&deployment(id))?;
+                    std::thread::sleep(Duration::from_millis(300));
+                    Ok(())
+                })
+                .unwrap();
+            Instant::now()
+        })
+    };
+    let a = slow(b.store.clone(), "a");
+    // A holds the writer (its body sleeps); B queues behind it.
+    std::thread::sleep(Duration::from_millis(100));
+    let later = slow(b.store.clone(), "b");
+    let (a_answered, b_answered) = (a.join().unwrap(), later.join().unwrap());
+    let early = b_answered.saturating_duration_since(a_answered);
+    assert!(early < Duration::from_millis(150), "A was answered {early:?} before the commit that holds its write");
+    assert!(b.store.deployment("a").unwrap().is_some() && b.store.deployment("b").unwrap().is_some());
+}

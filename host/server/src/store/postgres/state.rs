@@ -161,11 +161,11 @@ impl StateTx for PgStateTx<'_, '_> {
     fn insert_execution(&mut self, e: &Execution, event: &NewEvent) -> crate::store::Result<()> {
         self.run(async {
             let parameters = e.parameters.to_string();
+            // Prepared once per connection: every create and report runs these.
+            let (insert, event_st) = try_join(self.tx.prepare_cached(INSERT_EXECUTION), self.tx.prepare_cached(INSERT_EVENT)).await?;
             try_join(
                 self.tx.execute(
-                    "INSERT INTO executions (id, deployment_id, workflow_id, status, parameters, error,
-                        is_system_workflow, created_at, started_at, ended_at, created_by, tenant_name)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                    &insert,
                     &[
                         &e.id,
                         &e.deployment_id,
@@ -181,7 +181,7 @@ impl StateTx for PgStateTx<'_, '_> {
                         &e.tenant_name,
                     ],
                 ),
-                insert_event(self.tx, &e.id, event),
+                insert_event(self.tx, &event_st, &e.id, event),
             )
             .await?;
             Ok(())
@@ -194,12 +194,10 @@ impl StateTx for PgStateTx<'_, '_> {
 
     fn update_execution(&mut self, e: &Execution, from: ExecutionStatus, event: &NewEvent) -> crate::store::Result<()> {
         self.run(async {
+            let (update, event_st) = try_join(self.tx.prepare_cached(UPDATE_EXECUTION), self.tx.prepare_cached(INSERT_EVENT)).await?;
             try_join(
-                self.tx.execute(
-                "UPDATE executions SET status = $2, error = $3, started_at = $4, ended_at = $5 WHERE id = $1",
-                &[&e.id, &e.status.as_str(), &e.error, &e.started_at, &e.ended_at],
-            ),
-                insert_event(self.tx, &e.id, event),
+                self.tx.execute(&update, &[&e.id, &e.status.as_str(), &e.error, &e.started_at, &e.ended_at]),
+                insert_event(self.tx, &event_st, &e.id, event),
             )
             .await?;
             Ok(())
@@ -365,13 +363,20 @@ impl StateTx for PgStateTx<'_, '_> {
     }
 }
 
+const INSERT_EXECUTION: &str = "INSERT INTO executions (id, deployment_id, workflow_id, status, parameters, error,
+        is_system_workflow, created_at, started_at, ended_at, created_by, tenant_name)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
+const UPDATE_EXECUTION: &str = "UPDATE executions SET status = $2, error = $3, started_at = $4, ended_at = $5 WHERE id = $1";
+const INSERT_EVENT: &str = "INSERT INTO events (execution_id, timestamp, event_type, message) VALUES ($1, $2, $3, $4)";
+
 async fn insert_event(
     tx: &Transaction<'_>,
+    statement: &tokio_postgres::Statement,
     execution_id: &str,
     event: &NewEvent,
 ) -> Result<u64, tokio_postgres::Error> {
     tx.execute(
-        "INSERT INTO events (execution_id, timestamp, event_type, message) VALUES ($1, $2, $3, $4)",
+        statement,
         &[
             &execution_id,
             &event.timestamp,

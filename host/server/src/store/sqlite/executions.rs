@@ -20,11 +20,13 @@ impl Tx<'_> {
     }
 
     pub(super) fn insert_execution(&self, e: &Execution) -> anyhow::Result<()> {
-        self.tx.execute(
+        // Cached: these run on every create and report.
+        self.tx.prepare_cached(
             "INSERT INTO executions (id, deployment_id, workflow_id, status, parameters, error,
                 is_system_workflow, created_at, started_at, ended_at, created_by, tenant_name)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-            params![
+        )?
+        .execute(params![
                 e.id,
                 e.deployment_id,
                 e.workflow_id,
@@ -37,16 +39,14 @@ impl Tx<'_> {
                 e.ended_at,
                 e.created_by,
                 e.tenant_name
-            ],
-        )?;
+            ])?;
         Ok(())
     }
 
     pub(super) fn update_execution(&self, e: &Execution) -> anyhow::Result<()> {
-        self.tx.execute(
-            "UPDATE executions SET status = ?2, error = ?3, started_at = ?4, ended_at = ?5 WHERE id = ?1",
-            params![e.id, e.status.as_str(), e.error, e.started_at, e.ended_at],
-        )?;
+        self.tx
+            .prepare_cached("UPDATE executions SET status = ?2, error = ?3, started_at = ?4, ended_at = ?5 WHERE id = ?1")?
+            .execute(params![e.id, e.status.as_str(), e.error, e.started_at, e.ended_at])?;
         Ok(())
     }
 
@@ -137,10 +137,9 @@ impl Tx<'_> {
     }
 
     pub(super) fn insert_event(&self, execution_id: &str, event: &NewEvent) -> anyhow::Result<()> {
-        self.tx.execute(
-            "INSERT INTO events (execution_id, timestamp, event_type, message) VALUES (?1, ?2, ?3, ?4)",
-            params![execution_id, event.timestamp, event.event_type, event.message],
-        )?;
+        self.tx
+            .prepare_cached("INSERT INTO events (execution_id, timestamp, event_type, message) VALUES (?1, ?2, ?3, ?4)")?
+            .execute(params![execution_id, event.timestamp, event.event_type, event.message])?;
         Ok(())
     }
 

@@ -182,14 +182,15 @@ impl SqliteStore {
         let Writer { conn, batch, .. } = w;
         let batch = batch.as_mut().expect("a batch is open");
         let id = batch.id;
-        let out = match conn.execute_batch("SAVEPOINT member") {
+        let out = match conn.prepare_cached("SAVEPOINT member").and_then(|mut s| s.execute([])).map(drop) {
             Err(e) => Err(anyhow::Error::from(e).into()),
             Ok(()) => {
                 let mut state = batch.state.clone();
                 let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&Tx { tx: conn }, &mut state)));
                 let kept = matches!(out, Ok(Ok(_)));
-                let end = if kept { "RELEASE member" } else { "ROLLBACK TO member; RELEASE member" };
-                match conn.execute_batch(end) {
+                let end = |sql: &str| conn.prepare_cached(sql).and_then(|mut s| s.execute([])).map(drop);
+                let ended = if kept { end("RELEASE member") } else { end("ROLLBACK TO member").and_then(|()| end("RELEASE member")) };
+                match ended {
                     Ok(()) if kept => {
                         batch.state = state;
                         batch.members += 1;
