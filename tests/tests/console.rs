@@ -1,7 +1,7 @@
 //! The operator's console in a real headless browser (Debian's chromium, driven by
-//! chromedriver over WebDriver): sign in; a running `sleep` holds activation, the
+//! chromedriver over WebDriver): sign in; an unfinished execution holds activation, the
 //! banner and the remaining-executions table show it, and the banner turns to
-//! "activated" by itself when the execution ends; deactivate; shadow the strict
+//! "activated" by itself when it is reported ended; deactivate; shadow the strict
 //! policy and see a disagreement appear; promote, roll back. A non-admin sees no
 //! change buttons, and a change without the session's token is refused (403).
 //! Screenshots of each step land in `target/console-screenshots/`. Beside it, over
@@ -158,15 +158,18 @@ async fn the_console_drives_maintenance_and_policies_in_a_real_browser() {
     until(&c, "deactivated", |v| v == "deactivated", "#banner", Some("data-status")).await;
     shot(&c, "01-signed-in").await;
 
-    // A running sleep holds activation; the page shows it, then follows by itself.
-    let exec = admin.start_execution("d", "sleep", json!({"seconds": 4})).json()["id"].as_str().unwrap().to_string();
-    admin.wait_for(10, "the sleep to start", |a| a.get(&format!("/api/v3.1/executions/{exec}")).json()["status"] == "started");
+    // An unfinished execution holds activation (an `install` no worker runs: it
+    // waits for the test, not a clock); the page shows it, then follows by itself
+    // when the test reports it ended.
+    let exec = admin.start_execution("d", "install", json!({})).json()["id"].as_str().unwrap().to_string();
     type_into(&c, "reason-in", "console test").await;
     click(&c, "activate").await;
     until(&c, "activating", |v| v == "activating", "#banner", Some("data-status")).await;
     until(&c, "the execution in the table", |v| v.contains(&exec), "#remaining", None).await;
     until(&c, "the reason", |v| v == "console test", "#reason", None).await;
     shot(&c, "02-activating").await;
+    let r = admin.patch(&format!("/api/v3.1/executions/{exec}"), &json!({"status": "terminated"}));
+    assert_eq!(r.status, 200, "{}", r.text);
     until(&c, "activated, live (no reload)", |v| v == "activated", "#banner", Some("data-status")).await;
     until(&c, "the controls for it", |v| v == "Deactivate", "#deactivate", None).await;
     shot(&c, "03-activated").await;
@@ -430,4 +433,62 @@ fn a_non_admins_own_session_and_token_change_nothing_over_plain_http() {
     assert_eq!(after["maintenance"], "deactivated", "{after}");
     assert_eq!(after["active"], "builtin", "{after}");
     assert_eq!(after["shadow"][0], false, "{after}");
+}
+
+/// A console session holds only while its user is as it was at sign-in: a sys_admin
+/// demoted, given a new password, or deleted (by another admin, through the API)
+/// loses every session at once; its token changes nothing any more.
+#[test]
+fn a_console_session_ends_when_its_user_is_demoted_repassworded_or_deleted() {
+    let s = Server::start();
+    let base = s.base();
+    let admin = s.admin();
+    let agent = plain();
+    for (change, body) in [
+        ("demoted", Some(json!({"role": "default"}))),
+        ("given a new password", Some(json!({"password": "another-secret"}))),
+        ("deleted", None),
+    ] {
+        let r = admin.put("/api/v3.1/users", &json!({"username": "ops", "password": "ops-secret", "role": "sys_admin"}));
+        assert_eq!(r.status, 201, "{change}: {}", r.text);
+        let cookie = sign_in_plain(&agent, &base, "ops", "ops-secret");
+        let token = csrf_of(&page_plain(&agent, &base, &cookie));
+        match &body {
+            Some(body) => assert_eq!(admin.post("/api/v3.1/users/ops", body).status, 200, "{change}"),
+            None => assert_eq!(admin.delete("/api/v3.1/users/ops").status, 200, "{change}"),
+        }
+        let (status, _, text) = post_form(&agent, &base, &cookie, "/console/maintenance/activate", &format!("csrf={token}&reason=late"));
+        assert_eq!(status, 401, "{change}: the old session still acted: {text}");
+        assert_eq!(admin.maintenance()["status"], "deactivated", "{change}: maintenance was turned on");
+        let (status, _, _) = answer(agent.get(&format!("{base}/console/state")).header("Cookie", &cookie).call(), "state");
+        assert_eq!(status, 401, "{change}: the old session still reads the console");
+        if body.is_some() {
+            assert_eq!(admin.delete("/api/v3.1/users/ops").status, 200);
+        }
+    }
+}
+
+/// A `default` user's console shows neither the policy history nor the shadow
+/// report (other users' request paths), as the API refuses both to them.
+#[test]
+fn a_non_admins_console_shows_no_policy_history_or_shadow_report() {
+    let s = Server::start();
+    let base = s.base();
+    let admin = s.admin();
+    let up = admin.req("POST", "/api/v3.1/policies").header("Content-Type", "application/wasm").body(STRICT_POLICY.to_vec()).send();
+    assert_eq!(up.status, 201, "{}", up.text);
+    let id = up.json()["id"].as_str().unwrap().to_string();
+    assert_eq!(admin.post(&format!("/api/v3.1/policies/{id}/shadow"), &json!({})).status, 200);
+    // A request only the shadow report would show.
+    admin.get("/api/v3.1/deployments/secret-path-of-admin");
+    let agent = plain();
+    let admins = page_plain(&agent, &base, &sign_in_plain(&agent, &base, "admin", ADMIN_PASSWORD));
+    assert!(admins.contains("<td>upload</td>"), "the admin's page shows the policy history:\n{admins}");
+    s.user("viewer");
+    let cookie = sign_in_plain(&agent, &base, "viewer", "user-secret");
+    let page = page_plain(&agent, &base, &cookie);
+    assert!(!page.contains("<td>upload</td>"), "a viewer's page shows the policy history:\n{page}");
+    assert!(!page.contains("secret-path-of-admin") && !page.contains("(running)"), "a viewer's page shows the shadow report:\n{page}");
+    let (status, _, text) = answer(agent.get(&format!("{base}/console/shadow")).header("Cookie", &cookie).call(), "shadow");
+    assert_eq!(status, 403, "a viewer reads the shadow report: {text}");
 }

@@ -228,3 +228,37 @@ fn a_tampered_compiled_policy_in_the_cache_is_not_run() {
     let log = s.log_text();
     assert!(log.contains("does not match the digest recorded"), "the mismatch is logged:\n{log}");
 }
+
+fn failed_logins(s: &Server) -> u64 {
+    let text = s.anon().get("/metrics").text;
+    let line = text.lines().find(|l| l.starts_with("drydock_failed_logins_total ")).expect("the failed-logins counter");
+    line.rsplit(' ').next().unwrap().parse().unwrap()
+}
+
+/// A wrong password whose client hangs up at once is still checked to the end: each
+/// is counted (and logged), and its hashing turn is held until its hash ends, so
+/// hanging up cannot start more hashes at once than there are turns.
+#[test]
+fn logins_hung_up_on_are_still_counted_and_hold_their_turns() {
+    use base64::Engine as _;
+    const N: u64 = 24;
+    let s = Server::start();
+    s.user("victim");
+    let before = failed_logins(&s);
+    for i in 0..N {
+        let mut conn = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+        let auth = base64::engine::general_purpose::STANDARD.encode(format!("victim:wrong-{i}"));
+        write!(conn, "GET /api/v3.1/status HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {auth}\r\n\r\n").unwrap();
+        // Hang up once the check has begun (it waits for a turn or hashes), long
+        // before it could end.
+        std::thread::sleep(Duration::from_millis(20));
+        drop(conn);
+    }
+    let start = Instant::now();
+    while failed_logins(&s) < before + N {
+        assert!(start.elapsed() < Duration::from_secs(60), "{} of {N} hung-up logins counted", failed_logins(&s) - before);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(failed_logins(&s), before + N, "each counted once");
+    assert!(s.log_text().matches("failed login").count() as u64 >= N, "each logged");
+}

@@ -80,3 +80,29 @@ fn a_user_may_cancel_and_report_the_tenants_executions_as_cloudify_allows() {
     let r = helen.post(&format!("/api/v3.1/executions/{cancelled}"), &json!({"action": "cancel"}));
     assert_eq!((r.status, r.json()["status"].as_str()), (200, Some("cancelled")), "{}", r.text);
 }
+
+/// The last sys_admin can neither be demoted nor deleted (nobody could change
+/// anything after, and a restart does not make a new one); with another sys_admin
+/// it can.
+#[test]
+fn the_last_sys_admin_stays() {
+    let s = Server::start();
+    let admin = s.admin();
+    for (what, r) in [
+        ("demoted", admin.post("/api/v3.1/users/admin", &json!({"role": "default"}))),
+        ("deleted", admin.delete("/api/v3.1/users/admin")),
+    ] {
+        assert_eq!((r.status, r.error_code().as_str()), (409, "conflict_error"), "{what}: {}", r.text);
+        // Deleting oneself is refused anyway; demoting oneself names the reason.
+        let message = r.json()["message"].as_str().unwrap().to_string();
+        assert!(message.contains("last sys_admin") || what == "deleted", "{what}: {message}");
+        assert_eq!(admin.get("/api/v3.1/users/admin").json()["role"], "sys_admin", "{what}");
+    }
+    let r = admin.put("/api/v3.1/users", &json!({"username": "second", "password": "second-secret", "role": "sys_admin"}));
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(admin.post("/api/v3.1/users/admin", &json!({"role": "default"})).status, 200, "another sys_admin exists");
+    let second = s.client("second", "second-secret");
+    let r = second.post("/api/v3.1/users/second", &json!({"role": "default"}));
+    assert_eq!(r.status, 409, "now `second` is the last: {}", r.text);
+    assert_eq!(second.get("/api/v3.1/users/second").json()["role"], "sys_admin");
+}

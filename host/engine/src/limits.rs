@@ -35,6 +35,11 @@ impl Limits {
     }
 }
 
+/// Core instances, linear memories and tables one policy instance may have.
+pub const MAX_INSTANCES: usize = 32;
+pub const MAX_MEMORIES: usize = 8;
+pub const MAX_TABLES: usize = 16;
+
 /// Windows after which a decision is stopped whatever its CPU use: a bound on
 /// wall time (about ten deadlines) for a guest that keeps being preempted.
 const MAX_WINDOWS: u32 = 20;
@@ -92,7 +97,10 @@ fn thread_cpu_time() -> Duration {
 /// (so an abort after a refused `memory.grow` reads as `Fault::Memory`), and the
 /// deadline's bookkeeping.
 pub(super) struct StoreState {
+    /// The cap on all of the instance's linear memories together.
     memory_cap: usize,
+    /// Their sizes added up, as the limiter has allowed them.
+    memory_total: usize,
     pub memory_refused: bool,
     watch: DeadlineWatch,
 }
@@ -102,6 +110,7 @@ impl StoreState {
         let window_ticks = limits.window_ticks();
         StoreState {
             memory_cap: limits.memory_bytes,
+            memory_total: 0,
             memory_refused: false,
             watch: DeadlineWatch {
                 window_ticks,
@@ -129,13 +138,19 @@ pub(super) fn arm(store: &mut wasmtime::Store<StoreState>) {
 }
 
 impl wasmtime::ResourceLimiter for StoreState {
+    /// Called for every memory the instance creates (from 0) and every growth: the
+    /// cap holds for all of them together, however many a component declares.
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _max: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        let ok = desired <= self.memory_cap;
+        let total = (self.memory_total - current.min(self.memory_total)).saturating_add(desired);
+        let ok = total <= self.memory_cap;
+        if ok {
+            self.memory_total = total;
+        }
         self.memory_refused |= !ok;
         Ok(ok)
     }
@@ -147,5 +162,19 @@ impl wasmtime::ResourceLimiter for StoreState {
         _max: Option<usize>,
     ) -> wasmtime::Result<bool> {
         Ok(desired <= 10_000)
+    }
+
+    // Small counts per store (wasmtime's defaults are 10,000 each): a policy is a
+    // few core instances (the component's own and its adapters), one memory.
+    fn instances(&self) -> usize {
+        MAX_INSTANCES
+    }
+
+    fn memories(&self) -> usize {
+        MAX_MEMORIES
+    }
+
+    fn tables(&self) -> usize {
+        MAX_TABLES
     }
 }

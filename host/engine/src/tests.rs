@@ -466,3 +466,18 @@ fn the_default_deadline_cuts_a_loop_within_a_few_times_its_value() {
     took.sort();
     assert!(took[2] <= BOUND, "a loop was cut after {:?} (median; all: {took:?}), the deadline is {:?}", took[2], Limits::default().deadline);
 }
+
+/// The memory cap holds for the whole instance, however many memories a component
+/// declares: a hundred of 64 KiB (6.25 MiB), or two of 3 and 2 MiB, each under the
+/// 4 MiB cap alone, are refused at load.
+#[test]
+fn the_memory_cap_is_on_all_of_an_instances_memories_together() {
+    let engine = engine();
+    for (name, fixture_name) in [("a hundred memories", "many-memories"), ("two memories", "two-memories")] {
+        let Err(e) = engine.load(fixture(fixture_name)) else { panic!("{name}: loaded past the cap") };
+        assert!(e.to_string().contains(&Fault::Memory.to_string()) || e.to_string().contains("memor"), "{name}: {e}");
+    }
+    // Under a cap that fits them all, the same components load: the refusal is the cap's.
+    let roomy = Engine::new(Limits { memory_bytes: 8 << 20, deadline: Duration::from_millis(500), ..Limits::default() }).unwrap();
+    roomy.load(fixture("two-memories")).unwrap_or_else(|e| panic!("two memories under an 8 MiB cap: {e}"));
+}

@@ -6,7 +6,9 @@
 //!   bound and entries a lifetime;
 //! - hashes run on a bounded pool: an attempt that cannot get a turn within a
 //!   moment gets 503 with `Retry-After`, so a flood of wrong passwords costs bounded
-//!   memory and threads;
+//!   memory and threads; a check, once begun, runs to its end on its own task,
+//!   holding its turn until the hash ends and counting a failure, whether or not the
+//!   client is still there (hanging up frees nothing early);
 //! - an unknown user costs the same hash as a wrong password, so response time does
 //!   not tell which users exist;
 //! - repeated failures for one user name are answered more and more slowly (never
@@ -60,7 +62,7 @@ pub struct Authenticator {
     /// Copy-on-write: reads are lock-free, inserts (first login) are rare.
     verified: ArcSwap<HashMap<Key, Arc<Verified>>>,
     /// Turns at hashing: as many as there are cores.
-    hashing: Semaphore,
+    hashing: Arc<Semaphore>,
     /// Hashed once at start: what an unknown user's password is checked against.
     decoy: String,
     /// Consecutive failures by user name (bounded like the cache).
@@ -111,7 +113,7 @@ impl Authenticator {
         Ok(Arc::new(Authenticator {
             manager,
             verified: ArcSwap::from_pointee(HashMap::new()),
-            hashing: Semaphore::new(turns),
+            hashing: Arc::new(Semaphore::new(turns)),
             decoy,
             failures: Mutex::new(HashMap::new()),
             failed_logins: AtomicU64::new(0),
@@ -140,35 +142,55 @@ impl Authenticator {
     }
 
     /// Check credentials; `Ok(None)` when they are wrong.
-    pub async fn check(&self, user: &str, password: &str) -> Result<Option<Caller>, Error> {
+    pub async fn check(self: &Arc<Self>, user: &str, password: &str) -> Result<Option<Caller>, Error> {
         let k = key(user, password);
         if let Some(v) = self.verified.load().get(&k)
             && v.at.elapsed() < CACHE_LIFETIME
         {
             return Ok(Some(Caller { username: v.username.clone(), role: v.role.clone(), bypass: false }));
         }
-        let Ok(_turn) = tokio::time::timeout(HASH_WAIT, self.hashing.acquire()).await else {
+        // On a task of its own: a client that hangs up drops this future, not the
+        // check, so the turn is held until the hash ends and the attempt is counted.
+        let (me, user) = (self.clone(), user.to_string());
+        let password = password.to_string();
+        let check = tokio::spawn(async move { me.hash_and_count(k, user, password).await });
+        let (outcome, streak) = check
+            .await
+            .map_err(|e| Error::Internal(anyhow::anyhow!("a password check did not finish: {e}")))??;
+        if streak > FREE_FAILURES {
+            // Answered more slowly the more this name failed in a row.
+            let delay = Duration::from_millis(100u64 << (streak - FREE_FAILURES).min(5)).min(MAX_DELAY);
+            tokio::time::sleep(delay).await;
+        }
+        Ok(outcome)
+    }
+
+    /// Wait for a turn, hash, and count the outcome; the failures in a row of the
+    /// name (0 on success).
+    async fn hash_and_count(&self, k: Key, user: String, password: String) -> Result<(Option<Caller>, u32), Error> {
+        let Ok(Ok(turn)) = tokio::time::timeout(HASH_WAIT, self.hashing.clone().acquire_owned()).await else {
             return Err(Error::Busy("Too many logins are being checked at once; retry in a moment".into()));
         };
         // The lookup reads the store and the check hashes: both off the runtime's
         // workers. An unknown user is checked against the decoy: the same cost.
-        let (manager, name, pw, decoy) = (self.manager.clone(), user.to_string(), password.to_string(), self.decoy.clone());
-        let stored = blocking(move || match manager.user(&name)? {
-            Some(stored) => Ok(verify_password(&pw, &stored.password_hash).then_some(stored)),
-            None => {
-                verify_password(&pw, &decoy);
-                Ok(None)
+        let (manager, name, decoy) = (self.manager.clone(), user.clone(), self.decoy.clone());
+        let stored = blocking(move || {
+            let _turn = turn;
+            match manager.user(&name)? {
+                Some(stored) => Ok(verify_password(&password, &stored.password_hash).then_some(stored)),
+                None => {
+                    verify_password(&password, &decoy);
+                    Ok(None)
+                }
             }
         })
         .await?;
-        drop(_turn);
         let Some(stored) = stored else {
-            self.failed(user).await;
-            return Ok(None);
+            return Ok((None, self.failed(&user)));
         };
-        self.failures.lock().unwrap_or_else(|p| p.into_inner()).remove(user);
+        self.failures.lock().unwrap_or_else(|p| p.into_inner()).remove(&user);
         self.remember(k, &stored.username, &stored.role);
-        Ok(Some(Caller { username: stored.username, role: stored.role, bypass: false }))
+        Ok((Some(Caller { username: stored.username, role: stored.role, bypass: false }), 0))
     }
 
     fn remember(&self, k: Key, username: &str, role: &Role) {
@@ -186,8 +208,8 @@ impl Authenticator {
         });
     }
 
-    /// Count and log a failure, then wait longer the more `user` failed in a row.
-    async fn failed(&self, user: &str) {
+    /// Count and log a failure; how many times in a row `user` has failed.
+    fn failed(&self, user: &str) -> u32 {
         self.failed_logins.fetch_add(1, Relaxed);
         let streak = {
             let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
@@ -198,11 +220,8 @@ impl Authenticator {
             *n = n.saturating_add(1);
             *n
         };
-        tracing::warn!(user = %user, failures_in_a_row = streak, "failed login");
-        if streak > FREE_FAILURES {
-            let delay = Duration::from_millis(100u64 << (streak - FREE_FAILURES).min(5)).min(MAX_DELAY);
-            tokio::time::sleep(delay).await;
-        }
+        tracing::warn!(user = %user.escape_debug(), failures_in_a_row = streak, "failed login");
+        streak
     }
 }
 

@@ -33,6 +33,9 @@ use crate::manager::blocking;
 const SESSION: Duration = Duration::from_secs(8 * 3600);
 /// Sessions held at once; the oldest go first past this.
 const MAX_SESSIONS: usize = 10_000;
+/// Sessions one user holds at once; their oldest goes first past this (one user
+/// signing in again and again cannot push everyone else out).
+const MAX_SESSIONS_PER_USER: usize = 16;
 const COOKIE: &str = "drydock_session";
 
 #[derive(Clone)]
@@ -40,7 +43,15 @@ pub struct Session {
     pub username: String,
     pub role: Role,
     pub csrf: String,
+    /// The user's password hash at sign-in, digested: a new password ends the session.
+    stamp: [u8; 32],
     expires: Instant,
+}
+
+/// What a session remembers of the password hash it was opened under.
+fn stamp(password_hash: &str) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(password_hash.as_bytes()).into()
 }
 
 impl Session {
@@ -65,16 +76,31 @@ fn token() -> String {
 }
 
 impl Sessions {
-    fn open(&self, username: &str, role: Role) -> (String, Session) {
+    fn open(&self, user: &crate::store::User) -> (String, Session) {
         let mut all = self.0.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
         all.retain(|_, s| s.expires > now);
-        if all.len() >= MAX_SESSIONS
-            && let Some(oldest) = all.iter().min_by_key(|(_, s)| s.expires).map(|(k, _)| k.clone())
-        {
+        let theirs = all.values().filter(|s| s.username == user.username).count();
+        let full = |all: &HashMap<String, Session>| {
+            if theirs >= MAX_SESSIONS_PER_USER {
+                all.iter().filter(|(_, s)| s.username == user.username).min_by_key(|(_, s)| s.expires)
+            } else if all.len() >= MAX_SESSIONS {
+                all.iter().min_by_key(|(_, s)| s.expires)
+            } else {
+                None
+            }
+            .map(|(k, _)| k.clone())
+        };
+        if let Some(oldest) = full(&all) {
             all.remove(&oldest);
         }
-        let session = Session { username: username.to_string(), role, csrf: token(), expires: now + SESSION };
+        let session = Session {
+            username: user.username.clone(),
+            role: user.role.clone(),
+            csrf: token(),
+            stamp: stamp(&user.password_hash),
+            expires: now + SESSION,
+        };
         let id = token();
         all.insert(id.clone(), session.clone());
         (id, session)
@@ -84,6 +110,11 @@ impl Sessions {
         let id = cookie(headers)?;
         let all = self.0.lock().unwrap_or_else(|p| p.into_inner());
         all.get(&id).filter(|s| s.expires > Instant::now()).cloned()
+    }
+
+    /// End every session of `username` (on this host).
+    fn end_user(&self, username: &str) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).retain(|_, s| s.username != username);
     }
 
     fn close(&self, headers: &HeaderMap) {
@@ -169,11 +200,11 @@ async fn home(State(app): State<Arc<App>>, headers: HeaderMap, req: Request) -> 
     let notice = req.uri().query().and_then(|q| {
         form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "notice").map(|(_, v)| v.into_owned())
     });
-    let Some(session) = app.console.sessions.get(&headers) else {
+    let Ok(session) = viewer(&app, &headers).await else {
         return html(page::login(notice.as_deref()));
     };
-    let app2 = app.clone();
-    match blocking(move || page::Dashboard::gather(&app2)).await {
+    let (app2, admin) = (app.clone(), session.is_admin());
+    match blocking(move || page::Dashboard::gather(&app2, admin)).await {
         Ok(d) => html(page::dashboard(&d, &session, notice.as_deref())),
         Err(e) => html(page::dashboard_error(&session, &e.to_string())),
     }
@@ -185,7 +216,14 @@ async fn login(State(app): State<Arc<App>>, body: Bytes) -> Response {
     let (user, password) = (f.get("username").cloned().unwrap_or_default(), f.get("password").cloned().unwrap_or_default());
     match app.auth.check(&user, &password).await {
         Ok(Some(caller)) => {
-            let (id, _) = app.console.sessions.open(&caller.username, caller.role);
+            // The user as stored, which every later use of the session is checked against.
+            let (a, name) = (app.clone(), caller.username.clone());
+            let user = match blocking(move || a.manager.user(&name)).await {
+                Ok(Some(user)) => user,
+                Ok(None) => return (StatusCode::UNAUTHORIZED, html(page::login(Some("Wrong username or password.")))).into_response(),
+                Err(e) => return (e.status(), html(page::login(Some(&e.to_string())))).into_response(),
+            };
+            let (id, _) = app.console.sessions.open(&user);
             let mut r = Redirect::to("/console").into_response();
             let cookie = format!("{COOKIE}={id}; Path=/console; HttpOnly; SameSite=Strict; Max-Age={}", SESSION.as_secs());
             r.headers_mut().insert(header::SET_COOKIE, HeaderValue::from_str(&cookie).expect("an ASCII cookie"));
@@ -205,14 +243,26 @@ async fn logout(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     r
 }
 
-/// A signed-in viewer, or 401.
-fn viewer(app: &App, headers: &HeaderMap) -> Result<Session, Response> {
-    app.console.sessions.get(headers).ok_or_else(|| (StatusCode::UNAUTHORIZED, "Sign in at /console").into_response())
+/// A signed-in viewer, or 401. The session holds only while its user is as it was
+/// at sign-in, as the database has it now (so on every host): deleted, given
+/// another role or another password, every session of theirs ends.
+async fn viewer(app: &Arc<App>, headers: &HeaderMap) -> Result<Session, Response> {
+    let signed_out = || (StatusCode::UNAUTHORIZED, "Sign in at /console").into_response();
+    let session = app.console.sessions.get(headers).ok_or_else(signed_out)?;
+    let (a, name) = (app.clone(), session.username.clone());
+    let now = blocking(move || a.manager.user(&name)).await.map_err(IntoResponse::into_response)?;
+    match now {
+        Some(user) if user.role == session.role && stamp(&user.password_hash) == session.stamp => Ok(session),
+        _ => {
+            app.console.sessions.end_user(&session.username);
+            Err(signed_out())
+        }
+    }
 }
 
 /// A change: a sys_admin's session, and the session's CSRF token in the form.
-fn changer(app: &App, headers: &HeaderMap, f: &HashMap<String, String>) -> Result<Session, Response> {
-    let session = viewer(app, headers)?;
+async fn changer(app: &Arc<App>, headers: &HeaderMap, f: &HashMap<String, String>) -> Result<Session, Response> {
+    let session = viewer(app, headers).await?;
     if f.get("csrf").map(String::as_str) != Some(session.csrf.as_str()) {
         return Err((StatusCode::FORBIDDEN, "This change does not carry the session's token; reload the console").into_response());
     }
@@ -240,12 +290,12 @@ async fn state_fragment(State(app): State<Arc<App>>, headers: HeaderMap) -> Resp
 
 /// A piece of the dashboard, rendered from what it shows now, for a signed-in viewer.
 async fn dashboard_fragment(app: &Arc<App>, headers: &HeaderMap, render: fn(&page::Dashboard, &Session) -> String) -> Response {
-    let session = match viewer(app, headers) {
+    let session = match viewer(app, headers).await {
         Ok(s) => s,
         Err(r) => return r,
     };
-    let app = app.clone();
-    match blocking(move || page::Dashboard::gather(&app)).await {
+    let (app, admin) = (app.clone(), session.is_admin());
+    match blocking(move || page::Dashboard::gather(&app, admin)).await {
         Ok(d) => html(render(&d, &session)),
         Err(e) => html(format!("<p role=\"alert\">{}</p>", page::esc(&e.to_string()))),
     }
@@ -253,8 +303,11 @@ async fn dashboard_fragment(app: &Arc<App>, headers: &HeaderMap, render: fn(&pag
 
 #[utoipa::path(get, path = "/console/shadow", tag = "console", summary = "The shadow report part of the dashboard", security(("console_session" = [])), responses((status = 200, description = "An HTML fragment", content_type = "text/html", body = String), (status = 401, description = "Not signed in", content_type = "text/plain", body = String)))]
 async fn shadow_fragment(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
-    if let Err(r) = viewer(&app, &headers) {
-        return r;
+    match viewer(&app, &headers).await {
+        Err(r) => return r,
+        // Other users' request paths: a sys_admin's, as in the API.
+        Ok(s) if !s.is_admin() => return (StatusCode::FORBIDDEN, "The shadow report is for a sys_admin").into_response(),
+        Ok(_) => {}
     }
     html(page::shadow(app.policies.shadow_report(10).as_ref()))
 }
@@ -262,7 +315,7 @@ async fn shadow_fragment(State(app): State<Arc<App>>, headers: HeaderMap) -> Res
 /// A bare `change` event whenever the state moves; the page fetches the fragment.
 #[utoipa::path(get, path = "/console/events", tag = "console", summary = "A `change` event whenever the state moves", security(("console_session" = [])), responses((status = 200, description = "Server-sent events", content_type = "text/event-stream", body = String), (status = 401, description = "Not signed in", content_type = "text/plain", body = String), (status = 503, description = "Too many clients follow the events already", body = crate::api::schema::ErrorBody)))]
 async fn events(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
-    if let Err(r) = viewer(&app, &headers) {
+    if let Err(r) = viewer(&app, &headers).await {
         return r;
     }
     // Counted with the API's event streams: bounded together.
@@ -287,7 +340,7 @@ async fn events(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
 #[utoipa::path(post, path = "/console/maintenance/{action}", tag = "console", summary = "Activate or deactivate maintenance mode", params(("action" = String, Path, description = "`activate` or `deactivate`")), request_body(content = forms::Maintenance, content_type = "application/x-www-form-urlencoded"), security(("console_session" = [])), responses((status = 303, description = "Back to the console, with a notice saying how it went", headers(("Location" = String, description = "Where to go next"))), (status = 401, description = "Not signed in", content_type = "text/plain", body = String), (status = 403, description = "Not a sys_admin's session, or without its CSRF token", content_type = "text/plain", body = String)))]
 async fn maintenance_action(State(app): State<Arc<App>>, headers: HeaderMap, Path(action): Path<String>, body: Bytes) -> Response {
     let f = form(&body);
-    let session = match changer(&app, &headers, &f) {
+    let session = match changer(&app, &headers, &f).await {
         Ok(s) => s,
         Err(r) => return r,
     };
@@ -317,7 +370,7 @@ async fn maintenance_action(State(app): State<Arc<App>>, headers: HeaderMap, Pat
 #[utoipa::path(post, path = "/console/policies/{id}/{action}", tag = "console", summary = "Activate or shadow a policy version", params(("id" = String, Path, description = "The policy version"), ("action" = String, Path, description = "`activate` or `shadow`")), request_body(content = forms::Change, content_type = "application/x-www-form-urlencoded"), security(("console_session" = [])), responses((status = 303, description = "Back to the console, with a notice saying how it went", headers(("Location" = String, description = "Where to go next"))), (status = 401, description = "Not signed in", content_type = "text/plain", body = String), (status = 403, description = "Not a sys_admin's session, or without its CSRF token", content_type = "text/plain", body = String)))]
 async fn policy_action(State(app): State<Arc<App>>, headers: HeaderMap, Path((id, action)): Path<(String, String)>, body: Bytes) -> Response {
     let f = form(&body);
-    let session = match changer(&app, &headers, &f) {
+    let session = match changer(&app, &headers, &f).await {
         Ok(s) => s,
         Err(r) => return r,
     };
@@ -334,7 +387,7 @@ async fn policy_action(State(app): State<Arc<App>>, headers: HeaderMap, Path((id
 #[utoipa::path(post, path = "/console/policies/rollback", tag = "console", summary = "Roll the policy back", request_body(content = forms::Change, content_type = "application/x-www-form-urlencoded"), security(("console_session" = [])), responses((status = 303, description = "Back to the console, with a notice saying how it went", headers(("Location" = String, description = "Where to go next"))), (status = 401, description = "Not signed in", content_type = "text/plain", body = String), (status = 403, description = "Not a sys_admin's session, or without its CSRF token", content_type = "text/plain", body = String)))]
 async fn policy_rollback(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
     let f = form(&body);
-    let session = match changer(&app, &headers, &f) {
+    let session = match changer(&app, &headers, &f).await {
         Ok(s) => s,
         Err(r) => return r,
     };
@@ -345,7 +398,7 @@ async fn policy_rollback(State(app): State<Arc<App>>, headers: HeaderMap, body: 
 #[utoipa::path(post, path = "/console/policies/shadow/stop", tag = "console", summary = "Stop shadowing", request_body(content = forms::Change, content_type = "application/x-www-form-urlencoded"), security(("console_session" = [])), responses((status = 303, description = "Back to the console, with a notice saying how it went", headers(("Location" = String, description = "Where to go next"))), (status = 401, description = "Not signed in", content_type = "text/plain", body = String), (status = 403, description = "Not a sys_admin's session, or without its CSRF token", content_type = "text/plain", body = String)))]
 async fn policy_shadow_stop(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
     let f = form(&body);
-    let session = match changer(&app, &headers, &f) {
+    let session = match changer(&app, &headers, &f).await {
         Ok(s) => s,
         Err(r) => return r,
     };
@@ -359,7 +412,7 @@ async fn policy_shadow_stop(State(app): State<Arc<App>>, headers: HeaderMap, bod
 async fn policy_upload(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
     let token = headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
     let f = HashMap::from([("csrf".to_string(), token)]);
-    let session = match changer(&app, &headers, &f) {
+    let session = match changer(&app, &headers, &f).await {
         Ok(s) => s,
         Err(r) => return r,
     };
@@ -378,7 +431,7 @@ async fn policy_upload(State(app): State<Arc<App>>, headers: HeaderMap, body: By
 /// watches does no work for it.
 #[utoipa::path(get, path = "/console/chart", tag = "console", summary = "The decisions chart", security(("console_session" = [])), responses((status = 200, description = "An SVG chart in an HTML fragment", content_type = "text/html", body = String), (status = 401, description = "Not signed in", content_type = "text/plain", body = String)))]
 async fn chart_fragment(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
-    if let Err(r) = viewer(&app, &headers) {
+    if let Err(r) = viewer(&app, &headers).await {
         return r;
     }
     app.console.chart.sample(app.policies.metrics().totals());

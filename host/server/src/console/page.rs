@@ -141,15 +141,17 @@ pub struct Dashboard {
 }
 
 impl Dashboard {
-    pub fn gather(app: &App) -> crate::error::Result<Dashboard> {
+    /// What `admin` (a sys_admin's session) may see: the policy history and the
+    /// shadow report (other users' request paths) are a sys_admin's, as in the API.
+    pub fn gather(app: &App, admin: bool) -> crate::error::Result<Dashboard> {
         Ok(Dashboard {
             // The page lists the oldest; the headline counts them all.
             view: app.manager.maintenance_listing(SHOWN),
             history: app.manager.history(&Page { offset: 0, size: 10, sort: None })?.0,
             versions: app.policies.list()?,
             active: app.policies.active()?,
-            shadow: app.policies.shadow_report(10),
-            policy_log: app.policies.history(10)?,
+            shadow: if admin { app.policies.shadow_report(10) } else { None },
+            policy_log: if admin { app.policies.history(10)? } else { Vec::new() },
         })
     }
 }

@@ -37,6 +37,9 @@ impl Manager {
     ) -> Result<User> {
         let (user, _) = self.change(admission, Lock::Exclusive, |tx| {
             let mut user = tx.user(username)?.ok_or_else(|| not_found("User", username))?;
+            if role.as_ref().is_some_and(|r| !r.is_admin()) && user.role.is_admin() {
+                keep_an_admin(tx, username, "demoted")?;
+            }
             if let Some(hash) = &password_hash {
                 user.password_hash = hash.clone();
             }
@@ -52,11 +55,25 @@ impl Manager {
     pub fn delete_user(&self, username: &str, admission: Option<&dyn Admission>) -> Result<User> {
         let (user, _) = self.change(admission, Lock::Exclusive, |tx| {
             let user = tx.user(username)?.ok_or_else(|| not_found("User", username))?;
+            if user.role.is_admin() {
+                keep_an_admin(tx, username, "deleted")?;
+            }
             tx.delete_user(username)?;
             Ok(user)
         })?;
         Ok(user)
     }
+}
+
+/// Refuse to leave nobody who can change anything: the first admin is created only
+/// in an empty users table, so a manager without a sys_admin stays that way.
+fn keep_an_admin(tx: &mut dyn crate::store::StateTx, username: &str, what: &str) -> Result<()> {
+    if tx.admins()? <= 1 {
+        return Err(Error::Conflict(format!(
+            "`{username}` is the last sys_admin and cannot be {what}: make another user sys_admin first"
+        )));
+    }
+    Ok(())
 }
 
 impl Manager {

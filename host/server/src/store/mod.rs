@@ -118,6 +118,8 @@ pub trait StateTx {
     fn delete_deployment(&mut self, id: &str) -> Result<bool>;
     fn user(&mut self, username: &str) -> Result<Option<User>>;
     fn has_users(&mut self) -> Result<bool>;
+    /// How many users are sys_admins.
+    fn admins(&mut self) -> Result<u64>;
     fn insert_user(&mut self, user: &User) -> Result<()>;
     /// Replace a user's password hash and role.
     fn update_user(&mut self, user: &User) -> Result<()>;

@@ -275,6 +275,17 @@ impl StateTx for PgStateTx<'_, '_> {
         self.run(reads::user(self.tx, username))
     }
 
+    fn admins(&mut self) -> crate::store::Result<u64> {
+        self.run(async {
+            let n: i64 = self
+                .tx
+                .query_one("SELECT COUNT(*) FROM users WHERE role = $1", &[&drydock_engine::Role::SysAdmin.as_str()])
+                .await?
+                .get(0);
+            Ok(n as u64)
+        })
+    }
+
     fn has_users(&mut self) -> crate::store::Result<bool> {
         self.run(async {
             Ok(self

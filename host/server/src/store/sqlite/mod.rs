@@ -373,6 +373,14 @@ impl StateTx for StateWrites<'_> {
         self.tx.user(username)
     }
 
+    fn admins(&mut self) -> Result<u64> {
+        Ok(self.tx.tx.query_row(
+            "SELECT COUNT(*) FROM users WHERE role = ?1",
+            [drydock_engine::Role::SysAdmin.as_str()],
+            |r| r.get(0),
+        )?)
+    }
+
     fn has_users(&mut self) -> Result<bool> {
         Ok(self.tx.tx.query_row("SELECT EXISTS (SELECT 1 FROM users)", [], |r| r.get(0))?)
     }
