@@ -372,10 +372,14 @@ fn a_non_admins_own_session_and_token_change_nothing_over_plain_http() {
     let token = csrf_of(&page);
     let own = format!("csrf={token}");
 
-    // The token is the session's own: a forged one is refused for the token, the
-    // session's gets past that check, to the role.
+    // A non-admin is refused for its role before its form is even read, whatever
+    // token it carries; an admin's session with a forged token, for the token.
     let forged = post_form(&agent, &base, &cookie, "/console/maintenance/activate", "csrf=forged&reason=x");
-    assert_eq!((forged.0, forged.2.as_str()), (403, NOT_ITS_TOKEN), "a forged token");
+    assert_eq!((forged.0, forged.2.as_str()), (403, ONLY_ADMINS), "a non-admin's forged token");
+    let admins = sign_in_plain(&agent, &base, "admin", ADMIN_PASSWORD);
+    let forged = post_form(&agent, &base, &admins, "/console/maintenance/activate", "csrf=forged&reason=x");
+    assert_eq!((forged.0, forged.2.as_str()), (403, NOT_ITS_TOKEN), "an admin's forged token");
+    assert_eq!(admin.maintenance()["status"], "deactivated");
     let refused = |(status, location, text): (u16, String, String), what: &str| {
         assert_eq!(
             (status, text.as_str(), location.as_str()),

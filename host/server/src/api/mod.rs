@@ -208,7 +208,9 @@ pub fn router(app: Arc<App>, gate: &Gate) -> Router {
         .route_layer(gate.layer())
         .route_layer(axum::middleware::from_fn(require_caller));
     let public = Router::from(public).route_layer(gate.layer());
-    let unguarded = Router::from(unguarded);
+    // The console's callers are known by its session, checked before any body.
+    let unguarded = Router::from(unguarded)
+        .route_layer(from_fn_with_state(app.clone(), crate::console::guard_bodies));
     authenticated
         .merge(public)
         .merge(unguarded)

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::{Path, Request, State};
+use axum::middleware::Next;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use utoipa_axum::router::OpenApiRouter;
@@ -241,6 +242,54 @@ async fn logout(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     let gone = format!("{COOKIE}=; Path=/console; HttpOnly; SameSite=Strict; Max-Age=0");
     r.headers_mut().insert(header::SET_COOKIE, HeaderValue::from_str(&gone).expect("an ASCII cookie"));
     r
+}
+
+/// Login bodies read at once; more are answered 503 at once, unread.
+const LOGIN_READS: usize = 16;
+/// A login form is a user name and a password: a few hundred bytes.
+const LOGIN_BYTES: usize = 4 * 1024;
+/// How long a login body may take to arrive.
+const LOGIN_BODY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Middleware for the console's routes, before any body is read. The console's
+/// callers are known by a cookie, not by the Basic credentials the API's limits go
+/// by, so a stranger's body would otherwise be read with only the request's own
+/// timeout, holding an in-flight slot meanwhile. Here: a change is refused before its
+/// body unless it comes with a sys_admin's session (401 / 403, the body unread and
+/// the connection closed); a sign-in form is read only while few are (the rest 503
+/// at once), at most 4 KiB and within 5 s.
+pub async fn guard_bodies(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
+    static LOGINS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(LOGIN_READS);
+    if req.method() != axum::http::Method::POST || !req.uri().path().starts_with("/console/") {
+        return next.run(req).await;
+    }
+    let close = |mut r: Response| {
+        r.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+        r
+    };
+    let (limit, within, _slot) = if req.uri().path() == "/console/login" {
+        match LOGINS.try_acquire() {
+            Ok(slot) => (LOGIN_BYTES, LOGIN_BODY_TIMEOUT, Some(slot)),
+            Err(_) => {
+                return close(Error::Busy("Too many sign-ins at once; try again in a moment".into()).into_response());
+            }
+        }
+    } else {
+        match app.console.sessions.get(req.headers()) {
+            None => return close((StatusCode::UNAUTHORIZED, "Sign in at /console").into_response()),
+            Some(s) if !s.is_admin() => {
+                return close((StatusCode::FORBIDDEN, "Only a sys_admin may change maintenance mode and policies").into_response());
+            }
+            // A sys_admin: a component upload may be large, and has the request's time.
+            Some(_) => (crate::api::policies::MAX_POLICY_BYTES, crate::api::limits::REQUEST_TIMEOUT, None),
+        }
+    };
+    let (parts, body) = req.into_parts();
+    match tokio::time::timeout(within, axum::body::to_bytes(body, limit)).await {
+        Ok(Ok(bytes)) => next.run(Request::from_parts(parts, axum::body::Body::from(bytes))).await,
+        Ok(Err(_)) => close((StatusCode::PAYLOAD_TOO_LARGE, format!("The body is larger than {limit} bytes, or could not be read")).into_response()),
+        Err(_) => close((StatusCode::REQUEST_TIMEOUT, "The body did not arrive in time").into_response()),
+    }
 }
 
 /// A signed-in viewer, or 401. The session holds only while its user is as it was
