@@ -211,7 +211,7 @@ async fn home(State(app): State<Arc<App>>, headers: HeaderMap, req: Request) -> 
     }
 }
 
-#[utoipa::path(post, path = "/console/login", tag = "console", summary = "Sign in", request_body(content = forms::SignIn, content_type = "application/x-www-form-urlencoded"), security(()), responses((status = 303, description = "Signed in: the session cookie is set", headers(("Location" = String, description = "Where to go next"))), (status = 401, description = "Wrong user name or password", content_type = "text/html", body = String), (status = 503, description = "No turn to check the password now; try again", content_type = "text/html", body = String)))]
+#[utoipa::path(post, path = "/console/login", tag = "console", summary = "Sign in", request_body(content = forms::SignIn, content_type = "application/x-www-form-urlencoded"), security(()), responses((status = 303, description = "Signed in: the session cookie is set", headers(("Location" = String, description = "Where to go next"))), (status = 401, description = "Wrong user name or password", content_type = "text/html", body = String), (status = 413, description = "The form is larger than 4 KiB", content_type = "text/plain", body = String), (status = 503, description = "No turn to check the password now, or too many sign-ins at once; try again", content_type = "text/html", body = String)))]
 async fn login(State(app): State<Arc<App>>, body: Bytes) -> Response {
     let f = form(&body);
     let (user, password) = (f.get("username").cloned().unwrap_or_default(), f.get("password").cloned().unwrap_or_default());
@@ -260,7 +260,8 @@ const LOGIN_BODY_TIMEOUT: Duration = Duration::from_secs(5);
 /// at once), at most 4 KiB and within 5 s.
 pub async fn guard_bodies(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
     static LOGINS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(LOGIN_READS);
-    if req.method() != axum::http::Method::POST || !req.uri().path().starts_with("/console/") {
+    // Signing out reads no body and needs no session (it only clears the cookie).
+    if req.method() != axum::http::Method::POST || !req.uri().path().starts_with("/console/") || req.uri().path() == "/console/logout" {
         return next.run(req).await;
     }
     let close = |mut r: Response| {
@@ -271,7 +272,8 @@ pub async fn guard_bodies(State(app): State<Arc<App>>, req: Request, next: Next)
         match LOGINS.try_acquire() {
             Ok(slot) => (LOGIN_BYTES, LOGIN_BODY_TIMEOUT, Some(slot)),
             Err(_) => {
-                return close(Error::Busy("Too many sign-ins at once; try again in a moment".into()).into_response());
+                let busy = page::login(Some("Too many sign-ins at once; try again in a moment."));
+                return close((StatusCode::SERVICE_UNAVAILABLE, html(busy)).into_response());
             }
         }
     } else {
