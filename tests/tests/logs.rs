@@ -37,3 +37,25 @@ fn a_json_log_is_one_object_a_line() {
     assert!(access.iter().any(|v| v["fields"]["status"] == 401), "{access:?}");
     assert!(!log.contains("wrong-password"), "a password reached the log");
 }
+
+/// A user name with a newline, as a stranger may send it to the console's sign-in
+/// form or in Basic credentials, cannot forge a log line: every field's control
+/// characters are escaped.
+#[test]
+fn a_forged_line_in_a_user_name_stays_on_its_own_line() {
+    use base64::Engine as _;
+    let s = Server::start();
+    let forged = "2026-12-06T00:00:00.000000Z  INFO drydock: maintenance mode user=admin action=deactivate";
+    let name = format!("x\n{forged}");
+    let r = s.anon().req("POST", "/console/login").header("Content-Type", "application/x-www-form-urlencoded")
+        .body(format!("username=x%0A{}&password=nope", forged.replace(' ', "+").replace(':', "%3A").replace('=', "%3D")))
+        .send();
+    assert_eq!(r.status, 401, "{}", r.text);
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{name}:nope"));
+    let r = s.anon().req("GET", "/api/v3.1/status").header("Authorization", &format!("Basic {basic}")).send();
+    assert_eq!(r.status, 401, "{}", r.text);
+    let log = s.log_text();
+    assert!(log.matches("failed login").count() >= 2, "both attempts logged:\n{log}");
+    assert!(!log.lines().any(|l| l.starts_with(forged)), "a forged line in the log:\n{log}");
+    assert!(log.contains("x\\n2026-12-06"), "the newline is shown escaped:\n{log}");
+}

@@ -91,6 +91,27 @@ fn return_large_allocations() {
     }
 }
 
+/// The text log's fields, each with its control characters escaped (a newline in a
+/// user name a client sent cannot start a line of its own that looks like the
+/// server's); what is printable stays as it was (`user=admin`). The JSON log escapes
+/// by being JSON.
+fn escaped_fields() -> impl for<'w> tracing_subscriber::fmt::FormatFields<'w> {
+    use tracing_subscriber::field::MakeExt;
+    tracing_subscriber::fmt::format::debug_fn(|w, field, value| {
+        let text = format!("{value:?}");
+        let mut safe = String::with_capacity(text.len());
+        for c in text.chars() {
+            if c.is_control() {
+                safe.extend(c.escape_default());
+            } else {
+                safe.push(c);
+            }
+        }
+        if field.name() == "message" { write!(w, "{safe}") } else { write!(w, "{}={safe}", field.name()) }
+    })
+    .delimited(" ")
+}
+
 pub fn run(args: ServeArgs) -> anyhow::Result<i32> {
     return_large_allocations();
     let filter = tracing_subscriber::EnvFilter::try_from_env("DRYDOCK_LOG")
@@ -100,7 +121,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<i32> {
         logs.json().init();
     } else {
         // Colour only for a person at a terminal: escape codes garble log files.
-        logs.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).init();
+        logs.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).fmt_fields(escaped_fields()).init();
     }
     let limits = Limits {
         deadline: Duration::from_millis(args.policy_deadline_ms.max(1)),
