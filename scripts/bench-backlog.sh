@@ -5,10 +5,6 @@
 # DRYDOCK_BENCH_DATABASE_URL names one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ -z "${DRYDOCK_BENCH_DATABASE_URL:-}" ]; then
-  pg_dir=$(mktemp -d)
-  trap 'scripts/postgres.sh stop "$pg_dir"' EXIT
-  DRYDOCK_BENCH_DATABASE_URL=$(DRYDOCK_PG_FSYNC=on scripts/postgres.sh start "$pg_dir")
-  export DRYDOCK_BENCH_DATABASE_URL
-fi
+# shellcheck source=scripts/bench-database.sh
+. scripts/bench-database.sh
 cargo bench -q -p drydock-server --bench backlog

@@ -279,6 +279,30 @@ fn loaded(registry: &Registry) -> Vec<String> {
     ids
 }
 
+/// What the stalling tests below share: the strict policy shadowed, the recorder the
+/// gate reports to, the active version, an activating state, the shadow session, and
+/// a request the candidate decides otherwise (`blocker`, decided `against` by the
+/// active side): recording that disagreement is where the worker waits while the
+/// session's list is held.
+struct Stall {
+    recorder: Arc<Recorder>,
+    active: Arc<Policy>,
+    published: Arc<Published>,
+    session: Arc<super::shadow::ShadowSession>,
+    blocker: RequestDescriptor,
+    against: Decision,
+}
+
+fn shadowing_strict(f: &Fixture) -> Stall {
+    let strict = f.registry.upload(STRICT_POLICY, "admin").unwrap().version;
+    f.registry.shadow(&strict.id, "admin").unwrap();
+    let published = activating();
+    let session = f.registry.board.current.load_full().unwrap();
+    let blocker = request("PUT", "blueprints/{id}");
+    let against = opposite(&session.policy, &blocker, &published);
+    Stall { recorder: f.registry.recorder(), active: f.registry.slots().active(), published, session, blocker, against }
+}
+
 /// Off the response path, shown by events, not by a clock: the shadow worker is
 /// stalled on a disagreement it is recording (its session's list is held), and still
 /// every decision the gate reports returns, its job waiting in the queue; once the
@@ -286,14 +310,7 @@ fn loaded(registry: &Registry) -> Vec<String> {
 #[test]
 fn decisions_return_while_the_shadow_worker_is_stalled_and_are_counted_after() {
     let f = fixture();
-    let strict = f.registry.upload(STRICT_POLICY, "admin").unwrap().version;
-    f.registry.shadow(&strict.id, "admin").unwrap();
-    let recorder = f.registry.recorder();
-    let active = f.registry.slots().active();
-    let published = activating();
-    let session = f.registry.board.current.load_full().unwrap();
-    let blocker = request("PUT", "blueprints/{id}");
-    let against = opposite(&session.policy, &blocker, &published);
+    let Stall { recorder, active, published, session, blocker, against } = shadowing_strict(&f);
 
     let held = session.hold_recent();
     // On another thread: a gate that waited for the candidate would wait for ever
@@ -331,14 +348,7 @@ fn a_shadow_queue_full_in_bytes_skips_requests_and_counts_them() {
     const MESSAGE: usize = 5 << 20;
     const _: () = assert!(3 * (MESSAGE + 4096) <= SHADOW_QUEUE_BYTES && 4 * MESSAGE > SHADOW_QUEUE_BYTES, "the sizes here assume the bound");
     let f = fixture();
-    let strict = f.registry.upload(STRICT_POLICY, "admin").unwrap().version;
-    f.registry.shadow(&strict.id, "admin").unwrap();
-    let recorder = f.registry.recorder();
-    let active = f.registry.slots().active();
-    let published = activating();
-    let session = f.registry.board.current.load_full().unwrap();
-    let blocker = request("PUT", "blueprints/{id}");
-    let against = opposite(&session.policy, &blocker, &published);
+    let Stall { recorder, active, published, session, blocker, against } = shadowing_strict(&f);
     let big = Decision::Deny(Denial { status: 503, error_code: "big".into(), message: "x".repeat(MESSAGE), retry_after: None });
     let status = request("GET", "status");
 
