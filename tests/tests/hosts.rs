@@ -501,6 +501,9 @@ fn a_window_scheduled_on_one_host_starts_and_ends_once_on_all() {
     assert_eq!(r.status, 201, "{}", r.text);
     assert_eq!(c.maintenance()["next_window"]["reason"], "rack move", "C shows the window ahead of time");
     until(Duration::from_secs(10), "B's gate refuses once the window started", || refuses_reads(&b));
+    // C too, before it is asked to serve again: a C that had not yet learned of the
+    // start would pass the next check at once, before the end.
+    until(Duration::from_secs(10), "C's gate refuses once the window started", || refuses_reads(&c));
     until(Duration::from_secs(10), "C's gate serves again once it ended", || !refuses_reads(&c));
     let h = a.get("/api/v3.1/maintenance/history").json();
     let details: Vec<&str> = h["items"].as_array().unwrap().iter().map(|t| t["detail"].as_str().unwrap()).collect();
