@@ -1,9 +1,11 @@
 //! The policy registry: versions in the database, which one decides, which one
 //! shadows it.
 //!
-//! Every change goes the same way, one at a time: load the version (validate,
-//! compile or take the precompiled artifact from the engine's cache, smoke-test)
-//! *before* anything changes; commit the new state to SQLite; then swap the slot.
+//! Every change goes the same way, one at a time on this host: load the version
+//! (validate, compile or take the precompiled artifact from the engine's cache,
+//! smoke-test) *before* anything changes; decide the change from the selection as
+//! the database holds it, under its lock, and commit it (compare-and-set: several
+//! hosts write one selection); then take up what was committed in the slots.
 //! A request reads the slot once, so it is decided by exactly one version, and no
 //! request ever waits for a compilation.
 //!
@@ -20,6 +22,8 @@
 //! worker, `recorder` is the gate's observer.
 
 mod recorder;
+#[cfg(test)]
+mod several_hosts_tests;
 mod shadow;
 mod startup;
 #[cfg(test)]
@@ -36,7 +40,7 @@ use drydock_engine::{Engine, LoadError, Policy, Slots};
 use drydock_gate::metrics::Metrics;
 
 use crate::error::{Error, Result};
-use crate::store::{NewPolicy, PolicyChange, PolicyLogEntry, PolicyState, Store};
+use crate::store::{NewPolicy, PolicyChange, PolicyEdit, PolicyLogEntry, PolicyState, Store};
 use crate::timestamp;
 
 pub use recorder::Recorder;
@@ -52,6 +56,19 @@ const SHADOW_QUEUE: usize = 4096;
 /// Who made changes the server made on its own.
 const SYSTEM: &str = "drydock";
 
+/// The loaded versions worth keeping (active, previous, shadow), by id.
+type Loaded = HashMap<String, Arc<Policy>>;
+
+/// Decides a change from the committed selection (see [`Registry::change`]).
+type Decide<'a> = dyn FnMut(&PolicyState) -> Result<Option<PolicyEdit>> + 'a;
+
+/// What [`Registry::adopt`] did: the selection now in force, and the shadow
+/// session it stopped, if any.
+struct Adopted {
+    state: PolicyState,
+    stopped: Option<Arc<ShadowSession>>,
+}
+
 pub struct Registry {
     engine: Engine,
     store: Arc<dyn Store>,
@@ -61,7 +78,7 @@ pub struct Registry {
     builtin: (Version, Arc<Policy>),
     /// Held for the whole of every change, so changes apply one at a time.
     /// Holds the loaded versions worth keeping (active, previous, shadow).
-    ops: Mutex<HashMap<String, Arc<Policy>>>,
+    ops: Mutex<Loaded>,
     /// Mirror of the committed `policy_state` row, for lock-free reads.
     state: ArcSwap<PolicyState>,
     board: Arc<ShadowBoard>,
@@ -93,7 +110,7 @@ impl Registry {
         self.state.load_full()
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, Arc<Policy>>> {
+    fn lock(&self) -> MutexGuard<'_, Loaded> {
         self.ops.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -167,77 +184,96 @@ impl Registry {
     pub fn activate(&self, id: &str, by: &str) -> Result<Swap> {
         let mut loaded = self.lock();
         let version = self.get(id)?;
-        self.swap_to(&mut loaded, version, by, "activate")
+        self.load(&mut loaded, &version.id)?;
+        self.swap_to(&mut loaded, version, by, "activate", None)
     }
 
     /// Make the previously active version active again (the current one becomes
     /// the previous: rolling back twice returns where you were).
     pub fn rollback(&self, by: &str) -> Result<Swap> {
         let mut loaded = self.lock();
-        let st = self.state();
+        // What the database says now: another host may have changed it.
+        let st = self.store.policy_state()?.unwrap_or_else(|| (*self.state()).clone());
         let Some(previous) = st.previous_id.clone() else {
+            self.repair(&mut loaded);
             return Err(Error::Conflict("There is no previously active policy version to roll back to".into()));
         };
         let version = self.get(&previous)?;
-        self.swap_to(&mut loaded, version, by, "rollback")
+        self.load(&mut loaded, &version.id)?;
+        self.swap_to(&mut loaded, version, by, "rollback", Some(&previous))
     }
 
-    fn swap_to(&self, loaded: &mut HashMap<String, Arc<Policy>>, version: Version, by: &str, action: &str) -> Result<Swap> {
-        let st = self.state();
-        if st.active_id == version.id {
-            let previous = st.previous_id.as_deref().and_then(|id| self.get(id).ok());
-            return Ok(Swap { active: version, previous, swapped: false });
-        }
-        let policy = self.load(loaded, &version.id)?;
+    /// Activate `version` (loaded already); `expect_previous`, for a rollback: the
+    /// rollback target it was loaded as, refused if another change came first.
+    fn swap_to(&self, loaded: &mut Loaded, version: Version, by: &str, action: &str, expect_previous: Option<&str>) -> Result<Swap> {
         let now = timestamp::now();
-        let next = PolicyState {
-            active_id: version.id.clone(),
-            active_since: now.clone(),
-            activated_by: by.to_string(),
-            previous_id: Some(st.active_id.clone()),
-            shadow: st.shadow.clone(),
-        };
-        self.commit(&next, &now, by, action, &version.id, &format!("was {}", st.active_id))?;
-        let old = self.slots.set_active(policy);
-        self.metrics.swapped();
-        tracing::info!(from = %old.label(), to = %version.label(), user = %by, %action, "policy swapped");
-        self.prune(loaded);
-        let previous = self.get(&st.active_id).ok();
-        Ok(Swap { active: version, previous, swapped: true })
+        let mut swapped = false;
+        let committed = self.change(loaded, by, &mut |current| {
+            swapped = false;
+            if current.active_id == version.id {
+                return Ok(None);
+            }
+            if expect_previous.is_some_and(|p| current.previous_id.as_deref() != Some(p)) {
+                return Err(Error::Conflict(
+                    "The policy selection changed meanwhile (on another host?); see `drydock policy list` and roll back again".into(),
+                ));
+            }
+            swapped = true;
+            Ok(Some(PolicyEdit {
+                state: PolicyState {
+                    active_id: version.id.clone(),
+                    active_since: now.clone(),
+                    activated_by: by.to_string(),
+                    previous_id: Some(current.active_id.clone()),
+                    shadow: current.shadow.clone(),
+                },
+                log: vec![change(&now, by, action, &version.id, &format!("was {}", current.active_id))],
+                delete: None,
+            }))
+        })?;
+        let previous = committed.state.previous_id.as_deref().and_then(|id| self.get(id).ok());
+        Ok(Swap { active: version, previous, swapped })
     }
 
     /// Start shadowing `id` (replacing any current candidate; counts start at zero).
     pub fn shadow(&self, id: &str, by: &str) -> Result<ShadowReport> {
         let mut loaded = self.lock();
         let version = self.get(id)?;
-        let policy = self.load(&mut loaded, &version.id)?;
-        let st = self.state();
+        self.load(&mut loaded, &version.id)?;
         let now = timestamp::now();
-        let next = PolicyState { shadow: Some((version.id.clone(), now.clone(), by.to_string())), ..(*st).clone() };
-        self.commit(&next, &now, by, "shadow", &version.id, "")?;
-        let session = Arc::new(ShadowSession::new(version.clone(), policy.clone(), now, by.to_string()));
-        // The session first, then the slot: every queued decision finds its session.
-        self.board.start(session.clone());
-        self.slots.set_shadow(Some(policy));
+        self.change(&mut loaded, by, &mut |current| {
+            Ok(Some(PolicyEdit {
+                state: PolicyState { shadow: Some((version.id.clone(), now.clone(), by.to_string())), ..current.clone() },
+                log: vec![change(&now, by, "shadow", &version.id, "")],
+                delete: None,
+            }))
+        })?;
+        let session = self.board.current.load_full().ok_or_else(|| Error::Conflict("No shadow candidate is set".into()))?;
         tracing::info!(candidate = %version.label(), user = %by, "shadow evaluation started");
-        self.prune(&mut loaded);
         Ok(session.report(RECENT_DISAGREEMENTS))
     }
 
     /// Stop shadowing; returns the final report.
     pub fn stop_shadow(&self, by: &str) -> Result<ShadowReport> {
         let mut loaded = self.lock();
-        let st = self.state();
-        let Some((id, _, _)) = st.shadow.clone() else {
-            return Err(Error::Conflict("No shadow candidate is set".into()));
-        };
+        // The session to report on may have been started on another host: take it
+        // up first (its counts start here).
+        self.repair(&mut loaded);
         let now = timestamp::now();
-        let next = PolicyState { shadow: None, ..(*st).clone() };
-        self.commit(&next, &now, by, "shadow-stop", &id, "")?;
-        self.slots.set_shadow(None);
-        let report = self.board.stop(&now, by).map(|s| s.report(RECENT_DISAGREEMENTS));
-        tracing::info!(candidate = %id, user = %by, "shadow evaluation stopped");
-        self.prune(&mut loaded);
+        let mut stopping = None;
+        let committed = self.change(&mut loaded, by, &mut |current| {
+            let Some((id, _, _)) = current.shadow.clone() else {
+                return Err(Error::Conflict("No shadow candidate is set".into()));
+            };
+            stopping = Some(id.clone());
+            Ok(Some(PolicyEdit {
+                state: PolicyState { shadow: None, ..current.clone() },
+                log: vec![change(&now, by, "shadow-stop", &id, "")],
+                delete: None,
+            }))
+        })?;
+        tracing::info!(candidate = ?stopping, user = %by, "shadow evaluation stopped");
+        let report = committed.stopped.or_else(|| self.board.latest()).map(|s| s.report(RECENT_DISAGREEMENTS));
         report.ok_or_else(|| Error::Conflict("No shadow candidate is set".into()))
     }
 
@@ -250,30 +286,34 @@ impl Registry {
     pub fn delete(&self, id: &str, by: &str) -> Result<Version> {
         let mut loaded = self.lock();
         let version = self.get(id)?;
-        let st = self.state();
         if version.is_builtin() {
             return Err(Error::Conflict("The builtin policy is part of drydock and cannot be deleted".into()));
         }
-        if st.active_id == version.id {
-            return Err(Error::Conflict(format!(
-                "Policy version {} ({}) is active; activate another version before deleting it",
-                version.id,
-                version.label()
-            )));
-        }
-        if st.shadow.as_ref().is_some_and(|(s, _, _)| *s == version.id) {
-            return Err(Error::Conflict(format!(
-                "Policy version {} is the shadow candidate; stop shadowing before deleting it",
-                version.id
-            )));
-        }
         let now = timestamp::now();
-        let mut next = (*st).clone();
-        if next.previous_id.as_deref() == Some(version.id.as_str()) {
-            next.previous_id = None;
-        }
-        self.store.delete_policy(&version.id, &next, &change(&now, by, "delete", &version.id, &version.label()))?;
-        self.state.store(Arc::new(next));
+        self.change(&mut loaded, by, &mut |current| {
+            if current.active_id == version.id {
+                return Err(Error::Conflict(format!(
+                    "Policy version {} ({}) is active; activate another version before deleting it",
+                    version.id,
+                    version.label()
+                )));
+            }
+            if current.shadow.as_ref().is_some_and(|(s, _, _)| *s == version.id) {
+                return Err(Error::Conflict(format!(
+                    "Policy version {} is the shadow candidate; stop shadowing before deleting it",
+                    version.id
+                )));
+            }
+            let mut next = current.clone();
+            if next.previous_id.as_deref() == Some(version.id.as_str()) {
+                next.previous_id = None;
+            }
+            Ok(Some(PolicyEdit {
+                state: next,
+                log: vec![change(&now, by, "delete", &version.id, &version.label())],
+                delete: Some(version.id.clone()),
+            }))
+        })?;
         loaded.remove(&version.id);
         self.forget_artifacts(&version.sha256);
         tracing::info!(policy = %version.label(), id = %version.id, user = %by, "policy deleted");
@@ -287,21 +327,58 @@ impl Registry {
     pub fn follow(&self) -> Result<()> {
         let Some(next) = self.store.policy_state()? else { return Ok(()) };
         let mut loaded = self.lock();
+        self.adopt(&mut loaded, next, "another host").map(|_| ())
+    }
+
+    // ---- the selection ----
+
+    /// Change the selection by compare-and-set: `decide` sees the selection as the
+    /// database holds it (not this host's copy, which another host may have made
+    /// stale), under the database's policy lock; this host then takes up what was
+    /// committed. A refusal still brings this host up to date.
+    fn change(&self, loaded: &mut Loaded, by: &str, decide: &mut Decide<'_>) -> Result<Adopted> {
+        let fallback = (*self.state()).clone();
+        let committed = self.store.edit_policy_state(&mut |current| decide(current.unwrap_or(&fallback)));
+        match committed {
+            Ok(state) => self.adopt(loaded, state.unwrap_or(fallback), by),
+            Err(e) => {
+                self.repair(loaded);
+                Err(e)
+            }
+        }
+    }
+
+    /// Bring this host's slots to the committed selection, best effort (a failure
+    /// is logged; the follower tries again).
+    fn repair(&self, loaded: &mut Loaded) {
+        let adopted = self.store.policy_state().map_err(Error::from).and_then(|st| match st {
+            Some(st) => self.adopt(loaded, st, "another host").map(|_| ()),
+            None => Ok(()),
+        });
+        if let Err(e) = adopted {
+            tracing::warn!(error = %e, "cannot bring the policy selection up to date from the database");
+        }
+    }
+
+    /// Make the slots and the shadow board what `next` says: load and swap in its
+    /// active version, start or stop its shadow candidate. `by`: who stopped a
+    /// candidate that `next` no longer has.
+    fn adopt(&self, loaded: &mut Loaded, next: PolicyState, by: &str) -> Result<Adopted> {
         let current = self.state();
         if *current == next {
-            return Ok(());
+            return Ok(Adopted { state: next, stopped: None });
         }
         let active = match current.active_id == next.active_id {
             true => None,
-            false => Some(self.load(&mut loaded, &next.active_id).inspect_err(|e| {
-                tracing::error!(policy = %next.active_id, error = %e, "another host activated a policy version this host cannot load");
+            false => Some(self.load(loaded, &next.active_id).inspect_err(|e| {
+                tracing::error!(policy = %next.active_id, error = %e, "the policy version now active cannot be loaded on this host");
             })?),
         };
         let shadow = match (&next.shadow, current.shadow == next.shadow) {
             (_, true) => None,
             (None, false) => Some(None),
             (Some((id, since, by)), false) => {
-                let policy = self.load(&mut loaded, id)?;
+                let policy = self.load(loaded, id)?;
                 let version = self.get(id)?;
                 Some(Some(Arc::new(ShadowSession::new(version, policy, since.clone(), by.clone()))))
             }
@@ -309,28 +386,30 @@ impl Registry {
         if let Some(policy) = active {
             let old = self.slots.set_active(policy);
             self.metrics.swapped();
-            tracing::info!(from = %old.label(), to = %next.active_id, by = %next.activated_by, "policy swapped (changed on another host)");
+            tracing::info!(from = %old.label(), to = %next.active_id, by = %next.activated_by, "policy swapped");
         }
+        let mut stopped = None;
         match shadow {
             Some(Some(session)) => {
+                // The session first, then the slot: every queued decision finds its session.
                 self.board.start(session.clone());
                 self.slots.set_shadow(Some(session.policy.clone()));
             }
             Some(None) => {
                 self.slots.set_shadow(None);
-                self.board.stop(&timestamp::now(), "another host");
+                stopped = self.board.stop(&timestamp::now(), by);
             }
             None => {}
         }
-        self.state.store(Arc::new(next));
-        self.prune(&mut loaded);
-        Ok(())
+        self.state.store(Arc::new(next.clone()));
+        self.prune(loaded);
+        Ok(Adopted { state: next, stopped })
     }
 
     // ---- helpers ----
 
     /// The loaded policy of `id`, loading it from the database if needed.
-    fn load(&self, loaded: &mut HashMap<String, Arc<Policy>>, id: &str) -> Result<Arc<Policy>> {
+    fn load(&self, loaded: &mut Loaded, id: &str) -> Result<Arc<Policy>> {
         if id == BUILTIN {
             return Ok(self.builtin.1.clone());
         }
@@ -346,14 +425,8 @@ impl Registry {
         Ok(policy)
     }
 
-    fn commit(&self, next: &PolicyState, now: &str, by: &str, action: &str, id: &str, detail: &str) -> Result<()> {
-        self.store.set_policy_state(next, &[change(now, by, action, id, detail)])?;
-        self.state.store(Arc::new(next.clone()));
-        Ok(())
-    }
-
     /// Keep loaded only what may be needed at once: active, previous, shadow.
-    fn prune(&self, loaded: &mut HashMap<String, Arc<Policy>>) {
+    fn prune(&self, loaded: &mut Loaded) {
         let st = self.state();
         let shadow = st.shadow.as_ref().map(|(id, _, _)| id.as_str());
         loaded.retain(|id, _| *id == st.active_id || st.previous_id.as_deref() == Some(id) || shadow == Some(id));

@@ -5,7 +5,7 @@ use drydock_engine::Policy;
 use crate::store::PolicyRecord;
 
 /// The id of the embedded default policy.
-pub const BUILTIN: &str = "builtin";
+pub const BUILTIN: &str = crate::store::BUILTIN_POLICY_ID;
 
 /// One policy version, as the registry describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -29,7 +29,7 @@ use drydock_engine::ExecutionStatus;
 
 pub use records::{
     Counts, Deployment, Event, Execution, MaintenanceRecord, NewEvent, NewPolicy, OnDeadline, Page, PolicyChange, PolicyLogEntry,
-    PolicyRecord, PolicyState, Remaining, Transition, User, Window, WindowStatus,
+    BUILTIN_POLICY_ID, PolicyRecord, PolicyState, Remaining, Transition, User, Window, WindowStatus,
 };
 
 pub type Result<T> = anyhow::Result<T>;
@@ -131,6 +131,32 @@ pub trait StateTx {
     fn set_window_status(&mut self, id: &str, status: WindowStatus) -> Result<()>;
 }
 
+/// A change of the policy selection, decided from the selection as committed.
+#[derive(Debug, Clone)]
+pub struct PolicyEdit {
+    pub state: PolicyState,
+    pub log: Vec<PolicyChange>,
+    /// A stored version to delete in the same transaction.
+    pub delete: Option<String>,
+}
+
+/// The refusal of a change that names a version no longer stored. The database's
+/// own triggers refuse the same; this says it in words a user can act on.
+fn no_longer_stored(id: &str) -> crate::error::Error {
+    crate::error::Error::Conflict(format!(
+        "Policy version {id} is no longer stored (deleted meanwhile, perhaps on another host); nothing changed"
+    ))
+}
+
+/// The refusal when a version to delete is already gone.
+fn not_stored(id: &str) -> crate::error::Error {
+    crate::error::Error::NotFound(format!("Requested policy version `{id}` was not found"))
+}
+
+/// Decides a change of the policy selection from the committed one; its error
+/// changes nothing.
+pub type PolicyBody<'a> = &'a mut dyn FnMut(Option<&PolicyState>) -> crate::error::Result<Option<PolicyEdit>>;
+
 /// The body of a state transaction: its error rolls everything back.
 pub type TxBody<'a> = &'a mut dyn FnMut(&mut dyn StateTx) -> crate::error::Result<()>;
 
@@ -191,11 +217,18 @@ pub trait Store: Send + Sync + 'static {
     fn insert_policy(&self, new: &NewPolicy, component: &[u8]) -> Result<(PolicyRecord, bool)>;
     /// `None` until the first change: the builtin is active, nothing else is set.
     fn policy_state(&self) -> Result<Option<PolicyState>>;
-    /// Commit a new policy state with its audit lines.
-    fn set_policy_state(&self, state: &PolicyState, log: &[PolicyChange]) -> Result<()>;
-    /// Delete a version and commit the state without it, with its audit line.
-    fn delete_policy(&self, id: &str, state: &PolicyState, log: &PolicyChange) -> Result<()>;
-    /// The newest `limit` audit entries, newest first.
+    /// Change the policy selection by compare-and-set: under the policy lock, `body`
+    /// sees the selection as committed (`None` before the first change, when the
+    /// builtin is active) and returns the change to make, or `None` for none. The
+    /// store refuses a change that names a version no longer stored (another host
+    /// deleted it meanwhile) or deletes one that is gone, and returns the selection
+    /// as it is after the call.
+    fn edit_policy_state(&self, body: PolicyBody<'_>) -> crate::error::Result<Option<PolicyState>>;
+    /// Commit `state` whatever the selection is now (opening the registry).
+    fn set_policy_state(&self, state: &PolicyState, log: &[PolicyChange]) -> Result<()> {
+        let edit = PolicyEdit { state: state.clone(), log: log.to_vec(), delete: None };
+        self.edit_policy_state(&mut |_| Ok(Some(edit.clone()))).map(|_| ()).map_err(anyhow::Error::new)
+    }
     fn policy_log(&self, limit: u32) -> Result<Vec<PolicyLogEntry>>;
 
     // ---- compiled artifacts (the engine's cache, vouched for here) ----

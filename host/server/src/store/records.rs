@@ -194,6 +194,10 @@ pub struct PolicyRecord {
     pub uploaded_at: String,
 }
 
+/// The id of the embedded default policy: part of the binary, never stored, so a
+/// selection may name it without a row in `policies`.
+pub const BUILTIN_POLICY_ID: &str = "builtin";
+
 /// Which version is active, which one a rollback returns to, and the shadow candidate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PolicyState {
@@ -203,6 +207,16 @@ pub struct PolicyState {
     pub previous_id: Option<String>,
     /// (candidate id, since, by)
     pub shadow: Option<(String, String, String)>,
+}
+
+impl PolicyState {
+    /// The stored versions this selection names (the builtin is not stored).
+    pub fn stored_ids(&self) -> impl Iterator<Item = &str> {
+        [Some(self.active_id.as_str()), self.previous_id.as_deref(), self.shadow.as_ref().map(|(id, _, _)| id.as_str())]
+            .into_iter()
+            .flatten()
+            .filter(|id| *id != BUILTIN_POLICY_ID)
+    }
 }
 
 /// One line of the policy audit log.

@@ -615,3 +615,83 @@ fn a_writer_is_answered_only_once_the_commit_holding_its_write_is_done() {
     assert!(early < Duration::from_millis(150), "A was answered {early:?} before the commit that holds its write");
     assert!(b.store.deployment("a").unwrap().is_some() && b.store.deployment("b").unwrap().is_some());
 }
+
+/// The policy selection changes by compare-and-set and never names a version that
+/// is not stored: the store refuses such an edit in words, and the database's own
+/// triggers refuse it even when the store's check is bypassed.
+#[test]
+fn the_policy_selection_never_names_a_version_that_is_not_stored() {
+    for b in backends() {
+        let s = &*b.store;
+        let name = b.name;
+        let new = NewPolicy {
+            sha256: "cd".repeat(32),
+            name: "p".into(),
+            version: "1".into(),
+            size: 3,
+            uploaded_by: "admin".into(),
+            uploaded_at: "t".into(),
+        };
+        let (rec, _) = s.insert_policy(&new, b"abc").unwrap();
+        let select = |active: &str| PolicyState {
+            active_id: active.into(),
+            active_since: "t".into(),
+            activated_by: "admin".into(),
+            previous_id: Some("builtin".into()),
+            shadow: None,
+        };
+        let line = |action: &str| PolicyChange {
+            at: "t".into(),
+            username: "admin".into(),
+            action: action.into(),
+            policy_id: rec.id.clone(),
+            detail: String::new(),
+        };
+        // The body sees what is committed, and its `None` changes nothing.
+        s.set_policy_state(&select(&rec.id), &[line("activate")]).unwrap();
+        let mut seen = None;
+        let kept = s
+            .edit_policy_state(&mut |current| {
+                seen = current.cloned();
+                Ok(None)
+            })
+            .unwrap();
+        assert_eq!(seen, Some(select(&rec.id)), "{name}");
+        assert_eq!(kept, Some(select(&rec.id)), "{name}");
+
+        // Deleting the active version: the database refuses, whatever the caller says.
+        let refused = s.edit_policy_state(&mut |current| {
+            Ok(Some(PolicyEdit { state: current.unwrap().clone(), log: vec![line("delete")], delete: Some(rec.id.clone()) }))
+        });
+        assert!(matches!(refused, Err(Error::Internal(_))), "{name}: {refused:?}");
+        assert!(s.policy(&rec.id).unwrap().is_some(), "{name}: still stored");
+
+        // Selecting a version that is not stored: refused in words, nothing changes.
+        let refused = s.edit_policy_state(&mut |_| {
+            Ok(Some(PolicyEdit { state: select("0123456789ab"), log: vec![line("activate")], delete: None }))
+        });
+        assert!(
+            matches!(&refused, Err(Error::Conflict(m)) if m.contains("0123456789ab") && m.contains("no longer stored")),
+            "{name}: {refused:?}"
+        );
+        assert_eq!(s.policy_state().unwrap(), Some(select(&rec.id)), "{name}");
+
+        // Deleting an unselected version, then deleting it again.
+        let deleted = s
+            .edit_policy_state(&mut |_| {
+                Ok(Some(PolicyEdit { state: select("builtin"), log: vec![line("delete")], delete: Some(rec.id.clone()) }))
+            })
+            .unwrap();
+        assert_eq!(deleted, Some(select("builtin")), "{name}");
+        assert!(s.policy(&rec.id).unwrap().is_none(), "{name}");
+        let again = s.edit_policy_state(&mut |_| {
+            Ok(Some(PolicyEdit { state: select("builtin"), log: vec![line("delete")], delete: Some(rec.id.clone()) }))
+        });
+        assert!(matches!(again, Err(Error::NotFound(_))), "{name}: {again:?}");
+        assert_eq!(
+            s.policy_log(10).unwrap().iter().map(|l| l.action.as_str()).collect::<Vec<_>>(),
+            ["delete", "activate", "upload"],
+            "{name}: refusals leave no audit line"
+        );
+    }
+}

@@ -25,7 +25,7 @@ use tokio_postgres::NoTls;
 
 use super::{
     Change, Deployment, Event, Execution, Generations, Lock, ManagerState, NewPolicy, Page, Remaining,
-    PolicyChange, PolicyLogEntry, PolicyRecord, PolicyState, Result, Store, Transition, TxBody, Unavailable,
+    PolicyBody, PolicyChange, PolicyLogEntry, PolicyRecord, PolicyState, Result, Store, Transition, TxBody, Unavailable,
     User, Window,
 };
 
@@ -34,6 +34,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0001_schema.sql"),
     include_str!("../../../migrations/postgres/0002_planning.sql"),
     include_str!("../../../migrations/postgres/0003_backlog.sql"),
+    include_str!("../../../migrations/postgres/0004_policy_selection.sql"),
 ];
 
 /// The one channel every host listens on; see [`notify_sql`] for the payloads.
@@ -488,34 +489,37 @@ impl Store for PgStore {
         self.run(async { reads::policy_state(&self.pool.get().await?).await })
     }
 
-    fn set_policy_state(&self, state: &PolicyState, log: &[PolicyChange]) -> Result<()> {
-        self.run(async {
-            let mut client = self.pool.get().await?;
-            let tx = client.transaction().await?;
-            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&POLICY_LOCK])
-                .await?;
-            set_policy_state(&tx, &self.host, state).await?;
-            for line in log {
+    fn edit_policy_state(&self, body: PolicyBody<'_>) -> crate::error::Result<Option<PolicyState>> {
+        let by = std::time::Instant::now() + self.options.deadline;
+        let mut client = self.run_by(by, async { Ok(self.pool.get().await?) })?;
+        let tx = self.run_by(by, async { Ok(client.transaction().await?) })?;
+        // Every writer of the selection and of `policies` takes this lock first, so
+        // the selection `body` sees is the one its change replaces, on any host.
+        let current = self.run_by(by, async {
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&POLICY_LOCK]).await?;
+            reads::policy_state(&tx).await
+        })?;
+        let Some(edit) = body(current.as_ref())? else { return Ok(current) };
+        self.run_by(by, async {
+            if let Some(id) = &edit.delete {
+                set_policy_state(&tx, &self.host, &edit.state).await?;
+                if tx.execute("DELETE FROM policies WHERE id = $1", &[id]).await? == 0 {
+                    return Ok(Err(super::not_stored(id)));
+                }
+            }
+            for id in edit.state.stored_ids() {
+                if reads::policy(&tx, "id", id).await?.is_none() {
+                    return Ok(Err(super::no_longer_stored(id)));
+                }
+            }
+            set_policy_state(&tx, &self.host, &edit.state).await?;
+            for line in &edit.log {
                 log_policy(&tx, line).await?;
             }
-            tx.commit().await?;
-            Ok(())
-        })
-    }
-
-    fn delete_policy(&self, id: &str, state: &PolicyState, log: &PolicyChange) -> Result<()> {
-        self.run(async {
-            let mut client = self.pool.get().await?;
-            let tx = client.transaction().await?;
-            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&POLICY_LOCK])
-                .await?;
-            tx.execute("DELETE FROM policies WHERE id = $1", &[&id])
-                .await?;
-            set_policy_state(&tx, &self.host, state).await?;
-            log_policy(&tx, log).await?;
-            tx.commit().await?;
-            Ok(())
-        })
+            Ok(Ok(()))
+        })??;
+        self.run_by(by, async { Ok(tx.commit().await?) })?;
+        Ok(Some(edit.state))
     }
 
     fn policy_log(&self, limit: u32) -> Result<Vec<PolicyLogEntry>> {

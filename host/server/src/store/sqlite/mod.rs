@@ -30,7 +30,7 @@ use rusqlite::Connection;
 
 use super::{
     Deployment, Event, Execution, Generations, Lock, ManagerState, MaintenanceRecord, NewEvent, NewPolicy, Page,
-    PolicyChange, PolicyLogEntry, PolicyRecord, PolicyState, Remaining, Result, StateTx, Store, Transition, TxBody, User,
+    PolicyBody, PolicyLogEntry, PolicyRecord, PolicyState, Remaining, Result, StateTx, Store, Transition, TxBody, User,
     Window, WindowStatus,
 };
 
@@ -42,6 +42,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/0004_generations.sql"),
     include_str!("../../../migrations/0005_planning.sql"),
     include_str!("../../../migrations/0006_backlog.sql"),
+    include_str!("../../../migrations/0007_policy_selection.sql"),
 ];
 
 /// Writers one commit may answer at most: a steady stream of arrivals still gets
@@ -512,20 +513,28 @@ impl Store for SqliteStore {
         self.read(|tx| tx.policy_state())
     }
 
-    fn set_policy_state(&self, state: &PolicyState, log: &[PolicyChange]) -> Result<()> {
-        self.write(|tx| {
-            tx.set_policy_state(state)?;
+    fn edit_policy_state(&self, body: PolicyBody<'_>) -> crate::error::Result<Option<PolicyState>> {
+        // SQLite's one writer is the policy lock: nothing changes between the read
+        // and the write.
+        self.batched(|tx, _| {
+            let current = tx.policy_state()?;
+            let Some(edit) = body(current.as_ref())? else { return Ok(current) };
+            if let Some(id) = &edit.delete {
+                // The selection first: the trigger refuses deleting a selected version.
+                tx.set_policy_state(&edit.state)?;
+                if !tx.delete_policy(id)? {
+                    return Err(super::not_stored(id));
+                }
+            }
+            for id in edit.state.stored_ids() {
+                if tx.policy(id)?.is_none() {
+                    return Err(super::no_longer_stored(id));
+                }
+            }
+            tx.set_policy_state(&edit.state)?;
             tx.bump(false, true, false)?;
-            log.iter().try_for_each(|line| tx.log_policy(line))
-        })
-    }
-
-    fn delete_policy(&self, id: &str, state: &PolicyState, log: &PolicyChange) -> Result<()> {
-        self.write(|tx| {
-            tx.delete_policy(id)?;
-            tx.set_policy_state(state)?;
-            tx.bump(false, true, false)?;
-            tx.log_policy(log)
+            edit.log.iter().try_for_each(|line| tx.log_policy(line))?;
+            Ok(Some(edit.state))
         })
     }
 
