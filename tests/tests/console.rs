@@ -496,3 +496,50 @@ fn a_non_admins_console_shows_no_policy_history_or_shadow_report() {
     let (status, _, text) = answer(agent.get(&format!("{base}/console/shadow")).header("Cookie", &cookie).call(), "shadow");
     assert_eq!(status, 403, "a viewer reads the shadow report: {text}");
 }
+
+/// A form posted from another site is refused, sign-in included (a page elsewhere
+/// could sign a victim's browser into the attacker's account, or post a change with
+/// a session it rides on); the console's own origin, and clients that send no
+/// `Origin`, are served. Pages refuse to be shown in another site's frame.
+#[test]
+fn forms_from_another_site_are_refused_and_pages_cannot_be_framed() {
+    let s = Server::start();
+    let base = s.base();
+    let agent = plain();
+    let login = |origin: Option<&str>| {
+        let mut r = agent.post(&format!("{base}/console/login")).content_type("application/x-www-form-urlencoded");
+        if let Some(o) = origin {
+            r = r.header("Origin", o);
+        }
+        let r = r.send(format!("username=admin&password={ADMIN_PASSWORD}")).unwrap();
+        (r.status().as_u16(), r.headers().get("set-cookie").is_some())
+    };
+    assert_eq!(login(Some("http://evil.example")), (403, false), "a sign-in posted from another site");
+    assert_eq!(login(Some("null")), (403, false), "a sign-in posted from an opaque origin");
+    assert_eq!(login(Some(&base)), (303, true), "a sign-in from the console itself");
+    assert_eq!(login(None), (303, true), "a client that sends no Origin");
+
+    let cookie = sign_in_plain(&agent, &base, "admin", ADMIN_PASSWORD);
+    let token = csrf_of(&page_plain(&agent, &base, &cookie));
+    let r = agent
+        .post(&format!("{base}/console/maintenance/activate"))
+        .header("Cookie", &cookie)
+        .header("Origin", "https://evil.example")
+        .content_type("application/x-www-form-urlencoded")
+        .send(format!("csrf={token}&reason=framed"));
+    let (status, _, text) = answer(r, "a change posted from another site");
+    assert_eq!(status, 403, "{text}");
+    assert_eq!(s.admin().maintenance()["status"], "deactivated", "nothing changed");
+
+    let r = agent.get(&format!("{base}/console")).header("Cookie", &cookie).call().unwrap();
+    let header = |name: &str| r.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    assert_eq!(header("content-security-policy"), "frame-ancestors 'none'");
+    assert_eq!(header("x-frame-options"), "DENY");
+    // Over plain HTTP the cookie cannot be Secure (the browser would never send it).
+    let r = agent
+        .post(&format!("{base}/console/login"))
+        .content_type("application/x-www-form-urlencoded")
+        .send(format!("username=admin&password={ADMIN_PASSWORD}"))
+        .unwrap();
+    assert!(!r.headers().get("set-cookie").unwrap().to_str().unwrap().contains("Secure"));
+}

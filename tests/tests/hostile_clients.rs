@@ -301,3 +301,97 @@ fn slow_console_bodies_never_keep_an_admin_out() {
     assert_eq!(s.admin().maintenance()["status"], "deactivated", "no stranger activated anything");
     drop(strangers);
 }
+
+/// A non-admin's policy upload is refused from its headers: the server answers 403
+/// at once, before the body has arrived, and ends the connection instead of
+/// buffering up to 16 MiB for a refusal (32 in parallel were +320 MB).
+#[test]
+fn a_non_admins_upload_is_refused_before_its_body_is_read() {
+    use base64::Engine as _;
+    use std::io::Read;
+    let s = Server::start();
+    s.user("mallory");
+    let auth = base64::engine::general_purpose::STANDARD.encode("mallory:user-secret");
+    // Checked (and cached) once, so the refusals below do not wait for a hash.
+    assert_eq!(s.client("mallory", "user-secret").get("/api/v3.1/status").status, 200);
+    let mut uploads = Vec::new();
+    for _ in 0..8 {
+        let mut c = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        write!(
+            c,
+            "POST /api/v3.1/policies HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {auth}\r\nTenant: default_tenant\r\n\
+             Content-Type: application/wasm\r\nContent-Length: {}\r\n\r\n",
+            16 << 20
+        )
+        .unwrap();
+        // A first megabyte, and then the rest never comes.
+        c.write_all(&vec![0u8; 1 << 20]).unwrap();
+        uploads.push(c);
+    }
+    for (i, c) in uploads.iter_mut().enumerate() {
+        let started = Instant::now();
+        let mut head = [0u8; 512];
+        let n = c.read(&mut head).unwrap_or_else(|e| panic!("upload {i}: no answer within {:?}: {e}", started.elapsed()));
+        let head = String::from_utf8_lossy(&head[..n]).to_ascii_lowercase();
+        assert!(head.starts_with("http/1.1 403"), "upload {i}: {head}");
+        assert!(head.contains("connection: close"), "upload {i}: the unread body ends the connection: {head}");
+    }
+    // An admin's upload of the same kind is read, and refused for what it is.
+    let r = s.admin().req("POST", "/api/v3.1/policies").header("Content-Type", "application/wasm").body(vec![0u8; 64]).send();
+    assert_eq!(r.status, 400, "{}", r.text);
+}
+
+/// Open `GET /maintenance/events` as `user` on a new connection; the status line and
+/// the connection (to read the stream's end from).
+fn follow_events(s: &Server, user: &str, password: &str) -> (String, TcpStream) {
+    use base64::Engine as _;
+    use std::io::Read;
+    let mut c = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    write!(
+        c,
+        "GET /api/v3.1/maintenance/events HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {auth}\r\nTenant: default_tenant\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        assert_eq!(c.read(&mut byte).unwrap(), 1, "the server hung up before answering");
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).to_string();
+    (head.lines().next().unwrap().to_string(), c)
+}
+
+/// One user cannot hold every event stream: a user's share is 16; past it, that user
+/// is answered 503 while another user is still served. And no stream is held forever:
+/// each ends after the server's lifetime, which frees the share.
+#[test]
+fn one_user_cannot_hold_every_event_stream_nor_hold_one_forever() {
+    use std::io::Read;
+    let s = Server::start_with(&["--event-stream-lifetime", "3"]);
+    s.user("mallory");
+    let mut streams = Vec::new();
+    for i in 0..16 {
+        let (status, c) = follow_events(&s, "mallory", "user-secret");
+        assert!(status.contains(" 200 "), "stream {i}: {status}");
+        streams.push(c);
+    }
+    let opened = Instant::now();
+    let (status, _) = follow_events(&s, "mallory", "user-secret");
+    assert!(status.contains(" 503 "), "a 17th stream for one user: {status}");
+    let (status, admins) = follow_events(&s, "admin", drydock_e2e::ADMIN_PASSWORD);
+    assert!(status.contains(" 200 "), "another user is served: {status}");
+    drop(admins);
+    // Each stream ends after its lifetime (the server closes it: `Connection: close`).
+    for (i, mut c) in streams.into_iter().enumerate() {
+        let mut rest = Vec::new();
+        c.read_to_end(&mut rest).unwrap_or_else(|e| panic!("stream {i} still open after {:?}: {e}", opened.elapsed()));
+    }
+    let ended = opened.elapsed();
+    assert!(ended >= Duration::from_secs(2), "the streams ended after {ended:?}, before their lifetime");
+    let (status, _) = follow_events(&s, "mallory", "user-secret");
+    assert!(status.contains(" 200 "), "the ended streams freed the user's share: {status}");
+}

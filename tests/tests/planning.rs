@@ -340,3 +340,69 @@ fn the_event_stream_shows_transitions_and_remaining_work_as_they_happen() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// The server ends an event stream after its lifetime (`--event-stream-lifetime`);
+/// `maintenance-mode watch` follows again without a word, showing nothing twice, and
+/// the next change arrives as if nothing had happened.
+#[test]
+fn watch_follows_again_when_the_server_ends_a_stream() {
+    use std::io::BufRead;
+    let s = Server::start_with(&["--event-stream-lifetime", "1"]);
+    let base = s.base();
+    let env = [("DRYDOCK_URL", base.as_str()), ("DRYDOCK_USERNAME", "admin"), ("DRYDOCK_PASSWORD", drydock_e2e::ADMIN_PASSWORD)];
+    let mut child = drydock_e2e::cli_command(&env, &["maintenance-mode", "watch", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(serde_json::from_str::<Value>(&line).unwrap()).is_err() {
+                return;
+            }
+        }
+    });
+    let e = rx.recv_timeout(Duration::from_secs(10)).expect("the state now");
+    assert_eq!((e["event"].as_str(), e["state"]["status"].as_str()), (Some("state"), Some("deactivated")));
+    // Three lifetimes pass: the streams end and are followed again, and nothing is shown.
+    match rx.recv_timeout(Duration::from_millis(3500)) {
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+        other => panic!("watch showed something while nothing changed, or stopped: {other:?}"),
+    }
+    s.admin().post("/api/v3.1/maintenance/activate", &json!({"reason": "later"}));
+    let e = rx.recv_timeout(Duration::from_secs(10)).expect("the activation, on a stream followed again");
+    assert_eq!(e["event"], "transition", "{e}");
+    assert_eq!(e["state"]["reason"], "later", "{e}");
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// Overlapping windows are refused, naming the window in the way (the first one's
+/// end would otherwise end the maintenance the second still needs); windows that
+/// touch end to start do not overlap, and an open-ended window overlaps all after it.
+#[test]
+fn overlapping_windows_are_refused_naming_the_one_in_the_way() {
+    let s = Server::start();
+    let admin = s.admin();
+    let schedule = |at: &str, until: Option<&str>| {
+        let mut body = json!({"at": at});
+        if let Some(u) = until {
+            body["until"] = json!(u);
+        }
+        admin.post("/api/v3.1/maintenance/windows", &body)
+    };
+    let first = schedule("2030-06-01T10:00:00Z", Some("2030-06-01T12:00:00Z"));
+    assert_eq!(first.status, 201, "{}", first.text);
+    let first = first.json()["id"].as_str().unwrap().to_string();
+    let r = schedule("2030-06-01T11:00:00Z", Some("2030-06-01T13:00:00Z"));
+    assert_eq!((r.status, r.error_code()), (409, "conflict_error".to_string()), "{}", r.text);
+    assert!(r.json()["message"].as_str().unwrap().contains(&first), "{}", r.text);
+    assert_eq!(schedule("2030-06-01T09:00:00Z", None).status, 409, "an open-ended window from before it");
+    assert_eq!(schedule("2030-06-01T12:00:00Z", Some("2030-06-01T13:00:00Z")).status, 201, "end to start touches, no overlap");
+    assert_eq!(schedule("2030-07-01T00:00:00Z", None).status, 201, "open-ended, after all");
+    assert_eq!(schedule("2031-01-01T00:00:00Z", Some("1h")).status, 409, "inside the open-ended one");
+    // Cancelled, the window is no longer in the way.
+    assert_eq!(admin.delete(&format!("/api/v3.1/maintenance/windows/{first}")).status, 200);
+    assert_eq!(schedule("2030-06-01T11:00:00Z", Some("2030-06-01T11:30:00Z")).status, 201);
+}

@@ -74,4 +74,28 @@ fn the_server_speaks_https_and_the_cli_trusts_a_private_ca() {
     // Plain HTTP to the TLS port gets no answer a client would take for one.
     let out = cli(&format!("http://127.0.0.1:{port}"), None, &["status"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+
+    // The console's session cookie is Secure under HTTPS: a browser never sends it
+    // over plain HTTP.
+    let pem = std::fs::read(&ca).unwrap();
+    let roots: Vec<_> = ureq::tls::parse_pem(&pem)
+        .filter_map(|item| match item {
+            Ok(ureq::tls::PemItem::Certificate(cert)) => Some(cert),
+            _ => None,
+        })
+        .collect();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .tls_config(ureq::tls::TlsConfig::builder().root_certs(ureq::tls::RootCerts::Specific(std::sync::Arc::new(roots))).build())
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .build()
+        .into();
+    let r = agent
+        .post(&format!("{https}/console/login"))
+        .content_type("application/x-www-form-urlencoded")
+        .send("username=admin&password=tls-secret")
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 303);
+    let cookie = r.headers().get("set-cookie").unwrap().to_str().unwrap();
+    assert!(cookie.split("; ").any(|a| a == "Secure"), "{cookie}");
 }

@@ -376,30 +376,60 @@ fn wait_for_activation(client: &Client, first: &Value, timeout_secs: u64) -> Cli
     }
 }
 
-/// `drydock maintenance-mode watch`: follow the event stream until Ctrl-C.
+/// `drydock maintenance-mode watch`: follow the event stream until Ctrl-C. The
+/// server ends a stream after its lifetime (`serve --event-stream-lifetime`) or when
+/// it stops: watch follows again, showing only what changed meanwhile, and gives up
+/// when the server cannot be reached for [`RECONNECT`].
 fn watch(conn: &ConnArgs, args: WatchArgs) -> CliResult {
+    const RECONNECT: Duration = Duration::from_secs(10);
     let client = Client::connect(conn)?;
-    let rx = client.events(&format!("{API}/maintenance/events"))?;
+    let mut rx = client.events(&format!("{API}/maintenance/events"))?;
     if !args.json {
         println!("Watching maintenance mode on {} (Ctrl-C to stop)...", client.base());
     }
-    for (event, state) in rx {
-        if args.json {
-            println!("{}", serde_json::json!({ "event": event, "state": state }));
-            continue;
+    let mut last: Option<Value> = None;
+    loop {
+        for (mut event, state) in rx {
+            if event == "state" && let Some(before) = &last {
+                // A stream followed again: its first event is the state now.
+                if *before == state {
+                    continue;
+                }
+                event = if field(before, "status") != field(&state, "status") { "transition" } else { "remaining" }.into();
+            }
+            show(&event, &state, args.json);
+            last = Some(state);
         }
-        let mut line = format!("{}  {event:<10}  {}", crate::output::now_utc(), field(&state, "status"));
-        let rem = remaining(&state);
-        if !rem.is_empty() {
-            let n = count(&state);
-            line.push_str(&format!(", waiting for {}: {}", plural(n, "execution", "executions"), list(&rem, n)));
-        }
-        if let Some(reason) = state.get("reason").and_then(Value::as_str) {
-            line.push_str(&format!(" ({reason})"));
-        }
-        println!("{line}");
+        let since = Instant::now();
+        rx = loop {
+            match client.events(&format!("{API}/maintenance/events")) {
+                Ok(rx) => break rx,
+                Err(mut e) if since.elapsed() >= RECONNECT => {
+                    e.message = format!("The server ended the event stream and cannot be followed again: {}", e.message);
+                    return Err(e);
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(500)),
+            }
+        };
     }
-    Err(CliError::failed("The server ended the event stream (it stopped?)."))
+}
+
+/// One event of `watch`.
+fn show(event: &str, state: &Value, json: bool) {
+    if json {
+        println!("{}", serde_json::json!({ "event": event, "state": state }));
+        return;
+    }
+    let mut line = format!("{}  {event:<10}  {}", crate::output::now_utc(), field(state, "status"));
+    let rem = remaining(state);
+    if !rem.is_empty() {
+        let n = count(state);
+        line.push_str(&format!(", waiting for {}: {}", plural(n, "execution", "executions"), list(&rem, n)));
+    }
+    if let Some(reason) = state.get("reason").and_then(Value::as_str) {
+        line.push_str(&format!(" ({reason})"));
+    }
+    println!("{line}");
 }
 
 /// From now on, Ctrl-C (SIGINT) sets the returned flag instead of killing the process.

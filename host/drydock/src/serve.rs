@@ -59,6 +59,10 @@ pub struct ServeArgs {
     /// connection idle this long is closed.
     #[arg(long, default_value_t = 10, value_name = "SECS")]
     pub header_timeout: u64,
+    /// An event stream (`GET /maintenance/events`, the console's live updates) ends
+    /// after this many seconds, so none is held forever; clients reconnect.
+    #[arg(long, default_value_t = 3600, value_name = "SECS")]
+    pub event_stream_lifetime: u64,
     /// Connections open at once; more wait until one closes.
     #[arg(long, default_value_t = 4096)]
     pub max_connections: usize,
@@ -144,6 +148,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<i32> {
             poll: Duration::from_secs_f64(args.follow_poll.clamp(0.01, 86_400.0)),
             feed: args.follow_feed == "on",
         },
+        event_stream_lifetime: Duration::from_secs(args.event_stream_lifetime.clamp(1, 86_400)),
         connections: drydock_server::listen::ListenOptions {
             header_timeout: Duration::from_secs(args.header_timeout.max(1)),
             max_connections: args.max_connections.max(1),

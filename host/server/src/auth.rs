@@ -19,7 +19,8 @@
 //! that has not authenticated cannot hold the server reading a slow body.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -68,6 +69,9 @@ pub struct Authenticator {
     /// Consecutive failures by user name (bounded like the cache).
     failures: Mutex<HashMap<String, u32>>,
     failed_logins: AtomicU64,
+    /// Moves with every [`Authenticator::forget`]: a check that read a user before
+    /// a forget must not cache what it read (the old password, the old role).
+    forgets: AtomicU64,
 }
 
 /// Hash a password for storage.
@@ -117,12 +121,16 @@ impl Authenticator {
             decoy,
             failures: Mutex::new(HashMap::new()),
             failed_logins: AtomicU64::new(0),
+            forgets: AtomicU64::new(0),
         }))
     }
 
     /// Stop trusting cached credentials of `username` (its password or role changed,
     /// or it was deleted): its next request is checked against the database.
     pub fn forget(&self, username: &str) {
+        // First the count, then the map: a `remember` that misses the count finds
+        // its entry removed by this (see `remember`).
+        self.forgets.fetch_add(1, SeqCst);
         self.verified.rcu(|m| {
             let mut m = HashMap::clone(m);
             m.retain(|_, v| v.username != username);
@@ -133,6 +141,7 @@ impl Authenticator {
     /// Stop trusting every cached credential (another host changed users, and this
     /// one may have missed which).
     pub fn forget_all(&self) {
+        self.forgets.fetch_add(1, SeqCst);
         self.verified.store(Arc::new(HashMap::new()));
     }
 
@@ -174,6 +183,7 @@ impl Authenticator {
         // The lookup reads the store and the check hashes: both off the runtime's
         // workers. An unknown user is checked against the decoy: the same cost.
         let (manager, name, decoy) = (self.manager.clone(), user.clone(), self.decoy.clone());
+        let read_after = self.forgets.load(SeqCst);
         let stored = blocking(move || {
             let _turn = turn;
             match manager.user(&name)? {
@@ -189,13 +199,22 @@ impl Authenticator {
             return Ok((None, self.failed(&user)));
         };
         self.failures.lock().unwrap_or_else(|p| p.into_inner()).remove(&user);
-        self.remember(k, &stored.username, &stored.role);
+        self.remember(k, &stored.username, &stored.role, read_after);
         Ok((Some(Caller { username: stored.username, role: stored.role, bypass: false }), 0))
     }
 
-    fn remember(&self, k: Key, username: &str, role: &Role) {
+    /// Cache verified credentials, read from the database after `read_after`
+    /// forgets: unless another forget came since (the password or role may have
+    /// changed while they were checked), which would otherwise re-cache the old
+    /// credentials for [`CACHE_LIFETIME`]. The count is looked at inside the swap:
+    /// a forget that lands between look and swap retries on top of this and
+    /// removes the entry.
+    fn remember(&self, k: Key, username: &str, role: &Role, read_after: u64) {
         let entry = Arc::new(Verified { username: username.to_string(), role: role.clone(), at: Instant::now() });
         self.verified.rcu(|m| {
+            if self.forgets.load(SeqCst) != read_after {
+                return Arc::clone(m);
+            }
             let mut m = HashMap::clone(m);
             if m.len() >= CACHE_ENTRIES {
                 m.retain(|_, v| v.at.elapsed() < CACHE_LIFETIME);
@@ -204,7 +223,7 @@ impl Authenticator {
                 }
             }
             m.insert(k, entry.clone());
-            m
+            Arc::new(m)
         });
     }
 
@@ -262,5 +281,34 @@ pub async fn require_caller(req: Request<Body>, next: Next) -> Response {
         Some(Refused(e)) => e.as_response(),
         None => Error::Unauthorized("User unauthorized: no credentials were sent (use HTTP Basic authentication)".into())
             .into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::testing::sqlite;
+
+    fn authenticator() -> (Arc<Authenticator>, crate::store::testing::Backend) {
+        let b = sqlite();
+        let (manager, _queue) = Manager::open(b.store.clone()).unwrap();
+        (Authenticator::new(manager).unwrap(), b)
+    }
+
+    /// A check that read the user before its password changed must not cache the
+    /// old password: the change's forget came while the check was hashing.
+    #[test]
+    fn credentials_read_before_a_forget_are_not_cached_after_it() {
+        let (auth, _b) = authenticator();
+        let k = key("ann", "old");
+        let read_after = auth.forgets.load(SeqCst);
+        auth.forget("ann");
+        auth.remember(k, "ann", &Role::SysAdmin, read_after);
+        assert!(auth.verified.load().get(&k).is_none(), "the old password was cached after the change");
+        // Read after the forget: cached.
+        auth.remember(k, "ann", &Role::SysAdmin, auth.forgets.load(SeqCst));
+        assert!(auth.verified.load().get(&k).is_some());
+        auth.forget_all();
+        assert!(auth.verified.load().get(&k).is_none());
     }
 }

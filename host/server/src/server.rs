@@ -42,6 +42,8 @@ pub struct ServeOptions {
     /// Following other hosts on a shared database: how often the generations are
     /// compared (the safety net), and whether the `LISTEN/NOTIFY` feed is used.
     pub follow: follow::FollowOptions,
+    /// How long one event stream is served before it ends (its client reconnects).
+    pub event_stream_lifetime: std::time::Duration,
 }
 
 /// First start: create the admin, or explain how to.
@@ -153,6 +155,8 @@ impl Server {
             started: Instant::now(),
             database,
             console: Default::default(),
+            event_stream_lifetime: opts.event_stream_lifetime,
+            secure_cookies: opts.connections.tls.is_some(),
             advertised_host: match opts.listen.ip() {
                 ip if ip.is_unspecified() => "127.0.0.1".to_string(),
                 ip => ip.to_string(),

@@ -114,6 +114,7 @@ pub fn start(
     let opts = ServeOptions {
         connections: Default::default(),
         follow: Default::default(),
+        event_stream_lifetime: std::time::Duration::from_secs(3600),
         listen,
         data_dir: data_dir.to_path_buf(),
         database_url: database_url.map(str::to_string),

@@ -255,7 +255,8 @@ pub async fn windows(State(app): State<Arc<App>>) -> Result<Json<Value>> {
     responses(
         (status = 201, description = "Scheduled", body = super::schema::Window),
         (status = 400, description = "A missing or bad time or reason", body = super::schema::ErrorBody),
-        (status = 403, description = "The caller is not a sys_admin", body = super::schema::ErrorBody)
+        (status = 403, description = "The caller is not a sys_admin", body = super::schema::ErrorBody),
+        (status = 409, description = "The window overlaps one scheduled or under way (windows may not overlap; the message names it)", body = super::schema::ErrorBody)
     )
 )]
 pub async fn schedule(
@@ -302,11 +303,6 @@ pub async fn cancel_window(
     Ok(Json(window_json(&w)))
 }
 
-/// Event streams followed at once, at most.
-pub const MAX_WATCHERS: usize = 256;
-pub(crate) static WATCHERS: std::sync::LazyLock<Arc<tokio::sync::Semaphore>> =
-    std::sync::LazyLock::new(|| Arc::new(tokio::sync::Semaphore::new(MAX_WATCHERS)));
-
 /// Remaining executions an event lists at most (the oldest); `remaining_count`
 /// says how many there are.
 pub const EVENT_REMAINING: usize = 100;
@@ -339,7 +335,8 @@ fn event_data(app: &App, state: &Arc<crate::store::ManagerState>) -> Arc<(Value,
 /// of `GET /maintenance`, listing the oldest [`EVENT_REMAINING`] remaining executions,
 /// with `remaining_count` (how many there are). Each state's event is made once for
 /// all watchers; a watcher that falls behind gets the newest state, not a backlog.
-/// A comment every 15 s keeps proxies from closing it.
+/// A comment every 15 s keeps proxies from closing it. Streams are shared fairly
+/// and end after a lifetime (see `api::watchers`).
 #[utoipa::path(
     get,
     path = "/api/v3.1/maintenance/events",
@@ -347,17 +344,16 @@ fn event_data(app: &App, state: &Arc<crate::store::ManagerState>) -> Arc<(Value,
     summary = "Follow the maintenance state (server-sent events)",
     responses(
         (status = 200, description = "A stream of `state` (first), `transition` and `remaining` events, each carrying the state object of `GET /maintenance` (at most 100 remaining executions listed, the oldest) with `remaining_count`", content_type = "text/event-stream", body = String),
-        (status = 503, description = "Too many clients follow the events already (`server_busy_error`)", body = super::schema::ErrorBody)
+        (status = 503, description = "Too many clients, or this user's share of them, follow the events already (`server_busy_error`)", body = super::schema::ErrorBody)
     )
 )]
 pub async fn events(
     State(app): State<Arc<App>>,
+    Extension(caller): Extension<Caller>,
 ) -> Result<Sse<impl futures_util::Stream<Item = std::result::Result<Event, std::convert::Infallible>>>> {
     // A stream holds a connection for as long as it is followed: bounded, so
     // watchers cannot crowd out everyone else.
-    let permit = WATCHERS.clone().try_acquire_owned().map_err(|_| {
-        Error::Busy(format!("{MAX_WATCHERS} clients already follow the maintenance events; try again later"))
-    })?;
+    let permit = super::watchers::watch(&caller.username)?;
     // Subscribed before reading, so no change between the two is lost.
     let rx = app.manager.subscribe();
     let first = {
@@ -375,8 +371,9 @@ pub async fn events(
         app: Arc<App>,
         last: Arc<(Value, String)>,
         status: String,
-        _permit: tokio::sync::OwnedSemaphorePermit,
+        _permit: super::watchers::Watch,
     }
+    let lifetime = app.event_stream_lifetime;
     let feed = Feed { rx, app, last: first, status, _permit: permit };
     let rest = futures_util::stream::unfold(feed, |mut f| async move {
         loop {
@@ -400,5 +397,6 @@ pub async fn events(
         }
     });
     let stream = futures_util::StreamExt::chain(futures_util::stream::once(async move { Ok(opening) }), rest);
+    let stream = futures_util::StreamExt::take_until(stream, tokio::time::sleep(lifetime));
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(std::time::Duration::from_secs(15))))
 }

@@ -14,6 +14,7 @@ pub mod policies;
 pub mod schema;
 pub mod status;
 pub mod users;
+pub mod watchers;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -69,6 +70,10 @@ pub struct App {
     pub advertised_host: String,
     /// The console's sessions and chart samples.
     pub console: crate::console::Console,
+    /// How long one event stream is served before it ends (its client reconnects).
+    pub event_stream_lifetime: std::time::Duration,
+    /// The server speaks HTTPS: the console's cookie is `Secure`.
+    pub secure_cookies: bool,
 }
 
 /// The `Tenant` header (the real client always sends one); `default_tenant` if absent.

@@ -217,26 +217,18 @@ pub async fn upload(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response> {
-    // The body first, even when refusing: an unread body would make hyper drop the
-    // keep-alive connection without a word (small ones are read before routing, see
-    // `api::limits`, but uploads may be larger).
-    let bytes = axum::body::to_bytes(body, MAX_POLICY_BYTES).await;
-    require_admin(&caller, "upload policies")?;
-    if let Some(ct) = headers.get(header::CONTENT_TYPE) {
-        let ct = ct.to_str().unwrap_or("").to_ascii_lowercase();
-        let mime = ct.split(';').next().unwrap_or("").trim().to_string();
-        if !matches!(mime.as_str(), "application/wasm" | "application/octet-stream") {
-            return Err(Error::UnsupportedMediaType(format!(
-                "A policy upload is the component's bytes: Content-Type must be application/wasm or application/octet-stream, not `{mime}`"
-            )));
-        }
+    // Refusals first, from the headers alone: a caller who may not upload cannot
+    // make the server buffer 16 MiB. Their body stays unread, so the answer ends
+    // the connection (an unread body would make hyper drop a keep-alive connection
+    // without a word; small bodies were read before routing, see `api::limits`).
+    if let Err(e) = require_admin(&caller, "upload policies").and_then(|()| upload_content_type(&headers)) {
+        return Ok(closing(e.into_response()));
     }
+    let bytes = axum::body::to_bytes(body, MAX_POLICY_BYTES).await;
     let Ok(bytes) = bytes else {
         // The rest of the body is unread: say that the connection ends.
         let err = Error::PayloadTooLarge(format!("A policy component may be at most {} MiB", MAX_POLICY_BYTES >> 20));
-        let mut resp = err.into_response();
-        resp.headers_mut().insert(header::CONNECTION, http::HeaderValue::from_static("close"));
-        return Ok(resp);
+        return Ok(closing(err.into_response()));
     };
     if bytes.is_empty() {
         return Err(Error::BadRequest("The request body is empty: send the policy component's bytes".into()));
@@ -246,6 +238,25 @@ pub async fn upload(
     let up = blocking(move || registry.upload(&bytes, &who)).await?;
     let status = if up.created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(version_json(&up.version, &app.policies.state()))).into_response())
+}
+
+/// A policy upload is the component's bytes.
+fn upload_content_type(headers: &HeaderMap) -> Result<()> {
+    let Some(ct) = headers.get(header::CONTENT_TYPE) else { return Ok(()) };
+    let ct = ct.to_str().unwrap_or("").to_ascii_lowercase();
+    let mime = ct.split(';').next().unwrap_or("").trim().to_string();
+    match mime.as_str() {
+        "application/wasm" | "application/octet-stream" => Ok(()),
+        _ => Err(Error::UnsupportedMediaType(format!(
+            "A policy upload is the component's bytes: Content-Type must be application/wasm or application/octet-stream, not `{mime}`"
+        ))),
+    }
+}
+
+/// An answer sent with the rest of the request's body unread: say the connection ends.
+fn closing(mut resp: Response) -> Response {
+    resp.headers_mut().insert(header::CONNECTION, http::HeaderValue::from_static("close"));
+    resp
 }
 
 #[utoipa::path(

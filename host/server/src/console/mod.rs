@@ -4,8 +4,10 @@
 //! swaps in the state fragment when it changes.
 //!
 //! Sign-in is a form; the session is an `HttpOnly`, `SameSite=Strict` cookie that
-//! expires; every change is a POST carrying the session's CSRF token, and only a
-//! sys_admin's session may change anything. Sessions live in this host's memory (a
+//! expires (and is `Secure` under HTTPS); every change is a POST carrying the
+//! session's CSRF token, a form posted from another site (its `Origin`) is refused,
+//! sign-in included, pages refuse to be framed, and only a sys_admin's session may
+//! change anything. Sessions live in this host's memory (a
 //! restart signs everyone out). The console is not behind the gate: like the API's
 //! admin floor, it must let an admin end maintenance whatever the policy says.
 
@@ -189,11 +191,37 @@ pub fn routes() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(policy_action))
 }
 
-/// A page answer that is never cached (it shows live state and a CSRF token).
+/// A page answer that is never cached (it shows live state and a CSRF token) and
+/// never shown inside another site's frame (clickjacking a sys_admin's buttons).
 fn html(body: String) -> Response {
     let mut r = Html(body).into_response();
-    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let h = r.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("frame-ancestors 'none'"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     r
+}
+
+/// The session cookie's attributes: `Secure` when the server speaks HTTPS, so a
+/// browser never sends it over plain HTTP.
+fn set_cookie(app: &App, value: &str, max_age: u64) -> HeaderValue {
+    let secure = if app.secure_cookies { "; Secure" } else { "" };
+    let c = format!("{COOKIE}={value}; Path=/console; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}");
+    HeaderValue::from_str(&c).expect("an ASCII cookie")
+}
+
+/// Whether a browser's `Origin` names this server (the `Host` it was asked as). A
+/// form posted from another site, a sign-in included (logging a victim into the
+/// attacker's account), carries that site's origin; clients other than browsers
+/// send none, and are not refused for it.
+fn same_origin(headers: &HeaderMap, uri: &http::Uri) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN) else { return true };
+    let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()).or_else(|| uri.authority().map(|a| a.as_str())) else {
+        return false;
+    };
+    let origin = origin.to_str().unwrap_or("");
+    let authority = origin.strip_prefix("https://").or_else(|| origin.strip_prefix("http://"));
+    authority.is_some_and(|a| a.eq_ignore_ascii_case(host))
 }
 
 #[utoipa::path(get, path = "/console", tag = "console", summary = "The console (the sign-in form when not signed in)", params(("notice" = Option<String>, Query, description = "A message to show")), security((), ("console_session" = [])), responses((status = 200, description = "The dashboard, or the sign-in form", content_type = "text/html", body = String)))]
@@ -226,8 +254,7 @@ async fn login(State(app): State<Arc<App>>, body: Bytes) -> Response {
             };
             let (id, _) = app.console.sessions.open(&user);
             let mut r = Redirect::to("/console").into_response();
-            let cookie = format!("{COOKIE}={id}; Path=/console; HttpOnly; SameSite=Strict; Max-Age={}", SESSION.as_secs());
-            r.headers_mut().insert(header::SET_COOKIE, HeaderValue::from_str(&cookie).expect("an ASCII cookie"));
+            r.headers_mut().insert(header::SET_COOKIE, set_cookie(&app, &id, SESSION.as_secs()));
             r
         }
         Ok(None) => (StatusCode::UNAUTHORIZED, html(page::login(Some("Wrong username or password.")))).into_response(),
@@ -239,8 +266,7 @@ async fn login(State(app): State<Arc<App>>, body: Bytes) -> Response {
 async fn logout(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     app.console.sessions.close(&headers);
     let mut r = Redirect::to("/console").into_response();
-    let gone = format!("{COOKIE}=; Path=/console; HttpOnly; SameSite=Strict; Max-Age=0");
-    r.headers_mut().insert(header::SET_COOKIE, HeaderValue::from_str(&gone).expect("an ASCII cookie"));
+    r.headers_mut().insert(header::SET_COOKIE, set_cookie(&app, "", 0));
     r
 }
 
@@ -268,6 +294,10 @@ pub async fn guard_bodies(State(app): State<Arc<App>>, req: Request, next: Next)
         r.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
         r
     };
+    if !same_origin(req.headers(), req.uri()) {
+        let refused = "This form was sent from another site (its Origin is not this server); use the console itself";
+        return close((StatusCode::FORBIDDEN, refused).into_response());
+    }
     let (limit, within, _slot) = if req.uri().path() == "/console/login" {
         match LOGINS.try_acquire() {
             Ok(slot) => (LOGIN_BYTES, LOGIN_BODY_TIMEOUT, Some(slot)),
@@ -366,12 +396,14 @@ async fn shadow_fragment(State(app): State<Arc<App>>, headers: HeaderMap) -> Res
 /// A bare `change` event whenever the state moves; the page fetches the fragment.
 #[utoipa::path(get, path = "/console/events", tag = "console", summary = "A `change` event whenever the state moves", security(("console_session" = [])), responses((status = 200, description = "Server-sent events", content_type = "text/event-stream", body = String), (status = 401, description = "Not signed in", content_type = "text/plain", body = String), (status = 503, description = "Too many clients follow the events already", body = crate::api::schema::ErrorBody)))]
 async fn events(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
-    if let Err(r) = viewer(&app, &headers).await {
-        return r;
-    }
-    // Counted with the API's event streams: bounded together.
-    let Ok(permit) = crate::api::maintenance::WATCHERS.clone().try_acquire_owned() else {
-        return Error::Busy("Too many clients follow the maintenance events; try again later".into()).into_response();
+    let session = match viewer(&app, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    // Counted with the API's event streams: bounded together, shared per user.
+    let permit = match crate::api::watchers::watch(&session.username) {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
     };
     let rx = app.manager.subscribe();
     let stream = futures_util::stream::unfold((rx, permit), |(mut rx, permit)| async move {
@@ -385,6 +417,8 @@ async fn events(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
             }
         }
     });
+    // Ends after its lifetime; the browser's EventSource reconnects by itself.
+    let stream = futures_util::StreamExt::take_until(stream, tokio::time::sleep(app.event_stream_lifetime));
     Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response()
 }
 

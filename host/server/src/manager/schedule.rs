@@ -37,7 +37,20 @@ impl Manager {
             created_at: timestamp::now(),
             status: WindowStatus::Scheduled,
         };
-        self.change(None, Lock::Exclusive, |tx| Ok(tx.insert_window(&window)?))?;
+        self.change(None, Lock::Exclusive, |tx| {
+            // Windows may not overlap: the first one's end would end the maintenance
+            // the other still needs. Refused, saying which, rather than merged
+            // silently. Checked under the lock, so two hosts cannot both add one.
+            if let Some(w) = tx.state().windows.iter().find(|w| overlaps(w, &window)) {
+                return Err(Error::Conflict(format!(
+                    "The window overlaps window {} ({} to {}); windows may not overlap: cancel that one or choose other times",
+                    w.id,
+                    w.start_at,
+                    w.end_at.as_deref().unwrap_or("its end, none set")
+                )));
+            }
+            Ok(tx.insert_window(&window)?)
+        })?;
         tracing::info!(id = %window.id, start = %window.start_at, end = ?window.end_at, user = %by, "maintenance window scheduled");
         Ok(window)
     }
@@ -177,4 +190,11 @@ fn deadline_passed(tx: &mut dyn StateTx) -> Result<Vec<String>> {
     let drained = tx.state().counts.total() == 0;
     flip(tx, drained, &timestamp::now(), "the deadline's cancellations ended the last unfinished execution")?;
     Ok(moved)
+}
+
+/// Whether two windows share a moment (an end is exclusive; no end is forever).
+/// Timestamps are UTC in one format, so they compare as strings.
+fn overlaps(a: &Window, b: &Window) -> bool {
+    let before_end = |start: &str, w: &Window| w.end_at.as_deref().is_none_or(|end| start < end);
+    before_end(&a.start_at, b) && before_end(&b.start_at, a)
 }
