@@ -90,6 +90,12 @@ DEP = 'interop-dep-' + RUN_ID
 BLUEPRINT = 'interop-bp-' + RUN_ID
 USER = 'interop-user-' + RUN_ID
 USER_PW = 'pw-' + RUN_ID
+# step 4b: a second tenant (a name must start with a letter), a member with
+# role `user` there, a `viewer`, and a deployment of that tenant
+TEAM = 'team-' + RUN_ID
+TEAM_USER = 'interop-member-' + RUN_ID
+TEAM_VIEWER = 'interop-viewer-' + RUN_ID
+TEAM_DEP = 'interop-team-dep-' + RUN_ID
 
 MAINT_TEXT = 'maintenance mode'   # both 503 messages contain this
 SERVER_ERR_PREFIX = 'An error occurred on the server'
@@ -168,9 +174,10 @@ def expect(name, rc_out, rc=0, contains=(), absent=(), regex=()):
                  '; '.join(problems) + excerpt(out) if problems else '')
 
 
-def client(user=ADMIN, password=ADMIN_PW, headers=None):
+def client(user=ADMIN, password=ADMIN_PW, headers=None, tenant=TENANT):
+    """A REST client; `tenant` is sent as the `Tenant` header."""
     return CloudifyClient(host=HOST, port=PORT, username=user,
-                          password=password, tenant=TENANT, headers=headers)
+                          password=password, tenant=tenant, headers=headers)
 
 
 ADMIN_CLIENT = client()
@@ -223,6 +230,239 @@ def field_order_ok(out, labels):
 # the scenario
 
 created_execs = []
+# what step 4b makes, registered before each attempt so that cleanup() removes
+# it however far the step got: (tenant, id) pairs for resources outside TENANT
+created_tenants = []
+created_users = []
+tenant_deps = []
+tenant_execs = []
+
+
+def forbidden(e):
+    """A CloudifyClientError that is Cloudify's 403 `forbidden_error`."""
+    return isinstance(e, cfy_exc.ForbiddenError) and e.status_code == 403 \
+        and e.error_code == 'forbidden_error'
+
+
+def not_found(e):
+    """A CloudifyClientError that is Cloudify's 404 `not_found_error`."""
+    return e is not None and e.status_code == 404 \
+        and e.error_code == 'not_found_error'
+
+
+def end_tenant_executions():
+    """Kill the unfinished executions made in other tenants (quietly)."""
+    for tenant, ex_id in tenant_execs:
+        try:
+            c = client(headers={'X-BYPASS-MAINTENANCE': 'true'},
+                       tenant=tenant)
+            ex = c.executions.get(ex_id)
+            if ex.status not in ex.END_STATES:
+                c.executions.cancel(ex_id, kill=True)
+                wait_for(lambda: c.executions.get(ex_id).status
+                         in ex.END_STATES, 10)
+        except Exception:
+            pass
+
+
+def tenancy():
+    """Step 4b: tenants through the CLI, and the `Tenant` header's scoping."""
+    # create the tenant
+    created_tenants.append(TEAM)
+    if not expect('cfy tenants create TEAM', cfy('tenants', 'create', TEAM),
+                  0, contains=['Tenant `{0}` created'.format(TEAM)]):
+        return   # nothing below works without it
+
+    # a member with role `user` through `users create -t -l`, and a viewer
+    # added afterwards through `tenants add-user`
+    team_pw = 'pw-member-' + RUN_ID
+    viewer_pw = 'pw-viewer-' + RUN_ID
+    created_users.extend([TEAM_USER, TEAM_VIEWER])
+    expect('cfy users create U2 -t TEAM -l user',
+           cfy('users', 'create', TEAM_USER, '-p', team_pw,
+               '-t', TEAM, '-l', 'user'), 0,
+           contains=['User `{0}` created with `default` security role'
+                     .format(TEAM_USER),
+                     'User `{0}` added successfully to tenant `{1}` with '
+                     '`user` role'.format(TEAM_USER, TEAM)])
+    expect('cfy users create V (no tenant)',
+           cfy('users', 'create', TEAM_VIEWER, '-p', viewer_pw), 0,
+           contains=['User `{0}` created with `default` security role'
+                     .format(TEAM_VIEWER)],
+           absent=['added successfully'])
+    expect('cfy tenants add-user V -t TEAM -r viewer',
+           cfy('tenants', 'add-user', TEAM_VIEWER, '-t', TEAM,
+               '-r', 'viewer'), 0,
+           contains=['User `{0}` added successfully to tenant `{1}` with '
+                     '`viewer` role'.format(TEAM_VIEWER, TEAM)])
+
+    # list and get (with the members and their roles)
+    expect('cfy tenants list shows TEAM', cfy('tenants', 'list'), 0,
+           contains=['Listing all tenants...', 'Tenants:', TEAM, TENANT],
+           regex=[r'^Showing \d+ of \d+ tenants$',
+                  r'^\|\s+name\s+\|\s+groups\s+\|\s+users\s+\|$'])
+    expect('cfy tenants get TEAM --get-data shows its members',
+           cfy('tenants', 'get', TEAM, '--get-data'), 0,
+           contains=['Getting info for tenant `{0}`...'.format(TEAM),
+                     'Requested tenant info:', TEAM,
+                     "'{0}': 'user'".format(TEAM_USER),
+                     "'{0}': 'viewer'".format(TEAM_VIEWER)],
+           regex=[r'\|\s+direct users\s+\|\s+group users\s+\|$'])
+
+    # a second add-user: the server's 409 is the CLI's "already associated"
+    expect('cfy tenants add-user U2 again -> "already associated" (409)',
+           cfy('tenants', 'add-user', TEAM_USER, '-t', TEAM, '-r', 'user'),
+           0, contains=['User `{0}` is already associated with tenant `{1}`'
+                        .format(TEAM_USER, TEAM)],
+           absent=['added successfully', SERVER_ERR_PREFIX])
+    e = rest_error(lambda: ADMIN_CLIENT.tenants.add_user(TEAM_USER, TEAM,
+                                                         'user'))
+    check('REST add_user again -> 409 conflict_error',
+          e is not None and e.status_code == 409
+          and e.error_code == 'conflict_error', repr(e))
+
+    # U2 works in TEAM: a deployment and an execution that stays pending
+    member = client(TEAM_USER, team_pw, tenant=TEAM)
+    tenant_deps.append((TEAM, TEAM_DEP))
+    e = rest_error(lambda: member.deployments.create(BLUEPRINT, TEAM_DEP))
+    if not check('U2 creates a deployment in TEAM', e is None, repr(e)):
+        return
+    started = []
+    e = rest_error(lambda: started.append(
+        member.executions.start(TEAM_DEP, PENDING_WF)))
+    tenant_execs.extend((TEAM, x.id) for x in started)
+    if not check('U2 starts an execution in TEAM', e is None and started,
+                 repr(e)):
+        return
+    team_exec = started[0].id
+
+    def team_status():
+        try:
+            return member.executions.get(team_exec).status
+        except cfy_exc.CloudifyClientError as exc:
+            return 'unknown ({0!r})'.format(exc)
+    ids = []
+    e = rest_error(lambda: ids.extend(
+        d.id for d in member.deployments.list()))
+    check('U2 lists its deployment in TEAM', e is None and TEAM_DEP in ids,
+          repr(e) if e else str(ids))
+
+    # seen from TENANT, TEAM's deployment and execution do not exist: for
+    # USER (a member of TENANT) and for the sys_admin alike
+    user_client = client(USER, USER_PW)
+    ids = []
+    e = rest_error(lambda: ids.extend(
+        d.id for d in user_client.deployments.list()))
+    check('USER lists deployments in TENANT, without TEAM\'s',
+          e is None and TEAM_DEP not in ids, repr(e) if e else str(ids))
+    e = rest_error(lambda: user_client.deployments.get(TEAM_DEP))
+    check('USER gets TEAM\'s deployment from TENANT -> 404 not_found_error',
+          not_found(e), repr(e))
+    e = rest_error(lambda: ADMIN_CLIENT.deployments.get(TEAM_DEP))
+    check('sys_admin gets TEAM\'s deployment from TENANT -> 404',
+          not_found(e), repr(e))
+    e = rest_error(lambda: user_client.executions.get(team_exec))
+    check('USER gets TEAM\'s execution from TENANT -> 404',
+          not_found(e), repr(e))
+    e = rest_error(lambda: user_client.executions.cancel(team_exec))
+    check('USER cancels TEAM\'s execution from TENANT -> 404',
+          not_found(e), repr(e))
+    st = team_status()
+    check('... and TEAM\'s execution is still unfinished', st in (
+        'pending', 'queued', 'started'), st)
+
+    # U2 is not a member of TENANT: 403, naming the action and the tenant
+    e = rest_error(lambda: client(TEAM_USER, team_pw).deployments.list())
+    check('U2 lists deployments in TENANT (not a member) -> 403 '
+          'forbidden_error', forbidden(e)
+          and 'deployment_list' in str(e) and TENANT in str(e), repr(e))
+
+    # the viewer reads in TEAM but may not create, start or cancel
+    viewer = client(TEAM_VIEWER, viewer_pw, tenant=TEAM)
+    ids = []
+    e = rest_error(lambda: ids.extend(
+        d.id for d in viewer.deployments.list()))
+    check('viewer lists deployments in TEAM', e is None and TEAM_DEP in ids,
+          repr(e) if e else str(ids))
+    e = rest_error(lambda: viewer.executions.get(team_exec))
+    check('viewer gets TEAM\'s execution', e is None, repr(e))
+    names = []
+    e = rest_error(lambda: names.extend(
+        t.name for t in viewer.tenants.list()))
+    check('a non-admin lists only its own tenants',
+          e is None and names == [TEAM], repr(e) if e else str(names))
+    e = rest_error(lambda: viewer.tenants.get(TEAM))
+    check('viewer gets its tenant -> 403 (tenant_get is not a viewer\'s)',
+          forbidden(e), repr(e))
+    viewer_dep = 'interop-viewer-dep-' + RUN_ID
+    tenant_deps.append((TEAM, viewer_dep))
+    e = rest_error(lambda: viewer.deployments.create(BLUEPRINT, viewer_dep))
+    check('viewer creates a deployment -> 403 forbidden_error',
+          forbidden(e) and 'deployment_create' in str(e), repr(e))
+    started = []
+    e = rest_error(lambda: started.append(
+        viewer.executions.start(TEAM_DEP, PENDING_WF)))
+    tenant_execs.extend((TEAM, x.id) for x in started)
+    check('viewer starts an execution -> 403 forbidden_error',
+          forbidden(e) and 'execution_start' in str(e), repr(e))
+    e = rest_error(lambda: viewer.executions.cancel(team_exec))
+    check('viewer cancels an execution -> 403 forbidden_error',
+          forbidden(e), repr(e))
+
+    # a tenant that does not exist: 403 (not 404), for a sys_admin too
+    ghost = 'no-such-tenant-' + RUN_ID
+    for who, pw in ((ADMIN, ADMIN_PW), (USER, USER_PW)):
+        e = rest_error(lambda: client(who, pw, tenant=ghost)
+                       .deployments.list())
+        check('{0} with an unknown tenant -> 403 "invalid tenant name"'
+              .format(who), forbidden(e) and 'invalid tenant name' in str(e),
+              repr(e))
+
+    # remove the viewer (twice: the second is the CLI's "not associated");
+    # it has no access to TEAM afterwards
+    expect('cfy tenants remove-user V -t TEAM',
+           cfy('tenants', 'remove-user', TEAM_VIEWER, '-t', TEAM), 0,
+           contains=['User `{0}` removed successfully from tenant `{1}`'
+                     .format(TEAM_VIEWER, TEAM)])
+    expect('cfy tenants remove-user V again -> "not associated" (404)',
+           cfy('tenants', 'remove-user', TEAM_VIEWER, '-t', TEAM), 0,
+           contains=['User `{0}` is not associated with tenant `{1}`'
+                     .format(TEAM_VIEWER, TEAM)],
+           absent=['removed successfully', SERVER_ERR_PREFIX])
+    e = rest_error(lambda: viewer.deployments.list())
+    check('removed viewer lists deployments in TEAM -> 403',
+          forbidden(e), repr(e))
+
+    # tear down: end the execution (a pending one is cancelled at once, as in
+    # step 17), refuse deleting a tenant that still has a deployment, delete
+    # the deployment, then the tenant and its users
+    e = rest_error(lambda: member.executions.cancel(team_exec))
+    check('U2 cancels its execution in TEAM', e is None, repr(e))
+    st = wait_for(lambda: team_status() == 'cancelled' and 'cancelled', 10)
+    if not check('TEAM\'s execution reaches cancelled', st == 'cancelled',
+                 team_status()):
+        end_tenant_executions()   # kill, as step 17 falls back to
+    expect('cfy tenants delete TEAM with a deployment left -> 409',
+           cfy('tenants', 'delete', TEAM), 1,
+           contains=['Deleting tenant `{0}`...'.format(TEAM),
+                     '{0}: 409: '.format(SERVER_ERR_PREFIX)],
+           absent=['Tenant removed'])
+    e = rest_error(lambda: member.deployments.delete(TEAM_DEP))
+    check('U2 deletes its deployment in TEAM', e is None, repr(e))
+    expect('cfy tenants delete TEAM', cfy('tenants', 'delete', TEAM), 0,
+           contains=['Deleting tenant `{0}`...'.format(TEAM),
+                     'Tenant removed'])
+    expect('deleted tenant gone from cfy tenants list',
+           cfy('tenants', 'list'), 0, contains=['Tenants:', TENANT],
+           absent=[TEAM])
+    e = rest_error(lambda: member.deployments.list())
+    check('U2 in the deleted TEAM -> 403 "invalid tenant name"',
+          forbidden(e) and 'invalid tenant name' in str(e), repr(e))
+    for name in (TEAM_USER, TEAM_VIEWER):
+        expect('cfy users delete {0}'.format(name),
+               cfy('users', 'delete', name), 0,
+               contains=['Deleting user `{0}`...'.format(name),
+                         'User removed'])
 
 
 def scenario():
@@ -268,6 +508,12 @@ def scenario():
            cfy('users', 'create', USER, '-p', USER_PW, '-r', 'default'), 0,
            contains=['User `{0}` created with `default` security role'
                      .format(USER)])
+    # a new user belongs to no tenant: make it a member of TENANT (role
+    # `user`), the non-admin of TENANT that step 4b looks from
+    expect('cfy tenants add-user USER -t TENANT -r user',
+           cfy('tenants', 'add-user', USER, '-t', TENANT, '-r', 'user'), 0,
+           contains=['User `{0}` added successfully to tenant `{1}` with '
+                     '`user` role'.format(USER, TENANT)])
     user_client = client(USER, USER_PW)
     e = rest_error(lambda: user_client.maintenance_mode.activate())
     check('non-admin activate -> 403 ForbiddenError',
@@ -279,6 +525,13 @@ def scenario():
     check('bad password -> 401 UserUnauthorizedError',
           isinstance(e, cfy_exc.UserUnauthorizedError)
           and e.status_code == 401, repr(e))
+
+    # 4b. tenants: a second tenant, its members, and what each of them (and
+    # USER of TENANT) may see and do; then the tenant is deleted again.  What
+    # an early return leaves running in it is ended at once, so that no
+    # execution of TEAM holds the maintenance steps below `activating`.
+    tenancy()
+    end_tenant_executions()
 
     # 5. deployments create (CLI; server must accept an unknown blueprint id)
     expect('cfy deployments create -b BP DEP',
@@ -681,6 +934,25 @@ def cleanup():
             bypass.deployments.delete(DEP)
         except Exception:
             pass
+        # step 4b's leftovers, if it stopped midway: executions, deployments,
+        # tenants (their memberships go with them), then its users
+        end_tenant_executions()
+        for tenant, dep_id in tenant_deps:
+            try:
+                client(headers={'X-BYPASS-MAINTENANCE': 'true'},
+                       tenant=tenant).deployments.delete(dep_id)
+            except Exception:
+                pass
+        for tenant in created_tenants:
+            try:
+                bypass.tenants.delete(tenant)
+            except Exception:
+                pass
+        for name in created_users:
+            try:
+                bypass.users.delete(name)
+            except Exception:
+                pass
     finally:
         shutil.rmtree(WORK, ignore_errors=True)
 

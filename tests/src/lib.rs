@@ -274,14 +274,31 @@ impl Server {
         Client { agent, base: self.base(), auth: None, headers: vec![("Tenant".into(), "default_tenant".into())] }
     }
 
-    /// Create a non-admin user and return a client for it.
+    /// Create a non-admin user, a member of the default tenant with the tenant role
+    /// `user`, and return a client for it.
     pub fn user(&self, name: &str) -> Client {
         let r = self.admin().put(
             "/api/v3.1/users",
             &serde_json::json!({"username": name, "password": "user-secret", "role": "default"}),
         );
         assert_eq!(r.status, 201, "create user: {}", r.text);
+        self.member(name, "default_tenant", "user");
         self.client(name, "user-secret")
+    }
+
+    /// Create a tenant (as the admin).
+    pub fn tenant(&self, name: &str) {
+        let r = self.admin().post(&format!("/api/v3.1/tenants/{name}"), &serde_json::json!({}));
+        assert_eq!(r.status, 201, "create tenant {name}: {}", r.text);
+    }
+
+    /// Make `user` a member of `tenant` with `role` (as the admin).
+    pub fn member(&self, user: &str, tenant: &str, role: &str) {
+        let r = self.admin().put(
+            "/api/v3.1/tenants/users",
+            &serde_json::json!({"username": user, "tenant_name": tenant, "role": role}),
+        );
+        assert_eq!(r.status, 200, "add {user} to {tenant} as {role}: {}", r.text);
     }
 
     /// Open the server's database (read-only checks after the fact).
@@ -358,6 +375,13 @@ impl<'a> Req<'a> {
 impl Client {
     pub fn with_header(mut self, k: &str, v: &str) -> Self {
         self.headers.push((k.to_string(), v.to_string()));
+        self
+    }
+
+    /// The same client acting in `tenant` (its `Tenant` header replaced).
+    pub fn in_tenant(mut self, tenant: &str) -> Self {
+        self.headers.retain(|(k, _)| !k.eq_ignore_ascii_case("tenant"));
+        self.headers.push(("Tenant".into(), tenant.into()));
         self
     }
 

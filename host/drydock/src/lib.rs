@@ -13,4 +13,5 @@ pub mod offline;
 pub mod profiles;
 pub mod serve;
 pub mod status;
+pub mod tenants;
 pub mod users;

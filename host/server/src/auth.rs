@@ -39,6 +39,7 @@ use tokio::sync::Semaphore;
 
 use crate::error::Error;
 use crate::manager::{Manager, blocking};
+use crate::store::TenantRole;
 
 type Key = [u8; 32];
 
@@ -52,9 +53,15 @@ const HASH_WAIT: Duration = Duration::from_secs(2);
 const FREE_FAILURES: u32 = 3;
 const MAX_DELAY: Duration = Duration::from_secs(2);
 
+/// The tenants a caller is a member of, with the role there (read with the user,
+/// cached with its credentials, forgotten with them).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Memberships(pub std::collections::BTreeMap<String, TenantRole>);
+
 struct Verified {
     username: String,
     role: Role,
+    tenants: Arc<Memberships>,
     at: Instant,
 }
 
@@ -152,11 +159,17 @@ impl Authenticator {
 
     /// Check credentials; `Ok(None)` when they are wrong.
     pub async fn check(self: &Arc<Self>, user: &str, password: &str) -> Result<Option<Caller>, Error> {
+        Ok(self.identify(user, password).await?.map(|(caller, _)| caller))
+    }
+
+    /// Check credentials, and with them the caller's tenants; `Ok(None)` when they
+    /// are wrong.
+    pub async fn identify(self: &Arc<Self>, user: &str, password: &str) -> Result<Option<(Caller, Arc<Memberships>)>, Error> {
         let k = key(user, password);
         if let Some(v) = self.verified.load().get(&k)
             && v.at.elapsed() < CACHE_LIFETIME
         {
-            return Ok(Some(Caller { username: v.username.clone(), role: v.role.clone(), bypass: false }));
+            return Ok(Some((Caller { username: v.username.clone(), role: v.role.clone(), bypass: false }, v.tenants.clone())));
         }
         // On a task of its own: a client that hangs up drops this future, not the
         // check, so the turn is held until the hash ends and the attempt is counted.
@@ -176,7 +189,7 @@ impl Authenticator {
 
     /// Wait for a turn, hash, and count the outcome; the failures in a row of the
     /// name (0 on success).
-    async fn hash_and_count(&self, k: Key, user: String, password: String) -> Result<(Option<Caller>, u32), Error> {
+    async fn hash_and_count(&self, k: Key, user: String, password: String) -> Result<(Option<(Caller, Arc<Memberships>)>, u32), Error> {
         let Ok(Ok(turn)) = tokio::time::timeout(HASH_WAIT, self.hashing.clone().acquire_owned()).await else {
             return Err(Error::Busy("Too many logins are being checked at once; retry in a moment".into()));
         };
@@ -187,7 +200,11 @@ impl Authenticator {
         let stored = blocking(move || {
             let _turn = turn;
             match manager.user(&name)? {
-                Some(stored) => Ok(verify_password(&password, &stored.password_hash).then_some(stored)),
+                Some(stored) if verify_password(&password, &stored.password_hash) => {
+                    let tenants = Memberships(manager.memberships(&stored.username)?.into_iter().collect());
+                    Ok(Some((stored, Arc::new(tenants))))
+                }
+                Some(_) => Ok(None),
                 None => {
                     verify_password(&password, &decoy);
                     Ok(None)
@@ -195,12 +212,12 @@ impl Authenticator {
             }
         })
         .await?;
-        let Some(stored) = stored else {
+        let Some((stored, tenants)) = stored else {
             return Ok((None, self.failed(&user)));
         };
         self.failures.lock().unwrap_or_else(|p| p.into_inner()).remove(&user);
-        self.remember(k, &stored.username, &stored.role, read_after);
-        Ok((Some(Caller { username: stored.username, role: stored.role, bypass: false }), 0))
+        self.remember(k, &stored.username, &stored.role, &tenants, read_after);
+        Ok((Some((Caller { username: stored.username, role: stored.role, bypass: false }, tenants)), 0))
     }
 
     /// Cache verified credentials, read from the database after `read_after`
@@ -209,8 +226,8 @@ impl Authenticator {
     /// credentials for [`CACHE_LIFETIME`]. The count is looked at inside the swap:
     /// a forget that lands between look and swap retries on top of this and
     /// removes the entry.
-    fn remember(&self, k: Key, username: &str, role: &Role, read_after: u64) {
-        let entry = Arc::new(Verified { username: username.to_string(), role: role.clone(), at: Instant::now() });
+    fn remember(&self, k: Key, username: &str, role: &Role, tenants: &Arc<Memberships>, read_after: u64) {
+        let entry = Arc::new(Verified { username: username.to_string(), role: role.clone(), tenants: tenants.clone(), at: Instant::now() });
         self.verified.rcu(|m| {
             if self.forgets.load(SeqCst) != read_after {
                 return Arc::clone(m);
@@ -254,9 +271,10 @@ pub(crate) struct Refused(Arc<Error>);
 /// and the handlers, on failure the refusal is recorded for [`require_caller`].
 pub async fn identify(State(auth): State<Arc<Authenticator>>, mut req: Request<Body>, next: Next) -> Response {
     if let Some((user, password)) = basic_credentials(&req) {
-        match auth.check(&user, &password).await {
-            Ok(Some(caller)) => {
+        match auth.identify(&user, &password).await {
+            Ok(Some((caller, tenants))) => {
                 req.extensions_mut().insert(caller);
+                req.extensions_mut().insert(tenants);
             }
             Ok(None) => {
                 let e = Error::Unauthorized("User unauthorized: wrong username or password".into());
@@ -303,10 +321,11 @@ mod tests {
         let k = key("ann", "old");
         let read_after = auth.forgets.load(SeqCst);
         auth.forget("ann");
-        auth.remember(k, "ann", &Role::SysAdmin, read_after);
+        let none = Arc::new(Memberships::default());
+        auth.remember(k, "ann", &Role::SysAdmin, &none, read_after);
         assert!(auth.verified.load().get(&k).is_none(), "the old password was cached after the change");
         // Read after the forget: cached.
-        auth.remember(k, "ann", &Role::SysAdmin, auth.forgets.load(SeqCst));
+        auth.remember(k, "ann", &Role::SysAdmin, &none, auth.forgets.load(SeqCst));
         assert!(auth.verified.load().get(&k).is_some());
         auth.forget_all();
         assert!(auth.verified.load().get(&k).is_none());

@@ -10,7 +10,7 @@ use tokio::sync::{Notify, mpsc};
 use drydock_engine::ExecutionStatus;
 
 use crate::error::{Error, Result};
-use crate::manager::{Manager, blocking};
+use crate::manager::{Actor, Manager, blocking};
 use crate::timestamp;
 
 /// Longest sleep the built-in workflow accepts (a day).
@@ -66,10 +66,10 @@ async fn call<T: Send + 'static>(
 
 async fn drive(manager: Arc<Manager>, id: &str, woken: &Notify) -> anyhow::Result<()> {
     let owned = id.to_string();
-    let mut exec = call(&manager, move |m| m.execution(&owned)).await?;
+    let mut exec = call(&manager, move |m| m.execution(&owned, None)).await?;
     if matches!(exec.status, ExecutionStatus::Pending | ExecutionStatus::Queued | ExecutionStatus::Scheduled) {
         let owned = id.to_string();
-        exec = call(&manager, move |m| m.set_execution_status(&owned, ExecutionStatus::Started, None, None)).await?;
+        exec = call(&manager, move |m| m.set_execution_status(&owned, ExecutionStatus::Started, None, Actor::System, None)).await?;
     }
     let total = seconds_param(&exec.parameters);
     // After a restart, a started sleep continues where it was, not from zero.
@@ -80,7 +80,7 @@ async fn drive(manager: Arc<Manager>, id: &str, woken: &Notify) -> anyhow::Resul
             ExecutionStatus::Started => {}
             ExecutionStatus::Cancelling | ExecutionStatus::ForceCancelling | ExecutionStatus::KillCancelling => {
                 let owned = id.to_string();
-                call(&manager, move |m| m.set_execution_status(&owned, ExecutionStatus::Cancelled, None, None)).await?;
+                call(&manager, move |m| m.set_execution_status(&owned, ExecutionStatus::Cancelled, None, Actor::System, None)).await?;
                 return Ok(());
             }
             _ => return Ok(()), // ended elsewhere (cancelled, killed, reported by hand)
@@ -88,7 +88,7 @@ async fn drive(manager: Arc<Manager>, id: &str, woken: &Notify) -> anyhow::Resul
         tokio::select! {
             _ = tokio::time::sleep_until(deadline) => {
                 let owned = id.to_string();
-                match call(&manager, move |m| m.set_execution_status(&owned, ExecutionStatus::Terminated, None, None)).await {
+                match call(&manager, move |m| m.set_execution_status(&owned, ExecutionStatus::Terminated, None, Actor::System, None)).await {
                     Ok(_) => return Ok(()),
                     // Someone moved it meanwhile (a cancel): look again.
                     Err(Error::IllegalTransition(_)) => {}
@@ -99,7 +99,7 @@ async fn drive(manager: Arc<Manager>, id: &str, woken: &Notify) -> anyhow::Resul
             _ = woken.notified() => {}
         }
         let owned = id.to_string();
-        exec = call(&manager, move |m| m.execution(&owned)).await?;
+        exec = call(&manager, move |m| m.execution(&owned, None)).await?;
     }
 }
 
@@ -108,7 +108,7 @@ mod tests {
     use std::time::{Duration, Instant};
 
     use super::{run, seconds_param};
-    use crate::manager::{Manager, NewExecution, SLEEP_WORKFLOW};
+    use crate::manager::{Actor, Manager, NewExecution, SLEEP_WORKFLOW};
     use crate::store::NewEvent;
     use drydock_engine::ExecutionStatus;
     use serde_json::json;
@@ -143,8 +143,8 @@ mod tests {
                 created_by: "admin".into(),
                 tenant_name: "default_tenant".into(),
             };
-            let id = manager.create_execution(new, None).unwrap().id;
-            manager.set_execution_status(&id, ExecutionStatus::Started, None, None).unwrap();
+            let id = manager.create_execution(new, Actor::System, None).unwrap().id;
+            manager.set_execution_status(&id, ExecutionStatus::Started, None, Actor::System, None).unwrap();
             id
         };
         // It started SLEPT seconds ago: what the database holds after the host was

@@ -3,16 +3,16 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
-use axum::{Extension, Json};
+use axum::Json;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::json::{JsonBody, QueryPairs, list_response, object_or_empty};
-use super::{Admitted, App, Tenant, blocking};
+use super::tenancy::{Action, Tenancy};
+use super::{Admitted, App, blocking};
 use crate::error::{Error, Result};
-use drydock_gate::Caller;
-use crate::manager::SLEEP_WORKFLOW;
-use crate::store::Deployment;
+use crate::manager::{Actor, SLEEP_WORKFLOW};
+use crate::store::{Deployment, Visibility};
 use crate::timestamp;
 
 const SORTABLE: &[&str] = &["created_at", "updated_at", "id", "blueprint_id"];
@@ -30,9 +30,9 @@ pub fn deployment_json(d: &Deployment) -> Value {
         "updated_at": d.updated_at,
         "created_by": d.created_by,
         "tenant_name": d.tenant_name,
-        "visibility": "tenant",
-        "private_resource": false,
-        "resource_availability": "tenant",
+        "visibility": d.visibility.as_str(),
+        "private_resource": d.visibility == Visibility::Private,
+        "resource_availability": d.visibility.as_str(),
         "site_name": null,
         "labels": [],
         "installation_status": "inactive",
@@ -58,6 +58,11 @@ pub struct CreateBody {
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     inputs: Option<Value>,
+    /// Who sees it besides its tenant: `private` (its creator, sys_admins, the
+    /// tenant's managers), `tenant` (the default) or `global` (everyone; a sys_admin's).
+    #[serde(default)]
+    #[schema(value_type = Option<super::schema::VisibilityName>)]
+    visibility: Option<String>,
 }
 
 #[utoipa::path(
@@ -69,18 +74,27 @@ pub struct CreateBody {
     request_body = Option<CreateBody>,
     responses(
         (status = 201, description = "Created", body = super::schema::Deployment),
-        (status = 400, description = "A bad id or inputs", body = super::schema::ErrorBody),
-        (status = 409, description = "A deployment with this id exists", body = super::schema::ErrorBody)
+        (status = 400, description = "A bad id, inputs or visibility", body = super::schema::ErrorBody),
+        (status = 403, description = "Not permitted in this tenant (or no such tenant), or `global` by a non-admin", body = super::schema::ErrorBody),
+        (status = 409, description = "A deployment with this id exists (in any tenant)", body = super::schema::ErrorBody)
     )
 )]
 pub async fn create(
     State(app): State<Arc<App>>,
-    Extension(caller): Extension<Caller>,
     admitted: Admitted,
-    tenant: Tenant,
+    tenancy: Tenancy,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<CreateBody>,
 ) -> Result<(http::StatusCode, Json<Value>)> {
+    let scope = tenancy.permit(&app, Action::DeploymentCreate).await?;
+    let visibility = match body.visibility.as_deref() {
+        None => Visibility::Tenant,
+        Some(v) => Visibility::parse(v)
+            .ok_or_else(|| Error::BadRequest(format!("Invalid visibility `{v}`: use private, tenant or global")))?,
+    };
+    if visibility == Visibility::Global && !tenancy.is_admin() {
+        return Err(Error::Forbidden(format!("User `{}` is not permitted to set or create a global resource", scope.username)));
+    }
     if !valid_id(&id) {
         return Err(Error::BadRequest(format!(
             "Invalid deployment id `{id}`: use letters, digits, `-`, `_`, `.` or `@` (at most 256)"
@@ -94,8 +108,9 @@ pub async fn create(
         inputs,
         created_at: now.clone(),
         updated_at: now,
-        created_by: caller.username.clone(),
-        tenant_name: tenant.0,
+        created_by: scope.username,
+        tenant_name: scope.tenant,
+        visibility,
     };
     let d = blocking(move || app.manager.create_deployment(d, admitted.get())).await?;
     Ok((http::StatusCode::CREATED, Json(deployment_json(&d))))
@@ -106,14 +121,16 @@ pub async fn create(
     path = "/api/v3.1/deployments/{id}",
     tag = "deployments",
     summary = "One deployment",
-    params(("id" = String, Path, description = "The deployment's id")),
+    params(("id" = String, Path, description = "The deployment's id"), super::schema::TenantHeader),
     responses(
         (status = 200, description = "OK", body = super::schema::Deployment),
-        (status = 404, description = "No such deployment", body = super::schema::ErrorBody)
+        (status = 403, description = "Not permitted in this tenant, or no such tenant", body = super::schema::ErrorBody),
+        (status = 404, description = "No such deployment (in this tenant's reach)", body = super::schema::ErrorBody)
     )
 )]
-pub async fn get(State(app): State<Arc<App>>, Path(id): Path<String>) -> Result<Json<Value>> {
-    Ok(Json(deployment_json(&blocking(move || app.manager.deployment(&id)).await?)))
+pub async fn get(State(app): State<Arc<App>>, tenancy: Tenancy, Path(id): Path<String>) -> Result<Json<Value>> {
+    let scope = tenancy.permit(&app, Action::DeploymentGet).await?;
+    Ok(Json(deployment_json(&blocking(move || app.manager.deployment(&id, Some(&scope))).await?)))
 }
 
 #[utoipa::path(
@@ -121,17 +138,19 @@ pub async fn get(State(app): State<Arc<App>>, Path(id): Path<String>) -> Result<
     path = "/api/v3.1/deployments",
     tag = "deployments",
     summary = "List deployments",
-    params(super::schema::PageQuery, super::schema::DeploymentSort),
+    params(super::schema::PageQuery, super::schema::DeploymentSort, super::schema::TenantHeader),
     responses(
-        (status = 200, description = "OK", body = super::schema::DeploymentList),
-        (status = 400, description = "Bad paging parameters", body = super::schema::ErrorBody)
+        (status = 200, description = "OK: the tenant's deployments (and global ones)", body = super::schema::DeploymentList),
+        (status = 400, description = "Bad paging parameters", body = super::schema::ErrorBody),
+        (status = 403, description = "Not permitted in this tenant, or no such tenant", body = super::schema::ErrorBody)
     )
 )]
-pub async fn list(State(app): State<Arc<App>>, q: QueryPairs) -> Result<Json<Value>> {
+pub async fn list(State(app): State<Arc<App>>, tenancy: Tenancy, q: QueryPairs) -> Result<Json<Value>> {
     let page = q.page(SORTABLE)?;
+    let scope = tenancy.permit(&app, Action::DeploymentList).await?;
     let (items, total) = {
         let page = page.clone();
-        blocking(move || app.manager.deployments(&page)).await?
+        blocking(move || app.manager.deployments(Some(&scope), &page)).await?
     };
     Ok(Json(list_response(items.iter().map(deployment_json).collect(), total, &page)))
 }
@@ -141,13 +160,17 @@ pub async fn list(State(app): State<Arc<App>>, q: QueryPairs) -> Result<Json<Val
     path = "/api/v3.1/deployments/{id}",
     tag = "deployments",
     summary = "Delete a deployment",
-    params(("id" = String, Path, description = "The deployment's id")),
+    params(("id" = String, Path, description = "The deployment's id"), super::schema::TenantHeader),
     responses(
         (status = 200, description = "Deleted", body = super::schema::Deployment),
-        (status = 404, description = "No such deployment", body = super::schema::ErrorBody),
+        (status = 400, description = "A global deployment of another tenant", body = super::schema::ErrorBody),
+        (status = 403, description = "Not permitted in this tenant, or no such tenant", body = super::schema::ErrorBody),
+        (status = 404, description = "No such deployment (in this tenant's reach)", body = super::schema::ErrorBody),
         (status = 409, description = "The deployment has unfinished executions", body = super::schema::ErrorBody)
     )
 )]
-pub async fn delete(State(app): State<Arc<App>>, admitted: Admitted, Path(id): Path<String>) -> Result<Json<Value>> {
-    Ok(Json(deployment_json(&blocking(move || app.manager.delete_deployment(&id, admitted.get())).await?)))
+pub async fn delete(State(app): State<Arc<App>>, admitted: Admitted, tenancy: Tenancy, Path(id): Path<String>) -> Result<Json<Value>> {
+    let scope = tenancy.permit(&app, Action::DeploymentDelete).await?;
+    let d = blocking(move || app.manager.delete_deployment(&id, Actor::Request { scope: &scope, vouches: false }, admitted.get())).await?;
+    Ok(Json(deployment_json(&d)))
 }

@@ -4,17 +4,17 @@ use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::{Extension, Json};
+use axum::Json;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::json::{JsonBody, QueryPairs, list_response, loose_bool, object_or_empty};
-use super::{Admitted, App, Tenant, blocking};
+use super::tenancy::{Action, Tenancy};
+use super::{Admitted, App, blocking};
 use crate::error::{Error, Result};
+use crate::manager::{Actor, NewExecution};
+use crate::store::{Execution, Visibility};
 use drydock_engine::{CancelKind, ExecutionStatus};
-use drydock_gate::Caller;
-use crate::manager::NewExecution;
-use crate::store::Execution;
 
 const SORTABLE: &[&str] = &["created_at", "started_at", "ended_at", "id", "status", "workflow_id", "deployment_id"];
 
@@ -38,9 +38,9 @@ pub fn execution_json(e: &Execution) -> Value {
         "scheduled_for": null,
         "created_by": e.created_by,
         "tenant_name": e.tenant_name,
-        "visibility": "tenant",
-        "private_resource": false,
-        "resource_availability": "tenant",
+        "visibility": e.visibility.as_str(),
+        "private_resource": e.visibility == Visibility::Private,
+        "resource_availability": e.visibility.as_str(),
         "total_operations": 0,
         "finished_operations": 0,
         "execution_group_id": null,
@@ -73,18 +73,18 @@ pub struct StartBody {
     request_body = StartBody,
     responses(
         (status = 201, description = "Started", body = super::schema::Execution),
-        (status = 400, description = "A bad body, or a bad or unusable parent execution", body = super::schema::ErrorBody),
-        (status = 403, description = "The parent execution is another user's", body = super::schema::ErrorBody),
-        (status = 404, description = "No such deployment", body = super::schema::ErrorBody)
+        (status = 400, description = "A bad body, a bad or unusable parent execution, or a global deployment of another tenant", body = super::schema::ErrorBody),
+        (status = 403, description = "Not permitted in this tenant (or no such tenant), or the parent execution is another user's", body = super::schema::ErrorBody),
+        (status = 404, description = "No such deployment (in this tenant's reach)", body = super::schema::ErrorBody)
     )
 )]
 pub async fn start(
     State(app): State<Arc<App>>,
-    Extension(caller): Extension<Caller>,
     admitted: Admitted,
-    tenant: Tenant,
+    tenancy: Tenancy,
     JsonBody(body): JsonBody<StartBody>,
 ) -> Result<(StatusCode, Json<Value>)> {
+    let scope = tenancy.permit(&app, Action::ExecutionStart).await?;
     if body.workflow_id.trim().is_empty() {
         return Err(Error::BadRequest("`workflow_id` must not be empty".into()));
     }
@@ -94,10 +94,10 @@ pub async fn start(
         workflow_id: body.workflow_id,
         parameters,
         is_system_workflow: loose_bool(body.is_system_workflow.as_ref())?,
-        created_by: caller.username.clone(),
-        tenant_name: tenant.0,
+        created_by: scope.username.clone(),
+        tenant_name: scope.tenant.clone(),
     };
-    let exec = blocking(move || app.manager.create_execution(new, admitted.get())).await?;
+    let exec = blocking(move || app.manager.create_execution(new, Actor::Request { scope: &scope, vouches: false }, admitted.get())).await?;
     Ok((StatusCode::CREATED, Json(execution_json(&exec))))
 }
 
@@ -106,22 +106,24 @@ pub async fn start(
     path = "/api/v3.1/executions",
     tag = "executions",
     summary = "List executions",
-    params(super::schema::PageQuery, super::schema::ExecutionSort, super::schema::ExecutionFilter),
+    params(super::schema::PageQuery, super::schema::ExecutionSort, super::schema::ExecutionFilter, super::schema::TenantHeader),
     responses(
-        (status = 200, description = "OK", body = super::schema::ExecutionList),
-        (status = 400, description = "Bad paging parameters or an unknown status", body = super::schema::ErrorBody)
+        (status = 200, description = "OK: the tenant's executions (and global ones)", body = super::schema::ExecutionList),
+        (status = 400, description = "Bad paging parameters or an unknown status", body = super::schema::ErrorBody),
+        (status = 403, description = "Not permitted in this tenant, or no such tenant", body = super::schema::ErrorBody)
     )
 )]
-pub async fn list(State(app): State<Arc<App>>, q: QueryPairs) -> Result<Json<Value>> {
+pub async fn list(State(app): State<Arc<App>>, tenancy: Tenancy, q: QueryPairs) -> Result<Json<Value>> {
     let page = q.page(SORTABLE)?;
     let statuses = q
         .all("status")
         .map(|s| ExecutionStatus::parse(s).ok_or_else(|| Error::BadRequest(format!("unknown execution status `{s}`"))))
         .collect::<Result<Vec<_>>>()?;
     let deployment = q.get("deployment_id").map(str::to_owned);
+    let scope = tenancy.permit(&app, Action::ExecutionList).await?;
     let (items, total) = {
         let page = page.clone();
-        blocking(move || app.manager.executions(deployment.as_deref(), &statuses, &page)).await?
+        blocking(move || app.manager.executions(Some(&scope), deployment.as_deref(), &statuses, &page)).await?
     };
     Ok(Json(list_response(items.iter().map(execution_json).collect(), total, &page)))
 }
@@ -131,14 +133,16 @@ pub async fn list(State(app): State<Arc<App>>, q: QueryPairs) -> Result<Json<Val
     path = "/api/v3.1/executions/{id}",
     tag = "executions",
     summary = "One execution",
-    params(("id" = String, Path, description = "The execution's id")),
+    params(("id" = String, Path, description = "The execution's id"), super::schema::TenantHeader),
     responses(
         (status = 200, description = "OK", body = super::schema::Execution),
-        (status = 404, description = "No such execution", body = super::schema::ErrorBody)
+        (status = 403, description = "Not permitted in this tenant, or no such tenant", body = super::schema::ErrorBody),
+        (status = 404, description = "No such execution (in this tenant's reach)", body = super::schema::ErrorBody)
     )
 )]
-pub async fn get(State(app): State<Arc<App>>, Path(id): Path<String>) -> Result<Json<Value>> {
-    Ok(Json(execution_json(&blocking(move || app.manager.execution(&id)).await?)))
+pub async fn get(State(app): State<Arc<App>>, tenancy: Tenancy, Path(id): Path<String>) -> Result<Json<Value>> {
+    let scope = tenancy.permit(&app, Action::ExecutionGet).await?;
+    Ok(Json(execution_json(&blocking(move || app.manager.execution(&id, Some(&scope))).await?)))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -154,27 +158,31 @@ pub struct ActionBody {
     path = "/api/v3.1/executions/{id}",
     tag = "executions",
     summary = "Cancel, force-cancel or kill an execution",
-    params(("id" = String, Path, description = "The execution's id")),
+    params(("id" = String, Path, description = "The execution's id"), super::schema::TenantHeader),
     request_body = ActionBody,
     responses(
         (status = 200, description = "The execution, being cancelled", body = super::schema::Execution),
-        (status = 400, description = "Unknown action, or the execution has ended", body = super::schema::ErrorBody),
-        (status = 404, description = "No such execution", body = super::schema::ErrorBody)
+        (status = 400, description = "Unknown action, the execution has ended, or it is another tenant's global one", body = super::schema::ErrorBody),
+        (status = 403, description = "Not permitted in this tenant, or no such tenant", body = super::schema::ErrorBody),
+        (status = 404, description = "No such execution (in this tenant's reach)", body = super::schema::ErrorBody)
     )
 )]
 pub async fn cancel(
     State(app): State<Arc<App>>,
     admitted: Admitted,
+    tenancy: Tenancy,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<ActionBody>,
 ) -> Result<Json<Value>> {
+    let scope = tenancy.permit(&app, Action::ExecutionCancel).await?;
     let kind = CancelKind::parse(&body.action).ok_or_else(|| {
         Error::BadRequest(format!(
             "Invalid action: {}, Valid action values are: ['cancel', 'force-cancel', 'kill']",
             body.action
         ))
     })?;
-    Ok(Json(execution_json(&blocking(move || app.manager.cancel_execution(&id, kind, admitted.get())).await?)))
+    let exec = blocking(move || app.manager.cancel_execution(&id, kind, Actor::Request { scope: &scope, vouches: false }, admitted.get())).await?;
+    Ok(Json(execution_json(&exec)))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -192,22 +200,31 @@ pub struct StatusBody {
     path = "/api/v3.1/executions/{id}",
     tag = "executions",
     summary = "Report an execution's progress (a worker)",
-    params(("id" = String, Path, description = "The execution's id")),
+    params(("id" = String, Path, description = "The execution's id"), super::schema::TenantHeader),
     request_body = StatusBody,
     responses(
         (status = 200, description = "Updated", body = super::schema::Execution),
-        (status = 400, description = "Unknown status, or a transition the lifecycle does not allow", body = super::schema::ErrorBody),
-        (status = 404, description = "No such execution", body = super::schema::ErrorBody)
+        (status = 400, description = "Unknown status, a transition the lifecycle does not allow, or another tenant's global execution", body = super::schema::ErrorBody),
+        (status = 403, description = "Not permitted in this tenant, or no such tenant", body = super::schema::ErrorBody),
+        (status = 404, description = "No such execution (in this tenant's reach)", body = super::schema::ErrorBody)
     )
 )]
 pub async fn update(
     State(app): State<Arc<App>>,
     admitted: Admitted,
+    tenancy: Tenancy,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<StatusBody>,
 ) -> Result<Json<Value>> {
+    let scope = tenancy.permit(&app, Action::ExecutionStatusUpdate).await?;
     let to = ExecutionStatus::parse(&body.status)
         .ok_or_else(|| Error::BadRequest(format!("unknown execution status `{}`", body.status)))?;
-    let exec = blocking(move || app.manager.set_execution_status(&id, to, body.error.as_deref(), admitted.get())).await?;
+    // A sys_admin's word that it runs makes it a parent of child work; a user's does not.
+    let vouches = tenancy.is_admin();
+    let exec = blocking(move || {
+        let actor = Actor::Request { scope: &scope, vouches };
+        app.manager.set_execution_status(&id, to, body.error.as_deref(), actor, admitted.get())
+    })
+    .await?;
     Ok(Json(execution_json(&exec)))
 }

@@ -22,15 +22,19 @@ pub const MAX_REASON: usize = 500;
 
 /// The reference's state object, keys in the reference's order (the real CLI prints
 /// them in the order sent). While deactivated with no history, the three text
-/// fields are empty strings.
-pub fn state_json(view: &MaintenanceView) -> Value {
+/// fields are empty strings. The remaining executions are every tenant's: listed
+/// for a sys_admin (`listed`), and to anyone else only counted (`remaining_count`),
+/// since their ids, deployments and workflows are other tenants' business.
+pub fn state_json(view: &MaintenanceView, listed: bool) -> Value {
+    // (`remaining_count` is null for a sys_admin here, so the real CLI, which prints
+    // every key that is set, shows what it always did.)
     let rec = view.record.as_ref();
     json!({
         "status": view.state().as_str(),
         "activated_at": rec.map_or(Value::String(String::new()), |r| json!(r.activated_at)),
         "activation_requested_at": rec.map_or("", |r| &r.activation_requested_at),
         "remaining_executions": view.remaining.as_ref().map(|list| {
-            list.iter().map(|r| json!({
+            list.iter().filter(|_| listed).map(|r| json!({
                 "id": r.id,
                 "status": r.status.as_str(),
                 "deployment_id": r.deployment_id,
@@ -45,6 +49,8 @@ pub fn state_json(view: &MaintenanceView) -> Value {
         "deadline": rec.and_then(|r| r.deadline.as_ref().map(|(at, _)| at.as_str())),
         "on_deadline": rec.and_then(|r| r.deadline.as_ref().map(|(_, on)| on.as_str())),
         "next_window": view.next_window.as_ref().map(window_json),
+        // While activating, to whoever is not shown the list: how many it waits for.
+        "remaining_count": view.remaining.as_ref().filter(|_| !listed).map(|_| view.unfinished),
     })
 }
 
@@ -142,9 +148,9 @@ impl PlanBody {
         (status = 200, description = "The state (with `Warning: 110` and `X-Drydock-Stale` when the database cannot answer and this is the last state seen)", body = super::schema::MaintenanceState)
     )
 )]
-pub async fn get(State(app): State<Arc<App>>) -> Result<Response> {
+pub async fn get(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>) -> Result<Response> {
     let view = blocking(move || Ok(app.manager.maintenance())).await?;
-    let mut resp = Json(state_json(&view)).into_response();
+    let mut resp = Json(state_json(&view, caller.role.is_admin())).into_response();
     if view.stale {
         let h = resp.headers_mut();
         h.insert(header::WARNING, HeaderValue::from_static("110 drydock \"Response is Stale\""));
@@ -195,7 +201,7 @@ pub async fn action(
         }
     };
     tracing::info!(user = %caller.username, %action, state = view.state().as_str(), "maintenance mode");
-    Ok(Json(state_json(&view)))
+    Ok(Json(state_json(&view, true)))
 }
 
 /// `GET /maintenance/history`: every transition, newest first, paginated.
@@ -310,22 +316,25 @@ pub const EVENT_REMAINING: usize = 100;
 /// The event data for a published state: the state object, listing at most
 /// [`EVENT_REMAINING`] remaining executions, with `remaining_count` while activating.
 /// Made once per state for every watcher (blocking: it may read the list).
-fn event_data(app: &App, state: &Arc<crate::store::ManagerState>) -> Arc<(Value, String)> {
+/// Two makings per state at most: a sys_admin's (listed) and everyone else's.
+fn event_data(app: &App, state: &Arc<crate::store::ManagerState>, listed: bool) -> Arc<(Value, String)> {
     type Made = Option<(Arc<crate::store::ManagerState>, Arc<(Value, String)>)>;
-    static LAST: std::sync::Mutex<Made> = std::sync::Mutex::new(None);
-    if let Some((s, made)) = LAST.lock().unwrap_or_else(|p| p.into_inner()).as_ref()
+    static LAST: std::sync::Mutex<[Made; 2]> = std::sync::Mutex::new([None, None]);
+    let slot = usize::from(listed);
+    if let Some((s, made)) = LAST.lock().unwrap_or_else(|p| p.into_inner())[slot].as_ref()
         && Arc::ptr_eq(s, state)
     {
         return made.clone();
     }
     let view = app.manager.view(state, EVENT_REMAINING);
-    let mut object = state_json(&view);
+    let mut object = state_json(&view, listed);
+    // Events list at most [`EVENT_REMAINING`]: the count is in every event.
     if let Some(map) = object.as_object_mut() {
         map.insert("remaining_count".into(), json!(view.remaining.as_ref().map(|_| view.unfinished)));
     }
     let text = object.to_string();
     let made = Arc::new((object, text));
-    *LAST.lock().unwrap_or_else(|p| p.into_inner()) = Some((state.clone(), made.clone()));
+    LAST.lock().unwrap_or_else(|p| p.into_inner())[slot] = Some((state.clone(), made.clone()));
     made
 }
 
@@ -354,13 +363,14 @@ pub async fn events(
     // A stream holds a connection for as long as it is followed: bounded, so
     // watchers cannot crowd out everyone else.
     let permit = super::watchers::watch(&caller.username)?;
+    let listed = caller.role.is_admin();
     // Subscribed before reading, so no change between the two is lost.
     let rx = app.manager.subscribe();
     let first = {
         let app = app.clone();
         blocking(move || {
             let state = app.manager.seen();
-            Ok(event_data(&app, &state))
+            Ok(event_data(&app, &state, listed))
         })
         .await?
     };
@@ -371,10 +381,11 @@ pub async fn events(
         app: Arc<App>,
         last: Arc<(Value, String)>,
         status: String,
+        listed: bool,
         _permit: super::watchers::Watch,
     }
     let lifetime = app.event_stream_lifetime;
-    let feed = Feed { rx, app, last: first, status, _permit: permit };
+    let feed = Feed { rx, app, last: first, status, listed, _permit: permit };
     let rest = futures_util::stream::unfold(feed, |mut f| async move {
         loop {
             let state = match f.rx.recv().await {
@@ -384,7 +395,8 @@ pub async fn events(
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
             };
             let app = f.app.clone();
-            let Ok(now) = blocking(move || Ok(event_data(&app, &state))).await else { continue };
+            let listed = f.listed;
+            let Ok(now) = blocking(move || Ok(event_data(&app, &state, listed))).await else { continue };
             if Arc::ptr_eq(&now, &f.last) || now.0 == f.last.0 {
                 continue;
             }

@@ -13,6 +13,8 @@ mod parent;
 pub mod policies;
 pub mod schema;
 pub mod status;
+pub mod tenancy;
+pub mod tenants;
 pub mod users;
 pub mod watchers;
 
@@ -74,24 +76,6 @@ pub struct App {
     pub event_stream_lifetime: std::time::Duration,
     /// The server speaks HTTPS: the console's cookie is `Secure`.
     pub secure_cookies: bool,
-}
-
-/// The `Tenant` header (the real client always sends one); `default_tenant` if absent.
-pub struct Tenant(pub String);
-
-impl<S: Send + Sync> FromRequestParts<S> for Tenant {
-    type Rejection = Error;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Error> {
-        let t = parts
-            .headers
-            .get("tenant")
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .unwrap_or("default_tenant");
-        Ok(Tenant(t.to_string()))
-    }
 }
 
 /// How the gate admitted this request, for the race-free rule: a write handler
@@ -171,6 +155,9 @@ pub fn routes() -> Routes {
         .routes(routes!(events::list))
         .routes(routes!(users::list, users::create, users::create_by_post))
         .routes(routes!(users::get, users::update, users::delete))
+        .routes(routes!(tenants::list))
+        .routes(routes!(tenants::add_member, tenants::update_member, tenants::remove_member))
+        .routes(routes!(tenants::get, tenants::create, tenants::delete))
         .routes(routes!(policies::list, policies::upload))
         .routes(routes!(policies::active))
         .routes(routes!(policies::history))
@@ -230,6 +217,9 @@ pub fn router(app: Arc<App>, gate: &Gate) -> Router {
         // After authentication (it needs the caller), before the gate (it adds what
         // the policy sees).
         .layer(from_fn_with_state(app.clone(), parent::verify))
+        // After authentication: the request's tenant and the caller's role there,
+        // for the handlers and the policy (and the parent check).
+        .layer(axum::middleware::from_fn(tenancy::attach))
         .layer(from_fn_with_state(auth, identify))
         .layer(axum::middleware::from_fn(limits::timeout))
         .layer(axum::middleware::from_fn(limits::header_size))

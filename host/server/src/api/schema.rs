@@ -104,6 +104,10 @@ pub struct MaintenanceState {
     pub deadline: Option<String>,
     pub on_deadline: Option<OnDeadline>,
     pub next_window: Option<Window>,
+    /// While activating, how many executions it waits for (every tenant's), when
+    /// they are not listed: to anyone but a sys_admin, and in every event (which
+    /// lists at most 100); null otherwise.
+    pub remaining_count: Option<u64>,
 }
 
 /// A maintenance window scheduled ahead.
@@ -132,7 +136,7 @@ pub struct Transition {
     pub detail: String,
 }
 
-#[derive(Deserialize, ToSchema)]
+#[derive(Deserialize, serde::Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Pagination {
     pub total: u64,
@@ -140,7 +144,7 @@ pub struct Pagination {
     pub offset: u32,
 }
 
-#[derive(Deserialize, ToSchema)]
+#[derive(Deserialize, serde::Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListMetadata {
     pub pagination: Pagination,
@@ -391,6 +395,25 @@ pub struct Event {
     pub target_id: Option<()>,
 }
 
+/// A tenant role (Cloudify's).
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TenantRoleName {
+    Viewer,
+    User,
+    Operations,
+    Manager,
+}
+
+/// Who sees a deployment or execution besides its tenant.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum VisibilityName {
+    Private,
+    Tenant,
+    Global,
+}
+
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RoleName {
@@ -406,8 +429,12 @@ pub struct User {
     pub created_at: String,
     pub active: bool,
     pub is_locked: bool,
+    /// `{tenant: {"tenant-role": role, "roles": [role]}}`
     #[schema(value_type = Object)]
     pub tenants: serde_json::Value,
+    /// `{"direct": {tenant: role}, "groups": {}}`
+    #[schema(value_type = Object)]
+    pub tenant_roles: serde_json::Value,
     #[schema(value_type = Vec<String>)]
     pub groups: Vec<serde_json::Value>,
     #[schema(value_type = Option<String>)]
@@ -714,6 +741,8 @@ mod tests {
             ended_at: None,
             created_by: "admin".into(),
             tenant_name: "default_tenant".into(),
+            visibility: crate::store::Visibility::Tenant,
+            vouched: false,
         }
     }
 
@@ -737,18 +766,20 @@ mod tests {
             unfinished: 0,
             next_window: None,
             stale: false,
-        }));
+        }, true));
         let mut rec = MaintenanceRecord::requested(MaintenanceState::Activating, "2026-12-02T00:00:00.000Z", "admin");
         rec.reason = Some("upgrade".into());
         rec.until = Some("2026-12-02T02:00:00.000Z".into());
         rec.deadline = Some(("2026-12-02T00:10:00.000Z".into(), OnDeadline::ForceCancel));
-        conforms::<super::MaintenanceState>(maintenance::state_json(&MaintenanceView {
+        let activating = MaintenanceView {
             record: Some(rec),
             remaining: Some(std::sync::Arc::new(vec![Remaining::of(&execution(ExecutionStatus::Started))])),
             unfinished: 1,
             next_window: Some(window()),
             stale: false,
-        }));
+        };
+        conforms::<super::MaintenanceState>(maintenance::state_json(&activating, true));
+        conforms::<super::MaintenanceState>(maintenance::state_json(&activating, false));
         conforms::<super::Window>(maintenance::window_json(&window()));
         conforms::<super::Transition>(maintenance::transition_json(&Transition {
             at: "2026-12-02T00:00:00.000Z".into(),
@@ -773,12 +804,13 @@ mod tests {
             updated_at: "t".into(),
             created_by: "admin".into(),
             tenant_name: "default_tenant".into(),
+            visibility: crate::store::Visibility::Private,
         }));
         let event = Event { id: 1, execution_id: "e1".into(), timestamp: "t".into(), event_type: "workflow_started".into(), message: "m".into() };
         conforms::<super::Event>(events::event_json(&event, None, "sleep"));
         for role in [Role::SysAdmin, Role::User] {
             let u = User { username: "u".into(), password_hash: String::new(), role, created_at: "t".into() };
-            conforms::<super::User>(users::user_json(&u));
+            conforms::<super::User>(users::user_json(&u, &[("t".into(), crate::store::TenantRole::Operations)]));
         }
         conforms::<super::Version>(status::version_json());
     }

@@ -12,10 +12,15 @@ use super::{Admitted, App, blocking, require_admin};
 use crate::auth::hash_password;
 use crate::error::{Error, Result};
 use drydock_gate::{Caller, Role};
-use crate::store::User;
+use crate::store::{TenantRole, User};
 use crate::timestamp;
 
-pub(crate) fn user_json(u: &User) -> Value {
+/// A user as the real client reads it, with its tenants (`tenants`, and
+/// `tenant_roles.direct`, which `cfy users list` shows).
+pub(crate) fn user_json(u: &User, tenants: &[(String, TenantRole)]) -> Value {
+    let roles: serde_json::Map<String, Value> =
+        tenants.iter().map(|(t, r)| (t.clone(), json!({"tenant-role": r.as_str(), "roles": [r.as_str()]}))).collect();
+    let direct: serde_json::Map<String, Value> = tenants.iter().map(|(t, r)| (t.clone(), json!(r.as_str()))).collect();
     json!({
         "username": u.username,
         // The real client's role names: `sys_admin` and `default`.
@@ -23,7 +28,8 @@ pub(crate) fn user_json(u: &User) -> Value {
         "created_at": u.created_at,
         "active": true,
         "is_locked": false,
-        "tenants": {},
+        "tenants": roles,
+        "tenant_roles": { "direct": direct, "groups": {} },
         "groups": [],
         "first_login_at": null,
         "last_login_at": null,
@@ -81,7 +87,7 @@ pub async fn create(
     let hash = hashed(body.password).await?;
     let user = User { username: name.to_string(), password_hash: hash, role, created_at: timestamp::now() };
     let user = blocking(move || app.manager.create_user(user, admitted.get())).await?;
-    Ok((http::StatusCode::CREATED, Json(user_json(&user))))
+    Ok((http::StatusCode::CREATED, Json(user_json(&user, &[]))))
 }
 
 /// `POST /users`, as some clients send it: the same as `PUT`.
@@ -114,13 +120,20 @@ pub async fn create_by_post(
 )]
 pub async fn list(State(app): State<Arc<App>>, q: QueryPairs) -> Result<Json<Value>> {
     let page = q.page(&["username", "created_at"])?;
-    let users = blocking(move || app.manager.users()).await?;
+    let (users, tenants) = blocking(move || Ok((app.manager.users()?, app.manager.tenants()?))).await?;
+    // Each user's tenants, from one read of them all.
+    let mut of: std::collections::HashMap<&str, Vec<(String, TenantRole)>> = std::collections::HashMap::new();
+    for t in &tenants {
+        for (u, r) in &t.members {
+            of.entry(u.as_str()).or_default().push((t.name.clone(), *r));
+        }
+    }
     let total = users.len() as u64;
     let items = users
         .iter()
         .skip(page.offset as usize)
         .take(page.size as usize)
-        .map(user_json)
+        .map(|u| user_json(u, of.get(u.username.as_str()).map(Vec::as_slice).unwrap_or_default()))
         .collect();
     Ok(Json(list_response(items, total, &page)))
 }
@@ -137,11 +150,12 @@ pub async fn list(State(app): State<Arc<App>>, q: QueryPairs) -> Result<Json<Val
     )
 )]
 pub async fn get(State(app): State<Arc<App>>, Path(name): Path<String>) -> Result<Json<Value>> {
-    let u = blocking(move || {
-        app.manager.user(&name)?.ok_or_else(|| Error::NotFound(format!("Requested `User` with ID `{name}` was not found")))
+    let (u, tenants) = blocking(move || {
+        let u = app.manager.user(&name)?.ok_or_else(|| Error::NotFound(format!("Requested `User` with ID `{name}` was not found")))?;
+        Ok((u, app.manager.memberships(&name)?))
     })
     .await?;
-    Ok(Json(user_json(&u)))
+    Ok(Json(user_json(&u, &tenants)))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -191,10 +205,10 @@ pub async fn update(
         return Err(Error::BadRequest("Nothing to change: give `password` or `role`".into()));
     }
     let (manager, who) = (app.manager.clone(), name.clone());
-    let user = blocking(move || manager.update_user(&who, hash, role, admitted.get())).await?;
+    let (user, tenants) = blocking(move || Ok((manager.update_user(&who, hash, role, admitted.get())?, manager.memberships(&who)?))).await?;
     app.auth.forget(&name);
     tracing::info!(user = %name, by = %caller.username, "user changed");
-    Ok(Json(user_json(&user)))
+    Ok(Json(user_json(&user, &tenants)))
 }
 
 /// `DELETE /users/{name}`: sys_admin only, and not oneself (someone must stay able to
@@ -226,5 +240,5 @@ pub async fn delete(
     let user = blocking(move || manager.delete_user(&who, admitted.get())).await?;
     app.auth.forget(&name);
     tracing::info!(user = %name, by = %caller.username, "user deleted");
-    Ok(Json(user_json(&user)))
+    Ok(Json(user_json(&user, &[])))
 }

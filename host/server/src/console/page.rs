@@ -141,12 +141,17 @@ pub struct Dashboard {
 }
 
 impl Dashboard {
-    /// What `admin` (a sys_admin's session) may see: the policy history and the
-    /// shadow report (other users' request paths) are a sys_admin's, as in the API.
+    /// What `admin` (a sys_admin's session) may see: the policy history, the
+    /// shadow report (other users' request paths) and the remaining executions
+    /// (every tenant's) are a sys_admin's, as in the API; anyone else sees the count.
     pub fn gather(app: &App, admin: bool) -> crate::error::Result<Dashboard> {
+        let mut view = app.manager.maintenance_listing(SHOWN);
+        if !admin {
+            view.remaining = view.remaining.map(|_| Default::default());
+        }
         Ok(Dashboard {
             // The page lists the oldest; the headline counts them all.
-            view: app.manager.maintenance_listing(SHOWN),
+            view,
             history: app.manager.history(&Page { offset: 0, size: 10, sort: None })?.0,
             versions: app.policies.list()?,
             active: app.policies.active()?,
@@ -204,7 +209,7 @@ pub fn state(d: &Dashboard) -> String {
             w.reason.as_deref().map_or(String::new(), |r| format!(" ({})", esc(r)))
         ));
     }
-    if let Some(rem) = &v.remaining {
+    if let Some(rem) = v.remaining.as_ref().filter(|r| !r.is_empty()) {
         let rows = rem.iter().map(|r| {
             vec![esc(&r.id), esc(&r.workflow_id), esc(r.deployment_id.as_deref().unwrap_or("")), r.status.as_str().to_string()]
         });

@@ -7,10 +7,15 @@ use drydock_gate::Admission;
 use tokio::sync::Notify;
 use serde_json::Value;
 
+use super::access::{Actor, Owned, changeable, seen};
 use super::maintenance::flip;
 use super::{Manager, NeedsExclusive, not_found};
 use crate::error::{Error, Result};
-use crate::store::{Event, Execution, Lock, NewEvent, Page};
+use crate::store::{Event, Execution, Lock, NewEvent, Page, Scope, Visibility};
+
+fn owned(e: &Execution) -> Owned<'_> {
+    Owned { kind: "Execution", id: &e.id, tenant: &e.tenant_name, visibility: e.visibility, created_by: &e.created_by }
+}
 use crate::timestamp;
 
 /// The built-in workflow run by the host's own worker.
@@ -51,9 +56,10 @@ pub(super) fn apply_status(exec: &mut Execution, to: ExecutionStatus, error: Opt
 }
 
 impl Manager {
-    /// Create an execution, under the race-free rule.
-    pub fn create_execution(&self, new: NewExecution, admission: Option<&dyn Admission>) -> Result<Execution> {
-        let exec = Execution {
+    /// Create an execution, under the race-free rule, of a deployment `actor` may
+    /// change (it takes the deployment's visibility).
+    pub fn create_execution(&self, new: NewExecution, actor: Actor<'_>, admission: Option<&dyn Admission>) -> Result<Execution> {
+        let mut exec = Execution {
             id: uuid::Uuid::new_v4().to_string(),
             deployment_id: new.deployment_id,
             workflow_id: new.workflow_id,
@@ -66,19 +72,25 @@ impl Manager {
             ended_at: None,
             created_by: new.created_by,
             tenant_name: new.tenant_name,
+            visibility: Visibility::Tenant,
+            vouched: false,
         };
         let event = NewEvent {
             timestamp: exec.created_at.clone(),
             event_type: "workflow_queued".into(),
             message: format!("'{}' workflow execution created", exec.workflow_id),
         };
-        self.change(admission, Lock::Shared, |tx| {
-            if let Some(dep) = &exec.deployment_id
-                && tx.deployment(dep)?.is_none()
-            {
-                return Err(not_found("Deployment", dep));
+        let (exec, _) = self.change(admission, Lock::Shared, |tx| {
+            if let Some(dep) = &exec.deployment_id {
+                let d = tx.deployment(dep)?.ok_or_else(|| not_found("Deployment", dep))?;
+                changeable(
+                    actor.scope(),
+                    &Owned { kind: "Deployment", id: &d.id, tenant: &d.tenant_name, visibility: d.visibility, created_by: &d.created_by },
+                )?;
+                exec.visibility = d.visibility;
             }
-            Ok(tx.insert_execution(&exec, &event)?)
+            tx.insert_execution(&exec, &event)?;
+            Ok(exec.clone())
         })?;
         if exec.workflow_id == SLEEP_WORKFLOW {
             let _ = self.worker_tx.send(exec.id.clone());
@@ -92,10 +104,12 @@ impl Manager {
         id: &str,
         to: ExecutionStatus,
         error: Option<&str>,
+        actor: Actor<'_>,
         admission: Option<&dyn Admission>,
     ) -> Result<Execution> {
         self.transition(
             id,
+            actor,
             |cur| {
                 if cur.can_become(to) {
                     Ok(to)
@@ -109,9 +123,10 @@ impl Manager {
     }
 
     /// Cancel, force-cancel or kill.
-    pub fn cancel_execution(&self, id: &str, kind: CancelKind, admission: Option<&dyn Admission>) -> Result<Execution> {
+    pub fn cancel_execution(&self, id: &str, kind: CancelKind, actor: Actor<'_>, admission: Option<&dyn Admission>) -> Result<Execution> {
         self.transition(
             id,
+            actor,
             |cur| {
                 cur.after_cancel(kind)
                     .ok_or_else(|| Error::IllegalTransition(format!("Cannot cancel execution {id}: it is already {cur}")))
@@ -124,6 +139,7 @@ impl Manager {
     fn transition(
         &self,
         id: &str,
+        actor: Actor<'_>,
         target: impl Fn(ExecutionStatus) -> Result<ExecutionStatus>,
         error: Option<&str>,
         admission: Option<&dyn Admission>,
@@ -132,6 +148,7 @@ impl Manager {
         let lock = if self.state() == MaintenanceState::Activating { Lock::Exclusive } else { Lock::Shared };
         let (exec, _) = self.change(admission, lock, |tx| {
             let mut exec = tx.execution(id)?.ok_or_else(|| not_found("Execution", id))?;
+            changeable(actor.scope(), &owned(&exec))?;
             let to = target(exec.status)?;
             if to == exec.status {
                 return Ok(exec);
@@ -149,6 +166,11 @@ impl Manager {
             let now = timestamp::now();
             let from = exec.status;
             let event = apply_status(&mut exec, to, error, &now);
+            // Only the worker's or a sys_admin's word that it runs makes it a parent
+            // of child work; a user's own report does not (nor keeps one it had).
+            if to == ExecutionStatus::Started {
+                exec.vouched = actor.vouches();
+            }
             flip(tx, drained, &now, &format!("the last unfinished execution ended ({id}, {to})"))?;
             tx.update_execution(&exec, from, &event)?;
             Ok(exec)
@@ -171,12 +193,20 @@ impl Manager {
         self.wakers.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
     }
 
-    pub fn execution(&self, id: &str) -> Result<Execution> {
-        self.store.execution(id)?.ok_or_else(|| not_found("Execution", id))
+    pub fn execution(&self, id: &str, scope: Option<&Scope>) -> Result<Execution> {
+        let e = self.store.execution(id)?.ok_or_else(|| not_found("Execution", id))?;
+        seen(scope, &owned(&e))?;
+        Ok(e)
     }
 
-    pub fn executions(&self, deployment_id: Option<&str>, statuses: &[ExecutionStatus], page: &Page) -> Result<(Vec<Execution>, u64)> {
-        Ok(self.store.executions(deployment_id, statuses, page)?)
+    pub fn executions(
+        &self,
+        scope: Option<&Scope>,
+        deployment_id: Option<&str>,
+        statuses: &[ExecutionStatus],
+        page: &Page,
+    ) -> Result<(Vec<Execution>, u64)> {
+        Ok(self.store.executions(scope, deployment_id, statuses, page)?)
     }
 
     pub fn events(&self, execution_id: &str, page: &Page) -> Result<(Vec<Event>, u64)> {

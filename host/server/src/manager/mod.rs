@@ -20,10 +20,12 @@
 //!
 //! Every method blocks on storage: call them off the async runtime's worker threads.
 
+mod access;
 mod deployments;
 mod executions;
 mod maintenance;
 mod schedule;
+mod tenants;
 #[cfg(test)]
 mod tests;
 mod users;
@@ -40,6 +42,7 @@ use tokio::sync::{Notify, mpsc};
 use crate::error::{Error, Result};
 use crate::store::{Counts, Lock, ManagerState, StateTx, Store};
 
+pub use access::Actor;
 pub use crate::store::Remaining;
 pub use executions::{NewExecution, SLEEP_WORKFLOW};
 pub use maintenance::{MaintenanceView, Plan, SYSTEM};

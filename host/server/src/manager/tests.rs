@@ -9,7 +9,7 @@ use drydock_engine::{CancelKind, Decision, Denial, ExecutionStatus, MaintenanceS
 use drydock_gate::Admission;
 use serde_json::json;
 
-use super::{Manager, NewExecution};
+use super::{Actor, Manager, NewExecution};
 use crate::error::{Error, Result};
 use crate::store::testing::{Backend, backends};
 use crate::store::{Deployment, Page, Store, User};
@@ -78,6 +78,7 @@ fn deployment(id: &str) -> Deployment {
         updated_at: crate::timestamp::now(),
         created_by: "admin".into(),
         tenant_name: "default_tenant".into(),
+        visibility: crate::store::Visibility::Tenant,
     }
 }
 
@@ -88,8 +89,8 @@ fn user(name: &str) -> User {
 /// Everything a write could change, as the database has it.
 fn contents(store: &dyn Store) -> String {
     let page = Page { offset: 0, size: 1000, sort: None };
-    let executions: Vec<_> = store.executions(None, &[], &page).unwrap().0.into_iter().map(|e| (e.id, e.status)).collect();
-    let deployments: Vec<_> = store.deployments(&page).unwrap().0.into_iter().map(|d| d.id).collect();
+    let executions: Vec<_> = store.executions(None, None, &[], &page).unwrap().0.into_iter().map(|e| (e.id, e.status)).collect();
+    let deployments: Vec<_> = store.deployments(None, &page).unwrap().0.into_iter().map(|d| d.id).collect();
     let users: Vec<_> = store.users().unwrap().into_iter().map(|u| u.username).collect();
     let maintenance = store.manager_state().unwrap().maintenance.map(|m| m.status);
     format!("{executions:?} {deployments:?} {users:?} {maintenance:?}")
@@ -109,7 +110,7 @@ fn with_work(b: &Backend) -> (Arc<Manager>, Arc<dyn Store>, String) {
     let (m, store) = open(b);
     m.create_deployment(deployment("d1"), None).unwrap();
     m.create_deployment(deployment("d2"), None).unwrap();
-    let held = m.create_execution(execution("d1"), None).unwrap().id;
+    let held = m.create_execution(execution("d1"), Actor::System, None).unwrap().id;
     (m, store, held)
 }
 
@@ -118,14 +119,14 @@ type Write = Box<dyn Fn(&Manager, &dyn Admission) -> Result<()>>;
 fn writes(held: String) -> Vec<(&'static str, Write)> {
     let (a, b) = (held.clone(), held);
     vec![
-        ("create an execution", Box::new(|m, t| m.create_execution(execution("d1"), Some(t)).map(drop))),
+        ("create an execution", Box::new(|m, t| m.create_execution(execution("d1"), Actor::System, Some(t)).map(drop))),
         (
             "report an execution's status",
-            Box::new(move |m, t| m.set_execution_status(&a, ExecutionStatus::Started, None, Some(t)).map(drop)),
+            Box::new(move |m, t| m.set_execution_status(&a, ExecutionStatus::Started, None, Actor::System, Some(t)).map(drop)),
         ),
-        ("cancel an execution", Box::new(move |m, t| m.cancel_execution(&b, CancelKind::Kill, Some(t)).map(drop))),
+        ("cancel an execution", Box::new(move |m, t| m.cancel_execution(&b, CancelKind::Kill, Actor::System, Some(t)).map(drop))),
         ("create a deployment", Box::new(|m, t| m.create_deployment(deployment("d3"), Some(t)).map(drop))),
-        ("delete a deployment", Box::new(|m, t| m.delete_deployment("d2", Some(t)).map(drop))),
+        ("delete a deployment", Box::new(|m, t| m.delete_deployment("d2", Actor::System, Some(t)).map(drop))),
         ("create a user", Box::new(|m, t| m.create_user(user("u1"), Some(t)).map(drop))),
         ("activate", Box::new(|m, t| m.activate("admin", &Default::default(), Some(t)).map(drop))),
         ("deactivate", Box::new(|m, t| m.deactivate("admin", Some(t)).map(drop))),
@@ -196,21 +197,21 @@ fn maintenance_status(store: &dyn Store) -> Option<MaintenanceState> {
 #[test]
 fn a_write_admitted_under_an_older_state_and_allowed_again_commits() {
     allowed_again("create an execution", false, |kind, m, store, _, t| {
-        let e = m.create_execution(execution("d1"), Some(t)).unwrap_or_else(|e| panic!("{kind}: {e:?}"));
+        let e = m.create_execution(execution("d1"), Actor::System, Some(t)).unwrap_or_else(|e| panic!("{kind}: {e:?}"));
         assert_eq!((e.deployment_id.as_deref(), e.status), (Some("d1"), ExecutionStatus::Pending), "{kind}");
         let stored = store.execution(&e.id).unwrap().unwrap_or_else(|| panic!("{kind}: the execution it returned is not stored"));
         assert_eq!((stored.workflow_id.as_str(), stored.status), ("install", ExecutionStatus::Pending), "{kind}");
         assert_eq!(maintenance_status(store), Some(MaintenanceState::Activating), "{kind}: one more to wait for");
     });
     allowed_again("report an execution's status", false, |kind, m, store, held, t| {
-        let e = m.set_execution_status(held, ExecutionStatus::Started, None, Some(t)).unwrap_or_else(|e| panic!("{kind}: {e:?}"));
+        let e = m.set_execution_status(held, ExecutionStatus::Started, None, Actor::System, Some(t)).unwrap_or_else(|e| panic!("{kind}: {e:?}"));
         assert_eq!((e.id.as_str(), e.status), (held, ExecutionStatus::Started), "{kind}");
         assert!(e.started_at.is_some(), "{kind}");
         let stored = store.execution(held).unwrap().unwrap();
         assert_eq!((stored.status, &stored.started_at), (ExecutionStatus::Started, &e.started_at), "{kind}");
     });
     allowed_again("cancel an execution", false, |kind, m, store, held, t| {
-        let e = m.cancel_execution(held, CancelKind::Kill, Some(t)).unwrap_or_else(|e| panic!("{kind}: {e:?}"));
+        let e = m.cancel_execution(held, CancelKind::Kill, Actor::System, Some(t)).unwrap_or_else(|e| panic!("{kind}: {e:?}"));
         assert_eq!((e.id.as_str(), e.status), (held, ExecutionStatus::Cancelled), "{kind}");
         assert!(e.ended_at.is_some(), "{kind}");
         let stored = store.execution(held).unwrap().unwrap();
@@ -226,7 +227,7 @@ fn a_write_admitted_under_an_older_state_and_allowed_again_commits() {
         assert!(store.deployment("d3").unwrap().is_some(), "{kind}: not stored");
     });
     allowed_again("delete a deployment", false, |kind, m, store, _, t| {
-        let d = m.delete_deployment("d2", Some(t)).unwrap_or_else(|e| panic!("{kind}: {e:?}"));
+        let d = m.delete_deployment("d2", Actor::System, Some(t)).unwrap_or_else(|e| panic!("{kind}: {e:?}"));
         assert_eq!(d.id, "d2", "{kind}");
         assert!(store.deployment("d2").unwrap().is_none(), "{kind}: still stored");
         assert!(store.deployment("d1").unwrap().is_some(), "{kind}: the other one went too");
@@ -257,12 +258,12 @@ fn activated_at_is_the_instant_the_last_execution_ended() {
     let (m, store) = open(&b);
     m.create_deployment(deployment("d1"), None).unwrap();
     for round in 0..60 {
-        let first = m.create_execution(execution("d1"), None).unwrap().id;
-        let last = m.create_execution(execution("d1"), None).unwrap().id;
+        let first = m.create_execution(execution("d1"), Actor::System, None).unwrap().id;
+        let last = m.create_execution(execution("d1"), Actor::System, None).unwrap().id;
         assert_eq!(m.activate("admin", &Default::default(), None).unwrap().state(), MaintenanceState::Activating);
-        m.set_execution_status(&first, ExecutionStatus::Failed, None, None).unwrap();
+        m.set_execution_status(&first, ExecutionStatus::Failed, None, Actor::System, None).unwrap();
         assert_eq!(m.state(), MaintenanceState::Activating, "round {round}: one execution is left");
-        let ended = m.set_execution_status(&last, ExecutionStatus::Terminated, None, None).unwrap().ended_at;
+        let ended = m.set_execution_status(&last, ExecutionStatus::Terminated, None, Actor::System, None).unwrap().ended_at;
         let record = store.manager_state().unwrap().maintenance.expect("a maintenance row");
         assert_eq!(record.status, MaintenanceState::Activated, "round {round}");
         assert!(ended.is_some(), "round {round}");

@@ -6,7 +6,7 @@ use drydock_engine::Role;
 
 use super::{Manager, not_found};
 use crate::error::{Error, Result};
-use crate::store::{Lock, User};
+use crate::store::{DEFAULT_TENANT, Lock, TenantRole, User};
 
 impl Manager {
     pub fn user(&self, username: &str) -> Result<Option<User>> {
@@ -85,6 +85,8 @@ impl Manager {
                 return Ok(false);
             }
             tx.insert_user(user)?;
+            // As Cloudify's bootstrap admin: a member of the default tenant.
+            tx.set_member(DEFAULT_TENANT, &user.username, Some(TenantRole::User))?;
             Ok(true)
         })?;
         Ok(created)

@@ -29,7 +29,8 @@ use drydock_engine::ExecutionStatus;
 
 pub use records::{
     Counts, Deployment, Event, Execution, MaintenanceRecord, NewEvent, NewPolicy, OnDeadline, Page, PolicyChange, PolicyLogEntry,
-    BUILTIN_POLICY_ID, PolicyRecord, PolicyState, Remaining, Transition, User, Window, WindowStatus,
+    BUILTIN_POLICY_ID, DEFAULT_TENANT, PolicyRecord, PolicyState, Remaining, Scope, Tenant, TenantRole, Transition, User, Visibility,
+    Window, WindowStatus,
 };
 
 pub type Result<T> = anyhow::Result<T>;
@@ -123,8 +124,18 @@ pub trait StateTx {
     fn insert_user(&mut self, user: &User) -> Result<()>;
     /// Replace a user's password hash and role.
     fn update_user(&mut self, user: &User) -> Result<()>;
-    /// Whether there was one to delete.
+    /// Whether there was one to delete (its memberships go with it).
     fn delete_user(&mut self, username: &str) -> Result<bool>;
+    fn tenant(&mut self, name: &str) -> Result<Option<Tenant>>;
+    fn insert_tenant(&mut self, name: &str, created_at: &str) -> Result<()>;
+    /// Delete a tenant, its memberships (each member counts as a changed user) and
+    /// its ended executions with their events.
+    fn delete_tenant(&mut self, name: &str) -> Result<()>;
+    /// What keeps a tenant from being deleted: its deployments and unfinished executions.
+    fn tenant_usage(&mut self, name: &str) -> Result<u64>;
+    /// Make `username` a member of `tenant` with `role`, or (`None`) no member; the
+    /// user counts as changed (hosts forget what they cached of it).
+    fn set_member(&mut self, tenant: &str, username: &str, role: Option<TenantRole>) -> Result<()>;
     /// Append a maintenance transition to the history.
     fn record_transition(&mut self, t: &Transition) -> Result<()>;
     fn insert_window(&mut self, w: &Window) -> Result<()>;
@@ -193,10 +204,24 @@ pub trait Store: Send + Sync + 'static {
 
     fn execution(&self, id: &str) -> Result<Option<Execution>>;
     /// Executions, optionally of one deployment and/or with given statuses, and the total.
-    fn executions(&self, deployment_id: Option<&str>, statuses: &[ExecutionStatus], page: &Page) -> Result<(Vec<Execution>, u64)>;
+    /// Executions `scope` sees (`None`: all), optionally of one deployment and/or
+    /// with given statuses.
+    fn executions(
+        &self,
+        scope: Option<&Scope>,
+        deployment_id: Option<&str>,
+        statuses: &[ExecutionStatus],
+        page: &Page,
+    ) -> Result<(Vec<Execution>, u64)>;
     fn events(&self, execution_id: &str, page: &Page) -> Result<(Vec<Event>, u64)>;
     fn deployment(&self, id: &str) -> Result<Option<Deployment>>;
-    fn deployments(&self, page: &Page) -> Result<(Vec<Deployment>, u64)>;
+    /// Deployments `scope` sees (`None`: all).
+    fn deployments(&self, scope: Option<&Scope>, page: &Page) -> Result<(Vec<Deployment>, u64)>;
+    /// Every tenant with its members, by name.
+    fn tenants(&self) -> Result<Vec<Tenant>>;
+    fn tenant(&self, name: &str) -> Result<Option<Tenant>>;
+    /// The tenants a user is a member of, with the role there, by tenant.
+    fn memberships(&self, username: &str) -> Result<Vec<(String, TenantRole)>>;
     fn user(&self, username: &str) -> Result<Option<User>>;
     fn users(&self) -> Result<Vec<User>>;
     /// Maintenance transitions, newest first, and how many there are.

@@ -137,6 +137,7 @@ pub struct Deployment {
     pub updated_at: String,
     pub created_by: String,
     pub tenant_name: String,
+    pub visibility: Visibility,
 }
 
 #[derive(Debug, Clone)]
@@ -153,6 +154,10 @@ pub struct Execution {
     pub ended_at: Option<String>,
     pub created_by: String,
     pub tenant_name: String,
+    pub visibility: Visibility,
+    /// Moved to `started` by the worker or a sys_admin: only then may it be the
+    /// parent of child work (a user's own word that it runs is not enough).
+    pub vouched: bool,
 }
 
 /// An event as stored (`id` orders them).
@@ -359,5 +364,91 @@ impl super::ManagerState {
             }
             WindowStatus::Ended | WindowStatus::Cancelled => self.windows.retain(|w| w.id != id),
         }
+    }
+}
+
+/// Who may see a deployment or an execution besides its tenant (Cloudify's
+/// `visibility`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Visibility {
+    /// Its creator, sys_admins and the tenant's managers.
+    Private,
+    /// Every member of its tenant.
+    #[default]
+    Tenant,
+    /// Everyone, from every tenant (to read).
+    Global,
+}
+
+impl Visibility {
+    pub const ALL: [Visibility; 3] = [Visibility::Private, Visibility::Tenant, Visibility::Global];
+
+    pub fn parse(s: &str) -> Option<Visibility> {
+        Visibility::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Visibility::Private => "private",
+            Visibility::Tenant => "tenant",
+            Visibility::Global => "global",
+        }
+    }
+}
+
+/// A user's role in a tenant (Cloudify's tenant roles).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum TenantRole {
+    Viewer,
+    User,
+    Operations,
+    Manager,
+}
+
+impl TenantRole {
+    pub const ALL: [TenantRole; 4] = [TenantRole::Manager, TenantRole::Operations, TenantRole::User, TenantRole::Viewer];
+
+    pub fn parse(s: &str) -> Option<TenantRole> {
+        TenantRole::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TenantRole::Viewer => "viewer",
+            TenantRole::User => "user",
+            TenantRole::Operations => "operations",
+            TenantRole::Manager => "manager",
+        }
+    }
+}
+
+/// The tenant every manager has from its first start; it cannot be deleted.
+pub const DEFAULT_TENANT: &str = "default_tenant";
+
+/// A tenant and its members.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tenant {
+    pub name: String,
+    pub created_at: String,
+    /// (username, role), by username.
+    pub members: Vec<(String, TenantRole)>,
+}
+
+/// Where a request acts and what it may see there: lists and reads of deployments,
+/// executions and events show only what this scope sees.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scope {
+    pub tenant: String,
+    pub username: String,
+    /// A sys_admin, or a manager of the tenant: sees others' private resources.
+    pub sees_private: bool,
+}
+
+impl Scope {
+    /// Whether a resource of `tenant`, made by `created_by`, is seen from here.
+    pub fn sees(&self, tenant: &str, visibility: Visibility, created_by: &str) -> bool {
+        let in_reach = tenant == self.tenant || visibility == Visibility::Global;
+        let private_ok = visibility != Visibility::Private || self.sees_private || created_by == self.username;
+        in_reach && private_ok
     }
 }

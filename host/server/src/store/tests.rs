@@ -26,6 +26,8 @@ fn execution(id: &str, deployment: &str, created_at: &str) -> Execution {
         ended_at: None,
         created_by: "admin".into(),
         tenant_name: "default_tenant".into(),
+        visibility: Visibility::Tenant,
+        vouched: false,
     }
 }
 
@@ -46,6 +48,7 @@ fn deployment(id: &str) -> Deployment {
         updated_at: "2026-01-01T00:00:00.000Z".into(),
         created_by: "admin".into(),
         tenant_name: "default_tenant".into(),
+        visibility: Visibility::Tenant,
     }
 }
 
@@ -98,7 +101,7 @@ fn what_is_written_reads_back_the_same_on_both_backends() {
             (Some("bp"), json!({"a": 1})),
             "{name}"
         );
-        assert_eq!(s.deployments(&all()).unwrap().1, 2, "{name}");
+        assert_eq!(s.deployments(None, &all()).unwrap().1, 2, "{name}");
         let e = s.execution("e1").unwrap().expect(name);
         assert_eq!(
             (e.status, e.parameters.clone()),
@@ -132,14 +135,14 @@ fn what_is_written_reads_back_the_same_on_both_backends() {
             ],
             "{name}"
         );
-        let (only_d2, n) = s.executions(Some("d2"), &[], &all()).unwrap();
+        let (only_d2, n) = s.executions(None, Some("d2"), &[], &all()).unwrap();
         assert_eq!(
             (only_d2.len(), n, only_d2[0].id.as_str()),
             (1, 1, "e2"),
             "{name}"
         );
         let (started_only, _) = s
-            .executions(None, &[ExecutionStatus::Started], &all())
+            .executions(None, None, &[ExecutionStatus::Started], &all())
             .unwrap();
         assert_eq!(
             started_only
@@ -154,7 +157,7 @@ fn what_is_written_reads_back_the_same_on_both_backends() {
             size: 1,
             sort: Some(("created_at", true)),
         };
-        let (page, total) = s.executions(None, &[], &newest_first).unwrap();
+        let (page, total) = s.executions(None, None, &[], &newest_first).unwrap();
         assert_eq!((page[0].id.as_str(), total), ("e2", 2), "{name}");
         let (events, n) = s.events("e1", &all()).unwrap();
         assert_eq!(n, 2, "{name}");
@@ -356,7 +359,7 @@ fn two_hosts_on_one_database_cannot_both_commit_under_one_version() {
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let created: u32 = workers.into_iter().map(|w| w.join().unwrap()).sum();
     let total = host_a
-        .executions(
+        .executions(None, 
             None,
             &[],
             &Page {
@@ -693,5 +696,88 @@ fn the_policy_selection_never_names_a_version_that_is_not_stored() {
             ["delete", "activate", "upload"],
             "{name}: refusals leave no audit line"
         );
+    }
+}
+
+/// Tenants and their members read back on both backends, a member's change counts
+/// as a change of the user, and lists show what a scope sees: its tenant's
+/// resources, global ones from anywhere, private ones only to their creator and to
+/// whoever sees private resources (a sys_admin, the tenant's managers).
+#[test]
+fn lists_show_what_a_tenant_scope_sees_on_both_backends() {
+    for b in backends() {
+        let s = &*b.store;
+        let name = b.name;
+        write(s, |tx| {
+            for u in ["ann", "bob"] {
+                tx.insert_user(&User { username: u.into(), password_hash: "h".into(), role: Role::User, created_at: "t".into() })?;
+            }
+            tx.insert_tenant("team", "t")?;
+            tx.set_member("team", "ann", Some(TenantRole::Manager))?;
+            tx.set_member("team", "bob", Some(TenantRole::Viewer))?;
+            tx.set_member(DEFAULT_TENANT, "bob", Some(TenantRole::User))?;
+            Ok(())
+        });
+        let team = s.tenant("team").unwrap().unwrap();
+        assert_eq!(team.members, vec![("ann".into(), TenantRole::Manager), ("bob".into(), TenantRole::Viewer)], "{name}");
+        assert_eq!(
+            s.memberships("bob").unwrap(),
+            vec![(DEFAULT_TENANT.into(), TenantRole::User), ("team".into(), TenantRole::Viewer)],
+            "{name}"
+        );
+        assert_eq!(s.tenants().unwrap().iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), [DEFAULT_TENANT, "team"], "{name}");
+
+        let made = |id: &str, tenant: &str, visibility: Visibility, by: &str| Deployment {
+            tenant_name: tenant.into(),
+            visibility,
+            created_by: by.into(),
+            ..deployment(id)
+        };
+        write(s, |tx| {
+            tx.insert_deployment(&made("shared", "team", Visibility::Tenant, "ann"))?;
+            tx.insert_deployment(&made("anns", "team", Visibility::Private, "ann"))?;
+            tx.insert_deployment(&made("everyones", DEFAULT_TENANT, Visibility::Global, "admin"))?;
+            tx.insert_deployment(&made("elsewhere", DEFAULT_TENANT, Visibility::Tenant, "admin"))?;
+            tx.insert_execution(&Execution { tenant_name: "team".into(), created_by: "ann".into(), visibility: Visibility::Private, ..execution("e1", "anns", "2026-01-01T00:00:01.000Z") }, &event("queued"))?;
+            Ok(())
+        });
+        let seen = |tenant: &str, user: &str, sees_private: bool| {
+            let scope = Scope { tenant: tenant.into(), username: user.into(), sees_private };
+            let (items, total) = s.deployments(Some(&scope), &all()).unwrap();
+            let mut ids: Vec<String> = items.into_iter().map(|d| d.id).collect();
+            ids.sort();
+            assert_eq!(ids.len() as u64, total, "{name}: the total counts what the scope sees");
+            ids
+        };
+        assert_eq!(seen("team", "bob", false), ["everyones", "shared"], "{name}: a viewer sees neither others' private ones nor another tenant's");
+        assert_eq!(seen("team", "ann", true), ["anns", "everyones", "shared"], "{name}: a manager sees private ones");
+        assert_eq!(seen("team", "ann", false), ["anns", "everyones", "shared"], "{name}: a creator sees its own");
+        assert_eq!(seen(DEFAULT_TENANT, "bob", false), ["elsewhere", "everyones"], "{name}");
+        let scope = Scope { tenant: "team".into(), username: "bob".into(), sees_private: false };
+        assert_eq!(s.executions(Some(&scope), None, &[], &all()).unwrap().1, 0, "{name}: ann's private execution");
+        let scope = Scope { username: "ann".into(), ..scope };
+        assert_eq!(s.executions(Some(&scope), None, &[], &all()).unwrap().1, 1, "{name}");
+
+        // Removing a member, then the tenant (with its ended executions).
+        let before = s.generations().unwrap().users;
+        write(s, |tx| tx.set_member("team", "bob", None));
+        assert_eq!(s.memberships("bob").unwrap(), vec![(DEFAULT_TENANT.into(), TenantRole::User)], "{name}");
+        assert!(s.generations().unwrap().users > before, "{name}: other hosts hear of it");
+        write(s, |tx| {
+            assert_eq!(tx.tenant_usage("team")?, 3, "{name}: two deployments and an unfinished execution");
+            tx.delete_deployment("shared")?;
+            tx.delete_deployment("anns")?;
+            Ok(())
+        });
+        write(s, |tx| {
+            let mut e = tx.execution("e1")?.unwrap();
+            e.status = ExecutionStatus::Cancelled;
+            tx.update_execution(&e, ExecutionStatus::Pending, &event("cancelled"))?;
+            assert_eq!(tx.tenant_usage("team")?, 0, "{name}: ended executions do not hold it");
+            tx.delete_tenant("team")
+        });
+        assert!(s.tenant("team").unwrap().is_none(), "{name}");
+        assert!(s.execution("e1").unwrap().is_none(), "{name}: its ended executions went with it");
+        assert_eq!(s.memberships("ann").unwrap(), vec![], "{name}");
     }
 }

@@ -25,7 +25,7 @@ use tokio_postgres::NoTls;
 
 use super::{
     Change, Deployment, Event, Execution, Generations, Lock, ManagerState, NewPolicy, Page, Remaining,
-    PolicyBody, PolicyChange, PolicyLogEntry, PolicyRecord, PolicyState, Result, Store, Transition, TxBody, Unavailable,
+    PolicyBody, PolicyChange, PolicyLogEntry, PolicyRecord, PolicyState, Result, Scope, Tenant, TenantRole, Store, Transition, TxBody, Unavailable,
     User, Window,
 };
 
@@ -35,6 +35,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0002_planning.sql"),
     include_str!("../../../migrations/postgres/0003_backlog.sql"),
     include_str!("../../../migrations/postgres/0004_policy_selection.sql"),
+    include_str!("../../../migrations/postgres/0005_tenants.sql"),
 ];
 
 /// The one channel every host listens on; see [`notify_sql`] for the payloads.
@@ -408,12 +409,13 @@ impl Store for PgStore {
 
     fn executions(
         &self,
+        scope: Option<&Scope>,
         deployment_id: Option<&str>,
         statuses: &[ExecutionStatus],
         page: &Page,
     ) -> Result<(Vec<Execution>, u64)> {
         self.run(async {
-            reads::executions(&self.pool.get().await?, deployment_id, statuses, page).await
+            reads::executions(&self.pool.get().await?, scope, deployment_id, statuses, page).await
         })
     }
 
@@ -425,8 +427,20 @@ impl Store for PgStore {
         self.run(async { reads::deployment(&self.pool.get().await?, id).await })
     }
 
-    fn deployments(&self, page: &Page) -> Result<(Vec<Deployment>, u64)> {
-        self.run(async { reads::deployments(&self.pool.get().await?, page).await })
+    fn deployments(&self, scope: Option<&Scope>, page: &Page) -> Result<(Vec<Deployment>, u64)> {
+        self.run(async { reads::deployments(&self.pool.get().await?, scope, page).await })
+    }
+
+    fn tenants(&self) -> Result<Vec<Tenant>> {
+        self.run(async { reads::tenants(&self.pool.get().await?).await })
+    }
+
+    fn tenant(&self, name: &str) -> Result<Option<Tenant>> {
+        self.run(async { reads::tenant(&self.pool.get().await?, name).await })
+    }
+
+    fn memberships(&self, username: &str) -> Result<Vec<(String, TenantRole)>> {
+        self.run(async { reads::memberships(&self.pool.get().await?, username).await })
     }
 
     fn user(&self, username: &str) -> Result<Option<User>> {

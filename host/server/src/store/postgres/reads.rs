@@ -8,7 +8,8 @@ use tokio_postgres::types::ToSql;
 
 use super::PgResult;
 use crate::store::{
-    Deployment, Event, Execution, Page, PolicyLogEntry, PolicyRecord, PolicyState, Transition, User, Window, WindowStatus,
+    Deployment, Event, Execution, Page, PolicyLogEntry, PolicyRecord, PolicyState, Scope, Tenant, TenantRole, Transition, User,
+    Visibility, Window, WindowStatus,
 };
 
 fn json_col(row: &Row, idx: &str) -> Value {
@@ -31,7 +32,27 @@ fn execution_from_row(row: &Row) -> Execution {
         ended_at: row.get("ended_at"),
         created_by: row.get("created_by"),
         tenant_name: row.get("tenant_name"),
+        visibility: visibility_col(row),
+        vouched: row.get("vouched"),
     }
+}
+
+/// Only ever written from the enum (and a CHECK holds it there).
+fn visibility_col(row: &Row) -> Visibility {
+    Visibility::parse(row.get("visibility")).unwrap_or(Visibility::Private)
+}
+
+/// The clause keeping a list to what `scope` sees (see [`Scope::sees`]), its
+/// arguments pushed onto `args`.
+fn scope_filter<'a>(scope: Option<&'a Scope>, args: &mut Vec<&'a (dyn ToSql + Sync)>) -> String {
+    let Some(s) = scope else { return String::new() };
+    args.push(&s.tenant);
+    let mut clause = format!(" AND (tenant_name = ${} OR visibility = 'global')", args.len());
+    if !s.sees_private {
+        args.push(&s.username);
+        clause.push_str(&format!(" AND (visibility <> 'private' OR created_by = ${})", args.len()));
+    }
+    clause
 }
 
 fn user_from_row(r: &Row) -> User {
@@ -52,6 +73,7 @@ fn deployment_from_row(row: &Row) -> Deployment {
         updated_at: row.get("updated_at"),
         created_by: row.get("created_by"),
         tenant_name: row.get("tenant_name"),
+        visibility: visibility_col(row),
     }
 }
 
@@ -78,7 +100,7 @@ fn order_by(page: &Page, default: &str) -> String {
 }
 
 const EXECUTION_COLUMNS: &str = "id, deployment_id, workflow_id, status, parameters, error, is_system_workflow, \
-     created_at, started_at, ended_at, created_by, tenant_name";
+     created_at, started_at, ended_at, created_by, tenant_name, visibility, vouched";
 
 pub(super) async fn execution(
     client: &impl GenericClient,
@@ -98,13 +120,14 @@ pub(super) async fn execution(
 
 pub(super) async fn executions(
     client: &impl GenericClient,
+    scope: Option<&Scope>,
     deployment_id: Option<&str>,
     statuses: &[ExecutionStatus],
     page: &Page,
 ) -> PgResult<(Vec<Execution>, u64)> {
-    let mut filter = String::from(" WHERE TRUE");
     let statuses: Vec<&str> = statuses.iter().map(|s| s.as_str()).collect();
     let mut args: Vec<&(dyn ToSql + Sync)> = Vec::new();
+    let mut filter = format!(" WHERE TRUE{}", scope_filter(scope, &mut args));
     if let Some(dep) = &deployment_id {
         args.push(dep);
         filter.push_str(&format!(" AND deployment_id = ${}", args.len()));
@@ -185,24 +208,54 @@ pub(super) async fn deployment(
 
 pub(super) async fn deployments(
     client: &impl GenericClient,
+    scope: Option<&Scope>,
     page: &Page,
 ) -> PgResult<(Vec<Deployment>, u64)> {
+    let mut args: Vec<&(dyn ToSql + Sync)> = Vec::new();
+    let filter = format!(" WHERE TRUE{}", scope_filter(scope, &mut args));
+    let total: i64 = client.query_one(&format!("SELECT COUNT(*) FROM deployments{filter}"), &args).await?.get(0);
     let (limit, offset) = (i64::from(page.size), i64::from(page.offset));
-    let sql = format!(
-        "SELECT * FROM deployments{} LIMIT $1 OFFSET $2",
-        order_by(page, "created_at")
-    );
-    let items = client
-        .query(&sql, &[&limit, &offset])
+    let n = args.len();
+    args.push(&limit);
+    args.push(&offset);
+    let sql = format!("SELECT * FROM deployments{filter}{} LIMIT ${} OFFSET ${}", order_by(page, "created_at"), n + 1, n + 2);
+    let items = client.query(&sql, &args).await?.iter().map(deployment_from_row).collect();
+    Ok((items, total as u64))
+}
+
+fn role_col(r: &Row, idx: usize) -> TenantRole {
+    // A CHECK holds the column to the four names; a foreign one reads as the least.
+    TenantRole::parse(r.get(idx)).unwrap_or(TenantRole::Viewer)
+}
+
+pub(super) async fn tenants(client: &impl GenericClient) -> PgResult<Vec<Tenant>> {
+    let mut tenants: Vec<Tenant> = client
+        .query("SELECT name, created_at FROM tenants ORDER BY name", &[])
         .await?
         .iter()
-        .map(deployment_from_row)
+        .map(|r| Tenant { name: r.get(0), created_at: r.get(1), members: Vec::new() })
         .collect();
-    let total: i64 = client
-        .query_one("SELECT COUNT(*) FROM deployments", &[])
-        .await?
-        .get(0);
-    Ok((items, total as u64))
+    for r in client.query("SELECT tenant, username, role FROM tenant_members ORDER BY tenant, username", &[]).await? {
+        let tenant: &str = r.get(0);
+        if let Ok(i) = tenants.binary_search_by(|t| t.name.as_str().cmp(tenant)) {
+            tenants[i].members.push((r.get(1), role_col(&r, 2)));
+        }
+    }
+    Ok(tenants)
+}
+
+pub(super) async fn tenant(client: &impl GenericClient, name: &str) -> PgResult<Option<Tenant>> {
+    let Some(row) = client.query_opt("SELECT created_at FROM tenants WHERE name = $1", &[&name]).await? else {
+        return Ok(None);
+    };
+    let st = client.prepare_cached("SELECT username, role FROM tenant_members WHERE tenant = $1 ORDER BY username").await?;
+    let members = client.query(&st, &[&name]).await?.iter().map(|r| (r.get(0), role_col(r, 1))).collect();
+    Ok(Some(Tenant { name: name.to_string(), created_at: row.get(0), members }))
+}
+
+pub(super) async fn memberships(client: &impl GenericClient, username: &str) -> PgResult<Vec<(String, TenantRole)>> {
+    let st = client.prepare_cached("SELECT tenant, role FROM tenant_members WHERE username = $1 ORDER BY tenant").await?;
+    Ok(client.query(&st, &[&username]).await?.iter().map(|r| (r.get(0), role_col(r, 1))).collect())
 }
 
 pub(super) async fn user(client: &impl GenericClient, username: &str) -> PgResult<Option<User>> {

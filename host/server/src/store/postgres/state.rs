@@ -13,7 +13,7 @@ use futures_util::future::{try_join, try_join4};
 use super::reads;
 use super::{PgResult, PgStore, notify_sql};
 use crate::store::{
-    Counts, Deployment, Execution, Lock, MaintenanceRecord, ManagerState, NewEvent, OnDeadline, Remaining, StateTx,
+    Counts, Deployment, Execution, Lock, MaintenanceRecord, ManagerState, NewEvent, OnDeadline, Remaining, StateTx, Tenant, TenantRole,
     Transition, TxBody, User, Window, WindowStatus,
 };
 
@@ -179,6 +179,8 @@ impl StateTx for PgStateTx<'_, '_> {
                         &e.ended_at,
                         &e.created_by,
                         &e.tenant_name,
+                        &e.visibility.as_str(),
+                        &e.vouched,
                     ],
                 ),
                 insert_event(self.tx, &event_st, &e.id, event),
@@ -196,7 +198,7 @@ impl StateTx for PgStateTx<'_, '_> {
         self.run(async {
             let (update, event_st) = try_join(self.tx.prepare_cached(UPDATE_EXECUTION), self.tx.prepare_cached(INSERT_EVENT)).await?;
             try_join(
-                self.tx.execute(&update, &[&e.id, &e.status.as_str(), &e.error, &e.started_at, &e.ended_at]),
+                self.tx.execute(&update, &[&e.id, &e.status.as_str(), &e.error, &e.started_at, &e.ended_at, &e.vouched]),
                 insert_event(self.tx, &event_st, &e.id, event),
             )
             .await?;
@@ -252,9 +254,18 @@ impl StateTx for PgStateTx<'_, '_> {
         self.run(async {
             self.tx
                 .execute(
-                    "INSERT INTO deployments (id, blueprint_id, inputs, created_at, updated_at, created_by, tenant_name)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                    &[&d.id, &d.blueprint_id, &d.inputs.to_string(), &d.created_at, &d.updated_at, &d.created_by, &d.tenant_name],
+                    "INSERT INTO deployments (id, blueprint_id, inputs, created_at, updated_at, created_by, tenant_name, visibility)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    &[
+                        &d.id,
+                        &d.blueprint_id,
+                        &d.inputs.to_string(),
+                        &d.created_at,
+                        &d.updated_at,
+                        &d.created_by,
+                        &d.tenant_name,
+                        &d.visibility.as_str(),
+                    ],
                 )
                 .await?;
             Ok(())
@@ -333,6 +344,73 @@ impl StateTx for PgStateTx<'_, '_> {
         })
     }
 
+    fn tenant(&mut self, name: &str) -> crate::store::Result<Option<Tenant>> {
+        self.run(reads::tenant(self.tx, name))
+    }
+
+    fn insert_tenant(&mut self, name: &str, created_at: &str) -> crate::store::Result<()> {
+        self.run(async {
+            self.tx.execute("INSERT INTO tenants (name, created_at) VALUES ($1, $2)", &[&name, &created_at]).await?;
+            Ok(())
+        })
+    }
+
+    fn delete_tenant(&mut self, name: &str) -> crate::store::Result<()> {
+        let members = self.run(async {
+            let members = reads::tenant(self.tx, name).await?.map(|t| t.members).unwrap_or_default();
+            // Its ended executions and their events go with it (unfinished ones and
+            // deployments keep it from being deleted: `tenant_usage`).
+            self.tx
+                .execute("DELETE FROM events WHERE execution_id IN (SELECT id FROM executions WHERE tenant_name = $1)", &[&name])
+                .await?;
+            self.tx.execute("DELETE FROM executions WHERE tenant_name = $1", &[&name]).await?;
+            self.tx.execute("DELETE FROM tenants WHERE name = $1", &[&name]).await?;
+            Ok(members)
+        })?;
+        // Every host forgets what it cached of each former member.
+        self.users_changed.extend(members.into_iter().map(|(u, _)| u));
+        Ok(())
+    }
+
+    fn tenant_usage(&mut self, name: &str) -> crate::store::Result<u64> {
+        self.run(async {
+            let n: i64 = self
+                .tx
+                .query_one(
+                    "SELECT (SELECT COUNT(*) FROM deployments WHERE tenant_name = $1)
+                          + (SELECT COUNT(*) FROM executions WHERE tenant_name = $1
+                             AND status NOT IN ('terminated', 'failed', 'cancelled'))",
+                    &[&name],
+                )
+                .await?
+                .get(0);
+            Ok(n as u64)
+        })
+    }
+
+    fn set_member(&mut self, tenant: &str, username: &str, role: Option<TenantRole>) -> crate::store::Result<()> {
+        self.users_changed.push(username.to_string());
+        self.run(async {
+            match role {
+                Some(role) => {
+                    self.tx
+                        .execute(
+                            "INSERT INTO tenant_members (tenant, username, role) VALUES ($1, $2, $3)
+                             ON CONFLICT (tenant, username) DO UPDATE SET role = $3",
+                            &[&tenant, &username, &role.as_str()],
+                        )
+                        .await?
+                }
+                None => {
+                    self.tx
+                        .execute("DELETE FROM tenant_members WHERE tenant = $1 AND username = $2", &[&tenant, &username])
+                        .await?
+                }
+            };
+            Ok(())
+        })
+    }
+
     fn record_transition(&mut self, t: &Transition) -> crate::store::Result<()> {
         self.run(async {
             self.tx
@@ -375,9 +453,10 @@ impl StateTx for PgStateTx<'_, '_> {
 }
 
 const INSERT_EXECUTION: &str = "INSERT INTO executions (id, deployment_id, workflow_id, status, parameters, error,
-        is_system_workflow, created_at, started_at, ended_at, created_by, tenant_name)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
-const UPDATE_EXECUTION: &str = "UPDATE executions SET status = $2, error = $3, started_at = $4, ended_at = $5 WHERE id = $1";
+        is_system_workflow, created_at, started_at, ended_at, created_by, tenant_name, visibility, vouched)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
+const UPDATE_EXECUTION: &str =
+    "UPDATE executions SET status = $2, error = $3, started_at = $4, ended_at = $5, vouched = $6 WHERE id = $1";
 const INSERT_EVENT: &str = "INSERT INTO events (execution_id, timestamp, event_type, message) VALUES ($1, $2, $3, $4)";
 
 async fn insert_event(

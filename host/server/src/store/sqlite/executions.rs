@@ -5,8 +5,8 @@ use rusqlite::{OptionalExtension, params};
 use super::Tx;
 use drydock_engine::ExecutionStatus;
 
-use super::rows::{execution_from_row, order_by};
-use crate::store::{Counts, Event, Execution, NewEvent, Page, Remaining};
+use super::rows::{execution_from_row, order_by, scope_filter};
+use crate::store::{Counts, Event, Execution, NewEvent, Page, Remaining, Scope};
 
 /// The partial indexes' condition (migration 0006): a query must say it the same way.
 const UNFINISHED: &str = "status NOT IN ('terminated', 'failed', 'cancelled')";
@@ -23,8 +23,8 @@ impl Tx<'_> {
         // Cached: these run on every create and report.
         self.tx.prepare_cached(
             "INSERT INTO executions (id, deployment_id, workflow_id, status, parameters, error,
-                is_system_workflow, created_at, started_at, ended_at, created_by, tenant_name)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                is_system_workflow, created_at, started_at, ended_at, created_by, tenant_name, visibility, vouched)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
         )?
         .execute(params![
                 e.id,
@@ -38,15 +38,17 @@ impl Tx<'_> {
                 e.started_at,
                 e.ended_at,
                 e.created_by,
-                e.tenant_name
+                e.tenant_name,
+                e.visibility.as_str(),
+                e.vouched
             ])?;
         Ok(())
     }
 
     pub(super) fn update_execution(&self, e: &Execution) -> anyhow::Result<()> {
         self.tx
-            .prepare_cached("UPDATE executions SET status = ?2, error = ?3, started_at = ?4, ended_at = ?5 WHERE id = ?1")?
-            .execute(params![e.id, e.status.as_str(), e.error, e.started_at, e.ended_at])?;
+            .prepare_cached("UPDATE executions SET status = ?2, error = ?3, started_at = ?4, ended_at = ?5, vouched = ?6 WHERE id = ?1")?
+            .execute(params![e.id, e.status.as_str(), e.error, e.started_at, e.ended_at, e.vouched])?;
         Ok(())
     }
 
@@ -93,12 +95,13 @@ impl Tx<'_> {
     /// Executions, optionally of one deployment and/or with given statuses.
     pub(super) fn executions(
         &self,
+        scope: Option<&Scope>,
         deployment_id: Option<&str>,
         statuses: &[ExecutionStatus],
         page: &Page,
     ) -> anyhow::Result<(Vec<Execution>, u64)> {
-        let mut filter = String::from(" WHERE 1 = 1");
-        let mut args: Vec<String> = Vec::new();
+        let (scoped, mut args) = scope_filter(scope, 1);
+        let mut filter = format!(" WHERE 1 = 1{scoped}");
         if let Some(dep) = deployment_id {
             args.push(dep.to_string());
             filter.push_str(&format!(" AND deployment_id = ?{}", args.len()));

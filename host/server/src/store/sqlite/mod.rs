@@ -18,6 +18,7 @@ mod executions;
 mod maintenance;
 mod policies;
 mod rows;
+mod tenants;
 mod users;
 
 use std::path::{Path, PathBuf};
@@ -30,8 +31,8 @@ use rusqlite::Connection;
 
 use super::{
     Deployment, Event, Execution, Generations, Lock, ManagerState, MaintenanceRecord, NewEvent, NewPolicy, Page,
-    PolicyBody, PolicyLogEntry, PolicyRecord, PolicyState, Remaining, Result, StateTx, Store, Transition, TxBody, User,
-    Window, WindowStatus,
+    PolicyBody, PolicyLogEntry, PolicyRecord, PolicyState, Remaining, Result, Scope, StateTx, Store, Tenant, TenantRole,
+    Transition, TxBody, User, Window, WindowStatus,
 };
 
 /// Migrations, applied in order; `PRAGMA user_version` records how many ran.
@@ -43,6 +44,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/0005_planning.sql"),
     include_str!("../../../migrations/0006_backlog.sql"),
     include_str!("../../../migrations/0007_policy_selection.sql"),
+    include_str!("../../../migrations/0008_tenants.sql"),
 ];
 
 /// Writers one commit may answer at most: a steady stream of arrivals still gets
@@ -401,6 +403,28 @@ impl StateTx for StateWrites<'_> {
         self.tx.delete_user(username)
     }
 
+    fn tenant(&mut self, name: &str) -> Result<Option<Tenant>> {
+        self.tx.tenant(name)
+    }
+
+    fn insert_tenant(&mut self, name: &str, created_at: &str) -> Result<()> {
+        self.tx.insert_tenant(name, created_at)
+    }
+
+    fn delete_tenant(&mut self, name: &str) -> Result<()> {
+        self.users_changed = true;
+        self.tx.delete_tenant(name).map(|_| ())
+    }
+
+    fn tenant_usage(&mut self, name: &str) -> Result<u64> {
+        self.tx.tenant_usage(name)
+    }
+
+    fn set_member(&mut self, tenant: &str, username: &str, role: Option<TenantRole>) -> Result<()> {
+        self.users_changed = true;
+        self.tx.set_member(tenant, username, role)
+    }
+
     fn record_transition(&mut self, t: &Transition) -> Result<()> {
         self.tx.record_transition(t)
     }
@@ -452,8 +476,14 @@ impl Store for SqliteStore {
         self.read(|tx| tx.execution(id))
     }
 
-    fn executions(&self, deployment_id: Option<&str>, statuses: &[ExecutionStatus], page: &Page) -> Result<(Vec<Execution>, u64)> {
-        self.read(|tx| tx.executions(deployment_id, statuses, page))
+    fn executions(
+        &self,
+        scope: Option<&Scope>,
+        deployment_id: Option<&str>,
+        statuses: &[ExecutionStatus],
+        page: &Page,
+    ) -> Result<(Vec<Execution>, u64)> {
+        self.read(|tx| tx.executions(scope, deployment_id, statuses, page))
     }
 
     fn events(&self, execution_id: &str, page: &Page) -> Result<(Vec<Event>, u64)> {
@@ -464,8 +494,20 @@ impl Store for SqliteStore {
         self.read(|tx| tx.deployment(id))
     }
 
-    fn deployments(&self, page: &Page) -> Result<(Vec<Deployment>, u64)> {
-        self.read(|tx| tx.deployments(page))
+    fn deployments(&self, scope: Option<&Scope>, page: &Page) -> Result<(Vec<Deployment>, u64)> {
+        self.read(|tx| tx.deployments(scope, page))
+    }
+
+    fn tenants(&self) -> Result<Vec<Tenant>> {
+        self.read(|tx| tx.tenants())
+    }
+
+    fn tenant(&self, name: &str) -> Result<Option<Tenant>> {
+        self.read(|tx| tx.tenant(name))
+    }
+
+    fn memberships(&self, username: &str) -> Result<Vec<(String, TenantRole)>> {
+        self.read(|tx| tx.memberships(username))
     }
 
     fn user(&self, username: &str) -> Result<Option<User>> {

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use drydock_engine::{ExecutionStatus, Role};
 
-use crate::store::{Deployment, Execution, Page, PolicyRecord, User};
+use crate::store::{Deployment, Execution, Page, PolicyRecord, Scope, User, Visibility};
 
 pub(super) fn json_col(row: &Row, idx: &str) -> rusqlite::Result<Value> {
     let text: String = row.get(idx)?;
@@ -29,7 +29,15 @@ pub(super) fn execution_from_row(row: &Row) -> rusqlite::Result<Execution> {
         ended_at: row.get("ended_at")?,
         created_by: row.get("created_by")?,
         tenant_name: row.get("tenant_name")?,
+        visibility: visibility_col(row)?,
+        vouched: row.get("vouched")?,
     })
+}
+
+/// The column is only ever written from the enum (and a CHECK holds it there).
+fn visibility_col(row: &Row) -> rusqlite::Result<Visibility> {
+    let v: String = row.get("visibility")?;
+    Ok(Visibility::parse(&v).unwrap_or(Visibility::Private))
 }
 
 pub(super) fn user_from_row(r: &Row) -> rusqlite::Result<User> {
@@ -51,7 +59,25 @@ pub(super) fn deployment_from_row(row: &Row) -> rusqlite::Result<Deployment> {
         updated_at: row.get("updated_at")?,
         created_by: row.get("created_by")?,
         tenant_name: row.get("tenant_name")?,
+        visibility: visibility_col(row)?,
     })
+}
+
+/// The clause (and its arguments, numbered from `first`) that keeps a list of
+/// deployments or executions to what `scope` sees (see [`Scope::sees`]).
+pub(super) fn scope_filter(scope: Option<&Scope>, first: usize) -> (String, Vec<String>) {
+    match scope {
+        None => (String::new(), Vec::new()),
+        Some(s) => {
+            let private = if s.sees_private { String::new() } else { format!(" AND (visibility <> 'private' OR created_by = ?{})", first + 1) };
+            let clause = format!(" AND (tenant_name = ?{first} OR visibility = 'global'){private}");
+            let mut args = vec![s.tenant.clone()];
+            if !s.sees_private {
+                args.push(s.username.clone());
+            }
+            (clause, args)
+        }
+    }
 }
 
 pub(super) fn order_by(page: &Page, default: &str) -> String {
