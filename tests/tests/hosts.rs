@@ -268,6 +268,28 @@ fn users_and_credential_changes_reach_every_host() {
     });
 }
 
+/// Tenants are one set for every host: a tenant made on A is used on B, and a
+/// membership given or taken away on A holds on B at the user's next request (B had
+/// the user's tenants cached with its credentials).
+#[test]
+fn tenants_and_memberships_reach_every_host() {
+    let url = fresh_database();
+    let s = hosts(2, &url);
+    let (a, b) = (s[0].admin(), &s[1]);
+    assert_eq!(a.put("/api/v3.1/users", &json!({"username": "gail", "password": "gail-secret"})).status, 201);
+    assert_eq!(a.post("/api/v3.1/tenants/red", &json!({})).status, 201);
+    let gail_on_b = || b.client("gail", "gail-secret").in_tenant("red");
+    assert_eq!(gail_on_b().get("/api/v3.1/deployments").status, 403, "not a member yet (and now cached on B)");
+    let member = json!({"username": "gail", "tenant_name": "red", "role": "user"});
+    assert_eq!(a.put("/api/v3.1/tenants/users", &member).status, 200);
+    until(WITHIN, "B lets gail into red", || gail_on_b().get("/api/v3.1/deployments").status == 200);
+    assert_eq!(gail_on_b().put("/api/v3.1/deployments/on-b", &json!({"blueprint_id": "bp"})).status, 201);
+    let removal = json!({"username": "gail", "tenant_name": "red"});
+    assert_eq!(a.req("DELETE", "/api/v3.1/tenants/users").json(&removal).send().status, 204);
+    until(WITHIN, "B keeps gail out of red", || gail_on_b().get("/api/v3.1/deployments").status == 403);
+    assert_eq!(a.in_tenant("red").get("/api/v3.1/deployments/on-b").status, 200, "what she made stays");
+}
+
 /// Two hosts hammer execution creation while a third activates: nothing is created
 /// after the activation commits. What the activation reported as remaining is every
 /// execution there is.

@@ -161,3 +161,44 @@ impl Tenancy {
         self.caller.role.is_admin()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::routing::get;
+    use axum::{Extension, Router};
+    use drydock_engine::Role;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    /// What the policy is told, as the handler behind `attach` sees it.
+    async fn told(attributes: Option<Extension<RequestAttributes>>) -> String {
+        format!("{:?}", attributes.map(|Extension(a)| a.0).unwrap_or_default())
+    }
+
+    async fn ask(caller: Option<Caller>, tenant: Option<&str>) -> String {
+        let members = Arc::new(Memberships([("red".to_string(), TenantRole::Operations)].into_iter().collect()));
+        let mut app = Router::new().route("/", get(told)).layer(axum::middleware::from_fn(attach)).layer(Extension(members));
+        if let Some(caller) = caller {
+            app = app.layer(Extension(caller));
+        }
+        let mut req = http::Request::builder().uri("/");
+        if let Some(t) = tenant {
+            req = req.header("tenant", t);
+        }
+        let resp = app.oneshot(req.body(Body::empty()).unwrap()).await.unwrap();
+        String::from_utf8(axum::body::to_bytes(resp.into_body(), 1 << 16).await.unwrap().to_vec()).unwrap()
+    }
+
+    /// The policy is told the request's tenant and the caller's role there (empty
+    /// where it is no member), so a policy can decide by them.
+    #[tokio::test]
+    async fn the_policy_is_told_the_tenant_and_the_callers_role_there() {
+        let ann = Caller { username: "ann".into(), role: Role::User, bypass: false };
+        assert_eq!(ask(Some(ann.clone()), Some("red")).await, r#"[("tenant", "red"), ("tenant-role", "operations")]"#);
+        assert_eq!(ask(Some(ann.clone()), Some("blue")).await, r#"[("tenant", "blue"), ("tenant-role", "")]"#);
+        assert_eq!(ask(Some(ann.clone()), None).await, r#"[("tenant", "default_tenant"), ("tenant-role", "")]"#);
+        assert_eq!(ask(Some(ann), Some(&"x".repeat(300))).await, "[]", "a name no tenant can have is not passed on");
+        assert_eq!(ask(None, Some("red")).await, "[]", "a stranger: nothing (the route answers 401)");
+    }
+}

@@ -13,7 +13,7 @@ use drydock_gate::Caller;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::json::{JsonBody, QueryPairs, loose_bool};
+use super::json::{JsonBody, QueryPairs};
 use super::schema::{ListMetadata, Pagination};
 use super::tenancy::MAX_TENANT_NAME;
 use super::{App, blocking, require_admin};
@@ -101,7 +101,12 @@ impl TenantBody {
 
 /// `_get_data=true`: members by name, a sys_admin's to ask for (as in Cloudify).
 fn detailed(caller: &Caller, q: &QueryPairs) -> Result<bool> {
-    let wants = loose_bool(q.get("_get_data").map(|v| serde_json::Value::String(v.to_string())).as_ref())?;
+    let wants = match q.get("_get_data") {
+        None => false,
+        Some(v) if v.eq_ignore_ascii_case("true") => true,
+        Some(v) if v.eq_ignore_ascii_case("false") => false,
+        Some(v) => return Err(Error::BadRequest(format!("`_get_data` must be true or false, not `{v}`"))),
+    };
     if wants {
         require_admin(caller, "list tenants with their members (`_get_data`)")?;
     }
@@ -145,7 +150,7 @@ fn invalid_tenant(name: &str) -> Error {
     params(super::schema::PageQuery, ("_get_data" = Option<bool>, Query, description = "Members by name (a sys_admin's)")),
     responses(
         (status = 200, description = "OK", body = TenantList),
-        (status = 400, description = "Bad paging parameters", body = super::schema::ErrorBody),
+        (status = 400, description = "Bad paging parameters, or `_get_data` not true or false", body = super::schema::ErrorBody),
         (status = 403, description = "`_get_data` by a non-admin", body = super::schema::ErrorBody)))]
 pub async fn list(
     State(app): State<Arc<App>>,
@@ -181,6 +186,7 @@ fn listed(all: &[Tenant], detailed: bool, page: &Page) -> TenantList {
     params(("name" = String, Path, description = "The tenant"), ("_get_data" = Option<bool>, Query, description = "Members by name (a sys_admin's)")),
     responses(
         (status = 200, description = "OK", body = TenantBody),
+        (status = 400, description = "`_get_data` not true or false", body = super::schema::ErrorBody),
         (status = 403, description = "No such tenant, or not permitted (Cloudify answers both 403)", body = super::schema::ErrorBody)))]
 pub async fn get(
     State(app): State<Arc<App>>,
