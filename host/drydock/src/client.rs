@@ -405,6 +405,14 @@ impl Client {
                         self.target.base
                     ))
             }
+            // The tenant's refusals: another tenant, or a role there that may not.
+            (403, _) if message.contains("invalid tenant name") => err.hint(format!(
+                "No tenant `{}` exists: pick another with --tenant (or DRYDOCK_TENANT); 'drydock tenants list' shows yours",
+                self.target.tenant
+            )),
+            (403, _) if message.contains("in the tenant") => err
+                .hint("A sys_admin can add you, or give you another role: 'drydock tenants add-user|update-user USER -t TENANT -r ROLE'")
+                .hint("Or act in another tenant with --tenant (or DRYDOCK_TENANT); 'drydock tenants list' shows yours"),
             (403, _) => err.hint("This needs a sys_admin: run it with a sys_admin's credentials"),
             (503, "maintenance_mode_active") => {
                 let err = err
