@@ -4,9 +4,37 @@
 use axum::Json;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::error::Error;
+
+/// The reference's error body: every refusal and failure has it.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorBody {
+    /// What went wrong, and what to do about it.
+    pub message: String,
+    /// Which error (the real client maps these to exception classes):
+    /// `bad_parameters_error`, `unauthorized_error`, `forbidden_error`,
+    /// `not_found_error`, `conflict_error`, `invalid_execution_status_update`,
+    /// `unsupported_media_type_error`, `payload_too_large_error`,
+    /// `method_not_allowed_error`, `request_timeout_error`,
+    /// `request_header_fields_too_large_error`, `maintenance_mode_active`,
+    /// `entering_maintenance_mode`, `policy_error`, `server_busy_error`,
+    /// `database_unavailable_error`, `internal_server_error`, or whatever code an
+    /// uploaded policy's refusal names.
+    pub error_code: String,
+    /// Always null (Cloudify sends a traceback here; drydock never does).
+    #[schema(value_type = Option<String>)]
+    pub server_traceback: Option<()>,
+}
+
+impl ErrorBody {
+    pub fn new(message: impl Into<String>, error_code: impl Into<String>) -> ErrorBody {
+        ErrorBody { message: message.into(), error_code: error_code.into(), server_traceback: None }
+    }
+}
 
 impl Error {
     pub fn status(&self) -> StatusCode {
@@ -66,8 +94,7 @@ impl Error {
             Error::Internal(_) => "Internal error in drydock; see the server log".to_string(),
             other => other.to_string(),
         };
-        let body = json!({ "message": message, "error_code": self.code(), "server_traceback": null });
-        let mut resp = (status, Json(body)).into_response();
+        let mut resp = (status, Json(ErrorBody::new(message, self.code()))).into_response();
         if let Error::Denied(d) = self
             && let Some(secs) = d.retry_after
         {

@@ -4,36 +4,78 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
-use serde_json::{Value, json};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::tenancy::{Action, Tenancy};
 use super::{App, blocking};
-use super::json::{QueryPairs, list_response};
+use super::json::QueryPairs;
 use crate::error::{Error, Result};
 use crate::store::Event;
 
-pub(crate) fn event_json(e: &Event, deployment_id: Option<&str>, workflow_id: &str) -> Value {
-    json!({
-        "id": e.id,
-        "type": "cloudify_event",
-        "event_type": e.event_type,
-        "message": e.message,
-        "timestamp": e.timestamp,
-        "reported_timestamp": e.timestamp,
-        "execution_id": e.execution_id,
-        "deployment_id": deployment_id,
-        "workflow_id": workflow_id,
-        "blueprint_id": null,
-        "node_instance_id": null,
-        "node_name": null,
-        "operation": null,
-        "level": null,
-        "logger": null,
-        "error_causes": null,
-        "source_id": null,
-        "target_id": null,
-    })
+/// One lifecycle step of an execution.
+// Keys in the reference's order.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = Event)]
+pub struct EventBody {
+    pub id: i64,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub event_type: String,
+    pub message: String,
+    pub timestamp: String,
+    pub reported_timestamp: String,
+    pub execution_id: String,
+    pub deployment_id: Option<String>,
+    pub workflow_id: String,
+    #[schema(value_type = Option<String>)]
+    pub blueprint_id: Option<()>,
+    #[schema(value_type = Option<String>)]
+    pub node_instance_id: Option<()>,
+    #[schema(value_type = Option<String>)]
+    pub node_name: Option<()>,
+    #[schema(value_type = Option<String>)]
+    pub operation: Option<()>,
+    #[schema(value_type = Option<String>)]
+    pub level: Option<()>,
+    #[schema(value_type = Option<String>)]
+    pub logger: Option<()>,
+    #[schema(value_type = Option<Object>)]
+    pub error_causes: Option<()>,
+    #[schema(value_type = Option<String>)]
+    pub source_id: Option<()>,
+    #[schema(value_type = Option<String>)]
+    pub target_id: Option<()>,
 }
+
+impl EventBody {
+    /// An event of the execution with this deployment and workflow.
+    pub(crate) fn of(e: &Event, deployment_id: Option<&str>, workflow_id: &str) -> EventBody {
+        EventBody {
+            id: e.id,
+            kind: "cloudify_event".into(),
+            event_type: e.event_type.clone(),
+            message: e.message.clone(),
+            timestamp: e.timestamp.clone(),
+            reported_timestamp: e.timestamp.clone(),
+            execution_id: e.execution_id.clone(),
+            deployment_id: deployment_id.map(str::to_owned),
+            workflow_id: workflow_id.to_owned(),
+            blueprint_id: None,
+            node_instance_id: None,
+            node_name: None,
+            operation: None,
+            level: None,
+            logger: None,
+            error_causes: None,
+            source_id: None,
+            target_id: None,
+        }
+    }
+}
+
+super::json::list!(EventList, EventBody);
 
 #[utoipa::path(
     get,
@@ -42,13 +84,13 @@ pub(crate) fn event_json(e: &Event, deployment_id: Option<&str>, workflow_id: &s
     summary = "An execution's events",
     params(super::schema::PageQuery, super::schema::EventSort, super::schema::EventFilter, super::schema::TenantHeader),
     responses(
-        (status = 200, description = "OK", body = super::schema::EventList),
+        (status = 200, description = "OK", body = EventList),
         (status = 400, description = "No `execution_id`, or bad paging parameters", body = super::schema::ErrorBody),
         (status = 403, description = "Not permitted in this tenant, or no such tenant", body = super::schema::ErrorBody),
         (status = 404, description = "No such execution (in this tenant's reach)", body = super::schema::ErrorBody)
     )
 )]
-pub async fn list(State(app): State<Arc<App>>, tenancy: Tenancy, q: QueryPairs) -> Result<Json<Value>> {
+pub async fn list(State(app): State<Arc<App>>, tenancy: Tenancy, q: QueryPairs) -> Result<Json<EventList>> {
     let page = q.page(&["reported_timestamp", "timestamp", "@timestamp", "id"])?;
     let exec_id = q
         .get("execution_id")
@@ -68,7 +110,7 @@ pub async fn list(State(app): State<Arc<App>>, tenancy: Tenancy, q: QueryPairs) 
     };
     let items = items
         .iter()
-        .map(|e| event_json(e, exec.deployment_id.as_deref(), &exec.workflow_id))
+        .map(|e| EventBody::of(e, exec.deployment_id.as_deref(), &exec.workflow_id))
         .collect();
-    Ok(Json(list_response(items, total, &page)))
+    Ok(Json(EventList::new(items, total, &page)))
 }

@@ -1,5 +1,6 @@
 //! Request-body and query parsing at the edge: every failure is a 4xx in the
 //! reference's shape, never a panic or a 500.
+//! Also the paginated list body every list route answers with (`list!`).
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -107,16 +108,30 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryPairs {
     }
 }
 
-/// The paginated list shape the real client expects.
-pub fn list_response<T: serde::Serialize>(items: Vec<T>, total: u64, page: &Page) -> serde_json::Value {
-    serde_json::json!({
-        "items": items,
-        "metadata": {
-            "pagination": { "total": total, "size": page.size, "offset": page.offset },
-            "filtered": null,
-        },
-    })
+/// A paginated list body as the real client reads it: `items`, then `metadata`
+/// (`{"pagination": {"total", "size", "offset"}, "filtered": null}`). Each use makes
+/// one concrete type, both what is sent and its OpenAPI schema (named `$name`):
+/// `list!(DeploymentList, DeploymentBody);`, built with `DeploymentList::new(items, total, &page)`.
+macro_rules! list {
+    ($(#[$meta:meta])* $name:ident, $item:ty) => {
+        $(#[$meta])*
+        #[derive(::serde::Serialize, ::utoipa::ToSchema)]
+        #[serde(deny_unknown_fields)]
+        pub struct $name {
+            pub items: Vec<$item>,
+            pub metadata: crate::api::schema::ListMetadata,
+        }
+
+        impl $name {
+            /// `items` (one page of them), of `total` in all.
+            #[allow(dead_code)]
+            pub fn new(items: Vec<$item>, total: u64, page: &crate::store::Page) -> $name {
+                $name { items, metadata: crate::api::schema::ListMetadata::of(total, page) }
+            }
+        }
+    };
 }
+pub(crate) use list;
 
 /// An optional JSON object field (`parameters`, `inputs`): absent or null is `{}`;
 /// anything but an object is a client mistake.

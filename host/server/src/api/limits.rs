@@ -7,7 +7,8 @@ use axum::body::Body;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::{Request, StatusCode};
-use serde_json::json;
+
+use super::error::ErrorBody;
 
 /// Total size of all request headers accepted.
 pub const MAX_HEADER_BYTES: usize = 32 * 1024;
@@ -21,7 +22,7 @@ pub const STRANGER_READS: usize = 32;
 pub const MAX_IN_FLIGHT: usize = 512;
 
 fn refuse(status: StatusCode, code: &str, message: &str) -> Response {
-    (status, axum::Json(json!({ "message": message, "error_code": code, "server_traceback": null }))).into_response()
+    (status, axum::Json(ErrorBody::new(message, code))).into_response()
 }
 
 pub async fn header_size(req: Request<Body>, next: Next) -> Response {

@@ -7,7 +7,9 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use http::{HeaderValue, header};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
 
 use super::json::{JsonBody, QueryPairs};
 use super::{Admitted, App, blocking, require_admin};
@@ -20,62 +22,149 @@ use crate::timestamp;
 /// Longest reason an operator may give (it is shown in every refusal).
 pub const MAX_REASON: usize = 500;
 
-/// The reference's state object, keys in the reference's order (the real CLI prints
-/// them in the order sent). While deactivated with no history, the three text
-/// fields are empty strings. The remaining executions are every tenant's: listed
-/// for a sys_admin (`listed`), and to anyone else only counted (`remaining_count`),
-/// since their ids, deployments and workflows are other tenants' business.
-pub fn state_json(view: &MaintenanceView, listed: bool) -> Value {
-    // (`remaining_count` is null for a sys_admin here, so the real CLI, which prints
-    // every key that is set, shows what it always did.)
-    let rec = view.record.as_ref();
-    json!({
-        "status": view.state().as_str(),
-        "activated_at": rec.map_or(Value::String(String::new()), |r| json!(r.activated_at)),
-        "activation_requested_at": rec.map_or("", |r| &r.activation_requested_at),
-        "remaining_executions": view.remaining.as_ref().map(|list| {
-            list.iter().filter(|_| listed).map(|r| json!({
-                "id": r.id,
-                "status": r.status.as_str(),
-                "deployment_id": r.deployment_id,
-                "workflow_id": r.workflow_id,
-            })).collect::<Vec<_>>()
-        }),
-        "requested_by": rec.map_or("", |r| &r.requested_by),
-        // drydock's additions (the real client ignores what it does not know; they
-        // are null, and so not printed by it, unless set).
-        "reason": rec.and_then(|r| r.reason.as_deref()),
-        "until": rec.and_then(|r| r.until.as_deref()),
-        "deadline": rec.and_then(|r| r.deadline.as_ref().map(|(at, _)| at.as_str())),
-        "on_deadline": rec.and_then(|r| r.deadline.as_ref().map(|(_, on)| on.as_str())),
-        "next_window": view.next_window.as_ref().map(window_json),
-        // While activating, to whoever is not shown the list: how many it waits for.
-        "remaining_count": view.remaining.as_ref().filter(|_| !listed).map(|_| view.unfinished),
-    })
+/// The maintenance state: Cloudify's object, then drydock's additions (null unless set).
+// Keys in the reference's order (the real CLI prints them in the order sent).
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = MaintenanceState)]
+pub struct MaintenanceStateBody {
+    #[schema(value_type = super::schema::MaintenanceStatus)]
+    pub status: String,
+    /// When maintenance became active: an empty string before any activation, null
+    /// while activating.
+    pub activated_at: Option<String>,
+    /// When activation was asked for (empty before any activation).
+    pub activation_requested_at: String,
+    /// While activating, the executions it waits for; null otherwise.
+    pub remaining_executions: Option<Vec<RemainingExecutionBody>>,
+    pub requested_by: String,
+    // drydock's additions (the real client ignores what it does not know; they
+    // are null, and so not printed by it, unless set).
+    pub reason: Option<String>,
+    /// The announced end, which `Retry-After` counts down to.
+    pub until: Option<String>,
+    /// While activating: when it stops waiting.
+    pub deadline: Option<String>,
+    #[schema(value_type = Option<super::schema::OnDeadline>)]
+    pub on_deadline: Option<String>,
+    pub next_window: Option<ScheduledWindow>,
+    /// While activating, how many executions it waits for (every tenant's), when
+    /// they are not listed: to anyone but a sys_admin, and in every event (which
+    /// lists at most 100); null otherwise.
+    pub remaining_count: Option<u64>,
 }
 
-pub fn window_json(w: &Window) -> Value {
-    json!({
-        "id": w.id,
-        "start_at": w.start_at,
-        "end_at": w.end_at,
-        "reason": w.reason,
-        "status": w.status.as_str(),
-        "created_by": w.created_by,
-        "created_at": w.created_at,
-    })
+/// One unfinished execution that activating waits for.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = RemainingExecution)]
+pub struct RemainingExecutionBody {
+    pub id: String,
+    #[schema(value_type = super::schema::ExecutionStatus)]
+    pub status: String,
+    pub deployment_id: Option<String>,
+    pub workflow_id: String,
 }
 
-pub fn transition_json(t: &Transition) -> Value {
-    json!({
-        "at": t.at,
-        "by": t.by,
-        "from": t.from.as_str(),
-        "to": t.to.as_str(),
-        "reason": t.reason,
-        "detail": t.detail,
-    })
+impl MaintenanceStateBody {
+    /// The state as `view` has it. While deactivated with no history, the three text
+    /// fields are empty strings. The remaining executions are every tenant's: listed
+    /// for a sys_admin (`listed`), and to anyone else only counted (`remaining_count`),
+    /// since their ids, deployments and workflows are other tenants' business.
+    pub fn of(view: &MaintenanceView, listed: bool) -> MaintenanceStateBody {
+        // (`remaining_count` is null for a sys_admin here, so the real CLI, which prints
+        // every key that is set, shows what it always did.)
+        let rec = view.record.as_ref();
+        MaintenanceStateBody {
+            status: view.state().as_str().into(),
+            activated_at: match rec {
+                None => Some(String::new()),
+                Some(r) => r.activated_at.clone(),
+            },
+            activation_requested_at: rec.map_or_else(String::new, |r| r.activation_requested_at.clone()),
+            remaining_executions: view.remaining.as_ref().map(|list| {
+                list.iter()
+                    .filter(|_| listed)
+                    .map(|r| RemainingExecutionBody {
+                        id: r.id.clone(),
+                        status: r.status.as_str().into(),
+                        deployment_id: r.deployment_id.clone(),
+                        workflow_id: r.workflow_id.clone(),
+                    })
+                    .collect()
+            }),
+            requested_by: rec.map_or_else(String::new, |r| r.requested_by.clone()),
+            reason: rec.and_then(|r| r.reason.clone()),
+            until: rec.and_then(|r| r.until.clone()),
+            deadline: rec.and_then(|r| r.deadline.as_ref().map(|(at, _)| at.clone())),
+            on_deadline: rec.and_then(|r| r.deadline.as_ref().map(|(_, on)| on.as_str().to_string())),
+            next_window: view.next_window.as_ref().map(ScheduledWindow::from),
+            // While activating, to whoever is not shown the list: how many it waits for.
+            remaining_count: view.remaining.as_ref().filter(|_| !listed).map(|_| view.unfinished),
+        }
+    }
 }
+
+/// A maintenance window scheduled ahead.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = Window)]
+pub struct ScheduledWindow {
+    pub id: String,
+    pub start_at: String,
+    pub end_at: Option<String>,
+    pub reason: Option<String>,
+    #[schema(value_type = super::schema::WindowStatus)]
+    pub status: String,
+    pub created_by: String,
+    pub created_at: String,
+}
+
+impl From<&Window> for ScheduledWindow {
+    fn from(w: &Window) -> ScheduledWindow {
+        ScheduledWindow {
+            id: w.id.clone(),
+            start_at: w.start_at.clone(),
+            end_at: w.end_at.clone(),
+            reason: w.reason.clone(),
+            status: w.status.as_str().into(),
+            created_by: w.created_by.clone(),
+            created_at: w.created_at.clone(),
+        }
+    }
+}
+
+/// One change of the maintenance state.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = Transition)]
+pub struct TransitionBody {
+    pub at: String,
+    /// A user, or who acted on its own: `schedule`, `deadline`, `serve`, `drydock`.
+    pub by: String,
+    #[schema(value_type = super::schema::MaintenanceStatus)]
+    pub from: String,
+    #[schema(value_type = super::schema::MaintenanceStatus)]
+    pub to: String,
+    pub reason: Option<String>,
+    pub detail: String,
+}
+
+impl From<&Transition> for TransitionBody {
+    fn from(t: &Transition) -> TransitionBody {
+        TransitionBody {
+            at: t.at.clone(),
+            by: t.by.clone(),
+            from: t.from.as_str().into(),
+            to: t.to.as_str().into(),
+            reason: t.reason.clone(),
+            detail: t.detail.clone(),
+        }
+    }
+}
+
+super::json::list!(TransitionList, TransitionBody);
+super::json::list!(WindowList, ScheduledWindow);
 
 /// The optional plan of `POST /maintenance/activate`.
 #[derive(Debug, Default, serde::Deserialize, utoipa::ToSchema)]
@@ -145,12 +234,12 @@ impl PlanBody {
     tag = "maintenance",
     summary = "The maintenance state",
     responses(
-        (status = 200, description = "The state (with `Warning: 110` and `X-Drydock-Stale` when the database cannot answer and this is the last state seen)", body = super::schema::MaintenanceState)
+        (status = 200, description = "The state (with `Warning: 110` and `X-Drydock-Stale` when the database cannot answer and this is the last state seen)", body = MaintenanceStateBody)
     )
 )]
 pub async fn get(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>) -> Result<Response> {
     let view = blocking(move || Ok(app.manager.maintenance())).await?;
-    let mut resp = Json(state_json(&view, caller.role.is_admin())).into_response();
+    let mut resp = Json(MaintenanceStateBody::of(&view, caller.role.is_admin())).into_response();
     if view.stale {
         let h = resp.headers_mut();
         h.insert(header::WARNING, HeaderValue::from_static("110 drydock \"Response is Stale\""));
@@ -167,7 +256,7 @@ pub async fn get(State(app): State<Arc<App>>, Extension(caller): Extension<Calle
     params(("action" = super::schema::MaintenanceAction, Path, description = "What to do")),
     request_body = Option<PlanBody>,
     responses(
-        (status = 200, description = "The new state", body = super::schema::MaintenanceState),
+        (status = 200, description = "The new state", body = MaintenanceStateBody),
         (status = 304, description = "Already in the state asked for (no body)"),
         (status = 400, description = "Unknown action, or a bad plan", body = super::schema::ErrorBody),
         (status = 403, description = "The caller is not a sys_admin", body = super::schema::ErrorBody)
@@ -179,7 +268,7 @@ pub async fn action(
     admitted: Admitted,
     Path(action): Path<String>,
     req: axum::extract::Request,
-) -> Result<Json<Value>> {
+) -> Result<Json<MaintenanceStateBody>> {
     require_admin(&caller, "change the maintenance mode")?;
     let username = caller.username.clone();
     let view = match action.as_str() {
@@ -201,7 +290,7 @@ pub async fn action(
         }
     };
     tracing::info!(user = %caller.username, %action, state = view.state().as_str(), "maintenance mode");
-    Ok(Json(state_json(&view, true)))
+    Ok(Json(MaintenanceStateBody::of(&view, true)))
 }
 
 /// `GET /maintenance/history`: every transition, newest first, paginated.
@@ -212,17 +301,17 @@ pub async fn action(
     summary = "Every maintenance transition, newest first",
     params(super::schema::PageQuery),
     responses(
-        (status = 200, description = "OK", body = super::schema::TransitionList),
+        (status = 200, description = "OK", body = TransitionList),
         (status = 400, description = "Bad paging parameters", body = super::schema::ErrorBody)
     )
 )]
-pub async fn history(State(app): State<Arc<App>>, query: QueryPairs) -> Result<Json<Value>> {
+pub async fn history(State(app): State<Arc<App>>, query: QueryPairs) -> Result<Json<TransitionList>> {
     let page = query.page(&[])?;
     let (items, total) = {
         let page = page.clone();
         blocking(move || app.manager.history(&page)).await?
     };
-    Ok(Json(super::json::list_response(items.iter().map(transition_json).collect(), total, &page)))
+    Ok(Json(TransitionList::new(items.iter().map(TransitionBody::from).collect(), total, &page)))
 }
 
 /// `POST /maintenance/windows`: `{"at": TIME, "until": TIME?, "reason": TEXT?}`.
@@ -243,13 +332,13 @@ pub struct WindowBody {
     tag = "maintenance",
     summary = "The maintenance windows scheduled ahead (and their outcomes)",
     responses(
-        (status = 200, description = "OK", body = super::schema::WindowList)
+        (status = 200, description = "OK", body = WindowList)
     )
 )]
-pub async fn windows(State(app): State<Arc<App>>) -> Result<Json<Value>> {
+pub async fn windows(State(app): State<Arc<App>>) -> Result<Json<WindowList>> {
     let all = blocking(move || app.manager.windows()).await?;
     let page = crate::store::Page { offset: 0, size: all.len() as u32, sort: None };
-    Ok(Json(super::json::list_response(all.iter().map(window_json).collect(), all.len() as u64, &page)))
+    Ok(Json(WindowList::new(all.iter().map(ScheduledWindow::from).collect(), all.len() as u64, &page)))
 }
 
 #[utoipa::path(
@@ -259,7 +348,7 @@ pub async fn windows(State(app): State<Arc<App>>) -> Result<Json<Value>> {
     summary = "Schedule a maintenance window",
     request_body = WindowBody,
     responses(
-        (status = 201, description = "Scheduled", body = super::schema::Window),
+        (status = 201, description = "Scheduled", body = ScheduledWindow),
         (status = 400, description = "A missing or bad time or reason", body = super::schema::ErrorBody),
         (status = 403, description = "The caller is not a sys_admin", body = super::schema::ErrorBody),
         (status = 409, description = "The window overlaps one scheduled or under way (windows may not overlap; the message names it)", body = super::schema::ErrorBody)
@@ -269,7 +358,7 @@ pub async fn schedule(
     State(app): State<Arc<App>>,
     Extension(caller): Extension<Caller>,
     JsonBody(body): JsonBody<WindowBody>,
-) -> Result<(http::StatusCode, Json<Value>)> {
+) -> Result<(http::StatusCode, Json<ScheduledWindow>)> {
     require_admin(&caller, "schedule maintenance")?;
     let at = body.at.as_deref().ok_or_else(|| Error::BadRequest("`at` (when the window starts) is required".into()))?;
     let start = parse_future("at", at)?;
@@ -283,7 +372,7 @@ pub async fn schedule(
     let reason = parse_reason(body.reason.as_deref())?;
     let by = caller.username.clone();
     let w = blocking(move || app.manager.schedule(&by, start, end, reason)).await?;
-    Ok((http::StatusCode::CREATED, Json(window_json(&w))))
+    Ok((http::StatusCode::CREATED, Json(ScheduledWindow::from(&w))))
 }
 
 #[utoipa::path(
@@ -293,7 +382,7 @@ pub async fn schedule(
     summary = "Cancel a maintenance window",
     params(("id" = String, Path, description = "The window's id")),
     responses(
-        (status = 200, description = "Cancelled", body = super::schema::Window),
+        (status = 200, description = "Cancelled", body = ScheduledWindow),
         (status = 403, description = "The caller is not a sys_admin", body = super::schema::ErrorBody),
         (status = 404, description = "No such scheduled or started window", body = super::schema::ErrorBody)
     )
@@ -302,11 +391,11 @@ pub async fn cancel_window(
     State(app): State<Arc<App>>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
-) -> Result<Json<Value>> {
+) -> Result<Json<ScheduledWindow>> {
     require_admin(&caller, "cancel a maintenance window")?;
     let by = caller.username.clone();
     let w = blocking(move || app.manager.cancel_window(&id, &by)).await?;
-    Ok(Json(window_json(&w)))
+    Ok(Json(ScheduledWindow::from(&w)))
 }
 
 /// Remaining executions an event lists at most (the oldest); `remaining_count`
@@ -327,11 +416,10 @@ fn event_data(app: &App, state: &Arc<crate::store::ManagerState>, listed: bool) 
         return made.clone();
     }
     let view = app.manager.view(state, EVENT_REMAINING);
-    let mut object = state_json(&view, listed);
+    let mut body = MaintenanceStateBody::of(&view, listed);
     // Events list at most [`EVENT_REMAINING`]: the count is in every event.
-    if let Some(map) = object.as_object_mut() {
-        map.insert("remaining_count".into(), json!(view.remaining.as_ref().map(|_| view.unfinished)));
-    }
+    body.remaining_count = view.remaining.as_ref().map(|_| view.unfinished);
+    let object = serde_json::to_value(&body).expect("the state object serialises");
     let text = object.to_string();
     let made = Arc::new((object, text));
     LAST.lock().unwrap_or_else(|p| p.into_inner())[slot] = Some((state.clone(), made.clone()));

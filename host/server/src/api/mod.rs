@@ -114,11 +114,7 @@ async fn not_found(uri: http::Uri) -> Error {
 }
 
 async fn method_not_allowed(method: http::Method, uri: http::Uri) -> impl axum::response::IntoResponse {
-    let body = serde_json::json!({
-        "message": format!("Method {method} is not allowed for {}", uri.path()),
-        "error_code": "method_not_allowed_error",
-        "server_traceback": null,
-    });
+    let body = self::error::ErrorBody::new(format!("Method {method} is not allowed for {}", uri.path()), "method_not_allowed_error");
     (http::StatusCode::METHOD_NOT_ALLOWED, axum::Json(body))
 }
 

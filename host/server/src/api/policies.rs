@@ -11,106 +11,282 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use http::{HeaderMap, StatusCode, header};
-use serde_json::{Value, json};
+use serde::Serialize;
+use utoipa::ToSchema;
 
-use super::json::{QueryPairs, list_response};
+use super::json::QueryPairs;
 use super::{App, blocking, require_admin};
 use drydock_engine::Fault;
 use crate::error::{Error, Result};
 use drydock_gate::{Caller, Decision};
-use crate::registry::{Disagreement, RECENT_DISAGREEMENTS, ShadowReport, Swap, Version};
+use crate::registry::{Active, Disagreement, RECENT_DISAGREEMENTS, ShadowReport, Swap, Version};
 use crate::store::{Page, PolicyState};
 
 /// Largest component an upload may carry (the rest of the API takes 1 MiB).
 pub const MAX_POLICY_BYTES: usize = 16 * 1024 * 1024;
 
-pub fn version_json(v: &Version, st: &PolicyState) -> Value {
-    let (by, at) = match &v.uploaded {
-        Some((by, at)) => (json!(by), json!(at)),
-        None => (Value::Null, Value::Null),
-    };
-    json!({
-        "id": v.id,
-        "name": v.name,
-        "version": v.version,
-        "sha256": v.sha256,
-        "label": v.label(),
-        "size": v.size,
-        "builtin": v.is_builtin(),
-        "uploaded_by": by,
-        "uploaded_at": at,
-        "active": st.active_id == v.id,
-        "previous": st.previous_id.as_deref() == Some(v.id.as_str()),
-        "shadow": st.shadow.as_ref().is_some_and(|(id, _, _)| *id == v.id),
-    })
+/// One policy version the registry holds.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = PolicyVersion)]
+pub struct PolicyVersionBody {
+    /// `builtin`, or the component's sha256.
+    pub id: String,
+    pub name: String,
+    pub version: String,
+    pub sha256: String,
+    /// `name@version#sha-prefix`, as in `X-Drydock-Policy`.
+    pub label: String,
+    pub size: u64,
+    pub builtin: bool,
+    pub uploaded_by: Option<String>,
+    pub uploaded_at: Option<String>,
+    pub active: bool,
+    pub previous: bool,
+    pub shadow: bool,
 }
 
-pub fn decision_json(d: &std::result::Result<Decision, Fault>) -> Value {
-    match d {
-        Ok(Decision::Allow) => json!({ "verdict": "allow" }),
-        Ok(Decision::Deny(d)) => json!({
-            "verdict": "deny",
-            "status": d.status,
-            "error_code": d.error_code,
-            "message": d.message,
-            "retry_after": d.retry_after,
-        }),
-        Err(fault) => json!({ "verdict": "fault", "fault": fault.to_string() }),
+impl PolicyVersionBody {
+    /// `v`, and what it is now in `st` (active, previous, shadowed).
+    pub fn of(v: &Version, st: &PolicyState) -> PolicyVersionBody {
+        let (by, at) = match &v.uploaded {
+            Some((by, at)) => (Some(by.clone()), Some(at.clone())),
+            None => (None, None),
+        };
+        PolicyVersionBody {
+            id: v.id.clone(),
+            name: v.name.clone(),
+            version: v.version.clone(),
+            sha256: v.sha256.clone(),
+            label: v.label(),
+            size: v.size,
+            builtin: v.is_builtin(),
+            uploaded_by: by,
+            uploaded_at: at,
+            active: st.active_id == v.id,
+            previous: st.previous_id.as_deref() == Some(v.id.as_str()),
+            shadow: st.shadow.as_ref().is_some_and(|(id, _, _)| *id == v.id),
+        }
     }
 }
 
-fn disagreement_json(d: &Disagreement, candidate_label: &str) -> Value {
-    let snap = &d.published.snapshot;
-    json!({
-        "at": d.at,
-        "request": {
-            "method": d.request.method,
-            "path": d.request.path,
-            "route": d.request.route,
-            "username": d.request.caller.username,
-            "role": d.request.caller.role.as_str(),
-            "bypass": d.request.caller.bypass,
-            "maintenance": snap.state.as_str(),
-            "unfinished_executions": snap.executions.total(),
-        },
-        "active": { "policy": d.active_label, "decision": decision_json(&Ok(d.active.clone())) },
-        "candidate": { "policy": candidate_label, "decision": decision_json(&d.candidate) },
-        "differs_in": d.differs_in,
-    })
+/// The active version, when and by whom it became so, and the one a rollback returns to.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = ActivePolicy)]
+pub struct ActivePolicyBody {
+    pub id: String,
+    pub name: String,
+    pub version: String,
+    pub sha256: String,
+    pub label: String,
+    pub size: u64,
+    pub builtin: bool,
+    pub uploaded_by: Option<String>,
+    pub uploaded_at: Option<String>,
+    pub active: bool,
+    pub previous: bool,
+    pub shadow: bool,
+    pub active_since: String,
+    pub activated_by: String,
+    pub previous_version: Option<PolicyVersionBody>,
 }
 
-pub fn report_json(r: Option<&ShadowReport>, st: &PolicyState) -> Value {
-    let Some(r) = r else {
-        return json!({
-            "running": false, "candidate": null, "started_at": null, "started_by": null,
-            "stopped_at": null, "stopped_by": null, "evaluated": 0, "agreements": 0,
-            "disagreements": 0, "candidate_faults": 0, "skipped": 0, "recent_disagreements": [],
-        });
-    };
-    let label = r.candidate.label();
-    json!({
-        "running": r.running,
-        "candidate": version_json(&r.candidate, st),
-        "started_at": r.started_at,
-        "started_by": r.started_by,
-        "stopped_at": r.stopped.as_ref().map(|(at, _)| at),
-        "stopped_by": r.stopped.as_ref().map(|(_, by)| by),
-        "evaluated": r.agreements + r.disagreements,
-        "agreements": r.agreements,
-        "disagreements": r.disagreements,
-        "candidate_faults": r.candidate_faults,
-        "skipped": r.skipped,
-        "recent_disagreements": r.recent.iter().map(|d| disagreement_json(d, &label)).collect::<Vec<_>>(),
-    })
+impl ActivePolicyBody {
+    fn of(a: &Active, st: &PolicyState) -> ActivePolicyBody {
+        let PolicyVersionBody { id, name, version, sha256, label, size, builtin, uploaded_by, uploaded_at, active, previous, shadow } =
+            PolicyVersionBody::of(&a.version, st);
+        ActivePolicyBody {
+            id,
+            name,
+            version,
+            sha256,
+            label,
+            size,
+            builtin,
+            uploaded_by,
+            uploaded_at,
+            active,
+            previous,
+            shadow,
+            active_since: a.since.clone(),
+            activated_by: a.by.clone(),
+            previous_version: a.previous.as_ref().map(|p| PolicyVersionBody::of(p, st)),
+        }
+    }
 }
 
-fn swap_json(s: &Swap, st: &PolicyState) -> Value {
-    json!({
-        "swapped": s.swapped,
-        "active": version_json(&s.active, st),
-        "previous": s.previous.as_ref().map(|p| version_json(p, st)),
-    })
+/// What one policy decided: allow, deny (with its refusal), or a fault.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Decision)]
+#[serde(tag = "verdict", rename_all = "lowercase")]
+pub enum DecisionBody {
+    Allow,
+    Deny { status: u16, error_code: String, message: String, retry_after: Option<u32> },
+    Fault { fault: String },
 }
+
+impl DecisionBody {
+    pub fn of(d: &std::result::Result<Decision, Fault>) -> DecisionBody {
+        match d {
+            Ok(Decision::Allow) => DecisionBody::Allow,
+            Ok(Decision::Deny(d)) => DecisionBody::Deny {
+                status: d.status,
+                error_code: d.error_code.clone(),
+                message: d.message.clone(),
+                retry_after: d.retry_after,
+            },
+            Err(fault) => DecisionBody::Fault { fault: fault.to_string() },
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecidedBy {
+    pub policy: String,
+    pub decision: DecisionBody,
+}
+
+/// The request two policies disagreed on, as the policies saw it.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShadowedRequest {
+    pub method: String,
+    pub path: String,
+    pub route: String,
+    pub username: String,
+    pub role: String,
+    pub bypass: bool,
+    #[schema(value_type = super::schema::MaintenanceStatus)]
+    pub maintenance: String,
+    pub unfinished_executions: u64,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = Disagreement)]
+pub struct DisagreementBody {
+    pub at: String,
+    pub request: ShadowedRequest,
+    pub active: DecidedBy,
+    pub candidate: DecidedBy,
+    pub differs_in: Vec<String>,
+}
+
+impl DisagreementBody {
+    fn of(d: &Disagreement, candidate_label: &str) -> DisagreementBody {
+        let snap = &d.published.snapshot;
+        DisagreementBody {
+            at: d.at.clone(),
+            request: ShadowedRequest {
+                method: d.request.method.clone(),
+                path: d.request.path.clone(),
+                route: d.request.route.clone(),
+                username: d.request.caller.username.clone(),
+                role: d.request.caller.role.as_str().to_string(),
+                bypass: d.request.caller.bypass,
+                maintenance: snap.state.as_str().to_string(),
+                unfinished_executions: u64::from(snap.executions.total()),
+            },
+            active: DecidedBy { policy: d.active_label.clone(), decision: DecisionBody::of(&Ok(d.active.clone())) },
+            candidate: DecidedBy { policy: candidate_label.to_string(), decision: DecisionBody::of(&d.candidate) },
+            differs_in: d.differs_in.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+}
+
+/// A shadow run: a candidate decides every request beside the active version,
+/// without effect, and disagreements are counted and kept.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = ShadowReport)]
+pub struct ShadowReportBody {
+    pub running: bool,
+    pub candidate: Option<PolicyVersionBody>,
+    pub started_at: Option<String>,
+    pub started_by: Option<String>,
+    pub stopped_at: Option<String>,
+    pub stopped_by: Option<String>,
+    pub evaluated: u64,
+    pub agreements: u64,
+    pub disagreements: u64,
+    pub candidate_faults: u64,
+    pub skipped: u64,
+    pub recent_disagreements: Vec<DisagreementBody>,
+}
+
+impl ShadowReportBody {
+    /// The report of the shadow run, if there was one (else an empty, stopped one).
+    pub fn of(r: Option<&ShadowReport>, st: &PolicyState) -> ShadowReportBody {
+        let Some(r) = r else {
+            return ShadowReportBody {
+                running: false,
+                candidate: None,
+                started_at: None,
+                started_by: None,
+                stopped_at: None,
+                stopped_by: None,
+                evaluated: 0,
+                agreements: 0,
+                disagreements: 0,
+                candidate_faults: 0,
+                skipped: 0,
+                recent_disagreements: Vec::new(),
+            };
+        };
+        let label = r.candidate.label();
+        ShadowReportBody {
+            running: r.running,
+            candidate: Some(PolicyVersionBody::of(&r.candidate, st)),
+            started_at: Some(r.started_at.clone()),
+            started_by: Some(r.started_by.clone()),
+            stopped_at: r.stopped.as_ref().map(|(at, _)| at.clone()),
+            stopped_by: r.stopped.as_ref().map(|(_, by)| by.clone()),
+            evaluated: r.agreements + r.disagreements,
+            agreements: r.agreements,
+            disagreements: r.disagreements,
+            candidate_faults: r.candidate_faults,
+            skipped: r.skipped,
+            recent_disagreements: r.recent.iter().map(|d| DisagreementBody::of(d, &label)).collect(),
+        }
+    }
+}
+
+/// The outcome of an activation or a rollback.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = Swap)]
+pub struct SwapBody {
+    /// False when the version was already active (nothing changed).
+    pub swapped: bool,
+    pub active: PolicyVersionBody,
+    pub previous: Option<PolicyVersionBody>,
+}
+
+impl SwapBody {
+    fn of(s: &Swap, st: &PolicyState) -> SwapBody {
+        SwapBody {
+            swapped: s.swapped,
+            active: PolicyVersionBody::of(&s.active, st),
+            previous: s.previous.as_ref().map(|p| PolicyVersionBody::of(p, st)),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyHistoryEntry {
+    pub seq: i64,
+    pub at: String,
+    pub username: String,
+    pub action: String,
+    pub policy_id: String,
+    pub detail: String,
+}
+
+super::json::list!(PolicyList, PolicyVersionBody);
+super::json::list!(PolicyHistoryList, PolicyHistoryEntry);
 
 #[utoipa::path(
     get,
@@ -118,15 +294,15 @@ fn swap_json(s: &Swap, st: &PolicyState) -> Value {
     tag = "policies",
     summary = "The policy versions",
     responses(
-        (status = 200, description = "OK", body = super::schema::PolicyList)
+        (status = 200, description = "OK", body = PolicyList)
     )
 )]
-pub async fn list(State(app): State<Arc<App>>) -> Result<Json<Value>> {
+pub async fn list(State(app): State<Arc<App>>) -> Result<Json<PolicyList>> {
     let st = app.policies.state();
-    let items: Vec<Value> = app.policies.list()?.iter().map(|v| version_json(v, &st)).collect();
+    let items: Vec<PolicyVersionBody> = app.policies.list()?.iter().map(|v| PolicyVersionBody::of(v, &st)).collect();
     let total = items.len() as u64;
     let page = Page { offset: 0, size: items.len() as u32, sort: None };
-    Ok(Json(list_response(items, total, &page)))
+    Ok(Json(PolicyList::new(items, total, &page)))
 }
 
 #[utoipa::path(
@@ -136,13 +312,13 @@ pub async fn list(State(app): State<Arc<App>>) -> Result<Json<Value>> {
     summary = "One policy version",
     params(("id" = String, Path, description = "`builtin`, a policy version's sha256, or a unique prefix of it")),
     responses(
-        (status = 200, description = "OK", body = super::schema::PolicyVersion),
+        (status = 200, description = "OK", body = PolicyVersionBody),
         (status = 400, description = "An ambiguous prefix", body = super::schema::ErrorBody),
         (status = 404, description = "No such policy version", body = super::schema::ErrorBody)
     )
 )]
-pub async fn get(State(app): State<Arc<App>>, Path(id): Path<String>) -> Result<Json<Value>> {
-    Ok(Json(version_json(&app.policies.get(&id)?, &app.policies.state())))
+pub async fn get(State(app): State<Arc<App>>, Path(id): Path<String>) -> Result<Json<PolicyVersionBody>> {
+    Ok(Json(PolicyVersionBody::of(&app.policies.get(&id)?, &app.policies.state())))
 }
 
 #[utoipa::path(
@@ -151,17 +327,13 @@ pub async fn get(State(app): State<Arc<App>>, Path(id): Path<String>) -> Result<
     tag = "policies",
     summary = "The active policy version",
     responses(
-        (status = 200, description = "OK", body = super::schema::ActivePolicy)
+        (status = 200, description = "OK", body = ActivePolicyBody)
     )
 )]
-pub async fn active(State(app): State<Arc<App>>) -> Result<Json<Value>> {
+pub async fn active(State(app): State<Arc<App>>) -> Result<Json<ActivePolicyBody>> {
     let active = app.policies.active()?;
     let st = app.policies.state();
-    let mut body = version_json(&active.version, &st);
-    body["active_since"] = json!(active.since);
-    body["activated_by"] = json!(active.by);
-    body["previous_version"] = active.previous.as_ref().map_or(Value::Null, |p| version_json(p, &st));
-    Ok(Json(body))
+    Ok(Json(ActivePolicyBody::of(&active, &st)))
 }
 
 /// Who changed which policy when: for sys_admins only.
@@ -172,26 +344,33 @@ pub async fn active(State(app): State<Arc<App>>) -> Result<Json<Value>> {
     summary = "Who changed which policy when",
     params(super::schema::SizeQuery),
     responses(
-        (status = 200, description = "OK", body = super::schema::PolicyHistoryList),
+        (status = 200, description = "OK", body = PolicyHistoryList),
         (status = 400, description = "A bad `_size`", body = super::schema::ErrorBody),
         (status = 403, description = "The caller is not a sys_admin", body = super::schema::ErrorBody)
     )
 )]
-pub async fn history(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>, q: QueryPairs) -> Result<Json<Value>> {
+pub async fn history(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>, q: QueryPairs) -> Result<Json<PolicyHistoryList>> {
     require_admin(&caller, "read the policy history")?;
     let size = match q.get("_size").filter(|v| !v.is_empty()) {
         None => 100,
         Some(v) => super::json::count("_size", v)?,
     };
-    let items: Vec<Value> = app
+    let items: Vec<PolicyHistoryEntry> = app
         .policies
         .history(size.min(10_000))?
         .into_iter()
-        .map(|e| json!({ "seq": e.seq, "at": e.at, "username": e.username, "action": e.action, "policy_id": e.policy_id, "detail": e.detail }))
+        .map(|e| PolicyHistoryEntry {
+            seq: e.seq,
+            at: e.at,
+            username: e.username,
+            action: e.action,
+            policy_id: e.policy_id,
+            detail: e.detail,
+        })
         .collect();
     let total = items.len() as u64;
     let page = Page { offset: 0, size, sort: None };
-    Ok(Json(list_response(items, total, &page)))
+    Ok(Json(PolicyHistoryList::new(items, total, &page)))
 }
 
 /// The body is the component itself (`application/wasm` or
@@ -203,8 +382,8 @@ pub async fn history(State(app): State<Arc<App>>, Extension(caller): Extension<C
     summary = "Upload a policy component (validated completely before it is stored)",
     request_body(description = "The component's bytes", content((Vec<u8> = "application/wasm"), (Vec<u8> = "application/octet-stream"))),
     responses(
-        (status = 201, description = "Stored", body = super::schema::PolicyVersion),
-        (status = 200, description = "Already stored", body = super::schema::PolicyVersion),
+        (status = 201, description = "Stored", body = PolicyVersionBody),
+        (status = 200, description = "Already stored", body = PolicyVersionBody),
         (status = 400, description = "Not a policy component drydock accepts (the reason says why)", body = super::schema::ErrorBody),
         (status = 403, description = "The caller is not a sys_admin", body = super::schema::ErrorBody),
         (status = 413, description = "Larger than 16 MiB", body = super::schema::ErrorBody),
@@ -237,7 +416,7 @@ pub async fn upload(
     let who = caller.username.clone();
     let up = blocking(move || registry.upload(&bytes, &who)).await?;
     let status = if up.created { StatusCode::CREATED } else { StatusCode::OK };
-    Ok((status, Json(version_json(&up.version, &app.policies.state()))).into_response())
+    Ok((status, Json(PolicyVersionBody::of(&up.version, &app.policies.state()))).into_response())
 }
 
 /// A policy upload is the component's bytes.
@@ -266,7 +445,7 @@ fn closing(mut resp: Response) -> Response {
     summary = "Make a version active (live, no restart)",
     params(("id" = String, Path, description = "`builtin`, a policy version's sha256, or a unique prefix of it")),
     responses(
-        (status = 200, description = "OK", body = super::schema::Swap),
+        (status = 200, description = "OK", body = SwapBody),
         (status = 400, description = "An ambiguous prefix", body = super::schema::ErrorBody),
         (status = 403, description = "The caller is not a sys_admin", body = super::schema::ErrorBody),
         (status = 404, description = "No such policy version", body = super::schema::ErrorBody),
@@ -277,11 +456,11 @@ pub async fn activate(
     State(app): State<Arc<App>>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
-) -> Result<Json<Value>> {
+) -> Result<Json<SwapBody>> {
     require_admin(&caller, "activate policies")?;
     let registry = app.policies.clone();
     let swap = blocking(move || registry.activate(&id, &caller.username)).await?;
-    Ok(Json(swap_json(&swap, &app.policies.state())))
+    Ok(Json(SwapBody::of(&swap, &app.policies.state())))
 }
 
 #[utoipa::path(
@@ -290,16 +469,16 @@ pub async fn activate(
     tag = "policies",
     summary = "Return to the previously active version",
     responses(
-        (status = 200, description = "OK", body = super::schema::Swap),
+        (status = 200, description = "OK", body = SwapBody),
         (status = 403, description = "The caller is not a sys_admin", body = super::schema::ErrorBody),
         (status = 409, description = "Nothing to roll back to", body = super::schema::ErrorBody)
     )
 )]
-pub async fn rollback(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>) -> Result<Json<Value>> {
+pub async fn rollback(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>) -> Result<Json<SwapBody>> {
     require_admin(&caller, "roll policies back")?;
     let registry = app.policies.clone();
     let swap = blocking(move || registry.rollback(&caller.username)).await?;
-    Ok(Json(swap_json(&swap, &app.policies.state())))
+    Ok(Json(SwapBody::of(&swap, &app.policies.state())))
 }
 
 #[utoipa::path(
@@ -309,7 +488,7 @@ pub async fn rollback(State(app): State<Arc<App>>, Extension(caller): Extension<
     summary = "Shadow a candidate beside the active version",
     params(("id" = String, Path, description = "`builtin`, a policy version's sha256, or a unique prefix of it")),
     responses(
-        (status = 200, description = "OK", body = super::schema::ShadowReport),
+        (status = 200, description = "OK", body = ShadowReportBody),
         (status = 400, description = "An ambiguous prefix", body = super::schema::ErrorBody),
         (status = 403, description = "The caller is not a sys_admin", body = super::schema::ErrorBody),
         (status = 404, description = "No such policy version", body = super::schema::ErrorBody),
@@ -320,11 +499,11 @@ pub async fn shadow_start(
     State(app): State<Arc<App>>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
-) -> Result<Json<Value>> {
+) -> Result<Json<ShadowReportBody>> {
     require_admin(&caller, "shadow policies")?;
     let registry = app.policies.clone();
     let report = blocking(move || registry.shadow(&id, &caller.username)).await?;
-    Ok(Json(report_json(Some(&report), &app.policies.state())))
+    Ok(Json(ShadowReportBody::of(Some(&report), &app.policies.state())))
 }
 
 #[utoipa::path(
@@ -333,16 +512,16 @@ pub async fn shadow_start(
     tag = "policies",
     summary = "Stop shadowing (the report is kept)",
     responses(
-        (status = 200, description = "OK", body = super::schema::ShadowReport),
+        (status = 200, description = "OK", body = ShadowReportBody),
         (status = 403, description = "The caller is not a sys_admin", body = super::schema::ErrorBody),
         (status = 409, description = "No shadow candidate is set", body = super::schema::ErrorBody)
     )
 )]
-pub async fn shadow_stop(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>) -> Result<Json<Value>> {
+pub async fn shadow_stop(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>) -> Result<Json<ShadowReportBody>> {
     require_admin(&caller, "stop shadowing")?;
     let registry = app.policies.clone();
     let report = blocking(move || registry.stop_shadow(&caller.username)).await?;
-    Ok(Json(report_json(Some(&report), &app.policies.state())))
+    Ok(Json(ShadowReportBody::of(Some(&report), &app.policies.state())))
 }
 
 /// `?_size=N`: how many of the most recent disagreements to include (default all kept).
@@ -354,7 +533,7 @@ pub async fn shadow_stop(State(app): State<Arc<App>>, Extension(caller): Extensi
     summary = "The shadow report",
     params(super::schema::SizeQuery),
     responses(
-        (status = 200, description = "OK", body = super::schema::ShadowReport),
+        (status = 200, description = "OK", body = ShadowReportBody),
         (status = 400, description = "A bad `_size`", body = super::schema::ErrorBody),
         (status = 403, description = "The caller is not a sys_admin", body = super::schema::ErrorBody)
     )
@@ -363,14 +542,14 @@ pub async fn shadow_report(
     State(app): State<Arc<App>>,
     Extension(caller): Extension<Caller>,
     q: QueryPairs,
-) -> Result<Json<Value>> {
+) -> Result<Json<ShadowReportBody>> {
     require_admin(&caller, "read the shadow report")?;
     let recent = match q.get("_size").filter(|v| !v.is_empty()) {
         None => RECENT_DISAGREEMENTS,
         Some(v) => super::json::count("_size", v)? as usize,
     };
     let report = app.policies.shadow_report(recent);
-    Ok(Json(report_json(report.as_ref(), &app.policies.state())))
+    Ok(Json(ShadowReportBody::of(report.as_ref(), &app.policies.state())))
 }
 
 #[utoipa::path(
@@ -380,7 +559,7 @@ pub async fn shadow_report(
     summary = "Delete a stored version (not the builtin, the active, the previous or the shadowed one)",
     params(("id" = String, Path, description = "`builtin`, a policy version's sha256, or a unique prefix of it")),
     responses(
-        (status = 200, description = "Deleted", body = super::schema::PolicyVersion),
+        (status = 200, description = "Deleted", body = PolicyVersionBody),
         (status = 400, description = "An ambiguous prefix", body = super::schema::ErrorBody),
         (status = 403, description = "The caller is not a sys_admin", body = super::schema::ErrorBody),
         (status = 404, description = "No such policy version", body = super::schema::ErrorBody),
@@ -391,11 +570,11 @@ pub async fn delete(
     State(app): State<Arc<App>>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
-) -> Result<Json<Value>> {
+) -> Result<Json<PolicyVersionBody>> {
     require_admin(&caller, "delete policies")?;
     let registry = app.policies.clone();
     let gone = blocking(move || registry.delete(&id, &caller.username)).await?;
-    Ok(Json(version_json(&gone, &app.policies.state())))
+    Ok(Json(PolicyVersionBody::of(&gone, &app.policies.state())))
 }
 
 /// `GET /metrics`: Prometheus text. Outside authentication and the gate, so a

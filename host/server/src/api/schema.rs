@@ -1,37 +1,21 @@
-//! The shapes of the API's response bodies, as the OpenAPI document describes them.
+//! What the OpenAPI document needs besides the response bodies: the value types
+//! the bodies name (statuses, role names, actions), the request-side query, header
+//! and path parameters, and helpers for their schemas.
 //!
-//! Handlers build their bodies with `json!` in the reference's key order (the real
-//! client prints some of them in the order sent); these types say the same shapes
-//! to the document. They deny unknown fields, so the tests below (each `*_json`
-//! function's output read back through its type) and schemathesis' response checks
-//! catch a field added to one and not the other. Request bodies need no such
-//! twins: their handlers' own types derive the schema.
+//! Each response body is one typed struct next to its handler (`DeploymentBody` in
+//! `deployments`, `ErrorBody` in `error`, …): what is sent and its schema at once,
+//! its fields in the reference's key order (the real client prints some bodies in
+//! the order sent). The tests below pin that order.
+//! (`#[serde(deny_unknown_fields)]` on those serialise-only structs does nothing
+//! to what is sent: it makes the document say `additionalProperties: false`.)
 
-#![allow(dead_code)] // read by the document and the tests, never built in handlers
+#![allow(dead_code)] // the enums are read by the document only, never built
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-/// The reference's error body: every refusal and failure has it.
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ErrorBody {
-    /// What went wrong, and what to do about it.
-    pub message: String,
-    /// Which error (the real client maps these to exception classes):
-    /// `bad_parameters_error`, `unauthorized_error`, `forbidden_error`,
-    /// `not_found_error`, `conflict_error`, `invalid_execution_status_update`,
-    /// `unsupported_media_type_error`, `payload_too_large_error`,
-    /// `method_not_allowed_error`, `request_timeout_error`,
-    /// `request_header_fields_too_large_error`, `maintenance_mode_active`,
-    /// `entering_maintenance_mode`, `policy_error`, `server_busy_error`,
-    /// `database_unavailable_error`, `internal_server_error`, or whatever code an
-    /// uploaded policy's refusal names.
-    pub error_code: String,
-    /// Always null (Cloudify sends a traceback here; drydock never does).
-    #[schema(value_type = Option<String>)]
-    pub server_traceback: Option<()>,
-}
+/// The error body, built where errors become responses (`api::error`).
+pub use super::error::ErrorBody;
 
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -74,69 +58,8 @@ pub enum WindowStatus {
     Cancelled,
 }
 
-/// One unfinished execution that activating waits for.
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RemainingExecution {
-    pub id: String,
-    pub status: ExecutionStatus,
-    pub deployment_id: Option<String>,
-    pub workflow_id: String,
-}
-
-/// The maintenance state: Cloudify's object, then drydock's additions (null unless set).
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct MaintenanceState {
-    pub status: MaintenanceStatus,
-    /// When maintenance became active: an empty string before any activation, null
-    /// while activating.
-    pub activated_at: Option<String>,
-    /// When activation was asked for (empty before any activation).
-    pub activation_requested_at: String,
-    /// While activating, the executions it waits for; null otherwise.
-    pub remaining_executions: Option<Vec<RemainingExecution>>,
-    pub requested_by: String,
-    pub reason: Option<String>,
-    /// The announced end, which `Retry-After` counts down to.
-    pub until: Option<String>,
-    /// While activating: when it stops waiting.
-    pub deadline: Option<String>,
-    pub on_deadline: Option<OnDeadline>,
-    pub next_window: Option<Window>,
-    /// While activating, how many executions it waits for (every tenant's), when
-    /// they are not listed: to anyone but a sys_admin, and in every event (which
-    /// lists at most 100); null otherwise.
-    pub remaining_count: Option<u64>,
-}
-
-/// A maintenance window scheduled ahead.
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Window {
-    pub id: String,
-    pub start_at: String,
-    pub end_at: Option<String>,
-    pub reason: Option<String>,
-    pub status: WindowStatus,
-    pub created_by: String,
-    pub created_at: String,
-}
-
-/// One change of the maintenance state.
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Transition {
-    pub at: String,
-    /// A user, or who acted on its own: `schedule`, `deadline`, `serve`, `drydock`.
-    pub by: String,
-    pub from: MaintenanceStatus,
-    pub to: MaintenanceStatus,
-    pub reason: Option<String>,
-    pub detail: String,
-}
-
-#[derive(Deserialize, serde::Serialize, ToSchema)]
+/// `metadata.pagination` of a list.
+#[derive(Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Pagination {
     pub total: u64,
@@ -144,7 +67,8 @@ pub struct Pagination {
     pub offset: u32,
 }
 
-#[derive(Deserialize, serde::Serialize, ToSchema)]
+/// A list's `metadata` (see `api::json::list!`).
+#[derive(Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListMetadata {
     pub pagination: Pagination,
@@ -153,51 +77,11 @@ pub struct ListMetadata {
     pub filtered: Option<()>,
 }
 
-/// The paginated list shape the real client reads: `items` and `metadata`.
-macro_rules! list {
-    ($name:ident, $item:ty) => {
-        #[derive(Deserialize, ToSchema)]
-        #[serde(deny_unknown_fields)]
-        pub struct $name {
-            pub items: Vec<$item>,
-            pub metadata: ListMetadata,
-        }
-    };
-}
-
-list!(TransitionList, Transition);
-list!(WindowList, Window);
-list!(DeploymentList, Deployment);
-list!(ExecutionList, Execution);
-list!(EventList, Event);
-list!(UserList, User);
-list!(PolicyList, PolicyVersion);
-list!(PolicyHistoryList, PolicyHistoryEntry);
-list!(ManagerList, ManagerNode);
-list!(BrokerList, BrokerNode);
-list!(DbNodeList, DbNode);
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Version {
-    pub edition: String,
-    /// The Cloudify release whose REST API drydock speaks.
-    pub version: String,
-    #[schema(value_type = Option<String>)]
-    pub build: Option<()>,
-    #[schema(value_type = Option<String>)]
-    pub date: Option<()>,
-    #[schema(value_type = Option<String>)]
-    pub commit: Option<()>,
-    pub distribution: String,
-    pub distro_release: String,
-    pub drydock_version: String,
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Ok {
-    pub status: String,
+impl ListMetadata {
+    /// One page of `total` items.
+    pub fn of(total: u64, page: &crate::store::Page) -> ListMetadata {
+        ListMetadata { pagination: Pagination { total, size: page.size, offset: page.offset }, filtered: None }
+    }
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -205,194 +89,6 @@ pub struct Ok {
 pub enum ServiceStatus {
     Active,
     Inactive,
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Service {
-    pub status: ServiceStatus,
-    pub is_remote: bool,
-    /// What the service says about itself (version and uptime, database path, policy).
-    #[schema(value_type = Object)]
-    pub extra_info: serde_json::Map<String, serde_json::Value>,
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Services {
-    #[serde(rename = "drydock REST API")]
-    pub rest: Service,
-    #[serde(rename = "Database (SQLite)")]
-    pub database: Service,
-    #[serde(rename = "Policy engine")]
-    pub policy: Service,
-}
-
-/// `OK` when the database answers, else `Fail`.
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Status {
-    pub status: String,
-    pub services: Services,
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Networks {
-    pub default: String,
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ManagerNode {
-    pub id: u32,
-    pub hostname: String,
-    pub private_ip: String,
-    pub public_ip: String,
-    pub networks: Networks,
-    pub version: String,
-    pub edition: String,
-    pub distribution: String,
-    pub distro_release: String,
-    pub fs_sync_node_id: String,
-    #[schema(value_type = Option<String>)]
-    pub last_seen: Option<()>,
-    #[schema(value_type = Option<u32>)]
-    pub status_report_frequency: Option<()>,
-    pub node_id: String,
-    #[schema(value_type = Option<String>)]
-    pub ca_cert_content: Option<()>,
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct BrokerNode {
-    pub name: String,
-    pub host: String,
-    pub management_host: String,
-    pub port: u16,
-    pub networks: Networks,
-    pub is_external: bool,
-    pub node_id: String,
-    #[schema(value_type = Option<String>)]
-    pub ca_cert_content: Option<()>,
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct DbNode {
-    pub name: String,
-    pub host: String,
-    pub is_external: bool,
-    pub node_id: String,
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Workflow {
-    pub name: String,
-    #[schema(value_type = Object)]
-    pub parameters: serde_json::Value,
-    pub plugin: String,
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Deployment {
-    pub id: String,
-    pub display_name: String,
-    pub blueprint_id: Option<String>,
-    #[schema(value_type = Object)]
-    pub inputs: serde_json::Value,
-    #[schema(value_type = Object)]
-    pub outputs: serde_json::Value,
-    #[schema(value_type = Object)]
-    pub capabilities: serde_json::Value,
-    #[schema(value_type = Option<String>)]
-    pub description: Option<()>,
-    pub created_at: String,
-    pub updated_at: String,
-    pub created_by: String,
-    pub tenant_name: String,
-    pub visibility: String,
-    pub private_resource: bool,
-    pub resource_availability: String,
-    #[schema(value_type = Option<String>)]
-    pub site_name: Option<()>,
-    #[schema(value_type = Vec<Object>)]
-    pub labels: Vec<serde_json::Value>,
-    pub installation_status: String,
-    pub deployment_status: String,
-    #[schema(value_type = Option<String>)]
-    pub latest_execution_status: Option<()>,
-    pub workflows: Vec<Workflow>,
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Execution {
-    pub id: String,
-    pub workflow_id: String,
-    pub deployment_id: Option<String>,
-    #[schema(value_type = Option<String>)]
-    pub blueprint_id: Option<()>,
-    pub status: ExecutionStatus,
-    /// What the real CLI shows: `completed` for `terminated`, else the status.
-    pub status_display: String,
-    pub error: String,
-    #[schema(value_type = Object)]
-    pub parameters: serde_json::Value,
-    pub is_system_workflow: bool,
-    pub is_dry_run: bool,
-    pub created_at: String,
-    pub started_at: Option<String>,
-    pub ended_at: Option<String>,
-    #[schema(value_type = Option<String>)]
-    pub scheduled_for: Option<()>,
-    pub created_by: String,
-    pub tenant_name: String,
-    pub visibility: String,
-    pub private_resource: bool,
-    pub resource_availability: String,
-    pub total_operations: u32,
-    pub finished_operations: u32,
-    #[schema(value_type = Option<String>)]
-    pub execution_group_id: Option<()>,
-    pub allow_custom_parameters: bool,
-}
-
-/// One lifecycle step of an execution.
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Event {
-    pub id: i64,
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub event_type: String,
-    pub message: String,
-    pub timestamp: String,
-    pub reported_timestamp: String,
-    pub execution_id: String,
-    pub deployment_id: Option<String>,
-    pub workflow_id: String,
-    #[schema(value_type = Option<String>)]
-    pub blueprint_id: Option<()>,
-    #[schema(value_type = Option<String>)]
-    pub node_instance_id: Option<()>,
-    #[schema(value_type = Option<String>)]
-    pub node_name: Option<()>,
-    #[schema(value_type = Option<String>)]
-    pub operation: Option<()>,
-    #[schema(value_type = Option<String>)]
-    pub level: Option<()>,
-    #[schema(value_type = Option<String>)]
-    pub logger: Option<()>,
-    #[schema(value_type = Option<Object>)]
-    pub error_causes: Option<()>,
-    #[schema(value_type = Option<String>)]
-    pub source_id: Option<()>,
-    #[schema(value_type = Option<String>)]
-    pub target_id: Option<()>,
 }
 
 /// A tenant role (Cloudify's).
@@ -419,160 +115,6 @@ pub enum VisibilityName {
 pub enum RoleName {
     SysAdmin,
     Default,
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct User {
-    pub username: String,
-    pub role: RoleName,
-    pub created_at: String,
-    pub active: bool,
-    pub is_locked: bool,
-    /// `{tenant: {"tenant-role": role, "roles": [role]}}`
-    #[schema(value_type = Object)]
-    pub tenants: serde_json::Value,
-    /// `{"direct": {tenant: role}, "groups": {}}`
-    #[schema(value_type = Object)]
-    pub tenant_roles: serde_json::Value,
-    #[schema(value_type = Vec<String>)]
-    pub groups: Vec<serde_json::Value>,
-    #[schema(value_type = Option<String>)]
-    pub first_login_at: Option<()>,
-    #[schema(value_type = Option<String>)]
-    pub last_login_at: Option<()>,
-}
-
-/// One policy version the registry holds.
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PolicyVersion {
-    /// `builtin`, or the component's sha256.
-    pub id: String,
-    pub name: String,
-    pub version: String,
-    pub sha256: String,
-    /// `name@version#sha-prefix`, as in `X-Drydock-Policy`.
-    pub label: String,
-    pub size: u64,
-    pub builtin: bool,
-    pub uploaded_by: Option<String>,
-    pub uploaded_at: Option<String>,
-    pub active: bool,
-    pub previous: bool,
-    pub shadow: bool,
-}
-
-/// The active version, when and by whom it became so, and the one a rollback returns to.
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ActivePolicy {
-    pub id: String,
-    pub name: String,
-    pub version: String,
-    pub sha256: String,
-    pub label: String,
-    pub size: u64,
-    pub builtin: bool,
-    pub uploaded_by: Option<String>,
-    pub uploaded_at: Option<String>,
-    pub active: bool,
-    pub previous: bool,
-    pub shadow: bool,
-    pub active_since: String,
-    pub activated_by: String,
-    pub previous_version: Option<PolicyVersion>,
-}
-
-/// The outcome of an activation or a rollback.
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Swap {
-    /// False when the version was already active (nothing changed).
-    pub swapped: bool,
-    pub active: PolicyVersion,
-    pub previous: Option<PolicyVersion>,
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PolicyHistoryEntry {
-    pub seq: i64,
-    pub at: String,
-    pub username: String,
-    pub action: String,
-    pub policy_id: String,
-    pub detail: String,
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Verdict {
-    Allow,
-    Deny,
-    Fault,
-}
-
-/// What one policy decided: allow, deny (with its refusal), or a fault.
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Decision {
-    pub verdict: Verdict,
-    pub status: Option<u16>,
-    pub error_code: Option<String>,
-    pub message: Option<String>,
-    pub retry_after: Option<u32>,
-    pub fault: Option<String>,
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct DecidedBy {
-    pub policy: String,
-    pub decision: Decision,
-}
-
-/// The request two policies disagreed on, as the policies saw it.
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ShadowedRequest {
-    pub method: String,
-    pub path: String,
-    pub route: String,
-    pub username: String,
-    pub role: String,
-    pub bypass: bool,
-    pub maintenance: MaintenanceStatus,
-    pub unfinished_executions: u64,
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Disagreement {
-    pub at: String,
-    pub request: ShadowedRequest,
-    pub active: DecidedBy,
-    pub candidate: DecidedBy,
-    pub differs_in: Vec<String>,
-}
-
-/// A shadow run: a candidate decides every request beside the active version,
-/// without effect, and disagreements are counted and kept.
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ShadowReport {
-    pub running: bool,
-    pub candidate: Option<PolicyVersion>,
-    pub started_at: Option<String>,
-    pub started_by: Option<String>,
-    pub stopped_at: Option<String>,
-    pub stopped_by: Option<String>,
-    pub evaluated: u64,
-    pub agreements: u64,
-    pub disagreements: u64,
-    pub candidate_faults: u64,
-    pub skipped: u64,
-    pub recent_disagreements: Vec<Disagreement>,
 }
 
 /// `POST /maintenance/{action}`.
@@ -710,21 +252,35 @@ pub fn loose_bool() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
 
 #[cfg(test)]
 mod tests {
-    //! What the handlers send, read back through the documented shapes: a field in
-    //! one and not the other fails here.
+    //! Each body's keys, in the order it sends them: the reference's order, which the
+    //! real client prints and golden files compare byte for byte. A reordered,
+    //! renamed, added or dropped field fails here.
 
-    use serde::de::DeserializeOwned;
-    use serde_json::json;
+    use serde::Serialize;
+    use serde_json::{Value, json};
 
-    use crate::api::{deployments, events, executions, maintenance, status, users};
+    use crate::api::{deployments, events, executions, maintenance, policies, status, tenants, users};
     use crate::manager::MaintenanceView;
-    use crate::store::{Deployment, Event, Execution, MaintenanceRecord, OnDeadline, Remaining, Transition, User, Window, WindowStatus};
-    use drydock_engine::{ExecutionStatus, MaintenanceState, Role};
+    use crate::registry::Version;
+    use crate::store::{
+        Deployment, Event, Execution, MaintenanceRecord, OnDeadline, PolicyState, Remaining, Tenant, TenantRole, Transition, User,
+        Visibility, Window, WindowStatus,
+    };
+    use drydock_engine::{Decision, Denial, ExecutionStatus, Fault, MaintenanceState, Role};
 
-    fn conforms<T: DeserializeOwned>(v: serde_json::Value) {
-        if let Err(e) = serde_json::from_value::<T>(v.clone()) {
-            panic!("{} does not match its documented shape ({e}): {v:#}", std::any::type_name::<T>());
+    /// The keys of a serialised object, in the order sent.
+    fn keys(v: &Value) -> Vec<&str> {
+        match v {
+            Value::Object(m) => m.keys().map(String::as_str).collect(),
+            other => panic!("not an object: {other}"),
         }
+    }
+
+    /// `body` serialised, after checking its keys are `expected`, in this order.
+    fn sent<T: Serialize>(body: &T, expected: &[&str]) -> Value {
+        let v = serde_json::to_value(body).expect("serialises");
+        assert_eq!(keys(&v), expected, "{} sends other keys, or in another order: {v:#}", std::any::type_name::<T>());
+        v
     }
 
     fn execution(status: ExecutionStatus) -> Execution {
@@ -741,7 +297,7 @@ mod tests {
             ended_at: None,
             created_by: "admin".into(),
             tenant_name: "default_tenant".into(),
-            visibility: crate::store::Visibility::Tenant,
+            visibility: Visibility::Tenant,
             vouched: false,
         }
     }
@@ -758,15 +314,29 @@ mod tests {
         }
     }
 
+    const STATE: &[&str] = &[
+        "status",
+        "activated_at",
+        "activation_requested_at",
+        "remaining_executions",
+        "requested_by",
+        "reason",
+        "until",
+        "deadline",
+        "on_deadline",
+        "next_window",
+        "remaining_count",
+    ];
+    const WINDOW: &[&str] = &["id", "start_at", "end_at", "reason", "status", "created_by", "created_at"];
+    const POLICY_VERSION: &[&str] =
+        &["id", "name", "version", "sha256", "label", "size", "builtin", "uploaded_by", "uploaded_at", "active", "previous", "shadow"];
+
     #[test]
-    fn maintenance_bodies_match_the_document() {
-        conforms::<super::MaintenanceState>(maintenance::state_json(&MaintenanceView {
-            record: None,
-            remaining: None,
-            unfinished: 0,
-            next_window: None,
-            stale: false,
-        }, true));
+    fn maintenance_bodies_keep_the_reference_order() {
+        let idle = MaintenanceView { record: None, remaining: None, unfinished: 0, next_window: None, stale: false };
+        let v = sent(&maintenance::MaintenanceStateBody::of(&idle, true), STATE);
+        assert_eq!(v["activated_at"], "", "{v}");
+        assert_eq!(v["remaining_executions"], Value::Null, "{v}");
         let mut rec = MaintenanceRecord::requested(MaintenanceState::Activating, "2026-12-02T00:00:00.000Z", "admin");
         rec.reason = Some("upgrade".into());
         rec.until = Some("2026-12-02T02:00:00.000Z".into());
@@ -778,25 +348,28 @@ mod tests {
             next_window: Some(window()),
             stale: false,
         };
-        conforms::<super::MaintenanceState>(maintenance::state_json(&activating, true));
-        conforms::<super::MaintenanceState>(maintenance::state_json(&activating, false));
-        conforms::<super::Window>(maintenance::window_json(&window()));
-        conforms::<super::Transition>(maintenance::transition_json(&Transition {
+        let listed = sent(&maintenance::MaintenanceStateBody::of(&activating, true), STATE);
+        assert_eq!(keys(&listed["remaining_executions"][0]), ["id", "status", "deployment_id", "workflow_id"]);
+        assert_eq!(keys(&listed["next_window"]), WINDOW);
+        assert_eq!(listed["remaining_count"], Value::Null, "{listed}");
+        let counted = sent(&maintenance::MaintenanceStateBody::of(&activating, false), STATE);
+        assert_eq!(counted["remaining_executions"], json!([]), "{counted}");
+        assert_eq!(counted["remaining_count"], 1, "{counted}");
+        sent(&maintenance::ScheduledWindow::from(&window()), WINDOW);
+        let t = Transition {
             at: "2026-12-02T00:00:00.000Z".into(),
             by: "schedule".into(),
             from: MaintenanceState::Deactivated,
             to: MaintenanceState::Activating,
             reason: None,
             detail: "window w1".into(),
-        }));
+        };
+        sent(&maintenance::TransitionBody::from(&t), &["at", "by", "from", "to", "reason", "detail"]);
     }
 
     #[test]
-    fn resource_bodies_match_the_document() {
-        for status in ExecutionStatus::ALL {
-            conforms::<super::Execution>(executions::execution_json(&execution(status)));
-        }
-        conforms::<super::Deployment>(deployments::deployment_json(&Deployment {
+    fn resource_bodies_keep_the_reference_order() {
+        let d = Deployment {
             id: "d".into(),
             blueprint_id: None,
             inputs: json!({}),
@@ -804,23 +377,173 @@ mod tests {
             updated_at: "t".into(),
             created_by: "admin".into(),
             tenant_name: "default_tenant".into(),
-            visibility: crate::store::Visibility::Private,
-        }));
-        let event = Event { id: 1, execution_id: "e1".into(), timestamp: "t".into(), event_type: "workflow_started".into(), message: "m".into() };
-        conforms::<super::Event>(events::event_json(&event, None, "sleep"));
+            visibility: Visibility::Private,
+        };
+        let v = sent(
+            &deployments::DeploymentBody::from(&d),
+            &[
+                "id",
+                "display_name",
+                "blueprint_id",
+                "inputs",
+                "outputs",
+                "capabilities",
+                "description",
+                "created_at",
+                "updated_at",
+                "created_by",
+                "tenant_name",
+                "visibility",
+                "private_resource",
+                "resource_availability",
+                "site_name",
+                "labels",
+                "installation_status",
+                "deployment_status",
+                "latest_execution_status",
+                "workflows",
+            ],
+        );
+        assert_eq!(keys(&v["workflows"][0]), ["name", "parameters", "plugin"]);
+        assert_eq!(v["workflows"][0]["parameters"], json!({"seconds": {"default": 10}}));
+        for status in ExecutionStatus::ALL {
+            sent(
+                &executions::ExecutionBody::from(&execution(status)),
+                &[
+                    "id",
+                    "workflow_id",
+                    "deployment_id",
+                    "blueprint_id",
+                    "status",
+                    "status_display",
+                    "error",
+                    "parameters",
+                    "is_system_workflow",
+                    "is_dry_run",
+                    "created_at",
+                    "started_at",
+                    "ended_at",
+                    "scheduled_for",
+                    "created_by",
+                    "tenant_name",
+                    "visibility",
+                    "private_resource",
+                    "resource_availability",
+                    "total_operations",
+                    "finished_operations",
+                    "execution_group_id",
+                    "allow_custom_parameters",
+                ],
+            );
+        }
+        let e = Event { id: 1, execution_id: "e1".into(), timestamp: "t".into(), event_type: "workflow_started".into(), message: "m".into() };
+        sent(
+            &events::EventBody::of(&e, None, "sleep"),
+            &[
+                "id",
+                "type",
+                "event_type",
+                "message",
+                "timestamp",
+                "reported_timestamp",
+                "execution_id",
+                "deployment_id",
+                "workflow_id",
+                "blueprint_id",
+                "node_instance_id",
+                "node_name",
+                "operation",
+                "level",
+                "logger",
+                "error_causes",
+                "source_id",
+                "target_id",
+            ],
+        );
         for role in [Role::SysAdmin, Role::User] {
             let u = User { username: "u".into(), password_hash: String::new(), role, created_at: "t".into() };
-            conforms::<super::User>(users::user_json(&u, &[("t".into(), crate::store::TenantRole::Operations)]));
+            let v = sent(
+                &users::UserBody::of(&u, &[("t".into(), TenantRole::Operations)]),
+                &[
+                    "username",
+                    "role",
+                    "created_at",
+                    "active",
+                    "is_locked",
+                    "tenants",
+                    "tenant_roles",
+                    "groups",
+                    "first_login_at",
+                    "last_login_at",
+                ],
+            );
+            assert_eq!(v["tenants"], json!({"t": {"tenant-role": "operations", "roles": ["operations"]}}));
+            assert_eq!(v["tenant_roles"], json!({"direct": {"t": "operations"}, "groups": {}}));
         }
-        conforms::<super::Version>(status::version_json());
+        let t = Tenant { name: "t".into(), created_at: "t".into(), members: vec![("u".into(), TenantRole::User)] };
+        for detailed in [false, true] {
+            sent(
+                &tenants::TenantBody::of(&t, detailed),
+                &["name", "groups", "users", "user_roles", "rabbitmq_username", "rabbitmq_password", "rabbitmq_vhost"],
+            );
+        }
+        let page = crate::store::Page { offset: 0, size: 1000, sort: None };
+        let list = sent(&deployments::DeploymentList::new(vec![deployments::DeploymentBody::from(&d)], 1, &page), &["items", "metadata"]);
+        assert_eq!(list["metadata"], json!({"pagination": {"total": 1, "size": 1000, "offset": 0}, "filtered": null}));
+        assert_eq!(keys(&list["metadata"]), ["pagination", "filtered"]);
+        assert_eq!(keys(&list["metadata"]["pagination"]), ["total", "size", "offset"]);
     }
 
     #[test]
-    fn error_bodies_match_the_document() {
+    fn manager_and_policy_bodies_keep_their_order() {
+        sent(
+            &status::VersionBody::current(),
+            &["edition", "version", "build", "date", "commit", "distribution", "distro_release", "drydock_version"],
+        );
+        let sha = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+        let v = Version { id: sha.into(), name: "p".into(), version: "1".into(), sha256: sha.into(), size: 1, uploaded: Some(("admin".into(), "t".into())) };
+        let st = PolicyState {
+            active_id: sha.into(),
+            active_since: "t".into(),
+            activated_by: "admin".into(),
+            previous_id: None,
+            shadow: None,
+        };
+        sent(&policies::PolicyVersionBody::of(&v, &st), POLICY_VERSION);
+        let report = sent(
+            &policies::ShadowReportBody::of(None, &st),
+            &[
+                "running",
+                "candidate",
+                "started_at",
+                "started_by",
+                "stopped_at",
+                "stopped_by",
+                "evaluated",
+                "agreements",
+                "disagreements",
+                "candidate_faults",
+                "skipped",
+                "recent_disagreements",
+            ],
+        );
+        assert_eq!(report["recent_disagreements"], json!([]));
+        sent(&policies::DecisionBody::of(&Ok(Decision::Allow)), &["verdict"]);
+        let deny = Denial { status: 503, error_code: "maintenance_mode_active".into(), message: "m".into(), retry_after: None };
+        let v = sent(&policies::DecisionBody::of(&Ok(Decision::Deny(deny))), &["verdict", "status", "error_code", "message", "retry_after"]);
+        assert_eq!(v["verdict"], "deny");
+        assert_eq!(v["retry_after"], Value::Null);
+        sent(&policies::DecisionBody::of(&Err(Fault::Deadline)), &["verdict", "fault"]);
+    }
+
+    #[test]
+    fn error_bodies_keep_the_reference_order() {
         use axum::response::IntoResponse;
         let resp = crate::error::Error::Conflict("x".into()).into_response();
         let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
         let bytes = rt.block_on(axum::body::to_bytes(resp.into_body(), 1 << 16)).unwrap();
-        conforms::<super::ErrorBody>(serde_json::from_slice(&bytes).unwrap());
+        let v: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(keys(&v), ["message", "error_code", "server_traceback"], "{v}");
+        assert_eq!(v["server_traceback"], Value::Null);
     }
 }

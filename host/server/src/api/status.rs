@@ -5,40 +5,164 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
+use serde::Serialize;
 use serde_json::{Value, json};
+use utoipa::ToSchema;
 
 use super::{App, blocking};
-use super::json::{QueryPairs, list_response};
+use super::json::QueryPairs;
 use crate::error::{Error, Result};
+use crate::store::Page;
 
 /// The Cloudify release whose REST API drydock speaks (the real client compares it).
 pub const COMPATIBLE_CLOUDIFY_VERSION: &str = "7.0.5";
 pub const DRYDOCK_VERSION: &str = env!("CARGO_PKG_VERSION");
 
-pub fn version_json() -> Value {
-    json!({
-        "edition": "community",
-        "version": COMPATIBLE_CLOUDIFY_VERSION,
-        "build": null,
-        "date": null,
-        "commit": null,
-        "distribution": "drydock",
-        "distro_release": DRYDOCK_VERSION,
-        "drydock_version": DRYDOCK_VERSION,
-    })
+// The version the real client reads (keys in the reference's order).
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = Version)]
+pub struct VersionBody {
+    pub edition: String,
+    /// The Cloudify release whose REST API drydock speaks.
+    pub version: String,
+    #[schema(value_type = Option<String>)]
+    pub build: Option<()>,
+    #[schema(value_type = Option<String>)]
+    pub date: Option<()>,
+    #[schema(value_type = Option<String>)]
+    pub commit: Option<()>,
+    pub distribution: String,
+    pub distro_release: String,
+    pub drydock_version: String,
 }
 
+impl VersionBody {
+    pub fn current() -> VersionBody {
+        VersionBody {
+            edition: "community".into(),
+            version: COMPATIBLE_CLOUDIFY_VERSION.into(),
+            build: None,
+            date: None,
+            commit: None,
+            distribution: "drydock".into(),
+            distro_release: DRYDOCK_VERSION.into(),
+            drydock_version: DRYDOCK_VERSION.into(),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = Ok)]
+pub struct OkBody {
+    pub status: String,
+}
+
+/// `OK` when the database answers, else `Fail`.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = Status)]
+pub struct StatusBody {
+    pub status: String,
+    pub services: Services,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Services {
+    #[serde(rename = "drydock REST API")]
+    pub rest: Service,
+    #[serde(rename = "Database (SQLite)")]
+    pub database: Service,
+    #[serde(rename = "Policy engine")]
+    pub policy: Service,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Service {
+    #[schema(value_type = super::schema::ServiceStatus)]
+    pub status: String,
+    pub is_remote: bool,
+    /// What the service says about itself (version and uptime, database path, policy).
+    #[schema(value_type = Object)]
+    pub extra_info: Value,
+}
+
+impl Service {
+    /// A local service, `Active` or not.
+    fn local(active: bool, extra_info: Value) -> Service {
+        Service { status: if active { "Active" } else { "Inactive" }.into(), is_remote: false, extra_info }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Networks {
+    pub default: String,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ManagerNode {
+    pub id: u32,
+    pub hostname: String,
+    pub private_ip: String,
+    pub public_ip: String,
+    pub networks: Networks,
+    pub version: String,
+    pub edition: String,
+    pub distribution: String,
+    pub distro_release: String,
+    pub fs_sync_node_id: String,
+    #[schema(value_type = Option<String>)]
+    pub last_seen: Option<()>,
+    #[schema(value_type = Option<u32>)]
+    pub status_report_frequency: Option<()>,
+    pub node_id: String,
+    #[schema(value_type = Option<String>)]
+    pub ca_cert_content: Option<()>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BrokerNode {
+    pub name: String,
+    pub host: String,
+    pub management_host: String,
+    pub port: u16,
+    pub networks: Networks,
+    pub is_external: bool,
+    pub node_id: String,
+    #[schema(value_type = Option<String>)]
+    pub ca_cert_content: Option<()>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DbNode {
+    pub name: String,
+    pub host: String,
+    pub is_external: bool,
+    pub node_id: String,
+}
+
+super::json::list!(ManagerList, ManagerNode);
+super::json::list!(BrokerList, BrokerNode);
+super::json::list!(DbNodeList, DbNode);
+
 #[utoipa::path(get, path = "/api/v3.1/version", tag = "manager", summary = "The version",
-    responses((status = 200, description = "OK", body = super::schema::Version)))]
-pub async fn version() -> Json<Value> {
-    Json(version_json())
+    responses((status = 200, description = "OK", body = VersionBody)))]
+pub async fn version() -> Json<VersionBody> {
+    Json(VersionBody::current())
 }
 
 /// The same at the unversioned path the real client probes first, without credentials.
 #[utoipa::path(get, path = "/api/version", tag = "manager", summary = "The version (no credentials needed)",
-    security(()), responses((status = 200, description = "OK", body = super::schema::Version)))]
-pub async fn unversioned() -> Json<Value> {
-    Json(version_json())
+    security(()), responses((status = 200, description = "OK", body = VersionBody)))]
+pub async fn unversioned() -> Json<VersionBody> {
+    Json(VersionBody::current())
 }
 
 #[utoipa::path(
@@ -48,11 +172,11 @@ pub async fn unversioned() -> Json<Value> {
     summary = "Liveness (no credentials needed)",
     security(()),
     responses(
-        (status = 200, description = "OK", body = super::schema::Ok)
+        (status = 200, description = "OK", body = OkBody)
     )
 )]
-pub async fn ok() -> Json<Value> {
-    Json(json!({ "status": "OK" }))
+pub async fn ok() -> Json<OkBody> {
+    Json(OkBody { status: "OK".into() })
 }
 
 #[utoipa::path(
@@ -61,41 +185,34 @@ pub async fn ok() -> Json<Value> {
     tag = "manager",
     summary = "The manager's services",
     responses(
-        (status = 200, description = "OK", body = super::schema::Status)
+        (status = 200, description = "OK", body = StatusBody)
     )
 )]
-pub async fn status(State(app): State<Arc<App>>) -> Json<Value> {
+pub async fn status(State(app): State<Arc<App>>) -> Json<StatusBody> {
     let policy = app.slots.active();
     let db_ok = {
         let app = app.clone();
         blocking(move || app.manager.user("")).await.is_ok()
     };
-    let active = |ok: bool| if ok { "Active" } else { "Inactive" };
-    Json(json!({
-        "status": if db_ok { "OK" } else { "Fail" },
-        "services": {
-            "drydock REST API": {
-                "status": "Active",
-                "is_remote": false,
-                "extra_info": { "version": DRYDOCK_VERSION, "uptime_seconds": app.started.elapsed().as_secs() },
-            },
-            "Database (SQLite)": {
-                "status": active(db_ok),
-                "is_remote": false,
-                "extra_info": { "path": app.database },
-            },
-            "Policy engine": {
-                "status": "Active",
-                "is_remote": false,
-                "extra_info": {
+    Json(StatusBody {
+        status: if db_ok { "OK" } else { "Fail" }.into(),
+        services: Services {
+            rest: Service::local(
+                true,
+                json!({ "version": DRYDOCK_VERSION, "uptime_seconds": app.started.elapsed().as_secs() }),
+            ),
+            database: Service::local(db_ok, json!({ "path": app.database })),
+            policy: Service::local(
+                true,
+                json!({
                     "policy": policy.label(),
                     "name": policy.name(),
                     "version": policy.version(),
                     "sha256": policy.sha256(),
-                },
-            },
+                }),
+            ),
         },
-    }))
+    })
 }
 
 #[utoipa::path(
@@ -111,9 +228,9 @@ pub async fn provider_context() -> Result<Json<Value>> {
     Err(Error::NotFound("Provider context not set".into()))
 }
 
-fn one_node(q: &QueryPairs, node: Value) -> Result<Json<Value>> {
-    let page = q.page(&["id", "name", "hostname"])?;
-    Ok(Json(list_response(vec![node], 1, &page)))
+/// The one node of a node list, paged as the real client asks.
+fn node_page(q: &QueryPairs) -> Result<Page> {
+    q.page(&["id", "name", "hostname"])
 }
 
 #[utoipa::path(
@@ -123,27 +240,29 @@ fn one_node(q: &QueryPairs, node: Value) -> Result<Json<Value>> {
     summary = "The manager nodes (one)",
     params(super::schema::PageQuery, super::schema::NodeSort),
     responses(
-        (status = 200, description = "OK", body = super::schema::ManagerList),
+        (status = 200, description = "OK", body = ManagerList),
         (status = 400, description = "Bad paging parameters", body = super::schema::ErrorBody)
     )
 )]
-pub async fn managers(State(app): State<Arc<App>>, q: QueryPairs) -> Result<Json<Value>> {
-    one_node(&q, json!({
-        "id": 1,
-        "hostname": "drydock",
-        "private_ip": app.advertised_host,
-        "public_ip": app.advertised_host,
-        "networks": { "default": app.advertised_host },
-        "version": COMPATIBLE_CLOUDIFY_VERSION,
-        "edition": "community",
-        "distribution": "drydock",
-        "distro_release": DRYDOCK_VERSION,
-        "fs_sync_node_id": "",
-        "last_seen": null,
-        "status_report_frequency": null,
-        "node_id": "drydock",
-        "ca_cert_content": null,
-    }))
+pub async fn managers(State(app): State<Arc<App>>, q: QueryPairs) -> Result<Json<ManagerList>> {
+    let page = node_page(&q)?;
+    let node = ManagerNode {
+        id: 1,
+        hostname: "drydock".into(),
+        private_ip: app.advertised_host.clone(),
+        public_ip: app.advertised_host.clone(),
+        networks: Networks { default: app.advertised_host.clone() },
+        version: COMPATIBLE_CLOUDIFY_VERSION.into(),
+        edition: "community".into(),
+        distribution: "drydock".into(),
+        distro_release: DRYDOCK_VERSION.into(),
+        fs_sync_node_id: String::new(),
+        last_seen: None,
+        status_report_frequency: None,
+        node_id: "drydock".into(),
+        ca_cert_content: None,
+    };
+    Ok(Json(ManagerList::new(vec![node], 1, &page)))
 }
 
 #[utoipa::path(
@@ -153,21 +272,23 @@ pub async fn managers(State(app): State<Arc<App>>, q: QueryPairs) -> Result<Json
     summary = "The message brokers (one, nominal)",
     params(super::schema::PageQuery, super::schema::NodeSort),
     responses(
-        (status = 200, description = "OK", body = super::schema::BrokerList),
+        (status = 200, description = "OK", body = BrokerList),
         (status = 400, description = "Bad paging parameters", body = super::schema::ErrorBody)
     )
 )]
-pub async fn brokers(State(app): State<Arc<App>>, q: QueryPairs) -> Result<Json<Value>> {
-    one_node(&q, json!({
-        "name": "drydock",
-        "host": app.advertised_host,
-        "management_host": app.advertised_host,
-        "port": 0,
-        "networks": { "default": app.advertised_host },
-        "is_external": false,
-        "node_id": "drydock",
-        "ca_cert_content": null,
-    }))
+pub async fn brokers(State(app): State<Arc<App>>, q: QueryPairs) -> Result<Json<BrokerList>> {
+    let page = node_page(&q)?;
+    let node = BrokerNode {
+        name: "drydock".into(),
+        host: app.advertised_host.clone(),
+        management_host: app.advertised_host.clone(),
+        port: 0,
+        networks: Networks { default: app.advertised_host.clone() },
+        is_external: false,
+        node_id: "drydock".into(),
+        ca_cert_content: None,
+    };
+    Ok(Json(BrokerList::new(vec![node], 1, &page)))
 }
 
 #[utoipa::path(
@@ -177,15 +298,17 @@ pub async fn brokers(State(app): State<Arc<App>>, q: QueryPairs) -> Result<Json<
     summary = "The database nodes (one)",
     params(super::schema::PageQuery, super::schema::NodeSort),
     responses(
-        (status = 200, description = "OK", body = super::schema::DbNodeList),
+        (status = 200, description = "OK", body = DbNodeList),
         (status = 400, description = "Bad paging parameters", body = super::schema::ErrorBody)
     )
 )]
-pub async fn db_nodes(State(app): State<Arc<App>>, q: QueryPairs) -> Result<Json<Value>> {
-    one_node(&q, json!({
-        "name": "drydock-sqlite",
-        "host": app.advertised_host,
-        "is_external": false,
-        "node_id": "drydock-sqlite",
-    }))
+pub async fn db_nodes(State(app): State<Arc<App>>, q: QueryPairs) -> Result<Json<DbNodeList>> {
+    let page = node_page(&q)?;
+    let node = DbNode {
+        name: "drydock-sqlite".into(),
+        host: app.advertised_host.clone(),
+        is_external: false,
+        node_id: "drydock-sqlite".into(),
+    };
+    Ok(Json(DbNodeList::new(vec![node], 1, &page)))
 }

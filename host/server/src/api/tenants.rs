@@ -14,7 +14,6 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::json::{JsonBody, QueryPairs};
-use super::schema::{ListMetadata, Pagination};
 use super::tenancy::MAX_TENANT_NAME;
 use super::{App, blocking, require_admin};
 use crate::auth::Memberships;
@@ -67,14 +66,10 @@ pub struct UserRoles {
     pub groups: BTreeMap<String, String>,
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct TenantList {
-    pub items: Vec<TenantBody>,
-    pub metadata: ListMetadata,
-}
+super::json::list!(TenantList, TenantBody);
 
 impl TenantBody {
-    fn of(t: &Tenant, detailed: bool) -> TenantBody {
+    pub(crate) fn of(t: &Tenant, detailed: bool) -> TenantBody {
         let (groups, users, user_roles) = match detailed {
             false => (Groups::Count(0), Users::Count(t.members.len() as u64), None),
             true => {
@@ -173,13 +168,7 @@ pub async fn list(
 
 fn listed(all: &[Tenant], detailed: bool, page: &Page) -> TenantList {
     let items = all.iter().skip(page.offset as usize).take(page.size as usize).map(|t| TenantBody::of(t, detailed)).collect();
-    TenantList {
-        items,
-        metadata: ListMetadata {
-            pagination: Pagination { total: all.len() as u64, size: page.size, offset: page.offset },
-            filtered: None,
-        },
-    }
+    TenantList::new(items, all.len() as u64, page)
 }
 
 #[utoipa::path(get, path = "/api/v3.1/tenants/{name}", tag = "tenants", summary = "One tenant (a sys_admin, or a member who is not a viewer)",
