@@ -212,6 +212,13 @@ fn two_tenants_cannot_see_or_touch_each_others_work() {
     assert_eq!(ids(&admin_in_red.get("/api/v3.1/deployments")), ["red-d"]);
     assert_eq!(ids(&admin_in_red.get("/api/v3.1/executions")), [exec.clone()]);
     assert_eq!(execution_status(&admin_in_red, &exec), "pending");
+    // Across every tenant with `_all_tenants` (Cloudify's): the sys_admin sees red's
+    // and blue's; bob asking the same still sees only blue's.
+    assert_eq!(bob.create_deployment("blue-d").status, 201);
+    let mut all = ids(&s.admin().get("/api/v3.1/deployments?_all_tenants=true"));
+    all.sort();
+    assert_eq!(all, ["blue-d", "red-d"], "the admin across tenants");
+    assert_eq!(ids(&bob.get("/api/v3.1/deployments?_all_tenants=true")), ["blue-d"], "bob is no admin");
 }
 
 /// A viewer of `red` reads its deployments, executions and events, and every change

@@ -190,7 +190,7 @@ pub async fn get(State(app): State<Arc<App>>, tenancy: Tenancy, Path(id): Path<S
     path = "/api/v3.1/deployments",
     tag = "deployments",
     summary = "List deployments",
-    params(super::schema::PageQuery, super::schema::DeploymentSort, super::schema::TenantHeader),
+    params(super::schema::PageQuery, super::schema::DeploymentSort, super::schema::AllTenants, super::schema::TenantHeader),
     responses(
         (status = 200, description = "OK: the tenant's deployments (and global ones)", body = DeploymentList),
         (status = 400, description = "Bad paging parameters", body = super::schema::ErrorBody),
@@ -199,10 +199,10 @@ pub async fn get(State(app): State<Arc<App>>, tenancy: Tenancy, Path(id): Path<S
 )]
 pub async fn list(State(app): State<Arc<App>>, tenancy: Tenancy, q: QueryPairs) -> Result<Json<DeploymentList>> {
     let page = q.page(SORTABLE)?;
-    let scope = tenancy.permit(&app, Action::DeploymentList).await?;
+    let scope = tenancy.list_scope(&app, Action::DeploymentList, q.get("_all_tenants")).await?;
     let (items, total) = {
         let page = page.clone();
-        blocking(move || app.manager.deployments(Some(&scope), &page)).await?
+        blocking(move || app.manager.deployments(scope.as_ref(), &page)).await?
     };
     Ok(Json(DeploymentList::new(items.iter().map(DeploymentBody::from).collect(), total, &page)))
 }

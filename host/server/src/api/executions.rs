@@ -146,7 +146,7 @@ pub async fn start(
     path = "/api/v3.1/executions",
     tag = "executions",
     summary = "List executions",
-    params(super::schema::PageQuery, super::schema::ExecutionSort, super::schema::ExecutionFilter, super::schema::TenantHeader),
+    params(super::schema::PageQuery, super::schema::ExecutionSort, super::schema::ExecutionFilter, super::schema::AllTenants, super::schema::TenantHeader),
     responses(
         (status = 200, description = "OK: the tenant's executions (and global ones)", body = ExecutionList),
         (status = 400, description = "Bad paging parameters or an unknown status", body = super::schema::ErrorBody),
@@ -160,10 +160,10 @@ pub async fn list(State(app): State<Arc<App>>, tenancy: Tenancy, q: QueryPairs) 
         .map(|s| ExecutionStatus::parse(s).ok_or_else(|| Error::BadRequest(format!("unknown execution status `{s}`"))))
         .collect::<Result<Vec<_>>>()?;
     let deployment = q.get("deployment_id").map(str::to_owned);
-    let scope = tenancy.permit(&app, Action::ExecutionList).await?;
+    let scope = tenancy.list_scope(&app, Action::ExecutionList, q.get("_all_tenants")).await?;
     let (items, total) = {
         let page = page.clone();
-        blocking(move || app.manager.executions(Some(&scope), deployment.as_deref(), &statuses, &page)).await?
+        blocking(move || app.manager.executions(scope.as_ref(), deployment.as_deref(), &statuses, &page)).await?
     };
     Ok(Json(ExecutionList::new(items.iter().map(ExecutionBody::from).collect(), total, &page)))
 }

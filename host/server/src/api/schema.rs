@@ -202,6 +202,15 @@ pub struct EventFilter {
     pub kind: Option<Vec<String>>,
 }
 
+/// A sys_admin's list across every tenant (Cloudify's `_all_tenants`).
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AllTenants {
+    /// `true`: a sys_admin lists every tenant's; anyone else, their tenant's still.
+    #[serde(rename = "_all_tenants")]
+    pub all_tenants: Option<bool>,
+}
+
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Header)]
 pub struct TenantHeader {

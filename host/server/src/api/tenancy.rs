@@ -156,6 +156,19 @@ impl Tenancy {
         })
     }
 
+    /// [`Tenancy::permit`] for a list: a sys_admin asking `_all_tenants=true` lists
+    /// every tenant's (`None`), as in Cloudify; anyone else lists the tenant's.
+    pub async fn list_scope(&self, app: &Arc<App>, action: Action, all_tenants: Option<&str>) -> Result<Option<Scope>> {
+        let scope = self.permit(app, action).await?;
+        let all = match all_tenants {
+            None => false,
+            Some(v) if v.eq_ignore_ascii_case("true") => true,
+            Some(v) if v.eq_ignore_ascii_case("false") => false,
+            Some(v) => return Err(Error::BadRequest(format!("`_all_tenants` must be true or false, not `{v}`"))),
+        };
+        Ok(if all && self.is_admin() { None } else { Some(scope) })
+    }
+
     /// Whether the caller is a sys_admin (whose word that an execution runs vouches for it).
     pub fn is_admin(&self) -> bool {
         self.caller.role.is_admin()
