@@ -15,3 +15,4 @@ pub mod serve;
 pub mod status;
 pub mod tenants;
 pub mod users;
+pub mod decisions;

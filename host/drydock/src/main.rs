@@ -8,7 +8,7 @@
 use clap::{CommandFactory, Parser, Subcommand};
 
 use drydock::client::ConnArgs;
-use drydock::{deployments, executions, maintenance, policy, profiles, serve, status, tenants, users};
+use drydock::{decisions, deployments, executions, maintenance, policy, profiles, serve, status, tenants, users};
 
 const MAIN_HELP: &str = "\
 Connection flags beat the DRYDOCK_* environment variables, which beat the profile saved
@@ -54,6 +54,9 @@ enum Command {
     /// Create users (sys_admin only).
     #[command(subcommand)]
     Users(users::Cmd),
+    /// The server's decision log: what the gate answered, with the input the policy saw.
+    #[command(subcommand)]
+    Decisions(decisions::Cmd),
     /// Create, list, show and delete tenants, and manage their members' roles.
     #[command(subcommand)]
     Tenants(tenants::Cmd),
@@ -93,6 +96,7 @@ fn run() -> i32 {
         Some(Command::Executions(cmd)) => executions::run(&conn, cmd),
         Some(Command::Deployments(cmd)) => deployments::run(&conn, cmd),
         Some(Command::Users(cmd)) => users::run(&conn, cmd),
+        Some(Command::Decisions(cmd)) => decisions::run(&conn, cmd),
         Some(Command::Tenants(cmd)) => tenants::run(&conn, cmd),
         Some(Command::Profiles(cmd)) => profiles::run(&conn, cmd),
         Some(Command::Policy(args)) => return policy::run(&conn, args),

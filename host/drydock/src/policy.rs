@@ -51,6 +51,15 @@ Examples:
     Delete(IdArg),
     /// What was changed, by whom, when (newest first).
     History(HistoryArgs),
+    /// What a version would have answered to the logged decisions of a range, beside
+    /// what was answered: allow→deny, deny→allow, other changes, by route.
+    #[command(after_help = "\
+Examples:
+  drydock policy replay d1c1d07b78d7 --since 7d          # a stored version, on the server
+  drydock policy replay my.wasm --since 24h              # a file, against the server's log
+  drydock policy replay my.wasm --log week.ndjson        # offline, from `decisions export`
+  drydock policy replay d1c1d07b78d7 --fail-on-change    # for CI: exit 1 on any change")]
+    Replay(ReplayArgs),
     #[command(flatten)]
     Offline(offline::Offline),
 }
@@ -112,6 +121,30 @@ pub struct ReportArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// A stored version's id, `builtin`, or a `.wasm` file (or builtin:default).
+    pub candidate: String,
+    /// From this time, or this long ago (7d, 24h).
+    #[arg(long, default_value = "24h")]
+    pub since: String,
+    /// Until this time, or this long ago.
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Compare with this version's answers instead of the answers as decided (a
+    /// stored id; with --log or a file candidate, a `.wasm` file or builtin:default).
+    #[arg(long)]
+    pub against: Option<String>,
+    /// Offline: replay the decisions of this file (`drydock decisions export`), no server.
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+    #[arg(long)]
+    pub json: bool,
+    /// Exit 1 when anything would change (for CI).
+    #[arg(long)]
+    pub fail_on_change: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct HistoryArgs {
     /// How many entries.
     #[arg(short = 'n', long, default_value_t = 20)]
@@ -137,9 +170,84 @@ pub fn run(conn: &ConnArgs, args: PolicyArgs) -> i32 {
         }
         online => online,
     };
+    if let PolicyCommand::Replay(args) = online {
+        return match replay(conn, args) {
+            Ok(code) => code,
+            Err(e) => e.report(),
+        };
+    }
     match run_online(conn, online) {
         Ok(()) => 0,
         Err(e) => e.report(),
+    }
+}
+
+/// `policy replay`: on the server for a stored version, here for a file (against
+/// the server's log, or offline against `--log`).
+fn replay(conn: &ConnArgs, a: ReplayArgs) -> CliResult<i32> {
+    use drydock_server::decisions::replay::{Replay, ReplayReport};
+    let is_file = |s: &str| s.starts_with("builtin:") || std::path::Path::new(s).is_file();
+    let local = |spec: &str| offline::load(spec).map_err(|e| CliError::usage(format!("{e:#}")));
+    let report: ReplayReport = if a.log.is_some() || is_file(&a.candidate) {
+        let records = match &a.log {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| CliError::usage(format!("cannot read {}: {e}", path.display())))?;
+                text.lines()
+                    .filter(|l| !l.trim().is_empty())
+                    .enumerate()
+                    .map(|(i, l)| serde_json::from_str(l).map_err(|e| CliError::usage(format!("{} line {}: not a decision: {e}", path.display(), i + 1))))
+                    .collect::<CliResult<Vec<_>>>()?
+            }
+            None => {
+                let client = Client::connect(conn)?;
+                let filter = super::decisions::Filter { since: Some(a.since.clone()), until: a.until.clone(), verdict: None, origin: None, user: None, path: None };
+                super::decisions::fetch(&client, &filter)?
+            }
+        };
+        let candidate = local(&a.candidate)?;
+        let against = a.against.as_deref().map(local).transpose()?;
+        let mut replay = Replay::new(&candidate, against.as_ref());
+        records.iter().for_each(|r| replay.add(r));
+        replay.finish(false)
+    } else {
+        let client = Client::connect(conn)?;
+        let body = serde_json::json!({"since": a.since, "until": a.until, "against": a.against});
+        let v = client.call("POST", &format!("{API}{P}/{}/replay", seg(&a.candidate)), Some(&body))?;
+        serde_json::from_value(v).map_err(|e| CliError::failed(format!("the server sent a report this drydock cannot read: {e}")))?
+    };
+    if a.json {
+        print_json(&serde_json::to_value(&report).expect("a report serializes"));
+    } else {
+        print_replay(&report);
+    }
+    Ok(if a.fail_on_change && report.changes() > 0 { 1 } else { 0 })
+}
+
+fn print_replay(r: &drydock_server::decisions::replay::ReplayReport) {
+    let answer = |a: &drydock_server::decisions::Answer| match a.status {
+        None => "allow".to_string(),
+        Some(s) => format!("{s} {}", a.error_code.as_deref().unwrap_or("")),
+    };
+    println!("Replayed {} decisions: {} against {}", r.total, r.candidate, r.against);
+    println!("\tagreements:\t{}", r.agreements);
+    println!("\tallow -> deny:\t{}", r.allow_to_deny);
+    println!("\tdeny -> allow:\t{}", r.deny_to_allow);
+    println!("\tother changes:\t{}", r.other_changes);
+    println!("\tfaults:\t{}", r.faults);
+    if r.skipped_floor > 0 {
+        println!("\tnot replayed:\t{} admin-floor passes (no policy was asked)", r.skipped_floor);
+    }
+    if r.truncated {
+        println!("Only the oldest of the range were replayed (the limit of one replay); narrow --since/--until.");
+    }
+    if !r.routes.is_empty() {
+        println!("\nChanged, by route:");
+        for route in &r.routes {
+            println!("  {} {}: {}", route.method, route.route, route.changes);
+            for s in &route.samples {
+                println!("    {} {}: {} -> {}", s.id, s.path, answer(&s.was), answer(&s.now));
+            }
+        }
     }
 }
 
@@ -244,7 +352,7 @@ fn run_online(conn: &ConnArgs, cmd: PolicyCommand) -> CliResult {
             t.print_titled("Policy history (newest first):");
             Ok(())
         }
-        PolicyCommand::Offline(_) => unreachable!("handled in run"),
+        PolicyCommand::Offline(_) | PolicyCommand::Replay(_) => unreachable!("handled in run"),
     }
 }
 

@@ -63,6 +63,23 @@ pub struct ServeArgs {
     /// after this many seconds, so none is held forever; clients reconnect.
     #[arg(long, default_value_t = 3600, value_name = "SECS")]
     pub event_stream_lifetime: u64,
+    /// The share of allowed requests the decision log keeps: `off`, `all`, a
+    /// percentage (`1%`) or a fraction. Refusals, policy faults and admin-floor
+    /// passes are always kept.
+    #[arg(long, default_value = "1%", value_name = "SHARE")]
+    pub decision_log_sample: String,
+    /// `off` keeps no decision log at all.
+    #[arg(long, default_value = "on", value_parser = ["on", "off"], value_name = "on|off")]
+    pub decision_log: String,
+    /// Decisions the log keeps at most (the oldest go first).
+    #[arg(long, default_value_t = 1_000_000, value_name = "N")]
+    pub decision_log_max_rows: u64,
+    /// How long the log keeps a decision, in hours.
+    #[arg(long, default_value_t = 168, value_name = "HOURS")]
+    pub decision_log_max_age: u64,
+    /// `user`: the log keeps a digest of each user name instead of the name.
+    #[arg(long, value_parser = ["user"], value_name = "user")]
+    pub decision_log_mask: Option<String>,
     /// Connections open at once; more wait until one closes.
     #[arg(long, default_value_t = 4096)]
     pub max_connections: usize,
@@ -149,6 +166,17 @@ pub fn run(args: ServeArgs) -> anyhow::Result<i32> {
             feed: args.follow_feed == "on",
         },
         event_stream_lifetime: Duration::from_secs(args.event_stream_lifetime.clamp(1, 86_400)),
+        decision_log: match args.decision_log.as_str() {
+            "off" => None,
+            _ => Some(drydock_server::decisions::LogOptions {
+                sample: drydock_server::decisions::Sample::parse(&args.decision_log_sample)
+                    .map_err(|e| anyhow::anyhow!("--decision-log-sample: {e}"))?,
+                mask_users: args.decision_log_mask.is_some(),
+                max_rows: args.decision_log_max_rows.max(1),
+                max_age: Duration::from_secs(args.decision_log_max_age.clamp(1, 24 * 3650) * 3600),
+                host: String::new(),
+            }),
+        },
         connections: drydock_server::listen::ListenOptions {
             header_timeout: Duration::from_secs(args.header_timeout.max(1)),
             max_connections: args.max_connections.max(1),

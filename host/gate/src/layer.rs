@@ -42,6 +42,27 @@ pub trait Observer: Send + Sync + 'static {
     fn faulted(&self, _policy: &Policy, _fault: &Fault) {}
     /// The admin floor admitted a sys_admin without asking the policy.
     fn floor(&self, _desc: &RequestView<'_>) {}
+    /// Every verdict the gate gives, wherever it came from (after the calls above):
+    /// for a decision log. Returns the decision's id when it is kept, which the gate
+    /// sends back as [`DECISION_HEADER`]. Called on the request's path: it must not
+    /// block (queue, don't write).
+    fn answered(&self, _answer: &Answered<'_>) -> Option<HeaderValue> {
+        None
+    }
+}
+
+/// The response header that names a kept decision (see [`Observer::answered`]).
+pub const DECISION_HEADER: &str = "x-drydock-decision-id";
+
+/// One verdict of the gate, as [`Observer::answered`] hears it.
+pub struct Answered<'a> {
+    /// The policy asked (`None`: the admin floor answered without asking).
+    pub policy: Option<&'a Arc<Policy>>,
+    pub desc: &'a RequestView<'a>,
+    pub published: &'a Arc<Published>,
+    pub verdict: &'a Decision,
+    /// `None`: the admin floor.
+    pub origin: Option<Origin>,
 }
 
 /// The decision-maker shared by every request: policy slots, state, configuration.
@@ -208,18 +229,22 @@ async fn refuse_after_draining(req: Request<Body>, mut resp: Response) -> Respon
     resp
 }
 
-fn with_label(mut resp: Response, label: HeaderValue) -> Response {
+fn with_label(mut resp: Response, label: HeaderValue, id: Option<HeaderValue>) -> Response {
     // A `HeaderName`, not the `&str`: inserting a custom name given as a string
     // copies it into a new allocation on every response.
     static NAME: http::HeaderName = http::HeaderName::from_static(POLICY_HEADER);
+    static ID: http::HeaderName = http::HeaderName::from_static(DECISION_HEADER);
     resp.headers_mut().insert(NAME.clone(), label);
+    if let Some(id) = id {
+        resp.headers_mut().insert(ID.clone(), id);
+    }
     resp
 }
 
 /// The gate's response future: an admitted request's handler, or a refusal (which
 /// drains the request body first). Not boxed for the admitted case.
 pub enum GateFuture<F> {
-    Admitted { inner: F, label: Option<HeaderValue> },
+    Admitted { inner: F, label: Option<(HeaderValue, Option<HeaderValue>)> },
     Refused(Pin<Box<dyn Future<Output = Response> + Send>>),
 }
 
@@ -236,7 +261,7 @@ where
             GateFuture::Admitted { inner, label } => {
                 let resp = ready!(unsafe { Pin::new_unchecked(inner) }.poll(cx))?;
                 Poll::Ready(Ok(match label.take() {
-                    Some(label) => with_label(resp, label),
+                    Some((label, id)) => with_label(resp, label, id),
                     None => resp,
                 }))
             }
@@ -261,16 +286,20 @@ where
     fn call(&mut self, mut req: Request<Body>) -> Self::Future {
         let gate = &self.gate;
         let published = gate.state.current();
-        let (policy, label, verdict) =
+        let (policy, label, verdict, id) =
             gate.describe(req.method(), req.uri(), req.headers(), req.extensions(), |desc| {
                 if gate.config.on_floor(desc) {
+                    let mut id = None;
                     if let Some(observer) = &gate.observer {
                         observer.floor(desc);
+                        let answer = Answered { policy: None, desc, published: &published, verdict: &Decision::Allow, origin: None };
+                        id = observer.answered(&answer);
                     }
-                    return (None, HeaderValue::from_static(FLOOR_LABEL), Decision::Allow);
+                    return (None, HeaderValue::from_static(FLOOR_LABEL), Decision::Allow, id);
                 }
                 let policy = gate.slots.active();
                 let (verdict, origin) = gate.ask_published(&policy, desc, &published);
+                let mut id = None;
                 if let Some(observer) = &gate.observer {
                     // Metrics, and the shadow candidate's turn (queued, off this path). A
                     // fail-mode verdict is not the policy's: `faulted` told the observer.
@@ -279,16 +308,18 @@ where
                         Origin::Memo => observer.decided(&policy, desc, &published, &verdict, None),
                         Origin::FailMode => {}
                     }
+                    let answer = Answered { policy: Some(&policy), desc, published: &published, verdict: &verdict, origin: Some(origin) };
+                    id = observer.answered(&answer);
                 }
                 tracing::debug!(policy = %policy.label(), method = %desc.method, route = %desc.route, ?verdict, "decision");
                 let label = gate.labels.of(&policy);
-                (Some(policy), label, verdict)
+                (Some(policy), label, verdict, id)
             });
 
         match verdict {
             Decision::Deny(denial) => {
                 let resp = gate.config.refuse(&denial);
-                GateFuture::Refused(Box::pin(async move { with_label(refuse_after_draining(req, resp).await, label) }))
+                GateFuture::Refused(Box::pin(async move { with_label(refuse_after_draining(req, resp).await, label, id) }))
             }
             Decision::Allow => {
                 // Only a request that may write can need deciding again; the safe
@@ -299,7 +330,7 @@ where
                 }
                 // Called here, not inside the future: the service driven to readiness
                 // is the one called, and nothing needs a clone of it.
-                GateFuture::Admitted { inner: self.inner.call(req), label: Some(label) }
+                GateFuture::Admitted { inner: self.inner.call(req), label: Some((label, id)) }
             }
         }
     }

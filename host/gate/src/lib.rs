@@ -97,7 +97,7 @@ mod state;
 
 pub use admission::{Admission, AdmissionTicket, Ticket};
 pub use config::{FailMode, Floor, GateConfig, Refusal, json_refusal};
-pub use layer::{Gate, GateFuture, GateLayer, GateService, Observer, Origin, RequestAttributes};
+pub use layer::{Answered, DECISION_HEADER, Gate, GateFuture, GateLayer, GateService, Observer, Origin, RequestAttributes};
 pub use state::{SharedState, StateSource};
 
 /// The engine the gate runs policies on, and the plain types it shares with it.

@@ -17,6 +17,7 @@ pub mod api;
 pub mod auth;
 pub mod clock;
 pub mod console;
+pub mod decisions;
 pub mod error;
 pub mod follow;
 pub mod listen;

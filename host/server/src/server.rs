@@ -44,6 +44,8 @@ pub struct ServeOptions {
     pub follow: follow::FollowOptions,
     /// How long one event stream is served before it ends (its client reconnects).
     pub event_stream_lifetime: std::time::Duration,
+    /// The decision log (`None`: off).
+    pub decision_log: Option<crate::decisions::LogOptions>,
 }
 
 /// First start: create the admin, or explain how to.
@@ -135,6 +137,13 @@ impl Server {
             None => None,
         };
         let metrics = Arc::new(Metrics::new());
+        let decisions = match &opts.decision_log {
+            Some(o) => {
+                let o = crate::decisions::LogOptions { host: opts.listen.to_string(), ..o.clone() };
+                Some(crate::decisions::DecisionLog::start(store.clone(), o)?)
+            }
+            None => None,
+        };
         let policies = Registry::open(engine.clone(), store, metrics, Some(cache_dir), startup)?;
         let slots = policies.slots();
         tracing::info!(policy = %slots.active().label(), "policy loaded");
@@ -144,7 +153,7 @@ impl Server {
             manager.clone(),
             api::gate_config(opts.fail_mode),
         )
-        .with_observer(policies.recorder());
+        .with_observer(policies.recorder(decisions.clone()));
         let auth = Authenticator::new(manager.clone())?;
         let app = Arc::new(App {
             manager,
@@ -157,6 +166,7 @@ impl Server {
             console: Default::default(),
             event_stream_lifetime: opts.event_stream_lifetime,
             secure_cookies: opts.connections.tls.is_some(),
+            decisions,
             advertised_host: match opts.listen.ip() {
                 ip if ip.is_unspecified() => "127.0.0.1".to_string(),
                 ip => ip.to_string(),

@@ -1,6 +1,7 @@
 //! The REST API: thin axum handlers per resource, Cloudify's paths and shapes.
 
 pub mod access_log;
+pub mod decisions;
 pub mod deployments;
 pub mod error;
 pub mod events;
@@ -39,8 +40,9 @@ pub use crate::manager::blocking;
 /// The API version prefix the real client uses by default.
 pub const API_PREFIX: &str = "/api/v3.1";
 /// First path segments a sys_admin always reaches, whatever the policy says, so a
-/// broken policy can always be rolled back.
-pub const ADMIN_FLOOR: &[&str] = &["maintenance", "policies"];
+/// broken policy can always be rolled back (and its decisions read: why was this
+/// refused, by which version).
+pub const ADMIN_FLOOR: &[&str] = &["maintenance", "policies", "decisions"];
 
 /// The gate as the server configures it: Cloudify's API prefix, the admin floor, and
 /// refusals in the reference's error shape. `drydock policy test` evaluates under the
@@ -76,6 +78,8 @@ pub struct App {
     pub event_stream_lifetime: std::time::Duration,
     /// The server speaks HTTPS: the console's cookie is `Secure`.
     pub secure_cookies: bool,
+    /// The decision log, when kept.
+    pub decisions: Option<Arc<crate::decisions::DecisionLog>>,
 }
 
 /// How the gate admitted this request, for the race-free rule: a write handler
@@ -161,7 +165,10 @@ pub fn routes() -> Routes {
         .routes(routes!(policies::shadow_report, policies::shadow_stop))
         .routes(routes!(policies::get, policies::delete))
         .routes(routes!(policies::activate))
-        .routes(routes!(policies::shadow_start));
+        .routes(routes!(policies::shadow_start))
+        .routes(routes!(decisions::replay))
+        .routes(routes!(decisions::list))
+        .routes(routes!(decisions::get));
     let public = OpenApiRouter::new().routes(routes!(status::unversioned)).routes(routes!(status::ok));
     let unguarded = OpenApiRouter::new()
         .routes(routes!(policies::metrics))

@@ -601,5 +601,8 @@ pub async fn metrics(State(app): State<Arc<App>>) -> Response {
     text.push_str("# HELP drydock_failed_logins_total Logins refused for a wrong user name or password.\n");
     text.push_str("# TYPE drydock_failed_logins_total counter\n");
     text.push_str(&format!("drydock_failed_logins_total {}\n", app.auth.failed_logins()));
+    if let Some(log) = &app.decisions {
+        text.push_str(&log.metrics());
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
 }

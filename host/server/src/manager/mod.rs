@@ -339,3 +339,18 @@ impl StateSource for Manager {
 fn not_found(kind: &str, id: &str) -> Error {
     Error::NotFound(format!("Requested `{kind}` with ID `{id}` was not found"))
 }
+
+impl Manager {
+    /// Kept decisions, newest first (see `decisions`).
+    pub fn decisions(&self, filter: &crate::store::DecisionFilter, page: &crate::store::Page) -> Result<(Vec<crate::decisions::DecisionRecord>, u64)> {
+        Ok(self.store.decisions(filter, page)?)
+    }
+
+    pub fn decisions_after(&self, filter: &crate::store::DecisionFilter, after: i64, limit: u32) -> Result<Vec<(i64, crate::decisions::DecisionRecord)>> {
+        Ok(self.store.decisions_after(filter, after, limit)?)
+    }
+
+    pub fn decision(&self, id: &str) -> Result<crate::decisions::DecisionRecord> {
+        self.store.decision(id)?.ok_or_else(|| not_found("Decision", id))
+    }
+}

@@ -92,12 +92,31 @@ impl Registry {
     }
 
     /// The gate's observer: metrics per decision, and the shadow candidate's queue.
-    pub fn recorder(&self) -> Arc<Recorder> {
+    /// The gate's observer; `log`: where it keeps decisions.
+    pub fn recorder(&self, log: Option<Arc<crate::decisions::DecisionLog>>) -> Arc<Recorder> {
         Arc::new(Recorder {
             metrics: self.metrics.clone(),
             slots: self.slots.clone(),
             board: self.board.clone(),
             tx: self.shadow_tx.clone(),
+            log,
+        })
+    }
+
+    /// A version, loaded to be asked (a replay): changes nothing, keeps nothing
+    /// loaded that was not (the engine's cache makes it a deserialization).
+    pub fn policy(&self, id: &str) -> Result<Arc<Policy>> {
+        let version = self.get(id)?;
+        if version.is_builtin() {
+            return Ok(self.builtin.1.clone());
+        }
+        if let Some(p) = self.lock().get(&version.id) {
+            return Ok(p.clone());
+        }
+        load_stored(&self.engine, &*self.store, &version.id).map_err(|e| match e {
+            Stored::Missing => Error::NotFound(format!("Requested policy version `{id}` was not found")),
+            Stored::Refused(e) => Error::Conflict(format!("The stored policy version {id} can no longer be loaded: {e}")),
+            Stored::Db(e) => e,
         })
     }
 

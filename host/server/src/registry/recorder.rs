@@ -1,4 +1,5 @@
-//! The gate's observer: metrics for every decision, and the shadow candidate's queue.
+//! The gate's observer: metrics for every decision, the shadow candidate's queue,
+//! and the decision log's.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
@@ -18,6 +19,8 @@ pub struct Recorder {
     pub(super) slots: Arc<Slots>,
     pub(super) board: Arc<ShadowBoard>,
     pub(super) tx: SyncSender<ShadowJob>,
+    /// The decision log, when kept.
+    pub(super) log: Option<Arc<crate::decisions::DecisionLog>>,
 }
 
 impl Observer for Recorder {
@@ -66,6 +69,10 @@ impl Observer for Recorder {
 
     fn floor(&self, _desc: &RequestView<'_>) {
         self.metrics.floor();
+    }
+
+    fn answered(&self, answer: &drydock_gate::Answered<'_>) -> Option<http::HeaderValue> {
+        self.log.as_ref()?.offer(answer)
     }
 }
 

@@ -162,7 +162,7 @@ fn shadow_records_disagreements_off_the_response_path() {
     assert!(report.running);
     assert_eq!(f.registry.slots().shadow().unwrap().sha256(), strict.sha256);
 
-    let recorder = f.registry.recorder();
+    let recorder = f.registry.recorder(None);
     let active = f.registry.slots().active();
     let published = Arc::new(Published { facts: 0,
         version: 1,
@@ -300,7 +300,7 @@ fn shadowing_strict(f: &Fixture) -> Stall {
     let session = f.registry.board.current.load_full().unwrap();
     let blocker = request("PUT", "blueprints/{id}");
     let against = opposite(&session.policy, &blocker, &published);
-    Stall { recorder: f.registry.recorder(), active: f.registry.slots().active(), published, session, blocker, against }
+    Stall { recorder: f.registry.recorder(None), active: f.registry.slots().active(), published, session, blocker, against }
 }
 
 /// Off the response path, shown by events, not by a clock: the shadow worker is
@@ -385,7 +385,7 @@ fn moving_the_shadow_drops_the_old_candidates_queue_and_unloads_it() {
     let older = f.registry.upload(DEFAULT_POLICY_CONTRACT_1, "admin").unwrap().version;
     f.registry.shadow(&strict.id, "admin").unwrap();
     assert_eq!(loaded(&f.registry), [strict.id.clone()]);
-    let recorder = f.registry.recorder();
+    let recorder = f.registry.recorder(None);
     let active = f.registry.slots().active();
     let published = activating();
     let first = f.registry.board.current.load_full().unwrap();

@@ -29,7 +29,7 @@ use drydock_engine::ExecutionStatus;
 
 pub use records::{
     Counts, Deployment, Event, Execution, MaintenanceRecord, NewEvent, NewPolicy, OnDeadline, Page, PolicyChange, PolicyLogEntry,
-    BUILTIN_POLICY_ID, DEFAULT_TENANT, PolicyRecord, PolicyState, Remaining, Scope, Tenant, TenantRole, Transition, User, Visibility,
+    BUILTIN_POLICY_ID, DEFAULT_TENANT, DecisionFilter, PolicyRecord, PolicyState, Remaining, Scope, Tenant, TenantRole, Transition, User, Visibility,
     Window, WindowStatus,
 };
 
@@ -255,6 +255,24 @@ pub trait Store: Send + Sync + 'static {
         self.edit_policy_state(&mut |_| Ok(Some(edit.clone()))).map(|_| ()).map_err(anyhow::Error::new)
     }
     fn policy_log(&self, limit: u32) -> Result<Vec<PolicyLogEntry>>;
+
+    // ---- the decision log ----
+
+    /// Append kept decisions (one transaction).
+    fn insert_decisions(&self, records: &[crate::decisions::DecisionRecord]) -> Result<()>;
+    /// Kept decisions, newest first, and how many match.
+    fn decisions(&self, filter: &DecisionFilter, page: &Page) -> Result<(Vec<crate::decisions::DecisionRecord>, u64)>;
+    /// Kept decisions after the cursor `after` (a sequence number), oldest first, at
+    /// most `limit`, each with its cursor: for reading a long range in order.
+    fn decisions_after(
+        &self,
+        filter: &DecisionFilter,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<(i64, crate::decisions::DecisionRecord)>>;
+    fn decision(&self, id: &str) -> Result<Option<crate::decisions::DecisionRecord>>;
+    /// Remove all but the newest `max_rows`, and those before `before`; how many.
+    fn prune_decisions(&self, max_rows: u64, before: &str) -> Result<u64>;
 
     // ---- compiled artifacts (the engine's cache, vouched for here) ----
 

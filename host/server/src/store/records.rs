@@ -452,3 +452,41 @@ impl Scope {
         in_reach && private_ok
     }
 }
+
+/// Which kept decisions to read (every field narrows; none: all).
+#[derive(Debug, Clone, Default)]
+pub struct DecisionFilter {
+    /// At or after this timestamp (the store's format).
+    pub since: Option<String>,
+    /// Before this timestamp.
+    pub until: Option<String>,
+    pub verdict: Option<String>,
+    pub origin: Option<String>,
+    pub user: Option<String>,
+    pub path_prefix: Option<String>,
+    /// The deciding version's sha256.
+    pub policy: Option<String>,
+}
+
+impl DecisionFilter {
+    /// The WHERE clause's conditions (each ` AND ...`) with one argument each, as
+    /// `mark(n)` numbers them (`?n` for SQLite, `$n` for PostgreSQL).
+    pub fn conditions(&self, first: usize, mark: impl Fn(usize) -> String) -> (String, Vec<String>) {
+        let mut sql = String::new();
+        let mut args = Vec::new();
+        let mut add = |cond: &dyn Fn(&str) -> String, value: &Option<String>| {
+            if let Some(v) = value {
+                args.push(v.clone());
+                sql.push_str(&format!(" AND {}", cond(&mark(first + args.len() - 1))));
+            }
+        };
+        add(&|m| format!("at >= {m}"), &self.since);
+        add(&|m| format!("at < {m}"), &self.until);
+        add(&|m| format!("verdict = {m}"), &self.verdict);
+        add(&|m| format!("origin = {m}"), &self.origin);
+        add(&|m| format!("username = {m}"), &self.user);
+        add(&|m| format!("substr(path, 1, length({m})) = {m}"), &self.path_prefix);
+        add(&|m| format!("policy_sha256 = {m}"), &self.policy);
+        (sql, args)
+    }
+}

@@ -781,3 +781,62 @@ fn lists_show_what_a_tenant_scope_sees_on_both_backends() {
         assert_eq!(s.memberships("ann").unwrap(), vec![], "{name}");
     }
 }
+
+/// The decision log reads back on both backends: newest first with filters and a
+/// total, in order after a cursor, by id, and pruned to its bounds.
+#[test]
+fn the_decision_log_reads_back_and_prunes_on_both_backends() {
+    use crate::decisions::{Answer, DecisionInput, DecisionRecord, RequestInput};
+    let record = |i: u32, verdict: &str, user: &str| DecisionRecord {
+        id: format!("d-{i}"),
+        at: format!("2026-12-06T10:00:{i:02}.000Z"),
+        host: "h".into(),
+        verdict: verdict.into(),
+        origin: "policy".into(),
+        policy: None,
+        took_micros: Some(3),
+        input: DecisionInput {
+            state: MaintenanceState::Activated,
+            executions: [(ExecutionStatus::Pending, 2)].into_iter().collect(),
+            facts: vec![("maintenance.reason".into(), "r".into())],
+            request: RequestInput {
+                method: "GET".into(),
+                path: format!("/api/v3.1/deployments/{i}"),
+                route: "deployments/{id}".into(),
+                first_segment: "deployments".into(),
+                user: user.into(),
+                role: "user".into(),
+                bypass: false,
+                attributes: vec![("tenant".into(), "default_tenant".into())],
+            },
+        },
+        answer: Answer { status: (verdict == "deny").then_some(503), error_code: None, message: None, retry_after: None },
+    };
+    for b in backends() {
+        let s = &*b.store;
+        let name = b.name;
+        let all: Vec<DecisionRecord> = (0..10).map(|i| record(i, if i % 2 == 0 { "deny" } else { "allow" }, if i < 5 { "ann" } else { "bob" })).collect();
+        s.insert_decisions(&all).unwrap();
+        let page = Page { offset: 0, size: 3, sort: None };
+        let (items, total) = s.decisions(&DecisionFilter::default(), &page).unwrap();
+        assert_eq!((items.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), total), (vec!["d-9", "d-8", "d-7"], 10), "{name}: newest first");
+        assert_eq!(items[0], all[9], "{name}: the record reads back whole");
+        let f = DecisionFilter { verdict: Some("deny".into()), user: Some("ann".into()), ..DecisionFilter::default() };
+        assert_eq!(s.decisions(&f, &all_page()).unwrap().1, 3, "{name}: ann's refusals");
+        let f = DecisionFilter { since: Some("2026-12-06T10:00:04.000Z".into()), until: Some("2026-12-06T10:00:06.000Z".into()), ..DecisionFilter::default() };
+        assert_eq!(s.decisions(&f, &all_page()).unwrap().1, 2, "{name}: a range");
+        let f = DecisionFilter { path_prefix: Some("/api/v3.1/deployments/7".into()), ..DecisionFilter::default() };
+        assert_eq!(s.decisions(&f, &all_page()).unwrap().1, 1, "{name}: a path prefix");
+        let first = s.decisions_after(&DecisionFilter::default(), 0, 4).unwrap();
+        let next = s.decisions_after(&DecisionFilter::default(), first.last().unwrap().0, 100).unwrap();
+        assert_eq!((first.len(), next.len(), next[0].1.id.as_str()), (4, 6, "d-4"), "{name}: in order after a cursor");
+        assert_eq!(s.decision("d-3").unwrap(), Some(all[3].clone()), "{name}");
+        assert_eq!(s.prune_decisions(6, "2026-12-06T10:00:02.000Z").unwrap(), 4, "{name}: two too old, then two over the count");
+        assert_eq!(s.decisions(&DecisionFilter::default(), &all_page()).unwrap().1, 6, "{name}");
+        assert_eq!(s.decision("d-3").unwrap(), None, "{name}: the oldest went");
+    }
+}
+
+fn all_page() -> Page {
+    Page { offset: 0, size: 1000, sort: None }
+}

@@ -36,6 +36,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0003_backlog.sql"),
     include_str!("../../../migrations/postgres/0004_policy_selection.sql"),
     include_str!("../../../migrations/postgres/0005_tenants.sql"),
+    include_str!("../../../migrations/postgres/0006_decisions.sql"),
 ];
 
 /// The one channel every host listens on; see [`notify_sql`] for the payloads.
@@ -534,6 +535,93 @@ impl Store for PgStore {
         })??;
         self.run_by(by, async { Ok(tx.commit().await?) })?;
         Ok(Some(edit.state))
+    }
+
+    fn insert_decisions(&self, records: &[crate::decisions::DecisionRecord]) -> Result<()> {
+        self.run(async {
+            let mut client = self.pool.get().await?;
+            let tx = client.transaction().await?;
+            let st = tx
+                .prepare_cached(
+                    "INSERT INTO decisions (id, at, verdict, origin, username, path, policy_sha256, record)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .await?;
+            for r in records {
+                let text = serde_json::to_string(r).map_err(|e| Fault::Other(e.into()))?;
+                let sha = r.policy.as_ref().map(|p| p.sha256.as_str());
+                tx.execute(&st, &[&r.id, &r.at, &r.verdict, &r.origin, &r.input.request.user, &r.input.request.path, &sha, &text])
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    fn decisions(&self, filter: &super::DecisionFilter, page: &Page) -> Result<(Vec<crate::decisions::DecisionRecord>, u64)> {
+        self.run(async {
+            let client = self.pool.get().await?;
+            let (cond, args) = filter.conditions(1, |n| format!("${n}"));
+            let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = args.iter().map(|a| a as _).collect();
+            let total: i64 = client.query_one(&format!("SELECT COUNT(*) FROM decisions WHERE TRUE{cond}"), &params).await?.get(0);
+            let (limit, offset) = (i64::from(page.size), i64::from(page.offset));
+            let mut params = params;
+            let n = params.len();
+            params.push(&limit);
+            params.push(&offset);
+            let sql = format!("SELECT record FROM decisions WHERE TRUE{cond} ORDER BY seq DESC LIMIT ${} OFFSET ${}", n + 1, n + 2);
+            let mut items = Vec::new();
+            for row in client.query(&sql, &params).await? {
+                items.push(serde_json::from_str(row.get::<_, &str>(0)).map_err(|e| Fault::Other(e.into()))?);
+            }
+            Ok((items, total as u64))
+        })
+    }
+
+    fn decisions_after(
+        &self,
+        filter: &super::DecisionFilter,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<(i64, crate::decisions::DecisionRecord)>> {
+        self.run(async {
+            let client = self.pool.get().await?;
+            let (cond, args) = filter.conditions(3, |n| format!("${n}"));
+            let limit = i64::from(limit);
+            let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![&after, &limit];
+            params.extend(args.iter().map(|a| a as &(dyn tokio_postgres::types::ToSql + Sync)));
+            let sql = format!("SELECT seq, record FROM decisions WHERE seq > $1{cond} ORDER BY seq LIMIT $2");
+            let mut rows = Vec::new();
+            for row in client.query(&sql, &params).await? {
+                let record = serde_json::from_str(row.get::<_, &str>(1)).map_err(|e| Fault::Other(e.into()))?;
+                rows.push((row.get(0), record));
+            }
+            Ok(rows)
+        })
+    }
+
+    fn decision(&self, id: &str) -> Result<Option<crate::decisions::DecisionRecord>> {
+        self.run(async {
+            let client = self.pool.get().await?;
+            match client.query_opt("SELECT record FROM decisions WHERE id = $1", &[&id]).await? {
+                Some(row) => Ok(Some(serde_json::from_str(row.get::<_, &str>(0)).map_err(|e| Fault::Other(e.into()))?)),
+                None => Ok(None),
+            }
+        })
+    }
+
+    fn prune_decisions(&self, max_rows: u64, before: &str) -> Result<u64> {
+        self.run(async {
+            let client = self.pool.get().await?;
+            let old = client.execute("DELETE FROM decisions WHERE at < $1", &[&before]).await?;
+            let over = client
+                .execute(
+                    "DELETE FROM decisions WHERE seq <= (SELECT seq FROM decisions ORDER BY seq DESC LIMIT 1 OFFSET $1)",
+                    &[&(max_rows as i64)],
+                )
+                .await?;
+            Ok(old + over)
+        })
     }
 
     fn policy_log(&self, limit: u32) -> Result<Vec<PolicyLogEntry>> {

@@ -13,6 +13,7 @@
 //! maintenance row, the windows, the counts of unfinished executions) as it commits,
 //! and reads it whole only when it opens.
 
+mod decisions;
 mod deployments;
 mod executions;
 mod maintenance;
@@ -45,6 +46,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/0006_backlog.sql"),
     include_str!("../../../migrations/0007_policy_selection.sql"),
     include_str!("../../../migrations/0008_tenants.sql"),
+    include_str!("../../../migrations/0009_decisions.sql"),
 ];
 
 /// Writers one commit may answer at most: a steady stream of arrivals still gets
@@ -582,6 +584,31 @@ impl Store for SqliteStore {
 
     fn policy_log(&self, limit: u32) -> Result<Vec<PolicyLogEntry>> {
         self.read(|tx| tx.policy_log(limit))
+    }
+
+    fn insert_decisions(&self, records: &[crate::decisions::DecisionRecord]) -> Result<()> {
+        self.write(|tx| tx.insert_decisions(records))
+    }
+
+    fn decisions(&self, filter: &super::DecisionFilter, page: &Page) -> Result<(Vec<crate::decisions::DecisionRecord>, u64)> {
+        self.read(|tx| tx.decisions(filter, page))
+    }
+
+    fn decisions_after(
+        &self,
+        filter: &super::DecisionFilter,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<(i64, crate::decisions::DecisionRecord)>> {
+        self.read(|tx| tx.decisions_after(filter, after, limit))
+    }
+
+    fn decision(&self, id: &str) -> Result<Option<crate::decisions::DecisionRecord>> {
+        self.read(|tx| tx.decision(id))
+    }
+
+    fn prune_decisions(&self, max_rows: u64, before: &str) -> Result<u64> {
+        self.write(|tx| tx.prune_decisions(max_rows, before))
     }
 
     fn artifact_digest(&self, component_sha256: &str, engine: &str) -> Result<Option<String>> {

@@ -1,0 +1,117 @@
+//! One kept decision: who asked what, under which state, which version answered
+//! what, from where, in how long. `input` is exactly what the policy saw, so a
+//! decision can be asked again of another version (replay) or become a test case.
+
+use std::collections::BTreeMap;
+
+use drydock_engine::{Caller, Decision, Denial, ExecutionCounts, ExecutionStatus, MaintenanceState, RequestDescriptor, Role, Snapshot};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// A kept decision, as stored and as `GET /decisions` sends it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[schema(as = Decision)]
+pub struct DecisionRecord {
+    /// Also sent with the response as `X-Drydock-Decision-Id`.
+    pub id: String,
+    pub at: String,
+    /// The host that decided (its listening address).
+    pub host: String,
+    /// `allow` or `deny`.
+    pub verdict: String,
+    /// `policy`, `memo` (the policy's own answer to this very request, remembered),
+    /// `fail-mode` (the policy could not decide) or `floor` (a sys_admin on
+    /// `/maintenance*` or `/policies*`, never asked).
+    pub origin: String,
+    /// The deciding version (none for the floor).
+    pub policy: Option<DecidingPolicy>,
+    /// How long the policy took (none when it was not called).
+    pub took_micros: Option<u64>,
+    pub input: DecisionInput,
+    pub answer: Answer,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct DecidingPolicy {
+    /// `name@version#sha8`, as the `X-Drydock-Policy` header names it.
+    pub label: String,
+    pub sha256: String,
+}
+
+/// What the policy saw: the request and the state (the shape of a
+/// `drydock policy test` case, so a kept decision is a test case).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct DecisionInput {
+    #[schema(value_type = String)]
+    pub state: MaintenanceState,
+    /// Unfinished executions by status.
+    #[schema(value_type = BTreeMap<String, u32>)]
+    pub executions: BTreeMap<ExecutionStatus, u32>,
+    /// The state's facts for the policy (`maintenance.reason`, ...), in order.
+    pub facts: Vec<(String, String)>,
+    pub request: RequestInput,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RequestInput {
+    pub method: String,
+    pub path: String,
+    /// The matched route below the API version, e.g. `executions/{id}`.
+    pub route: String,
+    pub first_segment: String,
+    /// The caller's name (masked when the log masks users).
+    pub user: String,
+    pub role: String,
+    pub bypass: bool,
+    /// The host's facts about the request (`tenant`, `tenant-role`, ...), in order.
+    pub attributes: Vec<(String, String)>,
+}
+
+/// What the caller was answered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Answer {
+    /// For a refusal: its status, error code, message and Retry-After.
+    pub status: Option<u16>,
+    pub error_code: Option<String>,
+    pub message: Option<String>,
+    pub retry_after: Option<u32>,
+}
+
+impl Answer {
+    pub fn of(d: &Decision) -> Answer {
+        match d {
+            Decision::Allow => Answer { status: None, error_code: None, message: None, retry_after: None },
+            Decision::Deny(Denial { status, error_code, message, retry_after }) => Answer {
+                status: Some(*status),
+                error_code: Some(error_code.clone()),
+                message: Some(message.clone()),
+                retry_after: *retry_after,
+            },
+        }
+    }
+
+    pub fn verdict(&self) -> &'static str {
+        if self.status.is_some() { "deny" } else { "allow" }
+    }
+}
+
+impl DecisionInput {
+    /// The request as the policy saw it again (a masked user stays masked).
+    pub fn descriptor(&self) -> RequestDescriptor {
+        let r = &self.request;
+        RequestDescriptor {
+            method: r.method.clone(),
+            path: r.path.clone(),
+            route: r.route.clone(),
+            first_segment: r.first_segment.clone(),
+            caller: Caller { username: r.user.clone(), role: Role::parse(&r.role).unwrap_or_else(|| Role::Other(r.role.clone())), bypass: r.bypass },
+            attributes: r.attributes.clone(),
+        }
+    }
+
+    /// The state as the policy saw it again.
+    pub fn snapshot(&self) -> Snapshot {
+        let executions = ExecutionCounts { by_status: self.executions.iter().map(|(s, n)| (*s, *n)).collect() };
+        Snapshot { state: self.state, executions, facts: self.facts.clone() }
+    }
+}

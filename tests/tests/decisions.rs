@@ -1,0 +1,159 @@
+//! The decision log and replay against the real binary: refusals are kept with the
+//! input the policy saw and the id the response carried; allows are sampled; the log
+//! keeps to its bounds and counts what it let go; a candidate version replayed over
+//! the log reports exactly the requests it would answer otherwise, over REST and
+//! offline from an export, and an export as cases is a test table the deciding
+//! version passes.
+
+use std::time::{Duration, Instant};
+
+use drydock_e2e::{ADMIN_PASSWORD, Client, Server, run_cli};
+use drydock_engine::STRICT_POLICY;
+use serde_json::{Value, json};
+
+fn until(what: &str, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < Duration::from_secs(30), "not within 30 s: {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn total(admin: &Client, query: &str) -> u64 {
+    let r = admin.get(&format!("/api/v3.1/decisions?{query}"));
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.json()["metadata"]["pagination"]["total"].as_u64().unwrap()
+}
+
+fn metric(s: &Server, line: &str) -> u64 {
+    let text = s.anon().get("/metrics").text;
+    text.lines().find(|l| l.starts_with(line)).and_then(|l| l.rsplit(' ').next()?.parse().ok()).unwrap_or(0)
+}
+
+/// A refusal is kept with its id, the complete input the policy saw, the answer
+/// and the deciding version; allows are kept as sampled (here: none, and all).
+#[test]
+fn a_refusal_is_kept_with_what_the_policy_saw_and_its_id() {
+    let s = Server::start_with(&["--decision-log-sample", "off"]);
+    let admin = s.admin();
+    let ann = s.user("ann");
+    let r = ann.get("/api/v3.1/deployments");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("x-drydock-decision-id"), None, "an allow, not sampled: no record");
+    assert_eq!(admin.post("/api/v3.1/maintenance/activate", &json!({"reason": "disk swap"})).status, 200);
+    let r = ann.get("/api/v3.1/deployments");
+    assert_eq!(r.status, 503, "{}", r.text);
+    let id = r.header("x-drydock-decision-id").expect("a refusal names its record").to_string();
+    let mut record = Value::Null;
+    until("the refusal is in the log", || {
+        let r = admin.get(&format!("/api/v3.1/decisions/{id}"));
+        record = r.json();
+        r.status == 200
+    });
+    assert_eq!((record["verdict"].as_str(), record["origin"].as_str()), (Some("deny"), Some("policy")), "{record}");
+    let input = &record["input"];
+    assert_eq!(input["state"], "activated", "{record}");
+    assert_eq!(input["request"]["path"], "/api/v3.1/deployments");
+    assert_eq!(input["request"]["user"], "ann");
+    assert!(input["facts"].to_string().contains("disk swap"), "the facts it saw: {record}");
+    assert!(input["request"]["attributes"].to_string().contains("default_tenant"), "the tenant it saw: {record}");
+    assert_eq!((record["answer"]["status"].as_u64(), record["answer"]["error_code"].as_str()), (Some(503), Some("maintenance_mode_active")));
+    assert!(record["policy"]["label"].as_str().unwrap().starts_with("cloudify-default@"), "{record}");
+    // Admin-floor passes are kept; the log is a sys_admin's to read.
+    let r = admin.get("/api/v3.1/maintenance");
+    assert!(r.header("x-drydock-decision-id").is_some(), "a floor pass is kept");
+    assert_eq!(total(&admin, "verdict=deny&user=ann"), 1);
+    assert_eq!(admin.post("/api/v3.1/maintenance/deactivate", &json!({})).status, 200);
+    assert_eq!(ann.get("/api/v3.1/decisions").status, 403, "not ann's to read");
+    assert!(metric(&s, "drydock_decisions_not_kept_total{reason=\"sampled_out\"}") >= 1, "the unsampled allow is counted");
+}
+
+/// With at most 50 rows, a flood of kept decisions leaves 50 in the log (the
+/// oldest go first), and what went is counted.
+#[test]
+fn the_log_keeps_to_its_bounds_and_counts_what_it_let_go() {
+    let s = Server::start_with(&["--decision-log-sample", "all", "--decision-log-max-rows", "50"]);
+    let ann = s.user("ann");
+    for _ in 0..200 {
+        assert_eq!(ann.get("/api/v3.1/deployments").status, 200);
+    }
+    let admin = s.admin();
+    until("pruned to 50", || total(&admin, "") <= 50);
+    assert!(metric(&s, "drydock_decisions_not_kept_total{reason=\"pruned\"}") >= 150);
+    assert!(metric(&s, "drydock_decisions_kept_total") >= 200);
+}
+
+/// Replaying the strict policy over a log of traffic while activating reports
+/// exactly the refused starts and creates (strict says when to retry otherwise) and
+/// agrees on everything else: over REST, from the CLI, and offline from an export.
+/// The export as cases is a table the deciding version passes.
+#[test]
+fn a_replay_reports_exactly_the_requests_a_candidate_answers_otherwise() {
+    let s = Server::start_with(&["--decision-log-sample", "all"]);
+    let admin = s.admin();
+    assert_eq!(admin.create_deployment("d").status, 201);
+    assert_eq!(admin.start_execution("d", "install", json!({})).status, 201);
+    assert_eq!(admin.post("/api/v3.1/maintenance/activate", &json!({})).json()["status"], "activating");
+    let ann = s.user("ann");
+    for _ in 0..5 {
+        assert_eq!(ann.get("/api/v3.1/deployments").status, 200);
+    }
+    for _ in 0..3 {
+        assert_eq!(ann.start_execution("d", "install", json!({})).status, 503);
+    }
+    for i in 0..2 {
+        assert_eq!(ann.create_deployment(&format!("new-{i}")).status, 503);
+    }
+    until("ann's ten requests are in the log", || total(&admin, "user=ann&path=/api/v3.1/") >= 10);
+    let up = admin.req("POST", "/api/v3.1/policies").header("Content-Type", "application/wasm").body(STRICT_POLICY.to_vec()).send();
+    assert_eq!(up.status, 201, "{}", up.text);
+    let strict = up.json()["id"].as_str().unwrap().to_string();
+
+    let check = |report: &Value, how: &str| {
+        assert_eq!(report["allow_to_deny"], 0, "{how}: {report}");
+        assert_eq!(report["deny_to_allow"], 0, "{how}: {report}");
+        assert_eq!(report["faults"], 0, "{how}: {report}");
+        assert_eq!(report["other_changes"], 5, "{how}: the three starts and two creates: {report}");
+        let routes: Vec<(String, u64)> = report["routes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| (format!("{} {}", r["method"].as_str().unwrap(), r["route"].as_str().unwrap()), r["changes"].as_u64().unwrap()))
+            .collect();
+        assert_eq!(routes, [("POST executions".to_string(), 3), ("PUT deployments/{id}".to_string(), 2)], "{how}: {report}");
+        let sample = &report["routes"][0]["samples"][0];
+        assert_eq!((sample["was"]["retry_after"].as_u64(), sample["now"]["retry_after"].as_u64()), (Some(60), Some(30)), "{how}: {sample}");
+        assert!(report["agreements"].as_u64().unwrap() >= 5, "{how}: ann's reads, and what else was asked: {report}");
+    };
+    let r = admin.post(&format!("/api/v3.1/policies/{strict}/replay"), &json!({"since": "1h"}));
+    assert_eq!(r.status, 200, "{}", r.text);
+    let rest = r.json();
+    check(&rest, "REST");
+
+    let base = s.base();
+    let dir = tempfile::tempdir().unwrap();
+    let env = [("DRYDOCK_URL", base.as_str()), ("DRYDOCK_USERNAME", "admin"), ("DRYDOCK_PASSWORD", ADMIN_PASSWORD)];
+    let out = run_cli(&env, &["policy", "replay", &strict, "--since", "1h", "--json"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    check(&serde_json::from_str(&out.stdout).unwrap(), "the CLI, on the server");
+    let out = run_cli(&env, &["policy", "replay", &strict, "--since", "1h", "--fail-on-change"]);
+    assert_eq!(out.code, 1, "--fail-on-change: {out:?}");
+    assert!(out.stdout.contains("allow -> deny:\t0") && out.stdout.contains("POST executions: 3"), "{}", out.stdout);
+
+    let log = dir.path().join("log.ndjson");
+    let out = run_cli(&env, &["decisions", "export", "--since", "1h", "-o", log.to_str().unwrap()]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let offline = run_cli(&[], &["policy", "replay", "builtin:strict", "--log", log.to_str().unwrap(), "--json"]);
+    assert_eq!(offline.code, 0, "{offline:?}");
+    let offline: Value = serde_json::from_str(&offline.stdout).unwrap();
+    check(&offline, "offline");
+    assert_eq!((offline["total"].clone(), offline["agreements"].clone()), (rest["total"].clone(), rest["agreements"].clone()), "the same decisions");
+
+    let cases = dir.path().join("cases.yaml");
+    let out = run_cli(&env, &["decisions", "export", "--since", "1h", "--as-cases", "-o", cases.to_str().unwrap()]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let test = run_cli(&[], &["policy", "test", "builtin:default", cases.to_str().unwrap()]);
+    assert_eq!(test.code, 0, "the deciding version passes its own traffic: {test:?}");
+    let test = run_cli(&[], &["policy", "test", "builtin:strict", cases.to_str().unwrap()]);
+    assert_eq!(test.code, 1, "the candidate fails where it answers otherwise: {test:?}");
+}
