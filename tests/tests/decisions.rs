@@ -63,6 +63,16 @@ fn a_refusal_is_kept_with_what_the_policy_saw_and_its_id() {
     let r = admin.get("/api/v3.1/maintenance");
     assert!(r.header("x-drydock-decision-id").is_some(), "a floor pass is kept");
     assert_eq!(total(&admin, "verdict=deny&user=ann"), 1);
+    // The console lists it among the recent refusals (a sys_admin's page).
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).max_redirects(0).build().into();
+    let login = agent
+        .post(&format!("{}/console/login", s.base()))
+        .content_type("application/x-www-form-urlencoded")
+        .send(format!("username=admin&password={ADMIN_PASSWORD}"))
+        .unwrap();
+    let cookie = login.headers().get("set-cookie").unwrap().to_str().unwrap().split(';').next().unwrap().to_string();
+    let page = agent.get(&format!("{}/console", s.base())).header("Cookie", &cookie).call().unwrap().body_mut().read_to_string().unwrap();
+    assert!(page.contains("Recent refusals") && page.contains(&id), "the console shows the refusal:\n{page}");
     assert_eq!(admin.post("/api/v3.1/maintenance/deactivate", &json!({})).status, 200);
     assert_eq!(ann.get("/api/v3.1/decisions").status, 403, "not ann's to read");
     assert!(metric(&s, "drydock_decisions_not_kept_total{reason=\"sampled_out\"}") >= 1, "the unsampled allow is counted");

@@ -226,7 +226,11 @@ fn replay(conn: &ConnArgs, a: ReplayArgs) -> CliResult<i32> {
 fn print_replay(r: &drydock_server::decisions::replay::ReplayReport) {
     let answer = |a: &drydock_server::decisions::Answer| match a.status {
         None => "allow".to_string(),
-        Some(s) => format!("{s} {}", a.error_code.as_deref().unwrap_or("")),
+        Some(s) => format!(
+            "{s} {}{}",
+            a.error_code.as_deref().unwrap_or(""),
+            a.retry_after.map(|r| format!(" (Retry-After {r})")).unwrap_or_default()
+        ),
     };
     println!("Replayed {} decisions: {} against {}", r.total, r.candidate, r.against);
     println!("\tagreements:\t{}", r.agreements);

@@ -138,6 +138,8 @@ pub struct Dashboard {
     pub active: Active,
     pub shadow: Option<ShadowReport>,
     pub policy_log: Vec<crate::store::PolicyLogEntry>,
+    /// The newest refusals and fail-mode verdicts in the decision log (a sys_admin's).
+    pub refusals: Vec<crate::decisions::DecisionRecord>,
 }
 
 impl Dashboard {
@@ -157,6 +159,13 @@ impl Dashboard {
             active: app.policies.active()?,
             shadow: if admin { app.policies.shadow_report(10) } else { None },
             policy_log: if admin { app.policies.history(10)? } else { Vec::new() },
+            refusals: match admin && app.decisions.is_some() {
+                true => {
+                    let f = crate::store::DecisionFilter { verdict: Some("deny".into()), ..Default::default() };
+                    app.manager.decisions(&f, &Page { offset: 0, size: 10, sort: None })?.0
+                }
+                false => Vec::new(),
+            },
         })
     }
 }
@@ -353,6 +362,21 @@ pub fn dashboard(d: &Dashboard, session: &Session, notice: Option<&str>) -> Stri
     policies.push_str("<h3>Decisions and faults per second</h3><div id=\"chart\" aria-live=\"off\"></div>");
     let rows = d.policy_log.iter().map(|l| vec![esc(&l.at), esc(&l.username), esc(&l.action), esc(&l.policy_id), esc(&l.detail)]);
     policies.push_str(&table("policy-history", "Policy history (newest first)", &["at", "by", "action", "version", "detail"], rows));
+    if session.is_admin() {
+        // From the decision log: why requests were refused, by which version.
+        let rows = d.refusals.iter().map(|r| {
+            vec![
+                esc(&r.at),
+                esc(&r.input.request.user),
+                format!("{} {}", esc(&r.input.request.method), esc(&r.input.request.path)),
+                format!("{} {}", r.answer.status.unwrap_or(0), esc(r.answer.error_code.as_deref().unwrap_or(""))),
+                esc(&r.origin),
+                esc(r.policy.as_ref().map_or("", |p| p.label.as_str())),
+                esc(&r.id),
+            ]
+        });
+        policies.push_str(&table("refusals", "Recent refusals (newest first; drydock decisions show ID)", &["at", "user", "request", "answer", "from", "version", "decision"], rows));
+    }
     policies.push_str("</section>");
     body.push_str(&policies);
     body.push_str(&format!("<script>{SCRIPT}</script>"));
