@@ -41,7 +41,8 @@ fn a_refusal_is_kept_with_what_the_policy_saw_and_its_id() {
     assert_eq!(r.status, 200);
     assert_eq!(r.header("x-drydock-decision-id"), None, "an allow, not sampled: no record");
     assert_eq!(admin.post("/api/v3.1/maintenance/activate", &json!({"reason": "disk swap"})).status, 200);
-    let r = ann.get("/api/v3.1/deployments");
+    let trace = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let r = ann.req("GET", "/api/v3.1/deployments").header("traceparent", trace).send();
     assert_eq!(r.status, 503, "{}", r.text);
     let id = r.header("x-drydock-decision-id").expect("a refusal names its record").to_string();
     let mut record = Value::Null;
@@ -59,6 +60,7 @@ fn a_refusal_is_kept_with_what_the_policy_saw_and_its_id() {
     assert!(input["request"]["attributes"].to_string().contains("default_tenant"), "the tenant it saw: {record}");
     assert_eq!((record["answer"]["status"].as_u64(), record["answer"]["error_code"].as_str()), (Some(503), Some("maintenance_mode_active")));
     assert!(record["policy"]["label"].as_str().unwrap().starts_with("cloudify-default@"), "{record}");
+    assert_eq!(record["traceparent"], trace, "the request's trace is kept with it");
     // Admin-floor passes are kept; the log is a sys_admin's to read.
     let r = admin.get("/api/v3.1/maintenance");
     assert!(r.header("x-drydock-decision-id").is_some(), "a floor pass is kept");

@@ -20,6 +20,9 @@ pub enum Cmd {
     List(ListArgs),
     /// One decision, with the input its policy saw (the id is a response's X-Drydock-Decision-Id).
     Show(ShowArgs),
+    /// Follow decisions as they are kept (asking every second), until Ctrl-C.
+    #[command(after_help = "Example:\n  drydock decisions tail --verdict deny")]
+    Tail(TailArgs),
     /// Write the decisions of a range to a file (NDJSON), or as a `policy test` case table.
     #[command(after_help = "Examples:\n  drydock decisions export --since 7d -o week.ndjson\n  drydock decisions export --since 1d --as-cases -o cases.yaml && drydock policy test builtin:default cases.yaml")]
     Export(ExportArgs),
@@ -67,6 +70,15 @@ pub struct ListArgs {
     #[arg(short = 'n', long, default_value_t = 20)]
     pub last: u32,
     /// Print the server's JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TailArgs {
+    #[command(flatten)]
+    pub filter: Filter,
+    /// One JSON record a line.
     #[arg(long)]
     pub json: bool,
 }
@@ -135,9 +147,59 @@ pub fn run(conn: &ConnArgs, cmd: Cmd) -> CliResult {
             if let Some(p) = d.get("policy").filter(|p| !p.is_null()) {
                 println!("\tPolicy:\t{} ({})", field(p, "label"), field(p, "sha256"));
             }
+            if let Some(t) = d.get("traceparent").and_then(Value::as_str) {
+                println!("\tTrace:\t{t}");
+            }
             Ok(())
         }
         Cmd::Export(a) => export(&client, a),
+        Cmd::Tail(a) => tail(&client, a),
+    }
+}
+
+/// One decision on one line.
+fn line(d: &DecisionRecord) -> String {
+    let r = &d.input.request;
+    let answer = match d.answer.status {
+        Some(s) => format!(" -> {s} {}", d.answer.error_code.as_deref().unwrap_or("")),
+        None => String::new(),
+    };
+    format!("{}  {}  {:<5} {:<9} {} {} {}{answer}", d.at, d.id, d.verdict, d.origin, r.user, r.method, r.path)
+}
+
+fn tail(client: &Client, a: TailArgs) -> CliResult {
+    let mut since = drydock_server::timestamp::now();
+    // Decisions already shown at the newest time seen (the next ask starts there).
+    let mut shown: std::collections::HashSet<String> = std::collections::HashSet::new();
+    if !a.json {
+        eprintln!("Following the decision log of {} (Ctrl-C to stop)...", client.base());
+    }
+    loop {
+        let filter = Filter { since: Some(since.clone()), until: None, ..clone_filter(&a.filter) };
+        let resp = client.get(&format!("{API}/decisions?_size=1000&{}", filter.query()))?;
+        let mut items: Vec<DecisionRecord> = resp
+            .get("items")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|v| serde_json::from_value(v).ok())
+            .collect();
+        items.reverse();
+        for d in items.iter().filter(|d| !shown.contains(&d.id)) {
+            match a.json {
+                true => println!("{}", serde_json::to_string(d).expect("a decision serializes")),
+                false => println!("{}", line(d)),
+            }
+        }
+        if let Some(newest) = items.iter().map(|d| d.at.clone()).max()
+            && newest > since
+        {
+            since = newest;
+            shown.clear();
+        }
+        shown.extend(items.into_iter().filter(|d| d.at == since).map(|d| d.id));
+        std::thread::sleep(std::time::Duration::from_secs(1));
     }
 }
 

@@ -63,6 +63,8 @@ pub struct Answered<'a> {
     pub verdict: &'a Decision,
     /// `None`: the admin floor.
     pub origin: Option<Origin>,
+    /// The request's W3C `traceparent` header, if it had a plausible one.
+    pub traceparent: Option<&'a str>,
 }
 
 /// The decision-maker shared by every request: policy slots, state, configuration.
@@ -286,13 +288,22 @@ where
     fn call(&mut self, mut req: Request<Body>) -> Self::Future {
         let gate = &self.gate;
         let published = gate.state.current();
+        // A W3C trace id is 55 characters; anything much longer is not one.
+        let traceparent = req.headers().get("traceparent").and_then(|v| v.to_str().ok()).filter(|t| t.len() <= 128).map(str::to_owned);
         let (policy, label, verdict, id) =
             gate.describe(req.method(), req.uri(), req.headers(), req.extensions(), |desc| {
                 if gate.config.on_floor(desc) {
                     let mut id = None;
                     if let Some(observer) = &gate.observer {
                         observer.floor(desc);
-                        let answer = Answered { policy: None, desc, published: &published, verdict: &Decision::Allow, origin: None };
+                        let answer = Answered {
+                            policy: None,
+                            desc,
+                            published: &published,
+                            verdict: &Decision::Allow,
+                            origin: None,
+                            traceparent: traceparent.as_deref(),
+                        };
                         id = observer.answered(&answer);
                     }
                     return (None, HeaderValue::from_static(FLOOR_LABEL), Decision::Allow, id);
@@ -308,7 +319,14 @@ where
                         Origin::Memo => observer.decided(&policy, desc, &published, &verdict, None),
                         Origin::FailMode => {}
                     }
-                    let answer = Answered { policy: Some(&policy), desc, published: &published, verdict: &verdict, origin: Some(origin) };
+                    let answer = Answered {
+                        policy: Some(&policy),
+                        desc,
+                        published: &published,
+                        verdict: &verdict,
+                        origin: Some(origin),
+                        traceparent: traceparent.as_deref(),
+                    };
                     id = observer.answered(&answer);
                 }
                 tracing::debug!(policy = %policy.label(), method = %desc.method, route = %desc.route, ?verdict, "decision");

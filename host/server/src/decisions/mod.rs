@@ -186,6 +186,7 @@ impl DecisionLog {
                 request: self.request(a.desc),
             },
             answer,
+            traceparent: a.traceparent.map(str::to_owned),
         }
     }
 

@@ -29,6 +29,9 @@ pub struct DecisionRecord {
     pub took_micros: Option<u64>,
     pub input: DecisionInput,
     pub answer: Answer,
+    /// The request's W3C `traceparent`, when it carried one.
+    #[serde(default)]
+    pub traceparent: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

@@ -811,6 +811,7 @@ fn the_decision_log_reads_back_and_prunes_on_both_backends() {
             },
         },
         answer: Answer { status: (verdict == "deny").then_some(503), error_code: None, message: None, retry_after: None },
+        traceparent: Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into()),
     };
     for b in backends() {
         let s = &*b.store;
