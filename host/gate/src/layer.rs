@@ -216,6 +216,18 @@ pub struct GateService<S> {
 #[derive(Debug, Clone, Default)]
 pub struct RequestAttributes(pub Vec<(String, String)>);
 
+impl RequestAttributes {
+    /// Add `facts` after those already in `extensions` (or as the first).
+    pub fn append(extensions: &mut Extensions, facts: impl IntoIterator<Item = (String, String)>) {
+        match extensions.get_mut::<RequestAttributes>() {
+            Some(existing) => existing.0.extend(facts),
+            None => {
+                extensions.insert(RequestAttributes(facts.into_iter().collect()));
+            }
+        }
+    }
+}
+
 /// Refused request bodies up to this size are read and dropped; larger ones
 /// end the connection.
 const DRAIN_LIMIT: usize = 1024 * 1024;
@@ -289,7 +301,7 @@ where
         let gate = &self.gate;
         let published = gate.state.current();
         // A W3C trace id is 55 characters; anything much longer is not one.
-        let traceparent = req.headers().get("traceparent").and_then(|v| v.to_str().ok()).filter(|t| t.len() <= 128).map(str::to_owned);
+        let traceparent = req.headers().get("traceparent").and_then(|v| v.to_str().ok()).filter(|t| t.len() <= 128);
         let (policy, label, verdict, id) =
             gate.describe(req.method(), req.uri(), req.headers(), req.extensions(), |desc| {
                 if gate.config.on_floor(desc) {
@@ -302,7 +314,7 @@ where
                             published: &published,
                             verdict: &Decision::Allow,
                             origin: None,
-                            traceparent: traceparent.as_deref(),
+                            traceparent,
                         };
                         id = observer.answered(&answer);
                     }
@@ -325,7 +337,7 @@ where
                         published: &published,
                         verdict: &verdict,
                         origin: Some(origin),
-                        traceparent: traceparent.as_deref(),
+                        traceparent,
                     };
                     id = observer.answered(&answer);
                 }

@@ -113,7 +113,7 @@ fn filter(q: &QueryPairs) -> Result<DecisionFilter> {
 #[utoipa::path(get, path = "/api/v3.1/decisions", tag = "decisions", summary = "The decision log, newest first (a sys_admin's)",
     params(super::schema::PageQuery, DecisionQuery),
     responses(
-        (status = 200, description = "OK", body = DecisionList),
+        (status = 200, description = "OK (`metadata.pagination.total` counts matches up to 10,000)", body = DecisionList),
         (status = 400, description = "A bad filter or paging parameter", body = super::schema::ErrorBody),
         (status = 403, description = "The caller is not a sys_admin", body = super::schema::ErrorBody)))]
 pub async fn list(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>, q: QueryPairs) -> Result<Json<DecisionList>> {

@@ -199,7 +199,7 @@ pub async fn get(State(app): State<Arc<App>>, tenancy: Tenancy, Path(id): Path<S
 )]
 pub async fn list(State(app): State<Arc<App>>, tenancy: Tenancy, q: QueryPairs) -> Result<Json<DeploymentList>> {
     let page = q.page(SORTABLE)?;
-    let scope = tenancy.list_scope(&app, Action::DeploymentList, q.get("_all_tenants")).await?;
+    let scope = tenancy.list_scope(&app, Action::DeploymentList, q.flag("_all_tenants")?).await?;
     let (items, total) = {
         let page = page.clone();
         blocking(move || app.manager.deployments(scope.as_ref(), &page)).await?

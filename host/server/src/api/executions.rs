@@ -160,7 +160,7 @@ pub async fn list(State(app): State<Arc<App>>, tenancy: Tenancy, q: QueryPairs) 
         .map(|s| ExecutionStatus::parse(s).ok_or_else(|| Error::BadRequest(format!("unknown execution status `{s}`"))))
         .collect::<Result<Vec<_>>>()?;
     let deployment = q.get("deployment_id").map(str::to_owned);
-    let scope = tenancy.list_scope(&app, Action::ExecutionList, q.get("_all_tenants")).await?;
+    let scope = tenancy.list_scope(&app, Action::ExecutionList, q.flag("_all_tenants")?).await?;
     let (items, total) = {
         let page = page.clone();
         blocking(move || app.manager.executions(scope.as_ref(), deployment.as_deref(), &statuses, &page)).await?

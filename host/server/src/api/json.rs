@@ -73,6 +73,16 @@ impl QueryPairs {
 
     /// `_offset`, `_size` and `_sort`, as the real client sends them. `sortable`
     /// lists the columns a client may sort by.
+    /// A `true`/`false` query flag (either case); absent is false, anything else a 400.
+    pub fn flag(&self, key: &str) -> Result<bool, Error> {
+        match self.get(key) {
+            None => Ok(false),
+            Some(v) if v.eq_ignore_ascii_case("true") => Ok(true),
+            Some(v) if v.eq_ignore_ascii_case("false") => Ok(false),
+            Some(v) => Err(Error::BadRequest(format!("`{key}` must be true or false, not `{v}`"))),
+        }
+    }
+
     pub fn page(&self, sortable: &[&'static str]) -> Result<Page, Error> {
         let num = |key: &str, default: u32| -> Result<u32, Error> {
             match self.get(key).filter(|v| !v.is_empty()) {

@@ -19,7 +19,7 @@ use drydock_gate::{Caller, RequestAttributes};
 use super::tenancy::TenantRequest;
 use super::{App, blocking};
 use crate::error::Error;
-use crate::store::DEFAULT_TENANT;
+use crate::store::{DEFAULT_TENANT, Scope, TenantRole};
 
 pub const PARENT_HEADER: &str = "x-drydock-parent-execution";
 /// The attribute the policy sees.
@@ -42,18 +42,25 @@ pub async fn verify(State(app): State<Arc<App>>, mut req: Request<Body>, next: N
         Ok(id) if plausible_id(id.trim()) => id.trim().to_string(),
         _ => return Error::BadRequest(format!("`{PARENT_HEADER}` must be an execution id")).into_response(),
     };
+    // Read as the caller may see it (another tenant's, or someone else's private
+    // one, is not named as existing), and a parent only in the request's tenant.
+    let tenant = req.extensions().get::<TenantRequest>().cloned();
+    let scope = Scope {
+        tenant: tenant.as_ref().map_or(DEFAULT_TENANT.to_string(), |t| t.name.clone()),
+        username: caller.username.clone(),
+        sees_private: caller.role == Role::SysAdmin || tenant.as_ref().is_some_and(|t| t.role == Some(TenantRole::Manager)),
+    };
     let manager = app.manager.clone();
-    let lookup = id.clone();
-    let parent = match blocking(move || manager.execution(&lookup, None)).await {
+    let (lookup, seen_from) = (id.clone(), scope.clone());
+    let parent = match blocking(move || manager.execution(&lookup, Some(&seen_from))).await {
         Ok(e) => e,
         Err(Error::NotFound(_)) => {
             return Error::BadRequest(format!("`{PARENT_HEADER}`: there is no execution `{id}`")).into_response();
         }
         Err(e) => return e.into_response(),
     };
-    // Another tenant's execution is no parent here (and is not named as existing).
-    let tenant = req.extensions().get::<TenantRequest>().map(|t| t.name.as_str()).unwrap_or(DEFAULT_TENANT);
-    if parent.tenant_name != tenant {
+    // A global execution of another tenant is seen, but is no parent here.
+    if parent.tenant_name != scope.tenant {
         return Error::BadRequest(format!("`{PARENT_HEADER}`: there is no execution `{id}`")).into_response();
     }
     if parent.status != ExecutionStatus::Started {
@@ -75,12 +82,6 @@ pub async fn verify(State(app): State<Arc<App>>, mut req: Request<Body>, next: N
         .into_response();
     }
     // Beside the tenant attributes already there.
-    let attribute = (PARENT_ATTRIBUTE.to_string(), id);
-    match req.extensions_mut().get_mut::<RequestAttributes>() {
-        Some(existing) => existing.0.push(attribute),
-        None => {
-            req.extensions_mut().insert(RequestAttributes(vec![attribute]));
-        }
-    }
+    RequestAttributes::append(req.extensions_mut(), [(PARENT_ATTRIBUTE.to_string(), id)]);
     next.run(req).await
 }

@@ -94,15 +94,16 @@ pub async fn attach(mut req: Request<Body>, next: Next) -> Response {
             (TENANT_ATTRIBUTE.to_string(), name.clone()),
             (TENANT_ROLE_ATTRIBUTE.to_string(), role.map(|r| r.as_str().to_string()).unwrap_or_default()),
         ];
-        match req.extensions_mut().get_mut::<RequestAttributes>() {
-            Some(existing) => existing.0.extend(attributes),
-            None => {
-                req.extensions_mut().insert(RequestAttributes(attributes.to_vec()));
-            }
-        }
+        RequestAttributes::append(req.extensions_mut(), attributes);
     }
     req.extensions_mut().insert(TenantRequest { name, role });
     next.run(req).await
+}
+
+/// A tenant that does not exist, named the way Cloudify's authorization names it.
+pub fn invalid_tenant(name: &str) -> Error {
+    let shown: String = name.chars().take(MAX_TENANT_NAME).collect();
+    Error::Forbidden(format!("Authorization failed: Tried to authenticate with invalid tenant name: {shown}"))
 }
 
 /// A handler's view of the request's tenant: [`Tenancy::permit`] before acting.
@@ -134,10 +135,9 @@ impl Tenancy {
                 // Not a member: whether the tenant exists decides the message (and,
                 // for a sys_admin, whether it may act there).
                 let (app, lookup) = (app.clone(), name.clone());
-                let exists = name.len() <= MAX_TENANT_NAME && blocking(move || app.manager.tenant(&lookup)).await?.is_some();
+                let exists = name.len() <= MAX_TENANT_NAME && blocking(move || app.manager.tenant_exists(&lookup)).await?;
                 if !exists {
-                    let shown: String = name.chars().take(MAX_TENANT_NAME).collect();
-                    return Err(Error::Forbidden(format!("Authorization failed: Tried to authenticate with invalid tenant name: {shown}")));
+                    return Err(invalid_tenant(name));
                 }
                 admin
             }
@@ -158,15 +158,9 @@ impl Tenancy {
 
     /// [`Tenancy::permit`] for a list: a sys_admin asking `_all_tenants=true` lists
     /// every tenant's (`None`), as in Cloudify; anyone else lists the tenant's.
-    pub async fn list_scope(&self, app: &Arc<App>, action: Action, all_tenants: Option<&str>) -> Result<Option<Scope>> {
+    pub async fn list_scope(&self, app: &Arc<App>, action: Action, all_tenants: bool) -> Result<Option<Scope>> {
         let scope = self.permit(app, action).await?;
-        let all = match all_tenants {
-            None => false,
-            Some(v) if v.eq_ignore_ascii_case("true") => true,
-            Some(v) if v.eq_ignore_ascii_case("false") => false,
-            Some(v) => return Err(Error::BadRequest(format!("`_all_tenants` must be true or false, not `{v}`"))),
-        };
-        Ok(if all && self.is_admin() { None } else { Some(scope) })
+        Ok(if all_tenants && self.is_admin() { None } else { Some(scope) })
     }
 
     /// Whether the caller is a sys_admin (whose word that an execution runs vouches for it).

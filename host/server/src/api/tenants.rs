@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::json::{JsonBody, QueryPairs};
-use super::tenancy::MAX_TENANT_NAME;
+use super::tenancy::{MAX_TENANT_NAME, invalid_tenant};
 use super::{App, blocking, require_admin};
 use crate::auth::Memberships;
 use crate::error::{Error, Result};
@@ -96,12 +96,7 @@ impl TenantBody {
 
 /// `_get_data=true`: members by name, a sys_admin's to ask for (as in Cloudify).
 fn detailed(caller: &Caller, q: &QueryPairs) -> Result<bool> {
-    let wants = match q.get("_get_data") {
-        None => false,
-        Some(v) if v.eq_ignore_ascii_case("true") => true,
-        Some(v) if v.eq_ignore_ascii_case("false") => false,
-        Some(v) => return Err(Error::BadRequest(format!("`_get_data` must be true or false, not `{v}`"))),
-    };
+    let wants = q.flag("_get_data")?;
     if wants {
         require_admin(caller, "list tenants with their members (`_get_data`)")?;
     }
@@ -133,12 +128,6 @@ fn tenant_role(role: &str) -> Result<TenantRole> {
     }
     TenantRole::parse(role)
         .ok_or_else(|| Error::BadRequest(format!("Invalid role: `{role}`. Valid tenant roles are: manager, operations, user, viewer")))
-}
-
-/// A tenant that does not exist is named the way Cloudify's authorization names it.
-fn invalid_tenant(name: &str) -> Error {
-    let shown: String = name.chars().take(MAX_TENANT_NAME).collect();
-    Error::Forbidden(format!("Authorization failed: Tried to authenticate with invalid tenant name: {shown}"))
 }
 
 #[utoipa::path(get, path = "/api/v3.1/tenants", tag = "tenants", summary = "List tenants (a sys_admin sees all, anyone else their own)",

@@ -28,8 +28,7 @@ pub struct Watch {
 /// A turn to follow the events for `user`, or a 503 saying why not.
 pub fn watch(user: &str) -> Result<Watch, Error> {
     let mut by_user = BY_USER.lock().unwrap_or_else(|p| p.into_inner());
-    let held = by_user.entry(user.to_string()).or_default();
-    if *held >= MAX_WATCHERS_PER_USER {
+    if by_user.get(user).is_some_and(|held| *held >= MAX_WATCHERS_PER_USER) {
         return Err(Error::Busy(format!(
             "User {user} follows the maintenance events {MAX_WATCHERS_PER_USER} times already; close one and try again"
         )));
@@ -37,7 +36,8 @@ pub fn watch(user: &str) -> Result<Watch, Error> {
     let turn = ALL.clone().try_acquire_owned().map_err(|_| {
         Error::Busy(format!("{MAX_WATCHERS} clients already follow the maintenance events; try again later"))
     })?;
-    *held += 1;
+    // Counted only once the turn is taken: a refused user leaves no entry behind.
+    *by_user.entry(user.to_string()).or_default() += 1;
     Ok(Watch { _turn: turn, user: user.to_string() })
 }
 

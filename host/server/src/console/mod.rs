@@ -233,7 +233,11 @@ async fn home(State(app): State<Arc<App>>, headers: HeaderMap, req: Request) -> 
         return html(page::login(notice.as_deref()));
     };
     let (app2, admin) = (app.clone(), session.is_admin());
-    match blocking(move || page::Dashboard::gather(&app2, admin)).await {
+    let gathered = blocking(move || match admin {
+        true => page::Dashboard::gather(&app2, admin)?.with_refusals(&app2),
+        false => page::Dashboard::gather(&app2, admin),
+    });
+    match gathered.await {
         Ok(d) => html(page::dashboard(&d, &session, notice.as_deref())),
         Err(e) => html(page::dashboard_error(&session, &e.to_string())),
     }

@@ -138,11 +138,21 @@ pub struct Dashboard {
     pub active: Active,
     pub shadow: Option<ShadowReport>,
     pub policy_log: Vec<crate::store::PolicyLogEntry>,
-    /// The newest refusals and fail-mode verdicts in the decision log (a sys_admin's).
+    /// The newest refusals in the decision log (a sys_admin's; read for the whole
+    /// page only, not for every live refresh: see [`Dashboard::with_refusals`]).
     pub refusals: Vec<crate::decisions::DecisionRecord>,
 }
 
 impl Dashboard {
+    /// Add the newest refusals of the decision log, when there is one.
+    pub fn with_refusals(mut self, app: &App) -> crate::error::Result<Dashboard> {
+        if app.decisions.is_some() {
+            let f = crate::store::DecisionFilter { verdict: Some("deny".into()), ..Default::default() };
+            self.refusals = app.manager.decisions(&f, &Page { offset: 0, size: 10, sort: None })?.0;
+        }
+        Ok(self)
+    }
+
     /// What `admin` (a sys_admin's session) may see: the policy history, the
     /// shadow report (other users' request paths) and the remaining executions
     /// (every tenant's) are a sys_admin's, as in the API; anyone else sees the count.
@@ -159,13 +169,7 @@ impl Dashboard {
             active: app.policies.active()?,
             shadow: if admin { app.policies.shadow_report(10) } else { None },
             policy_log: if admin { app.policies.history(10)? } else { Vec::new() },
-            refusals: match admin && app.decisions.is_some() {
-                true => {
-                    let f = crate::store::DecisionFilter { verdict: Some("deny".into()), ..Default::default() };
-                    app.manager.decisions(&f, &Page { offset: 0, size: 10, sort: None })?.0
-                }
-                false => Vec::new(),
-            },
+            refusals: Vec::new(),
         })
     }
 }

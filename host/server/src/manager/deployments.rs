@@ -8,7 +8,7 @@ use super::{Manager, not_found};
 use crate::error::{Error, Result};
 use crate::store::{Deployment, Lock, Page, Scope};
 
-fn owned(d: &Deployment) -> Owned<'_> {
+pub(super) fn owned(d: &Deployment) -> Owned<'_> {
     Owned { kind: "Deployment", id: &d.id, tenant: &d.tenant_name, visibility: d.visibility, created_by: &d.created_by }
 }
 

@@ -83,10 +83,7 @@ impl Manager {
         let (exec, _) = self.change(admission, Lock::Shared, |tx| {
             if let Some(dep) = &exec.deployment_id {
                 let d = tx.deployment(dep)?.ok_or_else(|| not_found("Deployment", dep))?;
-                changeable(
-                    actor.scope(),
-                    &Owned { kind: "Deployment", id: &d.id, tenant: &d.tenant_name, visibility: d.visibility, created_by: &d.created_by },
-                )?;
+                changeable(actor.scope(), &super::deployments::owned(&d))?;
                 exec.visibility = d.visibility;
             }
             tx.insert_execution(&exec, &event)?;

@@ -16,6 +16,10 @@ impl Manager {
         Ok(self.store.tenant(name)?)
     }
 
+    pub fn tenant_exists(&self, name: &str) -> Result<bool> {
+        Ok(self.store.tenant_exists(name)?)
+    }
+
     /// The tenants `username` is a member of, with the role there.
     pub fn memberships(&self, username: &str) -> Result<Vec<(String, TenantRole)>> {
         Ok(self.store.memberships(username)?)

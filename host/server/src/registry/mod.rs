@@ -110,14 +110,13 @@ impl Registry {
         if version.is_builtin() {
             return Ok(self.builtin.1.clone());
         }
-        if let Some(p) = self.lock().get(&version.id) {
-            return Ok(p.clone());
+        // The active and shadow versions are at hand without the change lock.
+        for loaded in std::iter::once(self.slots.active()).chain(self.slots.shadow()) {
+            if loaded.sha256() == version.sha256 {
+                return Ok(loaded);
+            }
         }
-        load_stored(&self.engine, &*self.store, &version.id).map_err(|e| match e {
-            Stored::Missing => Error::NotFound(format!("Requested policy version `{id}` was not found")),
-            Stored::Refused(e) => Error::Conflict(format!("The stored policy version {id} can no longer be loaded: {e}")),
-            Stored::Db(e) => e,
-        })
+        load_stored(&self.engine, &*self.store, &version.id).map_err(|e| stored_error(id, e))
     }
 
     pub fn metrics(&self) -> &Arc<Metrics> {
@@ -435,11 +434,7 @@ impl Registry {
         if let Some(policy) = loaded.get(id) {
             return Ok(policy.clone());
         }
-        let policy = load_stored(&self.engine, &*self.store, id).map_err(|e| match e {
-            Stored::Missing => Error::NotFound(format!("Requested policy version `{id}` was not found")),
-            Stored::Refused(e) => Error::Conflict(format!("The stored policy version {id} can no longer be loaded: {e}")),
-            Stored::Db(e) => e,
-        })?;
+        let policy = load_stored(&self.engine, &*self.store, id).map_err(|e| stored_error(id, e))?;
         loaded.insert(id.to_string(), policy.clone());
         Ok(policy)
     }
@@ -490,6 +485,15 @@ fn change(at: &str, by: &str, action: &str, policy_id: &str, detail: &str) -> Po
         action: action.to_string(),
         policy_id: policy_id.to_string(),
         detail: detail.to_string(),
+    }
+}
+
+/// A stored version that cannot be loaded, as the API answers it.
+fn stored_error(id: &str, e: Stored) -> Error {
+    match e {
+        Stored::Missing => Error::NotFound(format!("Requested policy version `{id}` was not found")),
+        Stored::Refused(e) => Error::Conflict(format!("The stored policy version {id} can no longer be loaded: {e}")),
+        Stored::Db(e) => e,
     }
 }
 

@@ -35,6 +35,9 @@ pub use records::{
 
 pub type Result<T> = anyhow::Result<T>;
 
+/// The decision log's lists count matches up to this many, no further.
+pub const DECISIONS_COUNTED: u64 = 10_000;
+
 /// The database cannot be reached, or has no connection free within the wait: the
 /// request may be retried. Backends wrap such failures in this, so the HTTP edge
 /// can tell them from a fault.
@@ -220,6 +223,8 @@ pub trait Store: Send + Sync + 'static {
     /// Every tenant with its members, by name.
     fn tenants(&self) -> Result<Vec<Tenant>>;
     fn tenant(&self, name: &str) -> Result<Option<Tenant>>;
+    /// Whether a tenant exists (one key lookup; a request's path may ask it).
+    fn tenant_exists(&self, name: &str) -> Result<bool>;
     /// The tenants a user is a member of, with the role there, by tenant.
     fn memberships(&self, username: &str) -> Result<Vec<(String, TenantRole)>>;
     fn user(&self, username: &str) -> Result<Option<User>>;
@@ -260,7 +265,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// Append kept decisions (one transaction).
     fn insert_decisions(&self, records: &[crate::decisions::DecisionRecord]) -> Result<()>;
-    /// Kept decisions, newest first, and how many match.
+    /// Kept decisions, newest first, and how many match (counted up to
+    /// [`DECISIONS_COUNTED`]: a count is never a scan of the whole log).
     fn decisions(&self, filter: &DecisionFilter, page: &Page) -> Result<(Vec<crate::decisions::DecisionRecord>, u64)>;
     /// Kept decisions after the cursor `after` (a sequence number), oldest first, at
     /// most `limit`, each with its cursor: for reading a long range in order.

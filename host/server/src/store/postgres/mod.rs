@@ -440,6 +440,14 @@ impl Store for PgStore {
         self.run(async { reads::tenant(&self.pool.get().await?, name).await })
     }
 
+    fn tenant_exists(&self, name: &str) -> Result<bool> {
+        self.run(async {
+            let client = self.pool.get().await?;
+            let st = client.prepare_cached("SELECT EXISTS (SELECT 1 FROM tenants WHERE name = $1)").await?;
+            Ok(client.query_one(&st, &[&name]).await?.get(0))
+        })
+    }
+
     fn memberships(&self, username: &str) -> Result<Vec<(String, TenantRole)>> {
         self.run(async { reads::memberships(&self.pool.get().await?, username).await })
     }
@@ -516,18 +524,18 @@ impl Store for PgStore {
         })?;
         let Some(edit) = body(current.as_ref())? else { return Ok(current) };
         self.run_by(by, async {
-            if let Some(id) = &edit.delete {
-                set_policy_state(&tx, &self.host, &edit.state).await?;
-                if tx.execute("DELETE FROM policies WHERE id = $1", &[id]).await? == 0 {
-                    return Ok(Err(super::not_stored(id)));
-                }
-            }
             for id in edit.state.stored_ids() {
                 if reads::policy(&tx, "id", id).await?.is_none() {
                     return Ok(Err(super::no_longer_stored(id)));
                 }
             }
+            // The selection before the deletion: the trigger refuses deleting a selected version.
             set_policy_state(&tx, &self.host, &edit.state).await?;
+            if let Some(id) = &edit.delete
+                && tx.execute("DELETE FROM policies WHERE id = $1", &[id]).await? == 0
+            {
+                return Ok(Err(super::not_stored(id)));
+            }
             for line in &edit.log {
                 log_policy(&tx, line).await?;
             }
@@ -563,7 +571,11 @@ impl Store for PgStore {
             let client = self.pool.get().await?;
             let (cond, args) = filter.conditions(1, |n| format!("${n}"));
             let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = args.iter().map(|a| a as _).collect();
-            let total: i64 = client.query_one(&format!("SELECT COUNT(*) FROM decisions WHERE TRUE{cond}"), &params).await?.get(0);
+            let count = format!(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM decisions WHERE TRUE{cond} LIMIT {}) AS matched",
+                super::DECISIONS_COUNTED
+            );
+            let total: i64 = client.query_one(&count, &params).await?.get(0);
             let (limit, offset) = (i64::from(page.size), i64::from(page.offset));
             let mut params = params;
             let n = params.len();

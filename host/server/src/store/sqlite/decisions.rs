@@ -34,7 +34,11 @@ impl Tx<'_> {
 
     pub(super) fn decisions(&self, filter: &DecisionFilter, page: &Page) -> anyhow::Result<(Vec<DecisionRecord>, u64)> {
         let (cond, mut args) = filter.conditions(1, |n| format!("?{n}"));
-        let total = self.tx.query_row(&format!("SELECT COUNT(*) FROM decisions WHERE 1 = 1{cond}"), params_from_iter(&args), |r| r.get(0))?;
+        let total = self.tx.query_row(
+            &format!("SELECT COUNT(*) FROM (SELECT 1 FROM decisions WHERE 1 = 1{cond} LIMIT {})", crate::store::DECISIONS_COUNTED),
+            params_from_iter(&args),
+            |r| r.get(0),
+        )?;
         let n = args.len();
         args.push(page.size.to_string());
         args.push(page.offset.to_string());

@@ -508,6 +508,10 @@ impl Store for SqliteStore {
         self.read(|tx| tx.tenant(name))
     }
 
+    fn tenant_exists(&self, name: &str) -> Result<bool> {
+        self.read(|tx| Ok(tx.tx.query_row("SELECT EXISTS (SELECT 1 FROM tenants WHERE name = ?1)", [name], |r| r.get(0))?))
+    }
+
     fn memberships(&self, username: &str) -> Result<Vec<(String, TenantRole)>> {
         self.read(|tx| tx.memberships(username))
     }
@@ -563,19 +567,18 @@ impl Store for SqliteStore {
         self.batched(|tx, _| {
             let current = tx.policy_state()?;
             let Some(edit) = body(current.as_ref())? else { return Ok(current) };
-            if let Some(id) = &edit.delete {
-                // The selection first: the trigger refuses deleting a selected version.
-                tx.set_policy_state(&edit.state)?;
-                if !tx.delete_policy(id)? {
-                    return Err(super::not_stored(id));
-                }
-            }
             for id in edit.state.stored_ids() {
                 if tx.policy(id)?.is_none() {
                     return Err(super::no_longer_stored(id));
                 }
             }
+            // The selection before the deletion: the trigger refuses deleting a selected version.
             tx.set_policy_state(&edit.state)?;
+            if let Some(id) = &edit.delete
+                && !tx.delete_policy(id)?
+            {
+                return Err(super::not_stored(id));
+            }
             tx.bump(false, true, false)?;
             edit.log.iter().try_for_each(|line| tx.log_policy(line))?;
             Ok(Some(edit.state))
