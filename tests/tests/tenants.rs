@@ -615,3 +615,23 @@ fn the_cli_manages_tenants() {
     failed(&cli(&["tenants", "delete", "green"]), "was not found", "delete twice");
     failed(&cli(&["tenants", "delete", "default_tenant"]), "default_tenant", "delete default_tenant");
 }
+
+/// Someone else's private execution is not named as existing, not even as a would-be
+/// parent: the answer is the one for an id that does not exist.
+#[test]
+fn a_private_execution_is_not_named_to_another_user_as_a_parent() {
+    let s = Server::start();
+    let (ann, bob) = (s.user("ann"), s.user("bob"));
+    let r = bob.put("/api/v3.1/deployments/bobs", &json!({"blueprint_id": "bp", "visibility": "private"}));
+    assert_eq!(r.status, 201, "{}", r.text);
+    let exec = bob.start_execution("bobs", "install", json!({}));
+    let id = exec.json()["id"].as_str().unwrap().to_string();
+    assert_eq!(s.admin().patch(&format!("/api/v3.1/executions/{id}"), &json!({"status": "started"})).status, 200);
+    let r = ann
+        .req("POST", "/api/v3.1/executions")
+        .header("X-Drydock-Parent-Execution", &id)
+        .json(&json!({"deployment_id": "bobs", "workflow_id": "install"}))
+        .send();
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(r.json()["message"].as_str().unwrap().contains("there is no execution"), "{}", r.text);
+}
