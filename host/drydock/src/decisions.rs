@@ -186,7 +186,9 @@ fn tail(client: &Client, a: TailArgs) -> CliResult {
             .filter_map(|v| serde_json::from_value(v).ok())
             .collect();
         items.reverse();
-        for d in items.iter().filter(|d| !shown.contains(&d.id)) {
+        // Its own asking (a sys_admin's floor passes on /decisions) is not news.
+        let own = |d: &DecisionRecord| d.origin == "floor" && d.input.request.path.starts_with(&format!("{API}/decisions"));
+        for d in items.iter().filter(|d| !shown.contains(&d.id) && !own(d)) {
             match a.json {
                 true => println!("{}", serde_json::to_string(d).expect("a decision serializes")),
                 false => println!("{}", line(d)),
