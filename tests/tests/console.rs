@@ -210,6 +210,11 @@ async fn the_console_drives_maintenance_and_policies_in_a_real_browser() {
     // The chart: decisions per second by version, drawn while the page is open.
     until(&c, "the chart", |v| v.contains("cloudify-default@") && v.contains("/s"), "#chart-table", None).await;
     shot(&c, "05-shadow").await;
+    // Replay the day's logged refusals against the candidate: the default's 60 s
+    // become strict's 300 s on the viewer's reads.
+    click(&c, &format!("replay-{id}")).await;
+    until(&c, "the replay's report", |v| v.starts_with("Replay of cloudify-strict@") && v.contains("GET deployments ("), "#notice", None).await;
+    shot(&c, "05b-replay").await;
     click(&c, &format!("promote-{id}")).await;
     until(&c, "strict active", |v| v.starts_with("cloudify-strict@"), "#active-policy", None).await;
     click(&c, "rollback").await;

@@ -171,3 +171,51 @@ fn a_replay_reports_exactly_the_requests_a_candidate_answers_otherwise() {
     let test = run_cli(&[], &["policy", "test", "builtin:strict", cases.to_str().unwrap()]);
     assert_eq!(test.code, 1, "the candidate fails where it answers otherwise: {test:?}");
 }
+
+/// A shadow candidate's disagreements are kept (its answer, beside what the active
+/// version served), agreements are not, and a replay does not take them for
+/// served decisions.
+#[test]
+fn a_shadow_candidates_disagreements_are_kept_beside_what_was_served() {
+    let s = Server::start_with(&["--decision-log-sample", "off"]);
+    let admin = s.admin();
+    assert_eq!(admin.create_deployment("d").status, 201);
+    assert_eq!(admin.start_execution("d", "install", json!({})).status, 201);
+    assert_eq!(admin.post("/api/v3.1/maintenance/activate", &json!({})).json()["status"], "activating");
+    let up = admin.req("POST", "/api/v3.1/policies").header("Content-Type", "application/wasm").body(STRICT_POLICY.to_vec()).send();
+    assert_eq!(up.status, 201, "{}", up.text);
+    let strict = up.json();
+    let r = admin.post(&format!("/api/v3.1/policies/{}/shadow", strict["id"].as_str().unwrap()), &json!({}));
+    assert_eq!(r.status, 200, "{}", r.text);
+
+    let ann = s.user("ann");
+    for _ in 0..4 {
+        assert_eq!(ann.get("/api/v3.1/deployments").status, 200);
+    }
+    for _ in 0..3 {
+        assert_eq!(ann.start_execution("d", "install", json!({})).status, 503);
+    }
+    until("the shadow candidate saw ann's seven requests", || {
+        admin.get("/api/v3.1/policies/shadow").json()["evaluated"].as_u64().unwrap_or(0) >= 7
+    });
+    until("the three disagreements are in the log", || total(&admin, "origin=shadow") >= 3);
+    std::thread::sleep(Duration::from_millis(500));
+    let r = admin.get("/api/v3.1/decisions?origin=shadow");
+    let items = r.json()["items"].as_array().unwrap().clone();
+    assert_eq!(items.len(), 3, "the three starts, not the agreed reads: {}", r.text);
+    for d in &items {
+        assert_eq!(d["input"]["request"]["route"], "executions", "{d}");
+        assert_eq!(d["policy"]["sha256"], strict["sha256"], "the candidate's record: {d}");
+        assert_eq!((d["verdict"].as_str(), d["answer"]["retry_after"].as_u64()), (Some("deny"), Some(30)), "the candidate's answer: {d}");
+        assert_eq!(d["served"]["answer"]["retry_after"], 60, "what the caller got: {d}");
+        assert!(d["served"]["policy"]["label"].as_str().unwrap().starts_with("cloudify-default@"), "the active version: {d}");
+    }
+    // The served refusals are kept as such (from the policy or its memo), the
+    // shadow records beside them; a replay skips the shadow records.
+    assert_eq!(total(&admin, "verdict=deny&user=ann"), 6);
+    let r = admin.post("/api/v3.1/policies/builtin/replay", &json!({"since": "1h"}));
+    assert_eq!(r.status, 200, "{}", r.text);
+    let report = r.json();
+    assert_eq!((report["skipped_shadow"].as_u64(), report["agreements"].as_u64().map(|n| n >= 3)), (Some(3), Some(true)), "{report}");
+    assert_eq!(report["allow_to_deny"].as_u64().unwrap() + report["deny_to_allow"].as_u64().unwrap() + report["other_changes"].as_u64().unwrap(), 0, "{report}");
+}

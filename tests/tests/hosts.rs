@@ -532,3 +532,42 @@ fn a_window_scheduled_on_one_host_starts_and_ends_once_on_all() {
     assert_eq!(details.len(), 2, "started once and ended once: {details:?}");
     assert!(details[0].ends_with("ended") && details[1].ends_with("started"), "{details:?}");
 }
+
+/// The decision log is the database's: a refusal on one host is read, by the id
+/// its response carried, on another, and each record names the host that decided.
+#[test]
+fn several_hosts_share_one_decision_log() {
+    let url = fresh_database();
+    let s = Server::start_many(2, &["--database-url", &url, "--follow-poll", NO_POLL, "--decision-log-sample", "off"]);
+    let (a, b) = (s[0].admin(), s[1].admin());
+    assert_eq!(a.create_deployment("d").status, 201);
+    new_execution(&a, "d");
+    assert_eq!(a.post("/api/v3.1/maintenance/activate", &json!({})).json()["status"], "activating");
+    until(WITHIN, "B is activating", || status_of(&b) == "activating");
+    let ann_a = s[0].user("ann");
+    let ann_b = s[1].client("ann", "user-secret");
+    let mut ids = Vec::new();
+    for (host, ann) in [(&s[0], &ann_a), (&s[1], &ann_b)] {
+        let r = ann.start_execution("d", "install", json!({}));
+        assert_eq!(r.status, 503, "{}", r.text);
+        let id = r.header("x-drydock-decision-id").expect("a refusal carries its decision id").to_string();
+        ids.push((host.base(), id));
+    }
+    let host_of = |c: &Client, id: &str| {
+        let mut record = Value::Null;
+        until(Duration::from_secs(10), "the record is in the shared log", || {
+            let r = c.get(&format!("/api/v3.1/decisions/{id}"));
+            record = r.json();
+            r.status == 200
+        });
+        record["host"].as_str().unwrap().to_string()
+    };
+    // Each host reads the other's record, and the hosts' records name two hosts.
+    let (from_a, from_b) = (host_of(&b, &ids[0].1), host_of(&a, &ids[1].1));
+    assert_ne!(from_a, from_b, "each record names the host that decided");
+    let listed = a.get("/api/v3.1/decisions?user=ann&verdict=deny").json();
+    let listed: Vec<&str> = listed["items"].as_array().unwrap().iter().map(|d| d["id"].as_str().unwrap()).collect();
+    for (_, id) in &ids {
+        assert!(listed.contains(&id.as_str()), "{id} is listed on A: {listed:?}");
+    }
+}

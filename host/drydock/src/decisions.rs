@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use drydock_server::decisions::DecisionRecord;
+use drydock_server::decisions::{DecisionOrigin, DecisionRecord};
 use serde_json::{Value, json};
 
 use super::client::{API, CliError, CliResult, Client, ConnArgs, seg};
@@ -147,6 +147,15 @@ pub fn run(conn: &ConnArgs, cmd: Cmd) -> CliResult {
             if let Some(p) = d.get("policy").filter(|p| !p.is_null()) {
                 println!("\tPolicy:\t{} ({})", field(p, "label"), field(p, "sha256"));
             }
+            if let Some(served) = d.get("served").filter(|s| !s.is_null()) {
+                // A shadow record: the answer above is the candidate's, never sent.
+                let answer = &served["answer"];
+                let sent = match answer["status"].is_u64() {
+                    true => format!("{} {}", field(answer, "status"), field(answer, "error_code")),
+                    false => "allow".to_string(),
+                };
+                println!("\tServed:\t{sent} by {} (the candidate's answer above was not sent)", field(&served["policy"], "label"));
+            }
             if let Some(t) = d.get("traceparent").and_then(Value::as_str) {
                 println!("\tTrace:\t{t}");
             }
@@ -187,7 +196,7 @@ fn tail(client: &Client, a: TailArgs) -> CliResult {
             .collect();
         items.reverse();
         // Its own asking (a sys_admin's floor passes on /decisions) is not news.
-        let own = |d: &DecisionRecord| d.origin == "floor" && d.input.request.path.starts_with(&format!("{API}/decisions"));
+        let own = |d: &DecisionRecord| d.origin == DecisionOrigin::Floor && d.input.request.path.starts_with(&format!("{API}/decisions"));
         for d in items.iter().filter(|d| !shown.contains(&d.id) && !own(d)) {
             match a.json {
                 true => println!("{}", serde_json::to_string(d).expect("a decision serializes")),
@@ -250,8 +259,11 @@ fn ndjson(records: &[DecisionRecord]) -> String {
 /// A `drydock policy test` case table: each decision a case expecting its answer.
 pub fn cases(records: &[DecisionRecord], source: &str) -> String {
     // A case's caller is a sys_admin or a user; anonymous requests (health probes)
-    // are left out, and said so.
-    let callers = |r: &&DecisionRecord| matches!(r.input.request.role.as_str(), "sys_admin" | "user");
+    // are left out, and said so. A shadow record is a candidate's answer, never
+    // served: not a case of what was decided.
+    let shadow = records.iter().filter(|r| r.origin == DecisionOrigin::Shadow).count();
+    let records: Vec<&DecisionRecord> = records.iter().filter(|r| r.origin != DecisionOrigin::Shadow).collect();
+    let callers = |r: &&&DecisionRecord| matches!(r.input.request.role.as_str(), "sys_admin" | "user");
     let left_out = records.iter().filter(|r| !callers(r)).count();
     let cases: Vec<Value> = records
         .iter()
@@ -260,8 +272,8 @@ pub fn cases(records: &[DecisionRecord], source: &str) -> String {
             let req = &r.input.request;
             let attributes: BTreeMap<&str, &str> = req.attributes.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
             let facts: BTreeMap<&str, &str> = r.input.facts.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-            let expect = match (&r.origin[..], r.answer.status) {
-                ("floor", _) => json!("floor"),
+            let expect = match (r.origin, r.answer.status) {
+                (DecisionOrigin::Floor, _) => json!("floor"),
                 (_, None) => json!("allow"),
                 (_, Some(status)) => json!({"deny": {"status": status, "error_code": r.answer.error_code, "retry_after": r.answer.retry_after}}),
             };
@@ -286,6 +298,9 @@ pub fn cases(records: &[DecisionRecord], source: &str) -> String {
     let mut description = format!("{} decisions exported from {source}", cases.len());
     if left_out > 0 {
         description.push_str(&format!(" ({left_out} anonymous ones left out)"));
+    }
+    if shadow > 0 {
+        description.push_str(&format!(" ({shadow} shadow candidates' answers left out)"));
     }
     let table = json!({"description": description, "cases": cases});
     serde_yaml_ng::to_string(&table).expect("a case table serializes")

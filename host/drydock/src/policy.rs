@@ -241,6 +241,9 @@ fn print_replay(r: &drydock_server::decisions::replay::ReplayReport) {
     if r.skipped_floor > 0 {
         println!("\tnot replayed:\t{} admin-floor passes (no policy was asked)", r.skipped_floor);
     }
+    if r.skipped_shadow > 0 {
+        println!("\tnot replayed:\t{} shadow candidates' answers (never served)", r.skipped_shadow);
+    }
     if r.truncated {
         println!("Only the oldest of the range were replayed (the limit of one replay); narrow --since/--until.");
     }

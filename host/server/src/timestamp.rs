@@ -5,6 +5,11 @@ pub fn now() -> String {
     chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 
+/// A moment, as [`now`] writes them.
+pub fn format(at: std::time::SystemTime) -> String {
+    chrono::DateTime::<chrono::Utc>::from(at).format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
 /// Seconds elapsed since a timestamp written by [`now`] (0 when unparsable or future).
 pub fn seconds_since(ts: &str) -> f64 {
     chrono::DateTime::parse_from_rfc3339(ts)

@@ -12,8 +12,8 @@ use utoipa::ToSchema;
 
 use super::json::{JsonBody, QueryPairs};
 use super::{App, blocking, require_admin};
-use crate::decisions::DecisionRecord;
-use crate::decisions::replay::{Replay, ReplayReport};
+use crate::decisions::{DecisionOrigin, DecisionRecord, Verdict};
+use crate::decisions::replay::{self, ReplayReport};
 use crate::error::{Error, Result};
 use crate::store::DecisionFilter;
 use crate::timestamp;
@@ -31,10 +31,10 @@ pub struct DecisionQuery {
     /// Until this time, or this long ago.
     #[param(pattern = "^([0-9]{1,9}[smhd]|[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?Z)$")]
     until: Option<String>,
-    #[param(value_type = Option<super::schema::VerdictName>, inline)]
-    verdict: Option<String>,
-    #[param(value_type = Option<super::schema::OriginName>, inline)]
-    origin: Option<String>,
+    #[param(inline)]
+    verdict: Option<Verdict>,
+    #[param(inline)]
+    origin: Option<DecisionOrigin>,
     /// The caller, as the log keeps it.
     user: Option<String>,
     /// A path prefix.
@@ -43,8 +43,6 @@ pub struct DecisionQuery {
     policy: Option<String>,
 }
 
-/// Decisions one replay reads at most (the oldest in its range).
-pub const REPLAY_MAX: u64 = 200_000;
 
 /// A time as the API takes it: a UTC timestamp (`2026-12-06T10:00:00Z`, with
 /// fractions of a second or not), or a duration ago (`7d`, `24h`, `30m`, `90s`) — the
@@ -91,14 +89,14 @@ fn filter(q: &QueryPairs) -> Result<DecisionFilter> {
     // Free text: empty is absent. A time, a verdict, an origin: empty is a mistake.
     let pick = |k: &str| q.get(k).filter(|v| !v.is_empty()).map(str::to_string);
     let exact = |k: &str| q.get(k).map(str::to_string);
-    let verdict = exact("verdict");
-    if verdict.as_deref().is_some_and(|v| v != "allow" && v != "deny") {
-        return Err(Error::BadRequest("`verdict` is allow or deny".into()));
-    }
-    let origin = exact("origin");
-    if origin.as_deref().is_some_and(|o| !["policy", "memo", "fail-mode", "floor"].contains(&o)) {
-        return Err(Error::BadRequest("`origin` is policy, memo, fail-mode or floor".into()));
-    }
+    let verdict = exact("verdict")
+        .map(|v| Verdict::parse(&v).ok_or_else(|| Error::BadRequest("`verdict` is allow or deny".into())))
+        .transpose()?;
+    let origin = exact("origin")
+        .map(|o| {
+            DecisionOrigin::parse(&o).ok_or_else(|| Error::BadRequest("`origin` is policy, memo, fail-mode, floor or shadow".into()))
+        })
+        .transpose()?;
     Ok(DecisionFilter {
         since: exact("since").map(|v| when("since", &v)).transpose()?,
         until: exact("until").map(|v| when("until", &v)).transpose()?,
@@ -172,36 +170,25 @@ pub async fn replay(
     JsonBody(body): JsonBody<ReplayBody>,
 ) -> Result<Json<ReplayReport>> {
     require_admin(&caller, "replay the decision log")?;
-    // One at a time: a replay is bounded, but it is CPU the requests also need.
-    static ONE: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
-    let _turn = ONE.try_acquire().map_err(|_| Error::Busy("Another replay is running; try again shortly".into()))?;
     let f = DecisionFilter {
         since: Some(when("since", body.since.as_deref().unwrap_or("24h"))?),
         until: body.until.as_deref().map(|u| when("until", u)).transpose()?,
         ..DecisionFilter::default()
     };
-    let report = blocking(move || {
+    Ok(Json(run_replay(app, id, f, body.against).await?))
+}
+
+/// Replay the logged decisions `f` selects: one replay at a time on the server (a
+/// replay is bounded, but it is CPU the requests also need), off the async workers.
+pub async fn run_replay(app: Arc<App>, id: String, f: DecisionFilter, against: Option<String>) -> Result<ReplayReport> {
+    static ONE: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+    let _turn = ONE.try_acquire().map_err(|_| Error::Busy("Another replay is running; try again shortly".into()))?;
+    blocking(move || {
         let candidate = app.policies.policy(&id)?;
-        let against = body.against.as_deref().map(|a| app.policies.policy(a)).transpose()?;
-        let mut replay = Replay::new(&candidate, against.as_deref());
-        let (mut after, mut read) = (0i64, 0u64);
-        loop {
-            let rows = app.manager.decisions_after(&f, after, 1000)?;
-            if rows.is_empty() {
-                return Ok(replay.finish(false));
-            }
-            for (seq, record) in &rows {
-                if read == REPLAY_MAX {
-                    return Ok(replay.finish(true));
-                }
-                replay.add(record);
-                after = *seq;
-                read += 1;
-            }
-        }
+        let against = against.as_deref().map(|a| app.policies.policy(a)).transpose()?;
+        replay::over(&candidate, against.as_deref(), |after| app.manager.decisions_after(&f, after, 1000))
     })
-    .await?;
-    Ok(Json(report))
+    .await
 }
 
 #[cfg(test)]

@@ -91,24 +91,6 @@ pub enum ServiceStatus {
     Inactive,
 }
 
-/// A kept decision's verdict.
-#[derive(Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum VerdictName {
-    Allow,
-    Deny,
-}
-
-/// Where a kept decision came from.
-#[derive(Deserialize, ToSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum OriginName {
-    Policy,
-    Memo,
-    FailMode,
-    Floor,
-}
-
 /// A tenant role (Cloudify's).
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]

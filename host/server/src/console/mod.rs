@@ -188,6 +188,7 @@ pub fn routes() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(policy_upload))
         .routes(routes!(policy_rollback))
         .routes(routes!(policy_shadow_stop))
+        .routes(routes!(policy_replay))
         .routes(routes!(policy_action))
 }
 
@@ -471,6 +472,17 @@ async fn policy_action(State(app): State<Arc<App>>, headers: HeaderMap, Path((id
     })
     .await;
     done(outcome)
+}
+
+#[utoipa::path(post, path = "/console/policies/{id}/replay", tag = "console", summary = "Replay the last day's logged decisions against a policy version", params(("id" = String, Path, description = "The policy version")), request_body(content = forms::Change, content_type = "application/x-www-form-urlencoded"), security(("console_session" = [])), responses((status = 303, description = "Back to the console, with the replay's report in a sentence", headers(("Location" = String, description = "Where to go next"))), (status = 401, description = "Not signed in", content_type = "text/plain", body = String), (status = 403, description = "Not a sys_admin's session, or without its CSRF token", content_type = "text/plain", body = String)))]
+async fn policy_replay(State(app): State<Arc<App>>, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> Response {
+    let f = form(&body);
+    if let Err(r) = changer(&app, &headers, &f).await {
+        return r;
+    }
+    let since = chrono::Utc::now() - chrono::Duration::hours(24);
+    let filter = crate::store::DecisionFilter { since: Some(crate::timestamp::format(since.into())), ..Default::default() };
+    done(crate::api::decisions::run_replay(app, id, filter, None).await.map(|r| r.summary()))
 }
 
 #[utoipa::path(post, path = "/console/policies/rollback", tag = "console", summary = "Roll the policy back", request_body(content = forms::Change, content_type = "application/x-www-form-urlencoded"), security(("console_session" = [])), responses((status = 303, description = "Back to the console, with a notice saying how it went", headers(("Location" = String, description = "Where to go next"))), (status = 401, description = "Not signed in", content_type = "text/plain", body = String), (status = 403, description = "Not a sys_admin's session, or without its CSRF token", content_type = "text/plain", body = String)))]

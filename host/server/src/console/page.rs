@@ -147,7 +147,7 @@ impl Dashboard {
     /// Add the newest refusals of the decision log, when there is one.
     pub fn with_refusals(mut self, app: &App) -> crate::error::Result<Dashboard> {
         if app.decisions.is_some() {
-            let f = crate::store::DecisionFilter { verdict: Some("deny".into()), ..Default::default() };
+            let f = crate::store::DecisionFilter { verdict: Some(crate::decisions::Verdict::Deny), ..Default::default() };
             self.refusals = app.manager.decisions(&f, &Page { offset: 0, size: 10, sort: None })?.0;
         }
         Ok(self)
@@ -331,6 +331,11 @@ pub fn dashboard(d: &Dashboard, session: &Session, notice: Option<&str>) -> Stri
     policies.push_str("<table id=\"versions\"><caption>Versions</caption><tr><th>version</th><th>id</th><th>uploaded</th><th></th></tr>");
     for v in &d.versions {
         let mut actions = String::new();
+        if session.is_admin() {
+            // What this version would have answered to the last day's logged traffic.
+            actions.push_str(&button(session, &format!("/console/policies/{}/replay", v.id), "Replay 24 h", &format!("replay-{}", v.id)));
+            actions.push(' ');
+        }
         if session.is_admin() && v.id != active_id {
             actions.push_str(&button(session, &format!("/console/policies/{}/activate", v.id), "Promote", &format!("promote-{}", v.id)));
             if shadow_id.as_deref() != Some(v.id.as_str()) {
@@ -374,7 +379,7 @@ pub fn dashboard(d: &Dashboard, session: &Session, notice: Option<&str>) -> Stri
                 esc(&r.input.request.user),
                 format!("{} {}", esc(&r.input.request.method), esc(&r.input.request.path)),
                 format!("{} {}", r.answer.status.unwrap_or(0), esc(r.answer.error_code.as_deref().unwrap_or(""))),
-                esc(&r.origin),
+                esc(r.origin.as_str()),
                 esc(r.policy.as_ref().map_or("", |p| p.label.as_str())),
                 esc(&r.id),
             ]

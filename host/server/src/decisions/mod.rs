@@ -19,12 +19,12 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 use std::time::{Duration, Instant};
 
-use drydock_engine::{Decision, RequestView};
+use drydock_engine::{Decision, Fault, Policy, Published, RequestDescriptor, RequestView};
 use drydock_gate::{Answered, Origin};
 use http::HeaderValue;
 use sha2::{Digest, Sha256};
 
-pub use record::{Answer, DecidingPolicy, DecisionInput, DecisionRecord, RequestInput};
+pub use record::{Answer, DecidingPolicy, DecisionInput, DecisionOrigin, DecisionRecord, RequestInput, Served, Verdict};
 
 use crate::store::Store;
 use crate::timestamp;
@@ -106,6 +106,18 @@ pub struct NotKept {
     pub pruned: AtomicU64,
 }
 
+/// A shadow candidate's disagreement, as [`DecisionLog::offer_shadow`] keeps it.
+pub struct ShadowDisagreement<'a> {
+    pub candidate: &'a Policy,
+    pub active: &'a Policy,
+    pub desc: &'a RequestDescriptor,
+    pub published: &'a Published,
+    /// What the active version answered.
+    pub served: &'a Decision,
+    pub candidate_answer: &'a Result<Decision, Fault>,
+    pub at: std::time::SystemTime,
+}
+
 pub struct DecisionLog {
     options: LogOptions,
     tx: SyncSender<DecisionRecord>,
@@ -145,39 +157,25 @@ impl DecisionLog {
             return None;
         }
         let id = format!("{}-{:x}", self.prefix, self.serial.fetch_add(1, Relaxed));
-        let record = self.record(&id, a);
-        let size: usize = record.input.request.path.len()
-            + record.input.request.attributes.iter().chain(&record.input.facts).map(|(k, v)| k.len() + v.len()).sum::<usize>()
-            + record.answer.message.as_ref().map_or(0, String::len);
-        if size > MAX_RECORD_BYTES {
-            self.not_kept.too_big.fetch_add(1, Relaxed);
-            return None;
-        }
-        match self.tx.try_send(record) {
-            Ok(()) => HeaderValue::from_str(&id).ok(),
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
-                self.not_kept.queue_full.fetch_add(1, Relaxed);
-                None
-            }
-        }
+        self.queue(self.record(&id, a))
     }
 
     fn record(&self, id: &str, a: &Answered<'_>) -> DecisionRecord {
         let answer = Answer::of(a.verdict);
         let snap = &a.published.snapshot;
         let (origin, took) = match a.origin {
-            None => ("floor", None),
-            Some(Origin::Policy(took)) => ("policy", Some(took.as_micros() as u64)),
-            Some(Origin::Memo) => ("memo", None),
-            Some(Origin::FailMode) => ("fail-mode", None),
+            None => (DecisionOrigin::Floor, None),
+            Some(Origin::Policy(took)) => (DecisionOrigin::Policy, Some(took.as_micros() as u64)),
+            Some(Origin::Memo) => (DecisionOrigin::Memo, None),
+            Some(Origin::FailMode) => (DecisionOrigin::FailMode, None),
         };
         DecisionRecord {
             id: id.to_string(),
             at: timestamp::now(),
             host: self.options.host.clone(),
-            verdict: answer.verdict().to_string(),
-            origin: origin.to_string(),
-            policy: a.policy.map(|p| DecidingPolicy { label: p.label().to_string(), sha256: p.sha256().to_string() }),
+            verdict: answer.verdict(),
+            origin,
+            policy: a.policy.map(|p| DecidingPolicy::of(p)),
             took_micros: took,
             input: DecisionInput {
                 state: snap.state,
@@ -187,6 +185,54 @@ impl DecisionLog {
             },
             answer,
             traceparent: a.traceparent.map(str::to_owned),
+            served: None,
+        }
+    }
+
+    /// Queue the record of a shadow candidate's disagreement: the candidate's answer
+    /// (or fault), beside what the active version served. Always kept (bounds and
+    /// queue permitting), like a refusal.
+    pub fn offer_shadow(&self, s: ShadowDisagreement<'_>) {
+        let id = format!("{}-{:x}", self.prefix, self.serial.fetch_add(1, Relaxed));
+        let answer = Answer::of_result(s.candidate_answer);
+        let snap = &s.published.snapshot;
+        let record = DecisionRecord {
+            id,
+            at: timestamp::format(s.at),
+            host: self.options.host.clone(),
+            verdict: answer.verdict(),
+            origin: DecisionOrigin::Shadow,
+            policy: Some(DecidingPolicy::of(s.candidate)),
+            took_micros: None,
+            input: DecisionInput {
+                state: snap.state,
+                executions: snap.executions.by_status.iter().copied().collect(),
+                facts: snap.facts.clone(),
+                request: self.request(&s.desc.view()),
+            },
+            answer,
+            traceparent: None,
+            served: Some(Served { policy: DecidingPolicy::of(s.active), answer: Answer::of(s.served) }),
+        };
+        self.queue(record);
+    }
+
+    /// Queue a record unless it is too big or the queue is full (each counted).
+    fn queue(&self, record: DecisionRecord) -> Option<HeaderValue> {
+        let size: usize = record.input.request.path.len()
+            + record.input.request.attributes.iter().chain(&record.input.facts).map(|(k, v)| k.len() + v.len()).sum::<usize>()
+            + record.answer.message.as_ref().map_or(0, String::len);
+        if size > MAX_RECORD_BYTES {
+            self.not_kept.too_big.fetch_add(1, Relaxed);
+            return None;
+        }
+        let id = HeaderValue::from_str(&record.id).ok();
+        match self.tx.try_send(record) {
+            Ok(()) => id,
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                self.not_kept.queue_full.fetch_add(1, Relaxed);
+                None
+            }
         }
     }
 

@@ -17,13 +17,9 @@ pub struct DecisionRecord {
     pub at: String,
     /// The host that decided (its listening address).
     pub host: String,
-    /// `allow` or `deny`.
-    pub verdict: String,
-    /// `policy`, `memo` (the policy's own answer to this very request, remembered),
-    /// `fail-mode` (the policy could not decide) or `floor` (a sys_admin on
-    /// `/maintenance*` or `/policies*`, never asked).
-    pub origin: String,
-    /// The deciding version (none for the floor).
+    pub verdict: Verdict,
+    pub origin: DecisionOrigin,
+    /// The deciding version (none for the floor; the candidate for `shadow`).
     pub policy: Option<DecidingPolicy>,
     /// How long the policy took (none when it was not called).
     pub took_micros: Option<u64>,
@@ -32,6 +28,83 @@ pub struct DecisionRecord {
     /// The request's W3C `traceparent`, when it carried one.
     #[serde(default)]
     pub traceparent: Option<String>,
+    /// For a `shadow` record: what the active version answered the caller (the
+    /// record's `answer` is the shadow candidate's, never sent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub served: Option<Served>,
+}
+
+/// A kept decision's verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Allow,
+    Deny,
+}
+
+/// Where a kept decision came from: `policy`, `memo` (the policy's own answer to
+/// this very request, remembered), `fail-mode` (the policy could not decide),
+/// `floor` (a sys_admin on `/maintenance*` or `/policies*`, never asked) or
+/// `shadow` (the shadow candidate disagreed with the active version; not served).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum DecisionOrigin {
+    Policy,
+    Memo,
+    FailMode,
+    Floor,
+    Shadow,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Allow => "allow",
+            Verdict::Deny => "deny",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Verdict> {
+        [Verdict::Allow, Verdict::Deny].into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+impl DecisionOrigin {
+    pub const ALL: [DecisionOrigin; 5] =
+        [DecisionOrigin::Policy, DecisionOrigin::Memo, DecisionOrigin::FailMode, DecisionOrigin::Floor, DecisionOrigin::Shadow];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DecisionOrigin::Policy => "policy",
+            DecisionOrigin::Memo => "memo",
+            DecisionOrigin::FailMode => "fail-mode",
+            DecisionOrigin::Floor => "floor",
+            DecisionOrigin::Shadow => "shadow",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<DecisionOrigin> {
+        DecisionOrigin::ALL.into_iter().find(|o| o.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+impl std::fmt::Display for DecisionOrigin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// What the active version answered, beside a shadow candidate's disagreement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Served {
+    pub policy: DecidingPolicy,
+    pub answer: Answer,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -80,6 +153,12 @@ pub struct Answer {
     pub retry_after: Option<u32>,
 }
 
+impl DecidingPolicy {
+    pub fn of(p: &drydock_engine::Policy) -> DecidingPolicy {
+        DecidingPolicy { label: p.label().to_string(), sha256: p.sha256().to_string() }
+    }
+}
+
 impl Answer {
     pub fn of(d: &Decision) -> Answer {
         match d {
@@ -93,8 +172,16 @@ impl Answer {
         }
     }
 
-    pub fn verdict(&self) -> &'static str {
-        if self.status.is_some() { "deny" } else { "allow" }
+    /// The answer to a fault: what replay and the shadow log say of it.
+    pub fn of_result(result: &Result<Decision, drydock_engine::Fault>) -> Answer {
+        match result {
+            Ok(d) => Answer::of(d),
+            Err(fault) => Answer { status: Some(503), error_code: Some("policy_fault".into()), message: Some(fault.to_string()), retry_after: None },
+        }
+    }
+
+    pub fn verdict(&self) -> Verdict {
+        if self.status.is_some() { Verdict::Deny } else { Verdict::Allow }
     }
 }
 

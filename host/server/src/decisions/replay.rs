@@ -9,7 +9,7 @@ use drydock_engine::{Decision, Policy};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::record::{Answer, DecisionRecord};
+use super::record::{Answer, DecisionOrigin, DecisionRecord};
 
 /// Routes reported, at most (the most changed first), and samples of each.
 const ROUTES: usize = 10;
@@ -34,6 +34,9 @@ pub struct ReplayReport {
     pub faults: u64,
     /// Admin-floor passes in the range, not replayed.
     pub skipped_floor: u64,
+    /// Shadow candidates' disagreements in the range (never served), not replayed.
+    #[serde(default)]
+    pub skipped_shadow: u64,
     /// More decisions matched than one replay reads; these are the oldest.
     pub truncated: bool,
     /// The routes with the most changes, with samples.
@@ -62,6 +65,50 @@ impl ReplayReport {
     pub fn changes(&self) -> u64 {
         self.allow_to_deny + self.deny_to_allow + self.other_changes + self.faults
     }
+
+    /// The report in a sentence (the console's notice).
+    pub fn summary(&self) -> String {
+        let mut s = format!(
+            "Replay of {} against {}: {} decisions, {} agree; allow -> deny {}, deny -> allow {}, other changes {}, faults {}.",
+            self.candidate, self.against, self.total, self.agreements, self.allow_to_deny, self.deny_to_allow, self.other_changes, self.faults
+        );
+        if !self.routes.is_empty() {
+            let routes: Vec<String> = self.routes.iter().take(3).map(|r| format!("{} {} ({})", r.method, r.route, r.changes)).collect();
+            s.push_str(&format!(" Most changed: {}.", routes.join(", ")));
+        }
+        if self.truncated {
+            s.push_str(" Only the oldest decisions of the range were read: narrow it.");
+        }
+        s
+    }
+}
+
+/// Decisions one replay reads at most (the oldest in its range).
+pub const REPLAY_MAX: u64 = 200_000;
+
+/// Replay what `read` pages through (the records after a cursor, in order; empty
+/// at the end), [`REPLAY_MAX`] at most.
+pub fn over<E>(
+    candidate: &Policy,
+    against: Option<&Policy>,
+    mut read: impl FnMut(i64) -> Result<Vec<(i64, DecisionRecord)>, E>,
+) -> Result<ReplayReport, E> {
+    let mut replay = Replay::new(candidate, against);
+    let (mut after, mut count) = (0i64, 0u64);
+    loop {
+        let rows = read(after)?;
+        if rows.is_empty() {
+            return Ok(replay.finish(false));
+        }
+        for (seq, record) in &rows {
+            if count == REPLAY_MAX {
+                return Ok(replay.finish(true));
+            }
+            replay.add(record);
+            after = *seq;
+            count += 1;
+        }
+    }
 }
 
 /// Replays records into a report.
@@ -83,9 +130,18 @@ impl<'a> Replay<'a> {
     }
 
     pub fn add(&mut self, r: &DecisionRecord) {
-        if r.origin == "floor" {
-            self.report.skipped_floor += 1;
-            return;
+        match r.origin {
+            DecisionOrigin::Floor => {
+                self.report.skipped_floor += 1;
+                return;
+            }
+            // A candidate's answer, never served: the request itself is replayed
+            // when its served decision was kept.
+            DecisionOrigin::Shadow => {
+                self.report.skipped_shadow += 1;
+                return;
+            }
+            DecisionOrigin::Policy | DecisionOrigin::Memo | DecisionOrigin::FailMode => {}
         }
         let (desc, snap) = (r.input.descriptor(), r.input.snapshot());
         let was = match self.against {
@@ -133,8 +189,5 @@ impl<'a> Replay<'a> {
 }
 
 fn answer(result: Result<Decision, drydock_engine::Fault>) -> Answer {
-    match result {
-        Ok(d) => Answer::of(&d),
-        Err(fault) => Answer { status: Some(503), error_code: Some("policy_fault".into()), message: Some(fault.to_string()), retry_after: None },
-    }
+    Answer::of_result(&result)
 }

@@ -46,6 +46,7 @@ impl Observer for Recorder {
                 decision: decision.clone(),
                 at: SystemTime::now(),
                 size,
+                log: self.log.clone(),
             };
             match self.tx.try_send(job) {
                 Ok(()) => true,

@@ -24,6 +24,8 @@ pub(super) struct ShadowJob {
     pub(super) at: SystemTime,
     /// What the job holds, about, in bytes: the queue is bounded by this too.
     pub(super) size: usize,
+    /// Where a disagreement is kept, when the decision log is.
+    pub(super) log: Option<Arc<crate::decisions::DecisionLog>>,
 }
 
 impl ShadowJob {
@@ -131,8 +133,19 @@ impl ShadowSession {
             self.faults.fetch_add(1, Relaxed);
         }
         self.disagreements.fetch_add(1, Relaxed);
+        if let Some(log) = &job.log {
+            log.offer_shadow(crate::decisions::ShadowDisagreement {
+                candidate: &job.candidate,
+                active: &job.active,
+                desc: &job.desc,
+                published: &job.published,
+                served: &job.decision,
+                candidate_answer: &candidate,
+                at: job.at,
+            });
+        }
         let entry = Disagreement {
-            at: chrono::DateTime::<chrono::Utc>::from(job.at).format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+            at: crate::timestamp::format(job.at),
             request: job.desc,
             published: job.published,
             active_label: job.active.label().to_string(),

@@ -460,8 +460,8 @@ pub struct DecisionFilter {
     pub since: Option<String>,
     /// Before this timestamp.
     pub until: Option<String>,
-    pub verdict: Option<String>,
-    pub origin: Option<String>,
+    pub verdict: Option<crate::decisions::Verdict>,
+    pub origin: Option<crate::decisions::DecisionOrigin>,
     pub user: Option<String>,
     pub path_prefix: Option<String>,
     /// The deciding version's sha256.
@@ -482,8 +482,8 @@ impl DecisionFilter {
         };
         add(&|m| format!("at >= {m}"), &self.since);
         add(&|m| format!("at < {m}"), &self.until);
-        add(&|m| format!("verdict = {m}"), &self.verdict);
-        add(&|m| format!("origin = {m}"), &self.origin);
+        add(&|m| format!("verdict = {m}"), &self.verdict.map(|v| v.as_str().to_string()));
+        add(&|m| format!("origin = {m}"), &self.origin.map(|o| o.as_str().to_string()));
         add(&|m| format!("username = {m}"), &self.user);
         add(&|m| format!("substr(path, 1, length({m})) = {m}"), &self.path_prefix);
         add(&|m| format!("policy_sha256 = {m}"), &self.policy);

@@ -786,13 +786,13 @@ fn lists_show_what_a_tenant_scope_sees_on_both_backends() {
 /// total, in order after a cursor, by id, and pruned to its bounds.
 #[test]
 fn the_decision_log_reads_back_and_prunes_on_both_backends() {
-    use crate::decisions::{Answer, DecisionInput, DecisionRecord, RequestInput};
+    use crate::decisions::{Answer, DecisionInput, DecisionOrigin, DecisionRecord, RequestInput, Verdict};
     let record = |i: u32, verdict: &str, user: &str| DecisionRecord {
         id: format!("d-{i}"),
         at: format!("2026-12-06T10:00:{i:02}.000Z"),
         host: "h".into(),
-        verdict: verdict.into(),
-        origin: "policy".into(),
+        verdict: Verdict::parse(verdict).unwrap(),
+        origin: DecisionOrigin::Policy,
         policy: None,
         took_micros: Some(3),
         input: DecisionInput {
@@ -812,6 +812,7 @@ fn the_decision_log_reads_back_and_prunes_on_both_backends() {
         },
         answer: Answer { status: (verdict == "deny").then_some(503), error_code: None, message: None, retry_after: None },
         traceparent: Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into()),
+        served: None,
     };
     for b in backends() {
         let s = &*b.store;
@@ -822,7 +823,7 @@ fn the_decision_log_reads_back_and_prunes_on_both_backends() {
         let (items, total) = s.decisions(&DecisionFilter::default(), &page).unwrap();
         assert_eq!((items.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), total), (vec!["d-9", "d-8", "d-7"], 10), "{name}: newest first");
         assert_eq!(items[0], all[9], "{name}: the record reads back whole");
-        let f = DecisionFilter { verdict: Some("deny".into()), user: Some("ann".into()), ..DecisionFilter::default() };
+        let f = DecisionFilter { verdict: Some(Verdict::Deny), user: Some("ann".into()), ..DecisionFilter::default() };
         assert_eq!(s.decisions(&f, &all_page()).unwrap().1, 3, "{name}: ann's refusals");
         let f = DecisionFilter { since: Some("2026-12-06T10:00:04.000Z".into()), until: Some("2026-12-06T10:00:06.000Z".into()), ..DecisionFilter::default() };
         assert_eq!(s.decisions(&f, &all_page()).unwrap().1, 2, "{name}: a range");

@@ -558,7 +558,7 @@ impl Store for PgStore {
             for r in records {
                 let text = serde_json::to_string(r).map_err(|e| Fault::Other(e.into()))?;
                 let sha = r.policy.as_ref().map(|p| p.sha256.as_str());
-                tx.execute(&st, &[&r.id, &r.at, &r.verdict, &r.origin, &r.input.request.user, &r.input.request.path, &sha, &text])
+                tx.execute(&st, &[&r.id, &r.at, &r.verdict.as_str(), &r.origin.as_str(), &r.input.request.user, &r.input.request.path, &sha, &text])
                     .await?;
             }
             tx.commit().await?;

@@ -21,8 +21,8 @@ impl Tx<'_> {
             stmt.execute(params![
                 r.id,
                 r.at,
-                r.verdict,
-                r.origin,
+                r.verdict.as_str(),
+                r.origin.as_str(),
                 r.input.request.user,
                 r.input.request.path,
                 r.policy.as_ref().map(|p| &p.sha256),
