@@ -322,6 +322,11 @@ impl Client {
 
     /// Send raw bytes with the given content type (a policy upload, say).
     pub fn send_raw(&self, method: &str, path: &str, content_type: Option<&str>, bytes: Vec<u8>) -> CliResult<Reply> {
+        self.send_raw_with(method, path, content_type, bytes, &[])
+    }
+
+    /// [`Client::send_raw`] with more headers.
+    pub fn send_raw_with(&self, method: &str, path: &str, content_type: Option<&str>, bytes: Vec<u8>, headers: &[(&str, String)]) -> CliResult<Reply> {
         let url = format!("{}{}", self.target.base, path);
         let mut req = http::Request::builder()
             .method(method)
@@ -335,6 +340,9 @@ impl Client {
         }
         if let Some(ct) = content_type {
             req = req.header("Content-Type", ct);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, v);
         }
         let req = req.body(bytes).map_err(|e| CliError::usage(format!("invalid request to {url}: {e}")))?;
         let resp = self.agent.run(req).map_err(|e| self.unreachable(e))?;
@@ -413,6 +421,9 @@ impl Client {
             (403, _) if message.contains("in the tenant") => err
                 .hint("A sys_admin can add you, or give you another role: 'drydock tenants add-user|update-user USER -t TENANT -r ROLE'")
                 .hint("Or act in another tenant with --tenant (or DRYDOCK_TENANT); 'drydock tenants list' shows yours"),
+            (403, "policy_not_trusted_error") => err
+                .hint("Sign it: 'drydock policy sign FILE.wasm --key KEY' (each signer), then 'drydock policy push FILE.wasm --signature FILE.wasm.sig'")
+                .hint("Or add signatures to the stored version: 'drydock policy add-signature ID FILE.wasm.sig'"),
             (403, _) => err.hint("This needs a sys_admin: run it with a sys_admin's credentials"),
             (503, "maintenance_mode_active") => {
                 let err = err

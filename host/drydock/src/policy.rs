@@ -49,6 +49,9 @@ Examples:
     Shadow(ShadowArgs),
     /// Delete a version that is neither active nor shadowed.
     Delete(IdArg),
+    /// Add signatures to a stored version (a second signer, or a new key after a rotation).
+    #[command(after_help = "Example:\n  drydock policy sign my.wasm --key ~/.drydock/carol && drydock policy add-signature d1c1d07b78d7 my.wasm.sig")]
+    AddSignature(AddSignatureArgs),
     /// What was changed, by whom, when (newest first).
     History(HistoryArgs),
     /// What a version would have answered to the logged decisions of a range, beside
@@ -74,9 +77,22 @@ pub struct PushArgs {
     /// Shadow it once stored.
     #[arg(long)]
     pub shadow: bool,
+    /// Signatures to send with it (`drydock policy sign` writes FILE.sig; without
+    /// this option FILE.sig is sent when it exists).
+    #[arg(long, value_name = "SIG")]
+    pub signature: Vec<PathBuf>,
     /// Print the server's JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AddSignatureArgs {
+    /// A version id or a sha256 prefix.
+    pub id: String,
+    /// Signature files (as `drydock policy sign` writes them).
+    #[arg(required = true)]
+    pub signature: Vec<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -269,7 +285,7 @@ fn run_online(conn: &ConnArgs, cmd: PolicyCommand) -> CliResult {
                 return Ok(());
             }
             let items = resp.get("items").and_then(Value::as_array).cloned().unwrap_or_default();
-            let mut t = Table::new(&["id", "label", "size", "uploaded_by", "uploaded_at", "state"]).align(1, Align::Left);
+            let mut t = Table::new(&["id", "label", "size", "uploaded_by", "uploaded_at", "signed_by", "state"]).align(1, Align::Left);
             for v in &items {
                 t.row(vec![
                     field(v, "id"),
@@ -277,6 +293,7 @@ fn run_online(conn: &ConnArgs, cmd: PolicyCommand) -> CliResult {
                     field(v, "size"),
                     field(v, "uploaded_by"),
                     field(v, "uploaded_at"),
+                    signers(v),
                     state(v),
                 ]);
             }
@@ -292,7 +309,8 @@ fn run_online(conn: &ConnArgs, cmd: PolicyCommand) -> CliResult {
             }
             let mut shown = v.clone();
             shown["state"] = Value::String(state(&v));
-            let mut keys = vec!["id", "name", "version", "sha256", "size", "uploaded_by", "uploaded_at", "state"];
+            shown["signed_by"] = Value::String(signers(&v));
+            let mut keys = vec!["id", "name", "version", "sha256", "size", "uploaded_by", "uploaded_at", "signed_by", "state"];
             if v.get("active_since").is_some() {
                 keys.extend(["active_since", "activated_by"]);
                 shown["previous_version"] = Value::String(short(&v["previous_version"]));
@@ -339,6 +357,12 @@ fn run_online(conn: &ConnArgs, cmd: PolicyCommand) -> CliResult {
         PolicyCommand::Shadow(ShadowArgs { action: None, id: None }) => Err(CliError::usage(
             "say which version to shadow ('drydock policy shadow ID'), or 'shadow report' / 'shadow stop'",
         )),
+        PolicyCommand::AddSignature(args) => {
+            let lines = signature_lines(&args.signature)?;
+            let v = client.call("POST", &format!("{API}{P}/{}/signatures", seg(&args.id)), Some(&serde_json::json!({"signatures": lines})))?;
+            println!("Policy version {} ({}) is signed by: {}.", field(&v, "id"), field(&v, "label"), signers(&v));
+            Ok(())
+        }
         PolicyCommand::Delete(args) => {
             let v = client.call("DELETE", &format!("{API}{P}/{}", seg(&args.id)), None)?;
             println!("Policy version {} ({}) deleted.", field(&v, "id"), field(&v, "label"));
@@ -363,10 +387,28 @@ fn run_online(conn: &ConnArgs, cmd: PolicyCommand) -> CliResult {
     }
 }
 
+/// The signature lines of these files.
+fn signature_lines(files: &[PathBuf]) -> CliResult<Vec<String>> {
+    let mut lines = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(f).map_err(|e| CliError::usage(format!("cannot read {}: {e}", f.display())))?;
+        let sigs = drydock_server::trust::Signature::parse_all(&text).map_err(|e| CliError::usage(format!("{}: {e}", f.display())))?;
+        lines.extend(sigs.iter().map(|s| s.line()));
+    }
+    Ok(lines)
+}
+
 fn push(client: &Client, args: PushArgs) -> CliResult {
     let bytes = std::fs::read(&args.file)
         .map_err(|e| CliError::usage(format!("cannot read {}: {e}", args.file.display())))?;
-    let reply = client.send_raw("POST", &format!("{API}{P}"), Some("application/wasm"), bytes)?;
+    let mut sig_files = args.signature.clone();
+    let beside = offline::sign::default_signature_path(&args.file);
+    if sig_files.is_empty() && beside.is_file() {
+        eprintln!("Sending the signatures in {}", beside.display());
+        sig_files.push(beside);
+    }
+    let headers: Vec<(&str, String)> = signature_lines(&sig_files)?.into_iter().map(|l| ("X-Drydock-Signature", l)).collect();
+    let reply = client.send_raw_with("POST", &format!("{API}{P}"), Some("application/wasm"), bytes, &headers)?;
     if !(200..300).contains(&reply.status) {
         let err = client.api_error(&reply);
         return Err(if reply.status == 400 {
@@ -487,4 +529,23 @@ fn print_report(r: &Value, last: usize) {
         ]);
     }
     t.print_titled("Most recent disagreements (newest first):");
+}
+
+/// A version's signers: trusted ones by name, others by key id (`-`: none).
+fn signers(v: &Value) -> String {
+    if v["builtin"] == true {
+        return "(part of drydock)".into();
+    }
+    let list: Vec<String> = v["signatures"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|s| match s["key_name"].as_str() {
+                    Some(name) => name.to_string(),
+                    None => format!("{} (not trusted)", field(s, "key_id")),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if list.is_empty() { "-".into() } else { list.join(", ") }
 }

@@ -96,6 +96,18 @@ pub struct ServeArgs {
     /// With --start-in-maintenance: why (shown to every refused client).
     #[arg(long, value_name = "TEXT", requires = "start_in_maintenance")]
     pub maintenance_reason: Option<String>,
+    /// Public keys trusted to sign policy versions: a file of key lines, or a
+    /// directory of `*.pub` files (`drydock policy keygen` writes them). Read again
+    /// at every check: add or remove a key without a restart.
+    #[arg(long, value_name = "FILE|DIR", env = "DRYDOCK_TRUSTED_KEYS")]
+    pub trusted_keys: Option<PathBuf>,
+    /// Only versions signed by trusted keys may be uploaded, activated, shadowed,
+    /// rolled back to, started or followed (the builtin is trusted as part of drydock).
+    #[arg(long, requires = "trusted_keys")]
+    pub require_signed: bool,
+    /// With --require-signed: how many distinct trusted keys must have signed.
+    #[arg(long, value_name = "N", default_value_t = 1, requires = "require_signed", value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub min_signers: u32,
     /// Log lines for people (text) or for a collector (json, one object a line).
     #[arg(long, default_value = "text", value_parser = ["text", "json"])]
     pub log_format: String,
@@ -176,6 +188,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<i32> {
                 max_age: Duration::from_secs(args.decision_log_max_age.clamp(1, 24 * 3650) * 3600),
                 host: String::new(),
             }),
+        },
+        trust: drydock_server::trust::Trust {
+            keys: args.trusted_keys.map(drydock_server::trust::KeySource),
+            required: args.require_signed,
+            min_signers: args.min_signers as usize,
         },
         connections: drydock_server::listen::ListenOptions {
             header_timeout: Duration::from_secs(args.header_timeout.max(1)),

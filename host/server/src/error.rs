@@ -16,6 +16,9 @@ pub enum Error {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// A policy version not signed by enough trusted keys (`--require-signed`).
+    #[error("{0}")]
+    Untrusted(String),
     /// A status update the execution lifecycle does not allow.
     #[error("{0}")]
     IllegalTransition(String),

@@ -9,7 +9,8 @@
 //!  └─► manager (maintenance state, executions, the race-free rule)
 //!       └─► store (SQLite or PostgreSQL; the only places with SQL)
 //! follow (other hosts' changes, from the store's feed) ─► manager, registry, auth
-//! registry (policy versions, shadow sessions, history) ─► drydock-engine
+//! registry (policy versions, shadow sessions, history) ─► drydock-engine, trust
+//! trust (trusted keys and signatures; no network, no store)
 //! api ─► drydock-gate (the tower layer in front of every route)
 //! ```
 
@@ -26,4 +27,5 @@ pub mod registry;
 pub mod server;
 pub mod store;
 pub mod timestamp;
+pub mod trust;
 pub mod worker;

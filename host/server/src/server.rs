@@ -46,6 +46,20 @@ pub struct ServeOptions {
     pub event_stream_lifetime: std::time::Duration,
     /// The decision log (`None`: off).
     pub decision_log: Option<crate::decisions::LogOptions>,
+    /// The keys trusted to sign policies, and what is required of a version.
+    pub trust: crate::trust::Trust,
+}
+
+/// The signatures of a `--policy FILE`: `FILE.sig` beside it, when there is one.
+fn startup_signatures(path: &std::path::Path) -> anyhow::Result<Vec<crate::trust::Signature>> {
+    let mut sig = path.as_os_str().to_owned();
+    sig.push(".sig");
+    let sig = std::path::PathBuf::from(sig);
+    match std::fs::read_to_string(&sig) {
+        Ok(text) => crate::trust::Signature::parse_all(&text).map_err(|e| anyhow::anyhow!("{}: {e}", sig.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(anyhow::anyhow!("cannot read {}: {e}", sig.display())),
+    }
 }
 
 /// First start: create the admin, or explain how to.
@@ -133,6 +147,7 @@ impl Server {
             Some(path) => Some(StartupPolicy {
                 path,
                 bytes: std::fs::read(path).with_context(|| format!("cannot read policy {}", path.display()))?,
+                signatures: startup_signatures(path)?,
             }),
             None => None,
         };
@@ -144,7 +159,7 @@ impl Server {
             }
             None => None,
         };
-        let policies = Registry::open(engine.clone(), store, metrics, Some(cache_dir), startup)?;
+        let policies = Registry::open(engine.clone(), store, metrics, Some(cache_dir), startup, opts.trust.clone())?;
         let slots = policies.slots();
         tracing::info!(policy = %slots.active().label(), "policy loaded");
 

@@ -7,6 +7,7 @@ mod build;
 pub mod cases;
 mod eval;
 mod inspect;
+pub mod sign;
 mod test;
 
 use anyhow::Context;
@@ -35,6 +36,15 @@ pub enum Offline {
     /// Measure decisions per second and latency percentiles through the real engine.
     #[command(after_help = "Example:\n  drydock policy bench builtin:default policy-wasm/default/cases/activating.yaml")]
     Bench(bench::BenchArgs),
+    /// Make an Ed25519 key pair for signing policies (NAME, mode 0600, and NAME.pub).
+    #[command(after_help = "Example:\n  drydock policy keygen -o ~/.drydock/alice\n  # then give alice.pub to the servers: drydock serve --trusted-keys DIR --require-signed")]
+    Keygen(sign::KeygenArgs),
+    /// Sign a component: adds this key's signature over its sha256 to FILE.sig.
+    #[command(after_help = "Example:\n  drydock policy sign my.wasm --key ~/.drydock/alice\n  drydock policy sign my.wasm --key ~/.drydock/bob      # a second signer, same my.wasm.sig")]
+    Sign(sign::SignArgs),
+    /// Check a component's signatures against trusted keys, offline (exit 1 if not enough).
+    #[command(after_help = "Example:\n  drydock policy verify my.wasm --trusted-keys /etc/drydock/keys --min-signers 2")]
+    Verify(sign::VerifyArgs),
 }
 
 pub fn run(cmd: Offline) -> anyhow::Result<i32> {
@@ -44,6 +54,9 @@ pub fn run(cmd: Offline) -> anyhow::Result<i32> {
         Offline::Inspect(a) => inspect::run(a),
         Offline::Bench(a) => bench::run(a),
         Offline::Build(a) => build::run(a),
+        Offline::Keygen(a) => sign::keygen(a),
+        Offline::Sign(a) => sign::sign(a),
+        Offline::Verify(a) => sign::verify(a),
     }
 }
 

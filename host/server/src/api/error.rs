@@ -41,7 +41,7 @@ impl Error {
         match self {
             Error::BadRequest(_) | Error::IllegalTransition(_) => StatusCode::BAD_REQUEST,
             Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            Error::Forbidden(_) => StatusCode::FORBIDDEN,
+            Error::Forbidden(_) | Error::Untrusted(_) => StatusCode::FORBIDDEN,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::Conflict(_) => StatusCode::CONFLICT,
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -60,6 +60,7 @@ impl Error {
             Error::IllegalTransition(_) => "invalid_execution_status_update",
             Error::Unauthorized(_) => "unauthorized_error",
             Error::Forbidden(_) => "forbidden_error",
+            Error::Untrusted(_) => "policy_not_trusted_error",
             Error::NotFound(_) => "not_found_error",
             Error::Conflict(_) => "conflict_error",
             Error::UnsupportedMediaType(_) => "unsupported_media_type_error",

@@ -166,6 +166,7 @@ pub fn routes() -> Routes {
         .routes(routes!(policies::get, policies::delete))
         .routes(routes!(policies::activate))
         .routes(routes!(policies::shadow_start))
+        .routes(routes!(policies::add_signatures))
         .routes(routes!(decisions::replay))
         .routes(routes!(decisions::list))
         .routes(routes!(decisions::get));

@@ -4,6 +4,7 @@
 //! load or compile a component runs on the blocking pool, never on the
 //! runtime's workers.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -19,8 +20,9 @@ use super::{App, blocking, require_admin};
 use drydock_engine::Fault;
 use crate::error::{Error, Result};
 use drydock_gate::{Caller, Decision};
-use crate::registry::{Active, Disagreement, RECENT_DISAGREEMENTS, ShadowReport, Swap, Version};
+use crate::registry::{Active, Disagreement, RECENT_DISAGREEMENTS, ShadowReport, Signer, Swap, Version};
 use crate::store::{Page, PolicyState};
+use crate::trust::Signature;
 
 /// Largest component an upload may carry (the rest of the API takes 1 MiB).
 pub const MAX_POLICY_BYTES: usize = 16 * 1024 * 1024;
@@ -44,11 +46,47 @@ pub struct PolicyVersionBody {
     pub active: bool,
     pub previous: bool,
     pub shadow: bool,
+    /// Who signed exactly these bytes (empty for the builtin, trusted as part of drydock).
+    pub signatures: Vec<SignerBody>,
+}
+
+/// One signature on a version.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = PolicySigner)]
+pub struct SignerBody {
+    /// The signing key's id (16 hex digits of its public key's sha256).
+    pub key_id: String,
+    /// Whether a key this server trusts made this signature over these bytes.
+    pub trusted: bool,
+    /// The trusted key's name here, when it is trusted.
+    pub key_name: Option<String>,
+    pub added_by: String,
+    pub added_at: String,
+}
+
+impl SignerBody {
+    fn of(s: &Signer) -> SignerBody {
+        SignerBody { key_id: s.key_id.clone(), trusted: s.trusted_as.is_some(), key_name: s.trusted_as.clone(), added_by: s.added_by.clone(), added_at: s.added_at.clone() }
+    }
+}
+
+/// What versions are now: the selection, and every version's signers (read once
+/// per answer).
+pub struct Now {
+    pub state: Arc<PolicyState>,
+    pub signers: HashMap<String, Vec<Signer>>,
+}
+
+impl Now {
+    pub fn read(registry: &crate::registry::Registry) -> Result<Now> {
+        Ok(Now { state: registry.state(), signers: registry.signers()? })
+    }
 }
 
 impl PolicyVersionBody {
     /// `v`, and what it is now in `st` (active, previous, shadowed).
-    pub fn of(v: &Version, st: &PolicyState) -> PolicyVersionBody {
+    pub fn of(v: &Version, st: &Now) -> PolicyVersionBody {
         let (by, at) = match &v.uploaded {
             Some((by, at)) => (Some(by.clone()), Some(at.clone())),
             None => (None, None),
@@ -63,9 +101,10 @@ impl PolicyVersionBody {
             builtin: v.is_builtin(),
             uploaded_by: by,
             uploaded_at: at,
-            active: st.active_id == v.id,
-            previous: st.previous_id.as_deref() == Some(v.id.as_str()),
-            shadow: st.shadow.as_ref().is_some_and(|(id, _, _)| *id == v.id),
+            active: st.state.active_id == v.id,
+            previous: st.state.previous_id.as_deref() == Some(v.id.as_str()),
+            shadow: st.state.shadow.as_ref().is_some_and(|(id, _, _)| *id == v.id),
+            signatures: st.signers.get(&v.sha256).map_or_else(Vec::new, |s| s.iter().map(SignerBody::of).collect()),
         }
     }
 }
@@ -87,14 +126,15 @@ pub struct ActivePolicyBody {
     pub active: bool,
     pub previous: bool,
     pub shadow: bool,
+    pub signatures: Vec<SignerBody>,
     pub active_since: String,
     pub activated_by: String,
     pub previous_version: Option<PolicyVersionBody>,
 }
 
 impl ActivePolicyBody {
-    fn of(a: &Active, st: &PolicyState) -> ActivePolicyBody {
-        let PolicyVersionBody { id, name, version, sha256, label, size, builtin, uploaded_by, uploaded_at, active, previous, shadow } =
+    fn of(a: &Active, st: &Now) -> ActivePolicyBody {
+        let PolicyVersionBody { id, name, version, sha256, label, size, builtin, uploaded_by, uploaded_at, active, previous, shadow, signatures } =
             PolicyVersionBody::of(&a.version, st);
         ActivePolicyBody {
             id,
@@ -109,6 +149,7 @@ impl ActivePolicyBody {
             active,
             previous,
             shadow,
+            signatures,
             active_since: a.since.clone(),
             activated_by: a.by.clone(),
             previous_version: a.previous.as_ref().map(|p| PolicyVersionBody::of(p, st)),
@@ -118,7 +159,7 @@ impl ActivePolicyBody {
 
 /// What one policy decided: allow, deny (with its refusal), or a fault.
 #[derive(Serialize, ToSchema)]
-#[schema(as = Decision)]
+#[schema(as = PolicyDecision)]
 #[serde(tag = "verdict", rename_all = "lowercase")]
 pub enum DecisionBody {
     Allow,
@@ -218,7 +259,7 @@ pub struct ShadowReportBody {
 
 impl ShadowReportBody {
     /// The report of the shadow run, if there was one (else an empty, stopped one).
-    pub fn of(r: Option<&ShadowReport>, st: &PolicyState) -> ShadowReportBody {
+    pub fn of(r: Option<&ShadowReport>, st: &Now) -> ShadowReportBody {
         let Some(r) = r else {
             return ShadowReportBody {
                 running: false,
@@ -265,7 +306,7 @@ pub struct SwapBody {
 }
 
 impl SwapBody {
-    fn of(s: &Swap, st: &PolicyState) -> SwapBody {
+    fn of(s: &Swap, st: &Now) -> SwapBody {
         SwapBody {
             swapped: s.swapped,
             active: PolicyVersionBody::of(&s.active, st),
@@ -298,7 +339,7 @@ super::json::list!(PolicyHistoryList, PolicyHistoryEntry);
     )
 )]
 pub async fn list(State(app): State<Arc<App>>) -> Result<Json<PolicyList>> {
-    let st = app.policies.state();
+    let st = Now::read(&app.policies)?;
     let items: Vec<PolicyVersionBody> = app.policies.list()?.iter().map(|v| PolicyVersionBody::of(v, &st)).collect();
     let total = items.len() as u64;
     let page = Page { offset: 0, size: items.len() as u32, sort: None };
@@ -318,7 +359,7 @@ pub async fn list(State(app): State<Arc<App>>) -> Result<Json<PolicyList>> {
     )
 )]
 pub async fn get(State(app): State<Arc<App>>, Path(id): Path<String>) -> Result<Json<PolicyVersionBody>> {
-    Ok(Json(PolicyVersionBody::of(&app.policies.get(&id)?, &app.policies.state())))
+    Ok(Json(PolicyVersionBody::of(&app.policies.get(&id)?, &Now::read(&app.policies)?)))
 }
 
 #[utoipa::path(
@@ -332,7 +373,7 @@ pub async fn get(State(app): State<Arc<App>>, Path(id): Path<String>) -> Result<
 )]
 pub async fn active(State(app): State<Arc<App>>) -> Result<Json<ActivePolicyBody>> {
     let active = app.policies.active()?;
-    let st = app.policies.state();
+    let st = Now::read(&app.policies)?;
     Ok(Json(ActivePolicyBody::of(&active, &st)))
 }
 
@@ -380,12 +421,13 @@ pub async fn history(State(app): State<Arc<App>>, Extension(caller): Extension<C
     path = "/api/v3.1/policies",
     tag = "policies",
     summary = "Upload a policy component (validated completely before it is stored)",
+    params(("X-Drydock-Signature" = Option<String>, Header, description = "A signature line over the component's sha256, as `drydock policy sign` writes it; one header per signer")),
     request_body(description = "The component's bytes", content((Vec<u8> = "application/wasm"), (Vec<u8> = "application/octet-stream"))),
     responses(
         (status = 201, description = "Stored", body = PolicyVersionBody),
         (status = 200, description = "Already stored", body = PolicyVersionBody),
         (status = 400, description = "Not a policy component drydock accepts (the reason says why)", body = super::schema::ErrorBody),
-        (status = 403, description = "The caller is not a sys_admin", body = super::schema::ErrorBody),
+        (status = 403, description = "The caller is not a sys_admin, or the version is not signed by enough trusted keys (`policy_not_trusted_error`, with `--require-signed`)", body = super::schema::ErrorBody),
         (status = 413, description = "Larger than 16 MiB", body = super::schema::ErrorBody),
         (status = 415, description = "Not `application/wasm` or `application/octet-stream`", body = super::schema::ErrorBody)
     )
@@ -400,9 +442,11 @@ pub async fn upload(
     // make the server buffer 16 MiB. Their body stays unread, so the answer ends
     // the connection (an unread body would make hyper drop a keep-alive connection
     // without a word; small bodies were read before routing, see `api::limits`).
-    if let Err(e) = require_admin(&caller, "upload policies").and_then(|()| upload_content_type(&headers)) {
-        return Ok(closing(e.into_response()));
-    }
+    let checked = require_admin(&caller, "upload policies").and_then(|()| upload_content_type(&headers)).and_then(|()| sent_signatures(&headers));
+    let signatures = match checked {
+        Ok(s) => s,
+        Err(e) => return Ok(closing(e.into_response())),
+    };
     let bytes = axum::body::to_bytes(body, MAX_POLICY_BYTES).await;
     let Ok(bytes) = bytes else {
         // The rest of the body is unread: say that the connection ends.
@@ -414,9 +458,70 @@ pub async fn upload(
     }
     let registry = app.policies.clone();
     let who = caller.username.clone();
-    let up = blocking(move || registry.upload(&bytes, &who)).await?;
+    let up = blocking(move || registry.upload(&bytes, &signatures, &who)).await?;
     let status = if up.created { StatusCode::CREATED } else { StatusCode::OK };
-    Ok((status, Json(PolicyVersionBody::of(&up.version, &app.policies.state()))).into_response())
+    Ok((status, Json(PolicyVersionBody::of(&up.version, &Now::read(&app.policies)?))).into_response())
+}
+
+/// Signatures sent with an upload: each `X-Drydock-Signature` header one signature
+/// line (several signers, several headers), 16 at most.
+fn sent_signatures(headers: &HeaderMap) -> Result<Vec<Signature>> {
+    let lines = headers.get_all(SIGNATURE_HEADER);
+    if lines.iter().count() > MAX_SIGNATURES {
+        return Err(Error::BadRequest(format!("At most {MAX_SIGNATURES} signatures may be sent at once")));
+    }
+    lines
+        .iter()
+        .map(|v| {
+            let line = v.to_str().map_err(|_| Error::BadRequest(format!("An {SIGNATURE_HEADER} header is not text")))?;
+            Signature::parse(line).map_err(|e| Error::BadRequest(e.to_string()))
+        })
+        .collect()
+}
+
+/// The header that carries a signature line with an upload.
+pub const SIGNATURE_HEADER: &str = "x-drydock-signature";
+/// Signatures one request may add.
+const MAX_SIGNATURES: usize = 16;
+
+/// Signatures to add to a stored version.
+#[derive(serde::Deserialize, ToSchema)]
+#[schema(as = PolicySignatures)]
+#[serde(deny_unknown_fields)]
+pub struct SignaturesBody {
+    /// Signature lines, as `drydock policy sign` writes them (one per signer).
+    #[schema(max_items = 16, min_items = 1)]
+    signatures: Vec<String>,
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v3.1/policies/{id}/signatures",
+    tag = "policies",
+    summary = "Add signatures to a stored version (another signer, or a new key after a rotation)",
+    params(("id" = String, Path, description = "A policy version's sha256, or a unique prefix of it")),
+    request_body = SignaturesBody,
+    responses(
+        (status = 200, description = "Kept: the version with its signers", body = PolicyVersionBody),
+        (status = 400, description = "Not a signature line, over other bytes, or one a trusted key does not verify", body = super::schema::ErrorBody),
+        (status = 403, description = "The caller is not a sys_admin", body = super::schema::ErrorBody),
+        (status = 404, description = "No such policy version", body = super::schema::ErrorBody)
+    )
+)]
+pub async fn add_signatures(
+    State(app): State<Arc<App>>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    super::json::JsonBody(body): super::json::JsonBody<SignaturesBody>,
+) -> Result<Json<PolicyVersionBody>> {
+    require_admin(&caller, "sign policies")?;
+    if body.signatures.len() > MAX_SIGNATURES {
+        return Err(Error::BadRequest(format!("At most {MAX_SIGNATURES} signatures may be sent at once")));
+    }
+    let sent = body.signatures.iter().map(|l| Signature::parse(l).map_err(|e| Error::BadRequest(e.to_string()))).collect::<Result<Vec<_>>>()?;
+    let registry = app.policies.clone();
+    let version = blocking(move || registry.add_signatures(&id, &sent, &caller.username)).await?;
+    Ok(Json(PolicyVersionBody::of(&version, &Now::read(&app.policies)?)))
 }
 
 /// A policy upload is the component's bytes.
@@ -447,7 +552,7 @@ fn closing(mut resp: Response) -> Response {
     responses(
         (status = 200, description = "OK", body = SwapBody),
         (status = 400, description = "An ambiguous prefix", body = super::schema::ErrorBody),
-        (status = 403, description = "The caller is not a sys_admin", body = super::schema::ErrorBody),
+        (status = 403, description = "The caller is not a sys_admin, or the version is not signed by enough trusted keys (`policy_not_trusted_error`, with `--require-signed`)", body = super::schema::ErrorBody),
         (status = 404, description = "No such policy version", body = super::schema::ErrorBody),
         (status = 409, description = "The stored version can no longer be loaded", body = super::schema::ErrorBody)
     )
@@ -460,7 +565,7 @@ pub async fn activate(
     require_admin(&caller, "activate policies")?;
     let registry = app.policies.clone();
     let swap = blocking(move || registry.activate(&id, &caller.username)).await?;
-    Ok(Json(SwapBody::of(&swap, &app.policies.state())))
+    Ok(Json(SwapBody::of(&swap, &Now::read(&app.policies)?)))
 }
 
 #[utoipa::path(
@@ -470,7 +575,7 @@ pub async fn activate(
     summary = "Return to the previously active version",
     responses(
         (status = 200, description = "OK", body = SwapBody),
-        (status = 403, description = "The caller is not a sys_admin", body = super::schema::ErrorBody),
+        (status = 403, description = "The caller is not a sys_admin, or the version is not signed by enough trusted keys (`policy_not_trusted_error`, with `--require-signed`)", body = super::schema::ErrorBody),
         (status = 409, description = "Nothing to roll back to", body = super::schema::ErrorBody)
     )
 )]
@@ -478,7 +583,7 @@ pub async fn rollback(State(app): State<Arc<App>>, Extension(caller): Extension<
     require_admin(&caller, "roll policies back")?;
     let registry = app.policies.clone();
     let swap = blocking(move || registry.rollback(&caller.username)).await?;
-    Ok(Json(SwapBody::of(&swap, &app.policies.state())))
+    Ok(Json(SwapBody::of(&swap, &Now::read(&app.policies)?)))
 }
 
 #[utoipa::path(
@@ -490,7 +595,7 @@ pub async fn rollback(State(app): State<Arc<App>>, Extension(caller): Extension<
     responses(
         (status = 200, description = "OK", body = ShadowReportBody),
         (status = 400, description = "An ambiguous prefix", body = super::schema::ErrorBody),
-        (status = 403, description = "The caller is not a sys_admin", body = super::schema::ErrorBody),
+        (status = 403, description = "The caller is not a sys_admin, or the version is not signed by enough trusted keys (`policy_not_trusted_error`, with `--require-signed`)", body = super::schema::ErrorBody),
         (status = 404, description = "No such policy version", body = super::schema::ErrorBody),
         (status = 409, description = "The stored version can no longer be loaded", body = super::schema::ErrorBody)
     )
@@ -503,7 +608,7 @@ pub async fn shadow_start(
     require_admin(&caller, "shadow policies")?;
     let registry = app.policies.clone();
     let report = blocking(move || registry.shadow(&id, &caller.username)).await?;
-    Ok(Json(ShadowReportBody::of(Some(&report), &app.policies.state())))
+    Ok(Json(ShadowReportBody::of(Some(&report), &Now::read(&app.policies)?)))
 }
 
 #[utoipa::path(
@@ -521,7 +626,7 @@ pub async fn shadow_stop(State(app): State<Arc<App>>, Extension(caller): Extensi
     require_admin(&caller, "stop shadowing")?;
     let registry = app.policies.clone();
     let report = blocking(move || registry.stop_shadow(&caller.username)).await?;
-    Ok(Json(ShadowReportBody::of(Some(&report), &app.policies.state())))
+    Ok(Json(ShadowReportBody::of(Some(&report), &Now::read(&app.policies)?)))
 }
 
 /// `?_size=N`: how many of the most recent disagreements to include (default all kept).
@@ -549,7 +654,7 @@ pub async fn shadow_report(
         Some(v) => super::json::count("_size", v)? as usize,
     };
     let report = app.policies.shadow_report(recent);
-    Ok(Json(ShadowReportBody::of(report.as_ref(), &app.policies.state())))
+    Ok(Json(ShadowReportBody::of(report.as_ref(), &Now::read(&app.policies)?)))
 }
 
 #[utoipa::path(
@@ -574,7 +679,7 @@ pub async fn delete(
     require_admin(&caller, "delete policies")?;
     let registry = app.policies.clone();
     let gone = blocking(move || registry.delete(&id, &caller.username)).await?;
-    Ok(Json(PolicyVersionBody::of(&gone, &app.policies.state())))
+    Ok(Json(PolicyVersionBody::of(&gone, &Now::read(&app.policies)?)))
 }
 
 /// `GET /metrics`: Prometheus text. Outside authentication and the gate, so a

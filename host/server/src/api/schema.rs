@@ -338,7 +338,7 @@ mod tests {
     ];
     const WINDOW: &[&str] = &["id", "start_at", "end_at", "reason", "status", "created_by", "created_at"];
     const POLICY_VERSION: &[&str] =
-        &["id", "name", "version", "sha256", "label", "size", "builtin", "uploaded_by", "uploaded_at", "active", "previous", "shadow"];
+        &["id", "name", "version", "sha256", "label", "size", "builtin", "uploaded_by", "uploaded_at", "active", "previous", "shadow", "signatures"];
 
     #[test]
     fn maintenance_bodies_keep_the_reference_order() {
@@ -511,13 +511,14 @@ mod tests {
         );
         let sha = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
         let v = Version { id: sha.into(), name: "p".into(), version: "1".into(), sha256: sha.into(), size: 1, uploaded: Some(("admin".into(), "t".into())) };
-        let st = PolicyState {
+        let state = PolicyState {
             active_id: sha.into(),
             active_since: "t".into(),
             activated_by: "admin".into(),
             previous_id: None,
             shadow: None,
         };
+        let st = policies::Now { state: std::sync::Arc::new(state), signers: Default::default() };
         sent(&policies::PolicyVersionBody::of(&v, &st), POLICY_VERSION);
         let report = sent(
             &policies::ShadowReportBody::of(None, &st),

@@ -235,7 +235,7 @@ async fn home(State(app): State<Arc<App>>, headers: HeaderMap, req: Request) -> 
     };
     let (app2, admin) = (app.clone(), session.is_admin());
     let gathered = blocking(move || match admin {
-        true => page::Dashboard::gather(&app2, admin)?.with_refusals(&app2),
+        true => page::Dashboard::gather(&app2, admin)?.for_page(&app2),
         false => page::Dashboard::gather(&app2, admin),
     });
     match gathered.await {
@@ -518,7 +518,7 @@ async fn policy_upload(State(app): State<Arc<App>>, headers: HeaderMap, body: By
         Err(r) => return r,
     };
     let app = app.clone();
-    match blocking(move || app.policies.upload(&body, &session.username)).await {
+    match blocking(move || app.policies.upload(&body, &[], &session.username)).await {
         Ok(up) => {
             let what = if up.created { "Uploaded" } else { "Already stored" };
             (StatusCode::OK, format!("{what}: {} ({})", up.version.label(), up.version.id)).into_response()

@@ -139,17 +139,21 @@ pub struct Dashboard {
     pub shadow: Option<ShadowReport>,
     pub policy_log: Vec<crate::store::PolicyLogEntry>,
     /// The newest refusals in the decision log (a sys_admin's; read for the whole
-    /// page only, not for every live refresh: see [`Dashboard::with_refusals`]).
+    /// page only, not for every live refresh: see [`Dashboard::for_page`]).
     pub refusals: Vec<crate::decisions::DecisionRecord>,
+    /// Who signed each version, by sha256 (read for the whole page only, too).
+    pub signers: std::collections::HashMap<String, Vec<crate::registry::Signer>>,
 }
 
 impl Dashboard {
-    /// Add the newest refusals of the decision log, when there is one.
-    pub fn with_refusals(mut self, app: &App) -> crate::error::Result<Dashboard> {
+    /// What only the whole page shows: the newest refusals of the decision log (when
+    /// there is one) and who signed each version.
+    pub fn for_page(mut self, app: &App) -> crate::error::Result<Dashboard> {
         if app.decisions.is_some() {
             let f = crate::store::DecisionFilter { verdict: Some(crate::decisions::Verdict::Deny), ..Default::default() };
             self.refusals = app.manager.decisions(&f, &Page { offset: 0, size: 10, sort: None })?.0;
         }
+        self.signers = app.policies.signers()?;
         Ok(self)
     }
 
@@ -170,6 +174,7 @@ impl Dashboard {
             shadow: if admin { app.policies.shadow_report(10) } else { None },
             policy_log: if admin { app.policies.history(10)? } else { Vec::new() },
             refusals: Vec::new(),
+            signers: Default::default(),
         })
     }
 }
@@ -328,7 +333,7 @@ pub fn dashboard(d: &Dashboard, session: &Session, notice: Option<&str>) -> Stri
     if session.is_admin() && d.active.previous.is_some() {
         policies.push_str(&format!("<p>{}</p>", button(session, "/console/policies/rollback", "Roll back", "rollback")));
     }
-    policies.push_str("<table id=\"versions\"><caption>Versions</caption><tr><th>version</th><th>id</th><th>uploaded</th><th></th></tr>");
+    policies.push_str("<table id=\"versions\"><caption>Versions</caption><tr><th>version</th><th>id</th><th>uploaded</th><th>signed by</th><th></th></tr>");
     for v in &d.versions {
         let mut actions = String::new();
         if session.is_admin() {
@@ -343,12 +348,25 @@ pub fn dashboard(d: &Dashboard, session: &Session, notice: Option<&str>) -> Stri
                 actions.push_str(&button(session, &format!("/console/policies/{}/shadow", v.id), "Shadow", &format!("shadow-{}", v.id)));
             }
         }
+        let signed_by = match (v.is_builtin(), d.signers.get(&v.sha256)) {
+            (true, _) => "part of drydock".to_string(),
+            (false, None) => "-".to_string(),
+            (false, Some(list)) => list
+                .iter()
+                .map(|s| match &s.trusted_as {
+                    Some(name) => esc(name),
+                    None => format!("{} (not trusted)", esc(&s.key_id)),
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
+        };
         policies.push_str(&format!(
-            "<tr><td>{}{}</td><td>{}</td><td>{}</td><td>{actions}</td></tr>",
+            "<tr><td>{}{}</td><td>{}</td><td>{}</td><td id=\"signed-{}\">{signed_by}</td><td>{actions}</td></tr>",
             esc(&v.label()),
             if v.id == active_id { " <b>(active)</b>" } else { "" },
             esc(&v.id),
-            v.uploaded.as_ref().map_or("builtin".to_string(), |(by, at)| format!("{} {}", esc(by), esc(at)))
+            v.uploaded.as_ref().map_or("builtin".to_string(), |(by, at)| format!("{} {}", esc(by), esc(at))),
+            esc(&v.id)
         ));
     }
     policies.push_str("</table>");

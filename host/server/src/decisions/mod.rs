@@ -24,7 +24,7 @@ use drydock_gate::{Answered, Origin};
 use http::HeaderValue;
 use sha2::{Digest, Sha256};
 
-pub use record::{Answer, DecidingPolicy, DecisionInput, DecisionOrigin, DecisionRecord, RequestInput, Served, Verdict};
+pub use record::{Answer, DecidingPolicy, DecisionInput, DecisionOrigin, DecisionRecord, RequestInput, Served, Signed, Verdict};
 
 use crate::store::Store;
 use crate::timestamp;
@@ -116,6 +116,7 @@ pub struct ShadowDisagreement<'a> {
     pub served: &'a Decision,
     pub candidate_answer: &'a Result<Decision, Fault>,
     pub at: std::time::SystemTime,
+    pub signed: &'a Signed,
 }
 
 pub struct DecisionLog {
@@ -149,7 +150,7 @@ impl DecisionLog {
     }
 
     /// Queue the record of one verdict, if it is one to keep; its id.
-    pub fn offer(&self, a: &Answered<'_>) -> Option<HeaderValue> {
+    pub fn offer(&self, a: &Answered<'_>, signed: &Signed) -> Option<HeaderValue> {
         let allowed = matches!(a.verdict, Decision::Allow);
         let always = !allowed || matches!(a.origin, None | Some(Origin::FailMode));
         if !always && !self.options.sample.keeps(self.allows.fetch_add(1, Relaxed)) {
@@ -157,10 +158,10 @@ impl DecisionLog {
             return None;
         }
         let id = format!("{}-{:x}", self.prefix, self.serial.fetch_add(1, Relaxed));
-        self.queue(self.record(&id, a))
+        self.queue(self.record(&id, a, signed))
     }
 
-    fn record(&self, id: &str, a: &Answered<'_>) -> DecisionRecord {
+    fn record(&self, id: &str, a: &Answered<'_>, signed: &Signed) -> DecisionRecord {
         let answer = Answer::of(a.verdict);
         let snap = &a.published.snapshot;
         let (origin, took) = match a.origin {
@@ -175,7 +176,7 @@ impl DecisionLog {
             host: self.options.host.clone(),
             verdict: answer.verdict(),
             origin,
-            policy: a.policy.map(|p| DecidingPolicy::of(p)),
+            policy: a.policy.map(|p| DecidingPolicy::of(p, signed)),
             took_micros: took,
             input: DecisionInput {
                 state: snap.state,
@@ -202,7 +203,7 @@ impl DecisionLog {
             host: self.options.host.clone(),
             verdict: answer.verdict(),
             origin: DecisionOrigin::Shadow,
-            policy: Some(DecidingPolicy::of(s.candidate)),
+            policy: Some(DecidingPolicy::of(s.candidate, s.signed)),
             took_micros: None,
             input: DecisionInput {
                 state: snap.state,
@@ -212,7 +213,7 @@ impl DecisionLog {
             },
             answer,
             traceparent: None,
-            served: Some(Served { policy: DecidingPolicy::of(s.active), answer: Answer::of(s.served) }),
+            served: Some(Served { policy: DecidingPolicy::of(s.active, s.signed), answer: Answer::of(s.served) }),
         };
         self.queue(record);
     }

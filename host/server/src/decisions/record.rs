@@ -8,6 +8,10 @@ use drydock_engine::{Caller, Decision, Denial, ExecutionCounts, ExecutionStatus,
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+/// Who signed the versions at hand (active, shadow), by sha256: kept by the
+/// registry as it takes versions up, read by the log for each record it keeps.
+pub type Signed = arc_swap::ArcSwap<std::collections::HashMap<String, std::sync::Arc<[String]>>>;
+
 /// A kept decision, as stored and as `GET /decisions` sends it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[schema(as = Decision)]
@@ -112,6 +116,10 @@ pub struct DecidingPolicy {
     /// `name@version#sha8`, as the `X-Drydock-Policy` header names it.
     pub label: String,
     pub sha256: String,
+    /// The trusted keys that had signed it when it was taken up (`name (key id)`;
+    /// none without `serve --trusted-keys`, and for the builtin).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub signed_by: Vec<String>,
 }
 
 /// What the policy saw: the request and the state (the shape of a
@@ -154,8 +162,9 @@ pub struct Answer {
 }
 
 impl DecidingPolicy {
-    pub fn of(p: &drydock_engine::Policy) -> DecidingPolicy {
-        DecidingPolicy { label: p.label().to_string(), sha256: p.sha256().to_string() }
+    pub fn of(p: &drydock_engine::Policy, signed: &Signed) -> DecidingPolicy {
+        let signed_by = signed.load().get(p.sha256()).map_or_else(Vec::new, |s| s.to_vec());
+        DecidingPolicy { label: p.label().to_string(), sha256: p.sha256().to_string(), signed_by }
     }
 }
 

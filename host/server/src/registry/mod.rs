@@ -25,6 +25,7 @@ mod recorder;
 #[cfg(test)]
 mod several_hosts_tests;
 mod shadow;
+mod signed;
 mod startup;
 #[cfg(test)]
 mod tests;
@@ -45,6 +46,7 @@ use crate::timestamp;
 
 pub use recorder::Recorder;
 pub use shadow::{Disagreement, ShadowReport, ShadowSession};
+pub use signed::Signer;
 use shadow::{ShadowBoard, ShadowJob};
 pub use startup::StartupPolicy;
 pub use version::{Active, BUILTIN, Swap, Uploaded, Version};
@@ -83,6 +85,10 @@ pub struct Registry {
     state: ArcSwap<PolicyState>,
     board: Arc<ShadowBoard>,
     shadow_tx: SyncSender<ShadowJob>,
+    /// Which signatures a version needs to decide, shadow or start here.
+    trust: crate::trust::Trust,
+    /// Who signed the active and shadow versions (for the decision log).
+    signed: Arc<crate::decisions::Signed>,
 }
 
 impl Registry {
@@ -100,6 +106,7 @@ impl Registry {
             board: self.board.clone(),
             tx: self.shadow_tx.clone(),
             log,
+            signed: self.signed.clone(),
         })
     }
 
@@ -180,14 +187,28 @@ impl Registry {
     /// Validate `bytes` completely (component, world, no imports, compiles,
     /// answers the smoke set within the limits), then store them. A refusal
     /// changes nothing. Uploading stored bytes again returns the stored version.
-    pub fn upload(&self, bytes: &[u8], by: &str) -> Result<Uploaded> {
+    ///
+    /// `signatures` are kept with it, each over exactly these bytes; with
+    /// `--require-signed`, bytes not signed by enough trusted keys are refused.
+    pub fn upload(&self, bytes: &[u8], signatures: &[crate::trust::Signature], by: &str) -> Result<Uploaded> {
         let policy = self.engine.load(bytes).map_err(refused)?;
         if policy.sha256() == self.builtin.0.sha256 {
             return Ok(Uploaded { version: self.builtin.0.clone(), created: false });
         }
+        signed::check_sent(&self.trust, policy.sha256(), signatures)?;
+        if self.trust.required {
+            // What is kept already for these bytes counts too (a re-upload).
+            let mut all: Vec<crate::trust::Signature> =
+                self.store.signatures(policy.sha256())?.iter().filter_map(|s| crate::trust::Signature::parse(&s.line).ok()).collect();
+            all.extend(signatures.iter().cloned());
+            self.trust.admit(policy.label(), policy.sha256(), &all).map_err(signed::trust_error)?;
+        }
         let _one_change_at_a_time = self.lock();
         let now = timestamp::now();
         let out = store_version(&*self.store, &policy, bytes, by, &now)?;
+        if !signatures.is_empty() {
+            self.keep_signatures(&out.version, signatures, by)?;
+        }
         if out.created {
             tracing::info!(policy = %out.version.label(), id = %out.version.id, user = %by, "policy uploaded");
         }
@@ -421,15 +442,21 @@ impl Registry {
         }
         self.state.store(Arc::new(next.clone()));
         self.prune(loaded);
+        self.note_signers();
         Ok(Adopted { state: next, stopped })
     }
 
     // ---- helpers ----
 
     /// The loaded policy of `id`, loading it from the database if needed.
+    /// Refused unless the version is signed as this host requires (checked each
+    /// time: a key removed since it was loaded no longer vouches for it).
     fn load(&self, loaded: &mut Loaded, id: &str) -> Result<Arc<Policy>> {
         if id == BUILTIN {
             return Ok(self.builtin.1.clone());
+        }
+        if self.trust.required {
+            signed::admit(&self.trust, &*self.store, &self.get(id)?)?;
         }
         if let Some(policy) = loaded.get(id) {
             return Ok(policy.clone());

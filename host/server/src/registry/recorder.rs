@@ -21,6 +21,8 @@ pub struct Recorder {
     pub(super) tx: SyncSender<ShadowJob>,
     /// The decision log, when kept.
     pub(super) log: Option<Arc<crate::decisions::DecisionLog>>,
+    /// Who signed the versions at hand, for the log's records.
+    pub(super) signed: Arc<crate::decisions::Signed>,
 }
 
 impl Observer for Recorder {
@@ -47,6 +49,7 @@ impl Observer for Recorder {
                 at: SystemTime::now(),
                 size,
                 log: self.log.clone(),
+                signed: self.signed.clone(),
             };
             match self.tx.try_send(job) {
                 Ok(()) => true,
@@ -73,7 +76,7 @@ impl Observer for Recorder {
     }
 
     fn answered(&self, answer: &drydock_gate::Answered<'_>) -> Option<http::HeaderValue> {
-        self.log.as_ref()?.offer(answer)
+        self.log.as_ref()?.offer(answer, &self.signed)
     }
 }
 

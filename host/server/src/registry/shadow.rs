@@ -26,6 +26,7 @@ pub(super) struct ShadowJob {
     pub(super) size: usize,
     /// Where a disagreement is kept, when the decision log is.
     pub(super) log: Option<Arc<crate::decisions::DecisionLog>>,
+    pub(super) signed: Arc<crate::decisions::Signed>,
 }
 
 impl ShadowJob {
@@ -142,6 +143,7 @@ impl ShadowSession {
                 served: &job.decision,
                 candidate_answer: &candidate,
                 at: job.at,
+                signed: &job.signed,
             });
         }
         let entry = Disagreement {

@@ -13,7 +13,7 @@ use drydock_engine::{DEFAULT_POLICY, Engine, Slots};
 use drydock_gate::metrics::Metrics;
 
 use super::shadow::{ShadowBoard, ShadowSession, shadow_worker};
-use super::{BUILTIN, Registry, SHADOW_QUEUE, SYSTEM, Version, change, load_stored, store_version};
+use super::{BUILTIN, Registry, SHADOW_QUEUE, SYSTEM, Stored, Version, change, load_stored, signed, store_version};
 use crate::store::{PolicyChange, PolicyState, Store};
 use crate::timestamp;
 
@@ -21,6 +21,8 @@ use crate::timestamp;
 pub struct StartupPolicy<'a> {
     pub path: &'a Path,
     pub bytes: Vec<u8>,
+    /// Its signatures (the `.sig` file beside it), kept with it.
+    pub signatures: Vec<crate::trust::Signature>,
 }
 
 impl Registry {
@@ -32,6 +34,7 @@ impl Registry {
         metrics: Arc<Metrics>,
         cache_dir: Option<PathBuf>,
         startup: Option<StartupPolicy<'_>>,
+        trust: crate::trust::Trust,
     ) -> anyhow::Result<Arc<Registry>> {
         let builtin = engine
             .load(DEFAULT_POLICY)
@@ -59,7 +62,20 @@ impl Registry {
                 let id = if policy.sha256() == builtin.0.sha256 {
                     BUILTIN.to_string()
                 } else {
-                    store_version(&*store, &policy, &file.bytes, by, &now)?.version.id
+                    // Signed as this host requires, or no start: the operator named this file.
+                    let refuse = |e: crate::error::Error| anyhow::anyhow!("refusing to start: the policy {} cannot be used: {e}", file.path.display());
+                    signed::check_sent(&trust, policy.sha256(), &file.signatures).map_err(refuse)?;
+                    let mut all: Vec<crate::trust::Signature> =
+                        store.signatures(policy.sha256())?.iter().filter_map(|s| crate::trust::Signature::parse(&s.line).ok()).collect();
+                    all.extend(file.signatures.iter().cloned());
+                    if trust.required {
+                        trust.admit(policy.label(), policy.sha256(), &all).map_err(|e| refuse(signed::trust_error(e)))?;
+                    }
+                    let version = store_version(&*store, &policy, &file.bytes, by, &now)?.version;
+                    if !file.signatures.is_empty() {
+                        signed::keep(&*store, &version, &file.signatures, by)?;
+                    }
+                    version.id
                 };
                 if state.active_id != id {
                     state = PolicyState {
@@ -78,7 +94,7 @@ impl Registry {
                 policy
             }
             None if state.active_id == BUILTIN => builtin.1.clone(),
-            None => match load_stored(&engine, &*store, &state.active_id) {
+            None => match admitted(&trust, &*store, &state.active_id).and_then(|()| load_stored(&engine, &*store, &state.active_id)) {
                 Ok(policy) => {
                     loaded.insert(state.active_id.clone(), policy.clone());
                     policy
@@ -102,7 +118,11 @@ impl Registry {
 
         let mut shadow = None;
         if let Some((id, since, by)) = state.shadow.clone() {
-            let candidate = if id == BUILTIN { Ok(builtin.1.clone()) } else { load_stored(&engine, &*store, &id) };
+            let candidate = if id == BUILTIN {
+                Ok(builtin.1.clone())
+            } else {
+                admitted(&trust, &*store, &id).and_then(|()| load_stored(&engine, &*store, &id))
+            };
             match candidate {
                 Ok(policy) => {
                     let version = match id.as_str() {
@@ -138,7 +158,7 @@ impl Registry {
                 .spawn(move || shadow_worker(shadow_rx, board, metrics))
                 .context("cannot start the shadow evaluation thread")?;
         }
-        Ok(Arc::new(Registry {
+        let registry = Arc::new(Registry {
             engine,
             store,
             metrics,
@@ -149,7 +169,21 @@ impl Registry {
             state: ArcSwap::from_pointee(state),
             board,
             shadow_tx,
-        }))
+            trust,
+            signed: Default::default(),
+        });
+        registry.note_signers();
+        Ok(registry)
     }
 
+}
+
+/// Is the stored version `id` signed as this host requires? (`Stored::Refused`
+/// carries no trust error, so a refusal is a database-kind error with its words.)
+fn admitted(trust: &crate::trust::Trust, store: &dyn Store, id: &str) -> std::result::Result<(), Stored> {
+    if !trust.required {
+        return Ok(());
+    }
+    let version: Version = store.policy(id).map_err(|e| Stored::Db(e.into()))?.ok_or(Stored::Missing)?.into();
+    signed::admit(trust, store, &version).map(|_| ()).map_err(Stored::Db)
 }

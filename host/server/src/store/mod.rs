@@ -29,7 +29,7 @@ use drydock_engine::ExecutionStatus;
 
 pub use records::{
     Counts, Deployment, Event, Execution, MaintenanceRecord, NewEvent, NewPolicy, OnDeadline, Page, PolicyChange, PolicyLogEntry,
-    BUILTIN_POLICY_ID, DEFAULT_TENANT, DecisionFilter, PolicyRecord, PolicyState, Remaining, Scope, Tenant, TenantRole, Transition, User, Visibility,
+    BUILTIN_POLICY_ID, DEFAULT_TENANT, DecisionFilter, PolicyRecord, PolicyState, Remaining, Scope, StoredSignature, Tenant, TenantRole, Transition, User, Visibility,
     Window, WindowStatus,
 };
 
@@ -260,6 +260,13 @@ pub trait Store: Send + Sync + 'static {
         self.edit_policy_state(&mut |_| Ok(Some(edit.clone()))).map(|_| ()).map_err(anyhow::Error::new)
     }
     fn policy_log(&self, limit: u32) -> Result<Vec<PolicyLogEntry>>;
+    /// Keep signatures (a signer's new signature over the same bytes replaces its
+    /// old one), with their lines in the policy history.
+    fn add_signatures(&self, signatures: &[StoredSignature], log: &[PolicyChange]) -> Result<()>;
+    /// The signatures over the component `sha256`.
+    fn signatures(&self, sha256: &str) -> Result<Vec<StoredSignature>>;
+    /// Every kept signature (the policy list shows each version's signers).
+    fn all_signatures(&self) -> Result<Vec<StoredSignature>>;
 
     // ---- the decision log ----
 

@@ -278,6 +278,18 @@ impl NewPolicy {
     }
 }
 
+/// A kept signature over a component's bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredSignature {
+    /// The signed component's sha256.
+    pub sha256: String,
+    pub key_id: String,
+    /// The signature line, as `drydock policy sign` writes it.
+    pub line: String,
+    pub added_by: String,
+    pub added_at: String,
+}
+
 /// One audit line to append with a policy change.
 #[derive(Debug, Clone)]
 pub struct PolicyChange {

@@ -839,6 +839,32 @@ fn the_decision_log_reads_back_and_prunes_on_both_backends() {
     }
 }
 
+/// Signatures are kept by the bytes they sign, one per key (a key's new one
+/// replaces its old one), each with its line in the policy history.
+#[test]
+fn signatures_are_kept_per_signed_bytes_and_key_on_both_backends() {
+    use crate::store::{PolicyChange, StoredSignature};
+    let sig = |sha: &str, key: &str, line: &str| StoredSignature {
+        sha256: sha.into(),
+        key_id: key.into(),
+        line: line.into(),
+        added_by: "admin".into(),
+        added_at: "2026-12-06T10:00:00.000Z".into(),
+    };
+    let log = |key: &str| PolicyChange { at: "t".into(), username: "admin".into(), action: "sign".into(), policy_id: "p".into(), detail: key.into() };
+    for b in backends() {
+        let s = &*b.store;
+        let name = b.name;
+        s.add_signatures(&[sig("aa", "k1", "one"), sig("aa", "k2", "two"), sig("bb", "k1", "other bytes")], &[log("k1"), log("k2")]).unwrap();
+        s.add_signatures(&[sig("aa", "k1", "one again")], &[]).unwrap();
+        let lines: Vec<String> = s.signatures("aa").unwrap().into_iter().map(|x| x.line).collect();
+        assert_eq!(lines, ["one again", "two"], "{name}: one per key, by key id");
+        assert_eq!(s.all_signatures().unwrap().len(), 3, "{name}");
+        assert!(s.signatures("cc").unwrap().is_empty(), "{name}");
+        assert_eq!(s.policy_log(10).unwrap().iter().filter(|e| e.action == "sign").count(), 2, "{name}: the history says who signed");
+    }
+}
+
 fn all_page() -> Page {
     Page { offset: 0, size: 1000, sort: None }
 }

@@ -37,6 +37,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0004_policy_selection.sql"),
     include_str!("../../../migrations/postgres/0005_tenants.sql"),
     include_str!("../../../migrations/postgres/0006_decisions.sql"),
+    include_str!("../../../migrations/postgres/0007_signatures.sql"),
 ];
 
 /// The one channel every host listens on; see [`notify_sql`] for the payloads.
@@ -638,6 +639,34 @@ impl Store for PgStore {
 
     fn policy_log(&self, limit: u32) -> Result<Vec<PolicyLogEntry>> {
         self.run(async { reads::policy_log(&self.pool.get().await?, limit).await })
+    }
+
+    fn add_signatures(&self, signatures: &[super::StoredSignature], log: &[PolicyChange]) -> Result<()> {
+        self.run(async {
+            let mut client = self.pool.get().await?;
+            let tx = client.transaction().await?;
+            for s in signatures {
+                tx.execute(
+                    "INSERT INTO policy_signatures (sha256, key_id, line, added_by, added_at) VALUES ($1, $2, $3, $4, $5)
+                     ON CONFLICT (sha256, key_id) DO UPDATE SET line = excluded.line, added_by = excluded.added_by, added_at = excluded.added_at",
+                    &[&s.sha256, &s.key_id, &s.line, &s.added_by, &s.added_at],
+                )
+                .await?;
+            }
+            for line in log {
+                log_policy(&tx, line).await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    fn signatures(&self, sha256: &str) -> Result<Vec<super::StoredSignature>> {
+        self.run(async { reads::signatures(&self.pool.get().await?, Some(sha256)).await })
+    }
+
+    fn all_signatures(&self) -> Result<Vec<super::StoredSignature>> {
+        self.run(async { reads::signatures(&self.pool.get().await?, None).await })
     }
 
     fn artifact_digest(&self, component_sha256: &str, engine: &str) -> Result<Option<String>> {

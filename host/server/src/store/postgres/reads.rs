@@ -358,6 +358,21 @@ pub(super) async fn policy_log(
         .collect())
 }
 
+/// The signatures over `sha256` (every one, with `None`), by key id.
+pub(super) async fn signatures(client: &impl GenericClient, sha256: Option<&str>) -> PgResult<Vec<crate::store::StoredSignature>> {
+    let rows = client
+        .query(
+            "SELECT sha256, key_id, line, added_by, added_at FROM policy_signatures
+             WHERE $1::TEXT IS NULL OR sha256 = $1 ORDER BY sha256, key_id",
+            &[&sha256],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| crate::store::StoredSignature { sha256: r.get(0), key_id: r.get(1), line: r.get(2), added_by: r.get(3), added_at: r.get(4) })
+        .collect())
+}
+
 pub(super) fn window_from_row(r: &Row) -> Window {
     Window {
         id: r.get(0),

@@ -47,6 +47,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/0007_policy_selection.sql"),
     include_str!("../../../migrations/0008_tenants.sql"),
     include_str!("../../../migrations/0009_decisions.sql"),
+    include_str!("../../../migrations/0010_signatures.sql"),
 ];
 
 /// Writers one commit may answer at most: a steady stream of arrivals still gets
@@ -587,6 +588,18 @@ impl Store for SqliteStore {
 
     fn policy_log(&self, limit: u32) -> Result<Vec<PolicyLogEntry>> {
         self.read(|tx| tx.policy_log(limit))
+    }
+
+    fn add_signatures(&self, signatures: &[super::StoredSignature], log: &[super::PolicyChange]) -> Result<()> {
+        self.write(|tx| tx.add_signatures(signatures, log))
+    }
+
+    fn signatures(&self, sha256: &str) -> Result<Vec<super::StoredSignature>> {
+        self.read(|tx| tx.signatures(Some(sha256)))
+    }
+
+    fn all_signatures(&self) -> Result<Vec<super::StoredSignature>> {
+        self.read(|tx| tx.signatures(None))
     }
 
     fn insert_decisions(&self, records: &[crate::decisions::DecisionRecord]) -> Result<()> {

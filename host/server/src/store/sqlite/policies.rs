@@ -4,7 +4,7 @@ use rusqlite::{OptionalExtension, params};
 
 use super::Tx;
 use super::rows::{POLICY_COLUMNS, policy_from_row};
-use crate::store::{PolicyChange, PolicyLogEntry, PolicyRecord, PolicyState};
+use crate::store::{PolicyChange, PolicyLogEntry, PolicyRecord, PolicyState, StoredSignature};
 
 impl Tx<'_> {
     /// Every uploaded version, oldest first.
@@ -92,6 +92,31 @@ impl Tx<'_> {
             params![line.at, line.username, line.action, line.policy_id, line.detail],
         )?;
         Ok(())
+    }
+
+    pub(super) fn add_signatures(&self, signatures: &[StoredSignature], log: &[PolicyChange]) -> anyhow::Result<()> {
+        let mut stmt = self.tx.prepare_cached(
+            "INSERT INTO policy_signatures (sha256, key_id, line, added_by, added_at) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (sha256, key_id) DO UPDATE SET line = excluded.line, added_by = excluded.added_by, added_at = excluded.added_at",
+        )?;
+        for s in signatures {
+            stmt.execute(params![s.sha256, s.key_id, s.line, s.added_by, s.added_at])?;
+        }
+        for line in log {
+            self.log_policy(line)?;
+        }
+        Ok(())
+    }
+
+    /// The signatures over `sha256` (every one, with `None`), by key id.
+    pub(super) fn signatures(&self, sha256: Option<&str>) -> anyhow::Result<Vec<StoredSignature>> {
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT sha256, key_id, line, added_by, added_at FROM policy_signatures WHERE ?1 IS NULL OR sha256 = ?1 ORDER BY sha256, key_id",
+        )?;
+        let rows = stmt.query_map([sha256], |r| {
+            Ok(StoredSignature { sha256: r.get(0)?, key_id: r.get(1)?, line: r.get(2)?, added_by: r.get(3)?, added_at: r.get(4)? })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// The newest `limit` audit entries, newest first.
