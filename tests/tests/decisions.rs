@@ -161,7 +161,11 @@ fn a_replay_reports_exactly_the_requests_a_candidate_answers_otherwise() {
     assert_eq!(offline.code, 0, "{offline:?}");
     let offline: Value = serde_json::from_str(&offline.stdout).unwrap();
     check(&offline, "offline");
-    assert_eq!((offline["total"].clone(), offline["agreements"].clone()), (rest["total"].clone(), rest["agreements"].clone()), "the same decisions");
+    // The same changes; the export may hold more agreements (the CLI's own allowed
+    // requests since, logged with every allow kept).
+    let changes = |r: &Value| r["total"].as_u64().unwrap() - r["agreements"].as_u64().unwrap();
+    assert_eq!(changes(&offline), changes(&rest), "the same changed decisions: {offline} / {rest}");
+    assert!(offline["total"].as_u64() >= rest["total"].as_u64(), "{offline} / {rest}");
 
     let cases = dir.path().join("cases.yaml");
     let out = run_cli(&env, &["decisions", "export", "--since", "1h", "--as-cases", "-o", cases.to_str().unwrap()]);

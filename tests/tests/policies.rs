@@ -206,12 +206,12 @@ fn invalid_uploads_are_refused_with_their_reasons_and_change_nothing() {
     assert_eq!(r.status, 415, "{}", r.text);
     // Too big: 413 with `Connection: close`, unless the server's early answer and
     // close beat the client's writing (then the client sees a broken pipe).
-    let big = admin.req("POST", P).header("Content-Type", "application/wasm").body(vec![0u8; 17 * 1024 * 1024]).try_send();
+    let big = admin.req("POST", P).header("Content-Type", "application/wasm").body(vec![0u8; 65 * 1024 * 1024]).try_send();
     if let Ok(r) = big {
         assert_eq!(r.status, 413, "{}", r.text);
         assert_eq!(r.header("connection"), Some("close"));
     }
-    // A component bigger than the 1 MiB JSON limit is fine below 16 MiB (this
+    // A component bigger than the 1 MiB JSON limit is fine below 64 MiB (this
     // one is refused for what it is, not for its size).
     let mut big = b"\0asm\x0d\0\x01\0".to_vec();
     big.resize(2 * 1024 * 1024, 0);

@@ -345,6 +345,8 @@ impl Client {
             req = req.header(*k, v);
         }
         let req = req.body(bytes).map_err(|e| CliError::usage(format!("invalid request to {url}: {e}")))?;
+        // A component upload may compile for half a minute on the server.
+        let req = self.agent.configure_request(req).timeout_global(Some(Duration::from_secs(330))).build();
         let resp = self.agent.run(req).map_err(|e| self.unreachable(e))?;
         let status = resp.status().as_u16();
         let retry_after = resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_string);

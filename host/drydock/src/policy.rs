@@ -77,6 +77,13 @@ pub struct PushArgs {
     /// Shadow it once stored.
     #[arg(long)]
     pub shadow: bool,
+    /// Its memory budget in MiB (default: what it holds at start and a quarter
+    /// more, or the server's default when that is more; at most the server's maximum).
+    #[arg(long, value_name = "MIB")]
+    pub memory_mib: Option<u32>,
+    /// Its deadline per decision in ms (default: the server's).
+    #[arg(long, value_name = "MS")]
+    pub deadline_ms: Option<u32>,
     /// Signatures to send with it (`drydock policy sign` writes FILE.sig; without
     /// this option FILE.sig is sent when it exists).
     #[arg(long, value_name = "SIG")]
@@ -285,12 +292,13 @@ fn run_online(conn: &ConnArgs, cmd: PolicyCommand) -> CliResult {
                 return Ok(());
             }
             let items = resp.get("items").and_then(Value::as_array).cloned().unwrap_or_default();
-            let mut t = Table::new(&["id", "label", "size", "uploaded_by", "uploaded_at", "signed_by", "state"]).align(1, Align::Left);
+            let mut t = Table::new(&["id", "label", "size", "memory", "uploaded_by", "uploaded_at", "signed_by", "state"]).align(1, Align::Left);
             for v in &items {
                 t.row(vec![
                     field(v, "id"),
                     field(v, "label"),
                     field(v, "size"),
+                    v["memory_mib"].as_u64().map_or_else(|| "default".to_string(), |m| format!("{m} MiB")),
                     field(v, "uploaded_by"),
                     field(v, "uploaded_at"),
                     signers(v),
@@ -310,7 +318,7 @@ fn run_online(conn: &ConnArgs, cmd: PolicyCommand) -> CliResult {
             let mut shown = v.clone();
             shown["state"] = Value::String(state(&v));
             shown["signed_by"] = Value::String(signers(&v));
-            let mut keys = vec!["id", "name", "version", "sha256", "size", "uploaded_by", "uploaded_at", "signed_by", "state"];
+            let mut keys = vec!["id", "name", "version", "sha256", "size", "memory_mib", "deadline_ms", "uploaded_by", "uploaded_at", "signed_by", "state"];
             if v.get("active_since").is_some() {
                 keys.extend(["active_since", "activated_by"]);
                 shown["previous_version"] = Value::String(short(&v["previous_version"]));
@@ -408,7 +416,19 @@ fn push(client: &Client, args: PushArgs) -> CliResult {
         sig_files.push(beside);
     }
     let headers: Vec<(&str, String)> = signature_lines(&sig_files)?.into_iter().map(|l| ("X-Drydock-Signature", l)).collect();
-    let reply = client.send_raw_with("POST", &format!("{API}{P}"), Some("application/wasm"), bytes, &headers)?;
+    let mut query = Vec::new();
+    if let Some(m) = args.memory_mib {
+        query.push(format!("memory_mib={m}"));
+    }
+    if let Some(d) = args.deadline_ms {
+        query.push(format!("deadline_ms={d}"));
+    }
+    let path = if query.is_empty() { format!("{API}{P}") } else { format!("{API}{P}?{}", query.join("&")) };
+    if bytes.len() > 4 << 20 {
+        // A large component (Python, JavaScript) compiles for a while on first upload.
+        eprintln!("Uploading {} ({:.1} MiB); the server checks and compiles it first (20-35 s for a Python or JavaScript component)...", args.file.display(), bytes.len() as f64 / (1 << 20) as f64);
+    }
+    let reply = client.send_raw_with("POST", &path, Some("application/wasm"), bytes, &headers)?;
     if !(200..300).contains(&reply.status) {
         let err = client.api_error(&reply);
         return Err(if reply.status == 400 {

@@ -46,12 +46,21 @@ pub struct ServeArgs {
     /// The first admin's password (only needed at first start).
     #[arg(long, env = "DRYDOCK_ADMIN_PASSWORD", hide_env_values = true)]
     pub admin_password: Option<String>,
-    /// How long one policy decision may run before it is abandoned.
+    /// How long one policy decision may run before it is abandoned (the default
+    /// for a version whose upload asked for no deadline of its own).
     #[arg(long, default_value_t = 5, value_name = "MS")]
     pub policy_deadline_ms: u64,
-    /// Memory cap of one policy instance, in MiB.
+    /// Memory cap of one policy instance, in MiB (all its memories together): the
+    /// default budget of a version that needs no more.
     #[arg(long, default_value_t = 4, value_name = "MIB")]
     pub policy_memory_mib: usize,
+    /// The most memory any version may be given: a version that holds more than
+    /// the default at start (Python, JavaScript) gets what it needs, up to this.
+    #[arg(long, default_value_t = 32, value_name = "MIB")]
+    pub policy_memory_max_mib: usize,
+    /// The longest deadline any version's upload may ask for.
+    #[arg(long, default_value_t = 50, value_name = "MS")]
+    pub policy_deadline_max_ms: u64,
     /// When the policy cannot decide: refuse (closed) or admit (open).
     #[arg(long, default_value = "closed", value_parser = ["closed", "open"])]
     pub policy_fail_mode: String,
@@ -188,6 +197,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<i32> {
                 max_age: Duration::from_secs(args.decision_log_max_age.clamp(1, 24 * 3650) * 3600),
                 host: String::new(),
             }),
+        },
+        ceiling: drydock_server::registry::budget::Ceiling {
+            memory_bytes: args.policy_memory_max_mib.max(args.policy_memory_mib).max(1) * 1024 * 1024,
+            deadline: Duration::from_millis(args.policy_deadline_max_ms.max(args.policy_deadline_ms).max(1)),
         },
         trust: drydock_server::trust::Trust {
             keys: args.trusted_keys.map(drydock_server::trust::KeySource),

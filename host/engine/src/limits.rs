@@ -36,9 +36,11 @@ impl Limits {
 }
 
 /// Core instances, linear memories and tables one policy instance may have.
-pub const MAX_INSTANCES: usize = 32;
+/// (A Python component, componentize-py's, links its interpreter, libc and
+/// stubs as some 40 core instances; the memory cap holds for them all together.)
+pub const MAX_INSTANCES: usize = 128;
 pub const MAX_MEMORIES: usize = 8;
-pub const MAX_TABLES: usize = 16;
+pub const MAX_TABLES: usize = 64;
 
 /// Windows after which a decision is stopped whatever its CPU use: a bound on
 /// wall time (about ten deadlines) for a guest that keeps being preempted.
@@ -106,6 +108,11 @@ pub(super) struct StoreState {
 }
 
 impl StoreState {
+    /// The instance's linear memories together, as the limiter allowed them.
+    pub fn memory_total(&self) -> usize {
+        self.memory_total
+    }
+
     pub fn new(limits: &Limits) -> Self {
         let window_ticks = limits.window_ticks();
         StoreState {

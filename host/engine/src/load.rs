@@ -32,7 +32,18 @@ pub enum LoadError {
 impl Engine {
     /// Validate, compile (or load precompiled), type-check, and smoke-test.
     pub fn load(&self, bytes: &[u8]) -> Result<Policy, LoadError> {
+        self.load_within(bytes, &self.shared.limits)
+    }
+
+    /// [`Engine::load`] with this version's own limits (its memory and deadline
+    /// budget) instead of the engine's.
+    pub fn load_within(&self, bytes: &[u8], limits: &crate::Limits) -> Result<Policy, LoadError> {
         check_header(bytes)?;
+        // Before the compilation (half a minute for a Python component): what it imports.
+        let imports = top_level_imports(bytes);
+        if !imports.is_empty() {
+            return Err(LoadError::Imports(imports));
+        }
         let sha256 = sha256_hex(bytes);
         let engine = &self.shared.wasmtime;
         let component = cache::compile(engine, bytes, &sha256, self.cache.as_ref(), &self.shared.compilations)?;
@@ -41,7 +52,7 @@ impl Engine {
             return Err(LoadError::Imports(imports));
         }
         let pre = world(&self.shared.linker, &component)?;
-        let policy = Policy::new(pre, sha256, bytes.len(), &self.shared.limits, self.shared.ticker.clone())?;
+        let policy = Policy::new(pre, sha256, bytes.len(), limits, self.shared.ticker.clone())?;
         smoke(&policy)?;
         Ok(policy)
     }
@@ -88,7 +99,7 @@ pub(super) fn sha256_hex(bytes: &[u8]) -> String {
 
 /// Each state × a few route classes × a bypassing admin and a plain user,
 /// through the real hot path: any fault or garbage answer refuses the policy.
-fn smoke(policy: &Policy) -> Result<(), LoadError> {
+pub(super) fn smoke(policy: &Policy) -> Result<(), LoadError> {
     const ROUTES: [(&str, &str); 5] = [
         ("GET", "status"),
         ("GET", "executions"),
@@ -142,4 +153,26 @@ fn smoke_request(method: &str, route: &str, role: Role, bypass: bool) -> Request
         },
         attributes: vec![],
     }
+}
+
+/// The names a component's top level imports, read without compiling (nested
+/// modules' and components' own imports are satisfied inside it). A component the
+/// parser cannot read is left to the compiler, which says why.
+fn top_level_imports(bytes: &[u8]) -> Vec<String> {
+    let mut depth = 0usize;
+    let mut names = Vec::new();
+    for payload in wasmparser::Parser::new(0).parse_all(bytes) {
+        match payload {
+            Ok(wasmparser::Payload::Version { .. }) => depth += 1,
+            Ok(wasmparser::Payload::End(_)) => depth = depth.saturating_sub(1),
+            Ok(wasmparser::Payload::ComponentImportSection(reader)) if depth == 1 => {
+                // A type import is no runtime import (wasmtime lists it not either).
+                let real = |i: &wasmparser::ComponentImport<'_>| !matches!(i.ty, wasmparser::ComponentTypeRef::Type(_));
+                names.extend(reader.into_iter().flatten().filter(real).map(|i| i.name.name.to_string()));
+            }
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    names
 }

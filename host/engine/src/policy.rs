@@ -25,6 +25,11 @@ pub struct Policy {
     /// Unique among the policies this process loaded (a memo key; addresses get reused).
     serial: u64,
     size: usize,
+    /// Linear memory its first instance held once instantiated (what it needs at start).
+    memory_at_start: usize,
+    /// How long its first instance took to instantiate and answer `name()`: what a
+    /// decision on a fresh instance costs beyond the decision itself.
+    start_time: std::time::Duration,
     pre: Pre,
     limits: Limits,
     /// The engine's epoch ticker: it runs while this policy's guest code does.
@@ -34,6 +39,7 @@ pub struct Policy {
 }
 
 /// The contract a component was built for, with its instantiation recipe.
+#[derive(Clone)]
 pub(super) enum Pre {
     V1(v1::PolicyPre<StoreState>),
     V2(v2::PolicyPre<StoreState>),
@@ -92,14 +98,18 @@ impl Policy {
             },
             sha256,
             size,
+            memory_at_start: 0,
+            start_time: std::time::Duration::ZERO,
             pre,
             limits: *limits,
             ticker,
             idle: (limits.pool_size > 0).then(|| ArrayQueue::new(limits.pool_size)),
         };
+        let started = std::time::Instant::now();
         let mut instance = policy
             .instantiate()
             .map_err(|f| LoadError::Metadata(f.to_string()))?;
+        policy.memory_at_start = instance.store.data().memory_total();
         let mut call = |version: bool| {
             limits::arm(&mut instance.store);
             let store = &mut instance.store;
@@ -112,6 +122,7 @@ impl Policy {
             answer.map_err(|e| Fault::from_call(e, store.data())).map_err(|f| LoadError::Metadata(f.to_string()))
         };
         let name = call(false)?;
+        let start_time = started.elapsed();
         let version = call(true)?;
         for (what, text) in [("name", &name), ("version", &version)] {
             if text.is_empty()
@@ -125,6 +136,7 @@ impl Policy {
         }
         policy.label = format!("{name}@{version}#{}", &policy.sha256[..8]);
         (policy.name, policy.version) = (name, version);
+        policy.start_time = start_time;
         policy.give_back(instance);
         Ok(policy)
     }
@@ -160,6 +172,30 @@ impl Policy {
     /// Size of the component in bytes.
     pub fn size(&self) -> usize {
         self.size
+    }
+
+    /// Linear memory (all memories together) an instance holds once instantiated,
+    /// before any decision: what the component needs at start.
+    pub fn memory_at_start(&self) -> usize {
+        self.memory_at_start
+    }
+
+    /// The same component under other limits (a version's own budget): no
+    /// compilation, a fresh first instance, and the smoke set again under them.
+    pub fn with_limits(&self, limits: &Limits) -> Result<Policy, LoadError> {
+        let policy = Policy::new(self.pre.clone(), self.sha256.clone(), self.size, limits, self.ticker.clone())?;
+        super::load::smoke(&policy)?;
+        Ok(policy)
+    }
+
+    /// How long a fresh instance took to start and answer its first call.
+    pub fn start_time(&self) -> std::time::Duration {
+        self.start_time
+    }
+
+    /// The limits its decisions run under.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
     }
 
     pub fn decide(&self, req: &RequestDescriptor, snap: &Snapshot) -> Result<Decision, Fault> {
@@ -215,8 +251,17 @@ impl Policy {
         }
     }
 
-    /// Keep a healthy instance warm; past the pool's capacity, drop it.
+    /// Keep a healthy instance warm; past the pool's capacity, drop it. One that
+    /// has grown past half its headroom (what it held at start up to the cap) is
+    /// retired too, so the next decision starts afresh before the cap is met: a
+    /// guest whose collector runs only once memory is refused (SpiderMonkey, in a
+    /// JavaScript policy) would otherwise trap there instead of collecting.
     fn give_back(&self, instance: Instance) {
+        let grown = instance.store.data().memory_total();
+        let retire_at = self.memory_at_start + (self.limits.memory_bytes.saturating_sub(self.memory_at_start)) / 2;
+        if self.memory_at_start > 0 && grown > retire_at {
+            return;
+        }
         if let Some(idle) = &self.idle {
             let _ = idle.push(instance);
         }

@@ -221,11 +221,14 @@ fn refuses_what_is_not_a_component() {
 
 #[test]
 fn refuses_imports_naming_each() {
-    let Err(LoadError::Imports(names)) = engine().load(fixture("imports")) else {
+    let engine = engine();
+    let Err(LoadError::Imports(names)) = engine.load(fixture("imports")) else {
         panic!("imports accepted")
     };
     // Every import counts, even one of type names only.
     assert_eq!(names, ["log", "wasi:clocks/wall-clock@0.2.0", "only-types"]);
+    // Read before compiling: no compilation is spent on it.
+    assert_eq!(engine.compilations().compiled, 0);
     assert!(!inspect(fixture("imports")).unwrap().world_ok());
 }
 

@@ -48,6 +48,8 @@ pub struct ServeOptions {
     pub decision_log: Option<crate::decisions::LogOptions>,
     /// The keys trusted to sign policies, and what is required of a version.
     pub trust: crate::trust::Trust,
+    /// The most any version's budget may be.
+    pub ceiling: crate::registry::budget::Ceiling,
 }
 
 /// The signatures of a `--policy FILE`: `FILE.sig` beside it, when there is one.
@@ -159,7 +161,7 @@ impl Server {
             }
             None => None,
         };
-        let policies = Registry::open(engine.clone(), store, metrics, Some(cache_dir), startup, opts.trust.clone())?;
+        let policies = Registry::open(engine.clone(), store, metrics, Some(cache_dir), startup, opts.trust.clone(), opts.ceiling)?;
         let slots = policies.slots();
         tracing::info!(policy = %slots.active().label(), "policy loaded");
 

@@ -7,25 +7,51 @@ use std::process::{Command, Stdio};
 
 use anyhow::{Context, bail};
 use clap::Args;
-use drydock_engine::{Engine, Limits};
 
 #[derive(Debug, Args)]
 pub struct BuildArgs {
-    /// The policy crate's directory (with its Cargo.toml).
+    /// The policy's directory: a Rust crate (Cargo.toml), Python (app.py) or
+    /// JavaScript (policy.js).
     pub dir: PathBuf,
-    /// Where to write the component (default: <package>.wasm here).
+    /// Where to write the component (default: <package or directory name>.wasm here).
     #[arg(short, long)]
     pub output: Option<PathBuf>,
+    /// The policy's language (default: told by the files in DIR).
+    #[arg(long, value_enum)]
+    pub lang: Option<super::polyglot::Lang>,
 }
 
 const GUEST_TARGET: &str = "wasm32-unknown-unknown";
 
 pub fn run(args: BuildArgs) -> anyhow::Result<i32> {
-    let (name, component) = build(&args.dir)?;
-    let out = args.output.unwrap_or_else(|| PathBuf::from(format!("{name}.wasm")));
-    std::fs::write(&out, &component).with_context(|| format!("cannot write {}", out.display()))?;
-    let policy = Engine::new(Limits::default())?
-        .load(&component)
+    use super::polyglot::{Lang, build_js, build_python};
+    let lang = match args.lang {
+        Some(l) => l,
+        None => Lang::detect(&args.dir)?,
+    };
+    let dir_name = || {
+        std::fs::canonicalize(&args.dir).ok().and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned())).unwrap_or_else(|| "policy".into())
+    };
+    let (out, component) = match lang {
+        Lang::Rust => {
+            let (name, component) = build(&args.dir)?;
+            let out = args.output.clone().unwrap_or_else(|| PathBuf::from(format!("{name}.wasm")));
+            std::fs::write(&out, &component).with_context(|| format!("cannot write {}", out.display()))?;
+            (out, component)
+        }
+        Lang::Python | Lang::Js => {
+            let out = args.output.clone().unwrap_or_else(|| PathBuf::from(format!("{}.wasm", dir_name())));
+            let out = std::path::absolute(&out)?;
+            let component = if lang == Lang::Python { build_python(&args.dir, &out)? } else { build_js(&args.dir, &out)? };
+            let imports = drydock_engine::inspect(&component)?.imports;
+            if !imports.is_empty() {
+                bail!("built {}, but it imports {}: a policy imports nothing", out.display(), imports.join(", "));
+            }
+            eprintln!("Checking it as an upload is checked (the first compile takes a while)...");
+            (out, component)
+        }
+    };
+    let policy = super::load_bytes(&component)
         .map_err(|e| anyhow::anyhow!("built {}, but it cannot be used as a policy: {e}", out.display()))?;
     println!("Built {} ({} bytes): {}", out.display(), component.len(), policy.label());
     Ok(0)

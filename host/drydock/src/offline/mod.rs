@@ -7,6 +7,8 @@ mod build;
 pub mod cases;
 mod eval;
 mod inspect;
+mod new;
+pub mod polyglot;
 pub mod sign;
 mod test;
 
@@ -27,7 +29,11 @@ pub enum Offline {
     /// Show what a component is: name, version, sha256, size, world, imports.
     #[command(after_help = "Example:\n  drydock policy inspect target/my_policy.wasm")]
     Inspect(inspect::InspectArgs),
-    /// Build a policy crate into a component (.wasm) that imports nothing.
+    /// Start a policy: Cloudify's default rules in Rust, Python or JavaScript, with
+    /// their case tables.
+    #[command(after_help = "Examples:\n  drydock policy new my-policy --lang python\n  drydock policy build my-policy && drydock policy test my-policy.wasm my-policy/cases/*.yaml")]
+    New(new::NewArgs),
+    /// Build a policy (a Rust crate, Python or JavaScript) into a component (.wasm) that imports nothing.
     #[command(after_help = "Example:\n  drydock policy build policy-wasm/my-policy -o my-policy.wasm\n\n\
         Runs `cargo build --target wasm32-unknown-unknown --release` on the crate (a cdylib\n\
         using drydock-policy-sdk), turns the module into a component, and checks that this\n\
@@ -54,6 +60,7 @@ pub fn run(cmd: Offline) -> anyhow::Result<i32> {
         Offline::Inspect(a) => inspect::run(a),
         Offline::Bench(a) => bench::run(a),
         Offline::Build(a) => build::run(a),
+        Offline::New(a) => new::run(a),
         Offline::Keygen(a) => sign::keygen(a),
         Offline::Sign(a) => sign::sign(a),
         Offline::Verify(a) => sign::verify(a),
@@ -69,10 +76,17 @@ pub fn policy_bytes(spec: &str) -> anyhow::Result<Vec<u8>> {
     }
 }
 
+/// Loaded as a server with its default flags would run it: under the budget an
+/// upload would give it (what it needs at start, within the default maxima).
 pub fn load(spec: &str) -> anyhow::Result<Policy> {
     let bytes = policy_bytes(spec)?;
-    Engine::new(Limits::default())?
-        .load(&bytes)
-        .map_err(|e| anyhow::anyhow!("{spec} cannot be used as a policy: {e}"))
+    load_bytes(&bytes).map_err(|e| anyhow::anyhow!("{spec} cannot be used as a policy: {e}"))
+}
+
+/// [`load`] of bytes at hand.
+pub fn load_bytes(bytes: &[u8]) -> Result<Policy, drydock_server::error::Error> {
+    let engine = Engine::new(Limits::default()).map_err(|e| drydock_server::error::Error::Internal(e.into()))?;
+    let ceiling = drydock_server::registry::budget::Ceiling::default();
+    drydock_server::registry::budget::load_budgeted(&engine, bytes, Default::default(), &ceiling).map(|(p, _)| p)
 }
 

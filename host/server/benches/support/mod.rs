@@ -117,6 +117,7 @@ pub fn start(
         event_stream_lifetime: std::time::Duration::from_secs(3600),
         decision_log: None,
         trust: drydock_server::trust::Trust::none(),
+        ceiling: Default::default(),
         listen,
         data_dir: data_dir.to_path_buf(),
         database_url: database_url.map(str::to_string),

@@ -14,6 +14,10 @@ use super::error::ErrorBody;
 pub const MAX_HEADER_BYTES: usize = 32 * 1024;
 /// How long one request (reading its body included) may take.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a policy upload may take: compiling a Python or JavaScript component
+/// takes 20–35 s (release build) the first time, off the async workers; requests,
+/// swaps and other uploads go on meanwhile.
+pub const UPLOAD_TIMEOUT: Duration = Duration::from_secs(300);
 /// How long a request body may take to arrive, once its headers are in.
 pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Bodies of requests whose credentials were wrong read at once; more are not read.
@@ -38,12 +42,14 @@ pub async fn header_size(req: Request<Body>, next: Next) -> Response {
 }
 
 pub async fn timeout(req: Request<Body>, next: Next) -> Response {
-    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(req)).await {
+    let upload = req.method() == http::Method::POST && matches!(req.uri().path().trim_end_matches('/'), "/api/v3.1/policies" | "/console/policies/upload");
+    let limit = if upload { UPLOAD_TIMEOUT } else { REQUEST_TIMEOUT };
+    match tokio::time::timeout(limit, next.run(req)).await {
         Ok(resp) => resp,
         Err(_) => refuse(
             StatusCode::REQUEST_TIMEOUT,
             "request_timeout_error",
-            &format!("The request took longer than {} s and was abandoned", REQUEST_TIMEOUT.as_secs()),
+            &format!("The request took longer than {} s and was abandoned", limit.as_secs()),
         ),
     }
 }

@@ -24,8 +24,9 @@ use crate::registry::{Active, Disagreement, RECENT_DISAGREEMENTS, ShadowReport, 
 use crate::store::{Page, PolicyState};
 use crate::trust::Signature;
 
-/// Largest component an upload may carry (the rest of the API takes 1 MiB).
-pub const MAX_POLICY_BYTES: usize = 16 * 1024 * 1024;
+/// Largest component an upload may carry (the rest of the API takes 1 MiB): a
+/// Python component is about 18 MiB, a JavaScript one about 11.
+pub const MAX_POLICY_BYTES: usize = 64 * 1024 * 1024;
 
 /// One policy version the registry holds.
 #[derive(Serialize, ToSchema)]
@@ -48,6 +49,10 @@ pub struct PolicyVersionBody {
     pub shadow: bool,
     /// Who signed exactly these bytes (empty for the builtin, trusted as part of drydock).
     pub signatures: Vec<SignerBody>,
+    /// Its memory budget in MiB (null: the server's default).
+    pub memory_mib: Option<u32>,
+    /// Its deadline per decision in ms (null: the server's default).
+    pub deadline_ms: Option<u32>,
 }
 
 /// One signature on a version.
@@ -105,6 +110,8 @@ impl PolicyVersionBody {
             previous: st.state.previous_id.as_deref() == Some(v.id.as_str()),
             shadow: st.state.shadow.as_ref().is_some_and(|(id, _, _)| *id == v.id),
             signatures: st.signers.get(&v.sha256).map_or_else(Vec::new, |s| s.iter().map(SignerBody::of).collect()),
+            memory_mib: v.budget.memory_mib,
+            deadline_ms: v.budget.deadline_ms,
         }
     }
 }
@@ -127,6 +134,8 @@ pub struct ActivePolicyBody {
     pub previous: bool,
     pub shadow: bool,
     pub signatures: Vec<SignerBody>,
+    pub memory_mib: Option<u32>,
+    pub deadline_ms: Option<u32>,
     pub active_since: String,
     pub activated_by: String,
     pub previous_version: Option<PolicyVersionBody>,
@@ -134,7 +143,7 @@ pub struct ActivePolicyBody {
 
 impl ActivePolicyBody {
     fn of(a: &Active, st: &Now) -> ActivePolicyBody {
-        let PolicyVersionBody { id, name, version, sha256, label, size, builtin, uploaded_by, uploaded_at, active, previous, shadow, signatures } =
+        let PolicyVersionBody { id, name, version, sha256, label, size, builtin, uploaded_by, uploaded_at, active, previous, shadow, signatures, memory_mib, deadline_ms } =
             PolicyVersionBody::of(&a.version, st);
         ActivePolicyBody {
             id,
@@ -150,6 +159,8 @@ impl ActivePolicyBody {
             previous,
             shadow,
             signatures,
+            memory_mib,
+            deadline_ms,
             active_since: a.since.clone(),
             activated_by: a.by.clone(),
             previous_version: a.previous.as_ref().map(|p| PolicyVersionBody::of(p, st)),
@@ -421,14 +432,18 @@ pub async fn history(State(app): State<Arc<App>>, Extension(caller): Extension<C
     path = "/api/v3.1/policies",
     tag = "policies",
     summary = "Upload a policy component (validated completely before it is stored)",
-    params(("X-Drydock-Signature" = Option<String>, Header, description = "A signature line over the component's sha256, as `drydock policy sign` writes it; one header per signer")),
+    params(
+        ("X-Drydock-Signature" = Option<String>, Header, description = "A signature line over the component's sha256, as `drydock policy sign` writes it; one header per signer"),
+        ("memory_mib" = Option<u32>, Query, description = "This version's memory budget (all its memories together), within the server's `--policy-memory-max-mib`; default: what it holds at start and a quarter more, or the server's default when that is more"),
+        ("deadline_ms" = Option<u32>, Query, description = "This version's deadline per decision, within the server's `--policy-deadline-max-ms`; default: the server's `--policy-deadline-ms`")
+    ),
     request_body(description = "The component's bytes", content((Vec<u8> = "application/wasm"), (Vec<u8> = "application/octet-stream"))),
     responses(
         (status = 201, description = "Stored", body = PolicyVersionBody),
         (status = 200, description = "Already stored", body = PolicyVersionBody),
         (status = 400, description = "Not a policy component drydock accepts (the reason says why)", body = super::schema::ErrorBody),
         (status = 403, description = "The caller is not a sys_admin, or the version is not signed by enough trusted keys (`policy_not_trusted_error`, with `--require-signed`)", body = super::schema::ErrorBody),
-        (status = 413, description = "Larger than 16 MiB", body = super::schema::ErrorBody),
+        (status = 413, description = "Larger than 64 MiB", body = super::schema::ErrorBody),
         (status = 415, description = "Not `application/wasm` or `application/octet-stream`", body = super::schema::ErrorBody)
     )
 )]
@@ -436,14 +451,17 @@ pub async fn upload(
     State(app): State<Arc<App>>,
     Extension(caller): Extension<Caller>,
     headers: HeaderMap,
+    q: QueryPairs,
     body: Body,
 ) -> Result<Response> {
     // Refusals first, from the headers alone: a caller who may not upload cannot
     // make the server buffer 16 MiB. Their body stays unread, so the answer ends
     // the connection (an unread body would make hyper drop a keep-alive connection
     // without a word; small bodies were read before routing, see `api::limits`).
-    let checked = require_admin(&caller, "upload policies").and_then(|()| upload_content_type(&headers)).and_then(|()| sent_signatures(&headers));
-    let signatures = match checked {
+    let checked = require_admin(&caller, "upload policies")
+        .and_then(|()| upload_content_type(&headers))
+        .and_then(|()| Ok((sent_signatures(&headers)?, asked_budget(&q)?)));
+    let (signatures, budget) = match checked {
         Ok(s) => s,
         Err(e) => return Ok(closing(e.into_response())),
     };
@@ -458,7 +476,7 @@ pub async fn upload(
     }
     let registry = app.policies.clone();
     let who = caller.username.clone();
-    let up = blocking(move || registry.upload(&bytes, &signatures, &who)).await?;
+    let up = blocking(move || registry.upload(&bytes, budget, &signatures, &who)).await?;
     let status = if up.created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(PolicyVersionBody::of(&up.version, &Now::read(&app.policies)?))).into_response())
 }
@@ -477,6 +495,13 @@ fn sent_signatures(headers: &HeaderMap) -> Result<Vec<Signature>> {
             Signature::parse(line).map_err(|e| Error::BadRequest(e.to_string()))
         })
         .collect()
+}
+
+/// The budget an upload asks for (`?memory_mib=&deadline_ms=`; absent or empty:
+/// what the component needs, measured).
+fn asked_budget(q: &QueryPairs) -> Result<crate::store::Budget> {
+    let num = |k: &str| q.get(k).filter(|v| !v.is_empty()).map(|v| super::json::count(k, v)).transpose();
+    Ok(crate::store::Budget { memory_mib: num("memory_mib")?, deadline_ms: num("deadline_ms")? })
 }
 
 /// The header that carries a signature line with an upload.

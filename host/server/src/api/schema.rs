@@ -338,7 +338,7 @@ mod tests {
     ];
     const WINDOW: &[&str] = &["id", "start_at", "end_at", "reason", "status", "created_by", "created_at"];
     const POLICY_VERSION: &[&str] =
-        &["id", "name", "version", "sha256", "label", "size", "builtin", "uploaded_by", "uploaded_at", "active", "previous", "shadow", "signatures"];
+        &["id", "name", "version", "sha256", "label", "size", "builtin", "uploaded_by", "uploaded_at", "active", "previous", "shadow", "signatures", "memory_mib", "deadline_ms"];
 
     #[test]
     fn maintenance_bodies_keep_the_reference_order() {
@@ -510,7 +510,7 @@ mod tests {
             &["edition", "version", "build", "date", "commit", "distribution", "distro_release", "drydock_version"],
         );
         let sha = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
-        let v = Version { id: sha.into(), name: "p".into(), version: "1".into(), sha256: sha.into(), size: 1, uploaded: Some(("admin".into(), "t".into())) };
+        let v = Version { id: sha.into(), name: "p".into(), version: "1".into(), sha256: sha.into(), size: 1, uploaded: Some(("admin".into(), "t".into())), budget: Default::default() };
         let state = PolicyState {
             active_id: sha.into(),
             active_since: "t".into(),

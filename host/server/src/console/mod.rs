@@ -518,7 +518,7 @@ async fn policy_upload(State(app): State<Arc<App>>, headers: HeaderMap, body: By
         Err(r) => return r,
     };
     let app = app.clone();
-    match blocking(move || app.policies.upload(&body, &[], &session.username)).await {
+    match blocking(move || app.policies.upload(&body, Default::default(), &[], &session.username)).await {
         Ok(up) => {
             let what = if up.created { "Uploaded" } else { "Already stored" };
             (StatusCode::OK, format!("{what}: {} ({})", up.version.label(), up.version.id)).into_response()

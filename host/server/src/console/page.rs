@@ -66,6 +66,11 @@ const SCRIPT: &str = r#"
       var file = document.getElementById('wasm').files[0];
       var out = document.getElementById('upload-result');
       if (!file) { out.textContent = 'Choose a .wasm file first.'; return; }
+      // Checked and compiled before it is stored: seconds for a Rust component,
+      // half a minute for a Python or JavaScript one.
+      out.textContent = file.size > 4194304
+        ? 'Uploading and compiling (a Python or JavaScript component takes 20-35 s)...'
+        : 'Uploading and checking...';
       fetch('/console/policies/upload', {method: 'POST', credentials: 'same-origin', body: file,
         headers: {'Content-Type': 'application/wasm', 'X-CSRF-Token': upload.dataset.csrf}})
         .then(function (r) { return r.text().then(function (t) { out.textContent = t; if (r.ok) { setTimeout(function () { location.reload(); }, 800); } }); });

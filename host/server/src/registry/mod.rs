@@ -21,6 +21,7 @@
 //! `version` names what the registry lists, `shadow` holds the sessions and their
 //! worker, `recorder` is the gate's observer.
 
+pub mod budget;
 mod recorder;
 #[cfg(test)]
 mod several_hosts_tests;
@@ -89,6 +90,8 @@ pub struct Registry {
     trust: crate::trust::Trust,
     /// Who signed the active and shadow versions (for the decision log).
     signed: Arc<crate::decisions::Signed>,
+    /// The most any version's budget may be.
+    ceiling: budget::Ceiling,
 }
 
 impl Registry {
@@ -190,8 +193,11 @@ impl Registry {
     ///
     /// `signatures` are kept with it, each over exactly these bytes; with
     /// `--require-signed`, bytes not signed by enough trusted keys are refused.
-    pub fn upload(&self, bytes: &[u8], signatures: &[crate::trust::Signature], by: &str) -> Result<Uploaded> {
-        let policy = self.engine.load(bytes).map_err(refused)?;
+    ///
+    /// It runs under its own budget: `asked`, or for what is not asked, what it
+    /// needs (see [`budget::load_budgeted`]), within the server's maxima.
+    pub fn upload(&self, bytes: &[u8], asked: crate::store::Budget, signatures: &[crate::trust::Signature], by: &str) -> Result<Uploaded> {
+        let (policy, budget) = budget::load_budgeted(&self.engine, bytes, asked, &self.ceiling)?;
         if policy.sha256() == self.builtin.0.sha256 {
             return Ok(Uploaded { version: self.builtin.0.clone(), created: false });
         }
@@ -205,7 +211,7 @@ impl Registry {
         }
         let _one_change_at_a_time = self.lock();
         let now = timestamp::now();
-        let out = store_version(&*self.store, &policy, bytes, by, &now)?;
+        let out = store_version(&*self.store, &policy, bytes, budget, by, &now)?;
         if !signatures.is_empty() {
             self.keep_signatures(&out.version, signatures, by)?;
         }
@@ -486,12 +492,8 @@ impl Registry {
     }
 }
 
-fn refused(e: LoadError) -> Error {
-    Error::BadRequest(format!("The policy component was refused: {e}"))
-}
-
 /// Store a loaded policy's bytes unless the same bytes are stored already.
-fn store_version(store: &dyn Store, policy: &Policy, bytes: &[u8], by: &str, now: &str) -> anyhow::Result<Uploaded> {
+fn store_version(store: &dyn Store, policy: &Policy, bytes: &[u8], budget: crate::store::Budget, by: &str, now: &str) -> anyhow::Result<Uploaded> {
     let new = NewPolicy {
         sha256: policy.sha256().to_string(),
         name: policy.name().to_string(),
@@ -499,6 +501,7 @@ fn store_version(store: &dyn Store, policy: &Policy, bytes: &[u8], by: &str, now
         size: bytes.len() as u64,
         uploaded_by: by.to_string(),
         uploaded_at: now.to_string(),
+        budget,
     };
     let (rec, created) = store.insert_policy(&new, bytes)?;
     Ok(Uploaded { version: rec.into(), created })
@@ -542,8 +545,10 @@ impl std::fmt::Display for Stored {
 
 /// Load a stored version (the engine's cache makes this a deserialization,
 /// not a compilation, for any version loaded before).
+/// Under its own recorded budget.
 fn load_stored(engine: &Engine, store: &dyn Store, id: &str) -> std::result::Result<Arc<Policy>, Stored> {
+    let record = store.policy(id).map_err(|e| Stored::Db(e.into()))?.ok_or(Stored::Missing)?;
     let bytes = store.policy_component(id).map_err(|e| Stored::Db(e.into()))?.ok_or(Stored::Missing)?;
-    engine.load(&bytes).map(Arc::new).map_err(Stored::Refused)
+    engine.load_within(&bytes, &budget::limits_of(engine, &record.budget)).map(Arc::new).map_err(Stored::Refused)
 }
 

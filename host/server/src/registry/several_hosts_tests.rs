@@ -25,7 +25,7 @@ fn two_hosts() -> Hosts {
     let open = |host: &str| {
         let cache = dir.path().join(host);
         let engine = engine.clone().with_cache_dir(cache.clone());
-        Registry::open(engine, pg_host(&url, host), Arc::new(Metrics::new()), Some(cache), None, crate::trust::Trust::none()).unwrap()
+        Registry::open(engine, pg_host(&url, host), Arc::new(Metrics::new()), Some(cache), None, crate::trust::Trust::none(), Default::default()).unwrap()
     };
     Hosts { a: open("host-a"), b: open("host-b"), _dir: dir }
 }
@@ -53,7 +53,7 @@ fn at_once<A: Send, B: Send>(
 #[test]
 fn a_shadow_on_one_host_and_an_activation_on_another_are_both_kept() {
     let h = two_hosts();
-    let strict = h.a.upload(STRICT_POLICY, &[], "admin").unwrap().version;
+    let strict = h.a.upload(STRICT_POLICY, Default::default(), &[], "admin").unwrap().version;
     for round in 0..6 {
         let (shadowed, activated) = at_once(&h, |a| a.shadow(&strict.id, "alice"), |b| b.activate(&strict.id, "bob"));
         shadowed.unwrap();
@@ -73,7 +73,7 @@ fn a_deletion_racing_an_activation_never_leaves_the_selection_dangling() {
     let h = two_hosts();
     let (mut deleted, mut activated) = (0, 0);
     for round in 0..6 {
-        let strict = h.a.upload(STRICT_POLICY, &[], "admin").unwrap().version;
+        let strict = h.a.upload(STRICT_POLICY, Default::default(), &[], "admin").unwrap().version;
         let (delete, activate) = at_once(&h, |a| a.delete(&strict.id, "alice"), |b| b.activate(&strict.id, "bob"));
         let committed = h.a.store.policy_state().unwrap().unwrap();
         let stored = h.a.store.policy(&strict.id).unwrap().is_some();
@@ -107,7 +107,7 @@ fn a_deletion_racing_an_activation_never_leaves_the_selection_dangling() {
 #[test]
 fn a_host_with_a_stale_copy_changes_what_the_database_holds() {
     let h = two_hosts();
-    let strict = h.a.upload(STRICT_POLICY, &[], "admin").unwrap().version;
+    let strict = h.a.upload(STRICT_POLICY, Default::default(), &[], "admin").unwrap().version;
     // B activates strict; A has not heard of it.
     h.b.activate(&strict.id, "bob").unwrap();
     assert_eq!(h.a.state().active_id, BUILTIN, "A's copy is stale (no follower runs here)");

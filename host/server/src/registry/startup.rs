@@ -35,6 +35,7 @@ impl Registry {
         cache_dir: Option<PathBuf>,
         startup: Option<StartupPolicy<'_>>,
         trust: crate::trust::Trust,
+        ceiling: super::budget::Ceiling,
     ) -> anyhow::Result<Arc<Registry>> {
         let builtin = engine
             .load(DEFAULT_POLICY)
@@ -55,7 +56,7 @@ impl Registry {
 
         let active = match startup {
             Some(file) => {
-                let policy = engine.load(&file.bytes).map_err(|e| {
+                let (policy, budget) = super::budget::load_budgeted(&engine, &file.bytes, Default::default(), &ceiling).map_err(|e| {
                     anyhow::anyhow!("refusing to start: the policy {} cannot be used: {e}", file.path.display())
                 })?;
                 let by = "serve --policy";
@@ -71,7 +72,7 @@ impl Registry {
                     if trust.required {
                         trust.admit(policy.label(), policy.sha256(), &all).map_err(|e| refuse(signed::trust_error(e)))?;
                     }
-                    let version = store_version(&*store, &policy, &file.bytes, by, &now)?.version;
+                    let version = store_version(&*store, &policy, &file.bytes, budget, by, &now)?.version;
                     if !file.signatures.is_empty() {
                         signed::keep(&*store, &version, &file.signatures, by)?;
                     }
@@ -171,6 +172,7 @@ impl Registry {
             shadow_tx,
             trust,
             signed: Default::default(),
+            ceiling,
         });
         registry.note_signers();
         Ok(registry)

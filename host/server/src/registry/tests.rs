@@ -25,7 +25,7 @@ fn store(dir: &Path) -> Arc<dyn Store> {
 }
 
 fn open(dir: &Path, engine: &Engine, startup: Option<StartupPolicy<'_>>) -> Arc<Registry> {
-    Registry::open(engine.clone(), store(dir), Arc::new(Metrics::new()), Some(dir.join("cache")), startup, crate::trust::Trust::none()).unwrap()
+    Registry::open(engine.clone(), store(dir), Arc::new(Metrics::new()), Some(dir.join("cache")), startup, crate::trust::Trust::none(), Default::default()).unwrap()
 }
 
 fn fixture() -> Fixture {
@@ -50,20 +50,20 @@ fn builtin_is_active_and_listed_first() {
 #[test]
 fn upload_is_validated_idempotent_and_addressable() {
     let f = fixture();
-    let err = f.registry.upload(b"not wasm at all", &[], "admin").unwrap_err();
+    let err = f.registry.upload(b"not wasm at all", Default::default(), &[], "admin").unwrap_err();
     assert!(matches!(&err, Error::BadRequest(m) if m.contains("not a WebAssembly component")), "{err}");
     assert_eq!(f.registry.list().unwrap().len(), 1);
 
-    let up = f.registry.upload(STRICT_POLICY, &[], "admin").unwrap();
+    let up = f.registry.upload(STRICT_POLICY, Default::default(), &[], "admin").unwrap();
     assert!(up.created);
     assert_eq!(up.version.id.len(), 12);
     assert_eq!(up.version.name, "cloudify-strict");
     assert_eq!(up.version.uploaded.as_ref().unwrap().0, "admin");
-    let again = f.registry.upload(STRICT_POLICY, &[], "bob").unwrap();
+    let again = f.registry.upload(STRICT_POLICY, Default::default(), &[], "bob").unwrap();
     assert!(!again.created);
     assert_eq!(again.version, up.version);
     // The builtin's bytes are the builtin.
-    assert_eq!(f.registry.upload(DEFAULT_POLICY, &[], "admin").unwrap().version.id, BUILTIN);
+    assert_eq!(f.registry.upload(DEFAULT_POLICY, Default::default(), &[], "admin").unwrap().version.id, BUILTIN);
     assert_eq!(f.registry.get(&up.version.sha256[..16]).unwrap().id, up.version.id);
     assert!(matches!(f.registry.get("nope"), Err(Error::NotFound(_))));
 }
@@ -71,7 +71,7 @@ fn upload_is_validated_idempotent_and_addressable() {
 #[test]
 fn activate_rollback_toggle_and_survive_reopen() {
     let f = fixture();
-    let strict = f.registry.upload(STRICT_POLICY, &[], "admin").unwrap().version;
+    let strict = f.registry.upload(STRICT_POLICY, Default::default(), &[], "admin").unwrap().version;
     let swap = f.registry.activate(&strict.id, "admin").unwrap();
     assert!(swap.swapped);
     assert_eq!(swap.previous.unwrap().id, BUILTIN);
@@ -117,6 +117,7 @@ fn startup_file_is_stored_and_activated() {
         None,
         Some(StartupPolicy { path: &path, bytes: b"\0asm\x01\0\0\0".to_vec(), signatures: Vec::new() }),
         crate::trust::Trust::none(),
+        Default::default(),
     );
     let err = format!("{:#}", bad.err().unwrap());
     assert!(err.contains("refusing to start") && err.contains("core wasm module"), "{err}");
@@ -125,7 +126,7 @@ fn startup_file_is_stored_and_activated() {
 #[test]
 fn delete_refuses_active_shadow_and_builtin() {
     let f = fixture();
-    let strict = f.registry.upload(STRICT_POLICY, &[], "admin").unwrap().version;
+    let strict = f.registry.upload(STRICT_POLICY, Default::default(), &[], "admin").unwrap().version;
     assert!(matches!(f.registry.delete(BUILTIN, "admin"), Err(Error::Conflict(_))));
     f.registry.activate(&strict.id, "admin").unwrap();
     assert!(matches!(f.registry.delete(&strict.id, "admin"), Err(Error::Conflict(_))));
@@ -158,7 +159,7 @@ fn request(method: &str, route: &str) -> RequestDescriptor {
 #[test]
 fn shadow_records_disagreements_off_the_response_path() {
     let f = fixture();
-    let strict = f.registry.upload(STRICT_POLICY, &[], "admin").unwrap().version;
+    let strict = f.registry.upload(STRICT_POLICY, Default::default(), &[], "admin").unwrap().version;
     let report = f.registry.shadow(&strict.id, "admin").unwrap();
     assert!(report.running);
     assert_eq!(f.registry.slots().shadow().unwrap().sha256(), strict.sha256);
@@ -295,7 +296,7 @@ struct Stall {
 }
 
 fn shadowing_strict(f: &Fixture) -> Stall {
-    let strict = f.registry.upload(STRICT_POLICY, &[], "admin").unwrap().version;
+    let strict = f.registry.upload(STRICT_POLICY, Default::default(), &[], "admin").unwrap().version;
     f.registry.shadow(&strict.id, "admin").unwrap();
     let published = activating();
     let session = f.registry.board.current.load_full().unwrap();
@@ -382,8 +383,8 @@ fn a_shadow_queue_full_in_bytes_skips_requests_and_counts_them() {
 #[test]
 fn moving_the_shadow_drops_the_old_candidates_queue_and_unloads_it() {
     let f = fixture();
-    let strict = f.registry.upload(STRICT_POLICY, &[], "admin").unwrap().version;
-    let older = f.registry.upload(DEFAULT_POLICY_CONTRACT_1, &[], "admin").unwrap().version;
+    let strict = f.registry.upload(STRICT_POLICY, Default::default(), &[], "admin").unwrap().version;
+    let older = f.registry.upload(DEFAULT_POLICY_CONTRACT_1, Default::default(), &[], "admin").unwrap().version;
     f.registry.shadow(&strict.id, "admin").unwrap();
     assert_eq!(loaded(&f.registry), [strict.id.clone()]);
     let recorder = f.registry.recorder(None);
@@ -425,4 +426,35 @@ fn moving_the_shadow_drops_the_old_candidates_queue_and_unloads_it() {
 
     f.registry.stop_shadow("admin").unwrap();
     assert!(loaded(&f.registry).is_empty(), "the builtin is active, nothing else needs loading");
+}
+
+/// A version runs under its own budget: asked for at upload within the server's
+/// maxima (refused below what it holds at start, or above the maxima), or, unasked,
+/// the server's default for a lean component; kept with it across a restart.
+#[test]
+fn each_version_runs_under_its_own_budget_within_the_maxima() {
+    use crate::store::Budget;
+    let f = fixture();
+    let asked = |memory_mib, deadline_ms| Budget { memory_mib, deadline_ms };
+    let err = f.registry.upload(STRICT_POLICY, asked(Some(1), None), &[], "admin").unwrap_err().to_string();
+    assert!(err.contains("at start, more than the 1 MiB budget"), "{err}");
+    let err = f.registry.upload(STRICT_POLICY, asked(Some(33), None), &[], "admin").unwrap_err().to_string();
+    assert!(err.contains("outside 1..=32 MiB"), "{err}");
+    let err = f.registry.upload(STRICT_POLICY, asked(None, Some(51)), &[], "admin").unwrap_err().to_string();
+    assert!(err.contains("outside 1..=50 ms"), "{err}");
+
+    let up = f.registry.upload(STRICT_POLICY, asked(Some(6), Some(20)), &[], "admin").unwrap();
+    assert_eq!(up.version.budget, asked(Some(6), Some(20)));
+    f.registry.activate(&up.version.id, "admin").unwrap();
+    let limits = *f.registry.slots().active().limits();
+    assert_eq!((limits.memory_bytes, limits.deadline), (6 << 20, Duration::from_millis(20)), "the active version runs under its budget");
+    drop(f.registry);
+    let again = open(f._dir.path(), &f.engine, None);
+    let limits = *again.slots().active().limits();
+    assert_eq!((limits.memory_bytes, limits.deadline), (6 << 20, Duration::from_millis(20)), "and does so after a restart");
+
+    // Unasked, a lean component gets the server's defaults, recorded.
+    let g = fixture();
+    let up = g.registry.upload(STRICT_POLICY, Budget::default(), &[], "admin").unwrap();
+    assert_eq!(up.version.budget, asked(Some(4), Some(5)));
 }

@@ -17,6 +17,8 @@ pub struct Version {
     pub size: u64,
     /// `None` for the builtin.
     pub uploaded: Option<(String, String)>,
+    /// Its own limits (the builtin's: the server's defaults).
+    pub budget: crate::store::Budget,
 }
 
 impl Version {
@@ -37,6 +39,7 @@ impl Version {
             sha256: policy.sha256().to_string(),
             size: policy.size() as u64,
             uploaded,
+            budget: Default::default(),
         }
     }
 }
@@ -50,6 +53,7 @@ impl From<PolicyRecord> for Version {
             sha256: r.sha256,
             size: r.size,
             uploaded: Some((r.uploaded_by, r.uploaded_at)),
+            budget: r.budget,
         }
     }
 }

@@ -29,7 +29,7 @@ use drydock_engine::ExecutionStatus;
 
 pub use records::{
     Counts, Deployment, Event, Execution, MaintenanceRecord, NewEvent, NewPolicy, OnDeadline, Page, PolicyChange, PolicyLogEntry,
-    BUILTIN_POLICY_ID, DEFAULT_TENANT, DecisionFilter, PolicyRecord, PolicyState, Remaining, Scope, StoredSignature, Tenant, TenantRole, Transition, User, Visibility,
+    BUILTIN_POLICY_ID, Budget, DEFAULT_TENANT, DecisionFilter, PolicyRecord, PolicyState, Remaining, Scope, StoredSignature, Tenant, TenantRole, Transition, User, Visibility,
     Window, WindowStatus,
 };
 

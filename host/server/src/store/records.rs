@@ -197,6 +197,7 @@ pub struct PolicyRecord {
     pub size: u64,
     pub uploaded_by: String,
     pub uploaded_at: String,
+    pub budget: Budget,
 }
 
 /// The id of the embedded default policy: part of the binary, never stored, so a
@@ -244,6 +245,16 @@ pub struct NewPolicy {
     pub size: u64,
     pub uploaded_by: String,
     pub uploaded_at: String,
+    pub budget: Budget,
+}
+
+/// A version's own limits (`None`: the server's default).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Budget {
+    /// All of an instance's linear memories together, in MiB.
+    pub memory_mib: Option<u32>,
+    /// One decision's deadline, in milliseconds.
+    pub deadline_ms: Option<u32>,
 }
 
 impl NewPolicy {
@@ -263,6 +274,7 @@ impl NewPolicy {
             size: self.size,
             uploaded_by: self.uploaded_by.clone(),
             uploaded_at: self.uploaded_at.clone(),
+            budget: self.budget,
         }
     }
 

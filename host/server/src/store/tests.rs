@@ -197,10 +197,12 @@ fn what_is_written_reads_back_the_same_on_both_backends() {
             size: 3,
             uploaded_by: "admin".into(),
             uploaded_at: "t".into(),
+            budget: crate::store::Budget { memory_mib: Some(19), deadline_ms: None },
         };
         let (rec, created) = s.insert_policy(&new, b"abc").unwrap();
         assert!(created, "{name}");
         assert_eq!(rec.id, "ab".repeat(6), "{name}");
+        assert_eq!(s.policy(&rec.id).unwrap().unwrap().budget, new.budget, "{name}: the budget is kept");
         assert!(
             !s.insert_policy(&new, b"abc").unwrap().1,
             "{name}: the same bytes again are not new"
@@ -634,6 +636,7 @@ fn the_policy_selection_never_names_a_version_that_is_not_stored() {
             size: 3,
             uploaded_by: "admin".into(),
             uploaded_at: "t".into(),
+            budget: Default::default(),
         };
         let (rec, _) = s.insert_policy(&new, b"abc").unwrap();
         let select = |active: &str| PolicyState {

@@ -38,6 +38,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0005_tenants.sql"),
     include_str!("../../../migrations/postgres/0006_decisions.sql"),
     include_str!("../../../migrations/postgres/0007_signatures.sql"),
+    include_str!("../../../migrations/postgres/0008_budgets.sql"),
 ];
 
 /// The one channel every host listens on; see [`notify_sql`] for the payloads.
@@ -498,9 +499,20 @@ impl Store for PgStore {
             let short_is_taken = reads::policy(&tx, "id", new.id(false)).await?.is_some();
             let rec = new.record(new.id(short_is_taken));
             tx.execute(
-                "INSERT INTO policies (id, sha256, name, version, size, component, uploaded_by, uploaded_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                &[&rec.id, &rec.sha256, &rec.name, &rec.version, &(rec.size as i64), &component, &rec.uploaded_by, &rec.uploaded_at],
+                "INSERT INTO policies (id, sha256, name, version, size, component, uploaded_by, uploaded_at, memory_mib, deadline_ms)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                &[
+                    &rec.id,
+                    &rec.sha256,
+                    &rec.name,
+                    &rec.version,
+                    &(rec.size as i64),
+                    &component,
+                    &rec.uploaded_by,
+                    &rec.uploaded_at,
+                    &rec.budget.memory_mib.map(|v| v as i32),
+                    &rec.budget.deadline_ms.map(|v| v as i32),
+                ],
             )
             .await?;
             log_policy(&tx, &new.upload_line(&rec)).await?;

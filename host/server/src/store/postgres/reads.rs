@@ -77,7 +77,7 @@ fn deployment_from_row(row: &Row) -> Deployment {
     }
 }
 
-const POLICY_COLUMNS: &str = "id, sha256, name, version, size, uploaded_by, uploaded_at";
+const POLICY_COLUMNS: &str = "id, sha256, name, version, size, uploaded_by, uploaded_at, memory_mib, deadline_ms";
 
 fn policy_from_row(r: &Row) -> PolicyRecord {
     PolicyRecord {
@@ -88,6 +88,10 @@ fn policy_from_row(r: &Row) -> PolicyRecord {
         size: r.get::<_, i64>(4) as u64,
         uploaded_by: r.get(5),
         uploaded_at: r.get(6),
+        budget: crate::store::Budget {
+            memory_mib: r.get::<_, Option<i32>>(7).map(|v| v as u32),
+            deadline_ms: r.get::<_, Option<i32>>(8).map(|v| v as u32),
+        },
     }
 }
 

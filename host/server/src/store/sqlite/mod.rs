@@ -48,6 +48,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/0008_tenants.sql"),
     include_str!("../../../migrations/0009_decisions.sql"),
     include_str!("../../../migrations/0010_signatures.sql"),
+    include_str!("../../../migrations/0011_budgets.sql"),
 ];
 
 /// Writers one commit may answer at most: a steady stream of arrivals still gets

@@ -35,9 +35,20 @@ impl Tx<'_> {
 
     pub(super) fn insert_policy(&self, rec: &PolicyRecord, component: &[u8]) -> anyhow::Result<()> {
         self.tx.execute(
-            "INSERT INTO policies (id, sha256, name, version, size, component, uploaded_by, uploaded_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![rec.id, rec.sha256, rec.name, rec.version, rec.size, component, rec.uploaded_by, rec.uploaded_at],
+            "INSERT INTO policies (id, sha256, name, version, size, component, uploaded_by, uploaded_at, memory_mib, deadline_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            params![
+                rec.id,
+                rec.sha256,
+                rec.name,
+                rec.version,
+                rec.size,
+                component,
+                rec.uploaded_by,
+                rec.uploaded_at,
+                rec.budget.memory_mib,
+                rec.budget.deadline_ms
+            ],
         )?;
         Ok(())
     }

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use drydock_engine::{ExecutionStatus, Role};
 
-use crate::store::{Deployment, Execution, Page, PolicyRecord, Scope, User, Visibility};
+use crate::store::{Budget, Deployment, Execution, Page, PolicyRecord, Scope, User, Visibility};
 
 pub(super) fn json_col(row: &Row, idx: &str) -> rusqlite::Result<Value> {
     let text: String = row.get(idx)?;
@@ -88,7 +88,7 @@ pub(super) fn order_by(page: &Page, default: &str) -> String {
 }
 
 
-pub(super) const POLICY_COLUMNS: &str = "id, sha256, name, version, size, uploaded_by, uploaded_at";
+pub(super) const POLICY_COLUMNS: &str = "id, sha256, name, version, size, uploaded_by, uploaded_at, memory_mib, deadline_ms";
 
 pub(super) fn policy_from_row(r: &Row) -> rusqlite::Result<PolicyRecord> {
     Ok(PolicyRecord {
@@ -99,6 +99,7 @@ pub(super) fn policy_from_row(r: &Row) -> rusqlite::Result<PolicyRecord> {
         size: r.get(4)?,
         uploaded_by: r.get(5)?,
         uploaded_at: r.get(6)?,
+        budget: Budget { memory_mib: r.get(7)?, deadline_ms: r.get(8)? },
     })
 }
 
