@@ -86,7 +86,44 @@ pub fn load(spec: &str) -> anyhow::Result<Policy> {
 /// [`load`] of bytes at hand.
 pub fn load_bytes(bytes: &[u8]) -> Result<Policy, drydock_server::error::Error> {
     let engine = Engine::new(Limits::default()).map_err(|e| drydock_server::error::Error::Internal(e.into()))?;
+    let engine = match polyglot::tools_dir() {
+        Ok(tools) if std::fs::create_dir_all(tools.join("artifacts")).is_ok() => {
+            let dir = tools.join("artifacts");
+            engine.with_cache(dir.clone(), std::sync::Arc::new(FileLedger(dir.join("ledger"))))
+        }
+        _ => engine,
+    };
     let ceiling = drydock_server::registry::budget::Ceiling::default();
     drydock_server::registry::budget::load_budgeted(&engine, bytes, Default::default(), &ceiling).map(|(p, _)| p)
 }
 
+
+/// The offline commands' compiled artifacts are kept beside the tools
+/// (`DRYDOCK_TOOLS_DIR/artifacts`), so `policy test` after `policy build` does not
+/// compile a Python component again (half a minute). Each artifact is used only if
+/// its digest is the one this ledger recorded when it was written; the ledger is
+/// trusted as much as the tools in the same folder, which `policy build` runs (a
+/// user's own cache). The server keeps its own, with the database as its ledger.
+struct FileLedger(std::path::PathBuf);
+
+impl engine::ArtifactLedger for FileLedger {
+    fn recorded(&self, component_sha256: &str, engine: &str) -> Option<String> {
+        let text = std::fs::read_to_string(&self.0).ok()?;
+        text.lines()
+            .rev()
+            .filter_map(|l| {
+                let mut w = l.split(' ');
+                Some((w.next()?, w.next()?, w.next()?))
+            })
+            .find(|(c, e, _)| *c == component_sha256 && *e == engine)
+            .map(|(_, _, digest)| digest.to_string())
+    }
+
+    fn record(&self, component_sha256: &str, engine: &str, artifact_sha256: &str) {
+        use std::io::Write;
+        // One short line per append: concurrent writers do not interleave within it.
+        if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(&self.0) {
+            let _ = f.write_all(format!("{component_sha256} {engine} {artifact_sha256}\n").as_bytes());
+        }
+    }
+}

@@ -38,7 +38,7 @@ impl Lang {
 }
 
 /// Where the tools are kept.
-fn tools_dir() -> anyhow::Result<PathBuf> {
+pub(super) fn tools_dir() -> anyhow::Result<PathBuf> {
     if let Some(d) = std::env::var_os("DRYDOCK_TOOLS_DIR") {
         return Ok(PathBuf::from(d));
     }
