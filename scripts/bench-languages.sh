@@ -14,6 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 iterations=${DRYDOCK_BENCH_ITERATIONS:-20000}
+export DRYDOCK_TOOLS_DIR=${DRYDOCK_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/drydock/tools}
 cargo build --release -q -p drydock
 d=target/release/drydock
 work=$(mktemp -d)
@@ -23,11 +24,12 @@ trap 'rm -rf "$work"' EXIT
 "$d" policy build "$work/bench-py" -o "$work/py.wasm" >/dev/null
 "$d" policy build "$work/bench-js" -o "$work/js.wasm" >/dev/null
 cases=(policy-wasm/default/cases/*.yaml)
-echo "| language | component | memory at start | budget (memory, deadline) | compile (first load) | fresh instance | decision p50 | p99 |"
-echo "|---|---|---|---|---|---|---|---|"
+echo "| language | component | memory at start | budget (memory, deadline) | compile (first load) | fresh instance | decision p50 | p99 | faults |"
+echo "|---|---|---|---|---|---|---|---|---|"
 for spec in "Rust|builtin:default" "Python|$work/py.wasm" "JavaScript|$work/js.wasm"; do
   lang=${spec%%|*} policy=${spec#*|}
-  # One load: a compilation (nothing is cached offline), then one case table.
+  # One load: a compilation (the offline artifact cache emptied first), then one case table.
+  rm -rf "$DRYDOCK_TOOLS_DIR/artifacts"
   start=$(date +%s.%N)
   "$d" policy test "$policy" policy-wasm/default/cases/deactivated.yaml >/dev/null
   compile=$(python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f} s')" "$start" "$(date +%s.%N)")
@@ -39,6 +41,6 @@ lang, compile, info, bench = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), 
 mib = lambda b: f"{b / 2**20:.1f} MiB"
 print(f"| {lang} | {info['size'] / 1e6:.2f} MB | {mib(info['memory_at_start_bytes'])} | "
       f"{info['memory_budget_mib']} MiB, {info['deadline_ms']} ms | {compile} | {info['start_micros'] / 1000:.2f} ms | "
-      f"{bench['p50_us']:.1f} µs | {bench['p99_us']:.1f} µs |")
+      f"{bench['p50_us']:.1f} µs | {bench['p99_us']:.1f} µs | {bench['faults']} of {bench['decisions']} |")
 PY
 done

@@ -7,9 +7,10 @@
 //! decides requests under the sandbox. A component that imports WASI is refused
 //! with the import names, before any compilation.
 //!
-//! Slow by nature (a 12–18 MB component compiles for half a minute per load in a
-//! debug build: three loads here, build's check, `test` and the upload), so each
-//! language is one test, and the two run side by side.
+//! Slow by nature (a 12–18 MB component compiles for half a minute in a debug
+//! build: twice here, `build`'s check — which `test` then reuses from the tools
+//! cache — and the server's upload), so each language is one test, and the two run
+//! side by side.
 
 use std::path::{Path, PathBuf};
 
