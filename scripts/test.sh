@@ -11,11 +11,15 @@ step() { printf '\n==> %s\n' "$*"; }
 
 step "toolchain: the wasm target the policies build for"
 rustup target add wasm32-unknown-unknown >/dev/null
-step "packages: openssl (the TLS tests' certificates); chromium and its driver (the console test's browser)"
+step "packages: openssl (the TLS tests' certificates); chromium and its driver (the console test's browser); python3-venv and npm (Python and JavaScript policies)"
 missing=()
 command -v openssl >/dev/null || missing+=(openssl)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 { [ -x /usr/bin/chromedriver ] || [ -x /usr/lib/chromium/chromedriver ]; } || missing+=(chromium-driver)
+# Python and JavaScript policies: componentize-py comes from PyPI into a venv,
+# componentize-js from npm (tests/tests/polyglot.rs, into target/drydock-tools).
+python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
+command -v npm >/dev/null || missing+=(npm)
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
