@@ -202,13 +202,7 @@ impl Registry {
             return Ok(Uploaded { version: self.builtin.0.clone(), created: false });
         }
         signed::check_sent(&self.trust, policy.sha256(), signatures)?;
-        if self.trust.required {
-            // What is kept already for these bytes counts too (a re-upload).
-            let mut all: Vec<crate::trust::Signature> =
-                self.store.signatures(policy.sha256())?.iter().filter_map(|s| crate::trust::Signature::parse(&s.line).ok()).collect();
-            all.extend(signatures.iter().cloned());
-            self.trust.admit(policy.label(), policy.sha256(), &all).map_err(signed::trust_error)?;
-        }
+        signed::admit_new(&self.trust, &*self.store, policy.label(), policy.sha256(), signatures)?;
         let _one_change_at_a_time = self.lock();
         let now = timestamp::now();
         let out = store_version(&*self.store, &policy, bytes, budget, by, &now)?;

@@ -53,6 +53,17 @@ pub(super) fn admit(trust: &Trust, store: &dyn Store, v: &Version) -> Result<Sig
     trust.admit(&v.label(), &v.sha256, &kept(store, &v.sha256)?).map_err(trust_error)
 }
 
+/// May bytes about to be stored (an upload, `serve --policy FILE`) be taken up, with
+/// the signatures sent and those kept for the same bytes already?
+pub(super) fn admit_new(trust: &Trust, store: &dyn Store, label: &str, sha256: &str, sent: &[Signature]) -> Result<()> {
+    if !trust.required {
+        return Ok(());
+    }
+    let mut all = kept(store, sha256)?;
+    all.extend(sent.iter().cloned());
+    trust.admit(label, sha256, &all).map(|_| ()).map_err(trust_error)
+}
+
 /// Signatures sent for the component `sha256`: each over exactly these bytes, and
 /// each by a trusted key verified (one by a key not trusted here is kept unverified:
 /// it counts only once its key is trusted, and is verified then).

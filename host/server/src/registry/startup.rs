@@ -66,12 +66,7 @@ impl Registry {
                     // Signed as this host requires, or no start: the operator named this file.
                     let refuse = |e: crate::error::Error| anyhow::anyhow!("refusing to start: the policy {} cannot be used: {e}", file.path.display());
                     signed::check_sent(&trust, policy.sha256(), &file.signatures).map_err(refuse)?;
-                    let mut all: Vec<crate::trust::Signature> =
-                        store.signatures(policy.sha256())?.iter().filter_map(|s| crate::trust::Signature::parse(&s.line).ok()).collect();
-                    all.extend(file.signatures.iter().cloned());
-                    if trust.required {
-                        trust.admit(policy.label(), policy.sha256(), &all).map_err(|e| refuse(signed::trust_error(e)))?;
-                    }
+                    signed::admit_new(&trust, &*store, policy.label(), policy.sha256(), &file.signatures).map_err(refuse)?;
                     let version = store_version(&*store, &policy, &file.bytes, budget, by, &now)?.version;
                     if !file.signatures.is_empty() {
                         signed::keep(&*store, &version, &file.signatures, by)?;
