@@ -157,7 +157,7 @@ impl DecisionLog {
             self.not_kept.sampled_out.fetch_add(1, Relaxed);
             return None;
         }
-        let id = format!("{}-{:x}", self.prefix, self.serial.fetch_add(1, Relaxed));
+        let id = self.next_id();
         self.queue(self.record(&id, a, signed))
     }
 
@@ -178,12 +178,7 @@ impl DecisionLog {
             origin,
             policy: a.policy.map(|p| DecidingPolicy::of(p, signed)),
             took_micros: took,
-            input: DecisionInput {
-                state: snap.state,
-                executions: snap.executions.by_status.iter().copied().collect(),
-                facts: snap.facts.clone(),
-                request: self.request(a.desc),
-            },
+            input: self.input(snap, a.desc),
             answer,
             traceparent: a.traceparent.map(str::to_owned),
             served: None,
@@ -194,23 +189,16 @@ impl DecisionLog {
     /// (or fault), beside what the active version served. Always kept (bounds and
     /// queue permitting), like a refusal.
     pub fn offer_shadow(&self, s: ShadowDisagreement<'_>) {
-        let id = format!("{}-{:x}", self.prefix, self.serial.fetch_add(1, Relaxed));
         let answer = Answer::of_result(s.candidate_answer);
-        let snap = &s.published.snapshot;
         let record = DecisionRecord {
-            id,
+            id: self.next_id(),
             at: timestamp::format(s.at),
             host: self.options.host.clone(),
             verdict: answer.verdict(),
             origin: DecisionOrigin::Shadow,
             policy: Some(DecidingPolicy::of(s.candidate, s.signed)),
             took_micros: None,
-            input: DecisionInput {
-                state: snap.state,
-                executions: snap.executions.by_status.iter().copied().collect(),
-                facts: snap.facts.clone(),
-                request: self.request(&s.desc.view()),
-            },
+            input: self.input(&s.published.snapshot, &s.desc.view()),
             answer,
             traceparent: None,
             served: Some(Served { policy: DecidingPolicy::of(s.active, s.signed), answer: Answer::of(s.served) }),
@@ -234,6 +222,21 @@ impl DecisionLog {
                 self.not_kept.queue_full.fetch_add(1, Relaxed);
                 None
             }
+        }
+    }
+
+    /// A new record's id: unique per process, and across hosts by the prefix.
+    fn next_id(&self) -> String {
+        format!("{}-{:x}", self.prefix, self.serial.fetch_add(1, Relaxed))
+    }
+
+    /// What the policy saw: the state and the request.
+    fn input(&self, snap: &drydock_engine::Snapshot, d: &RequestView<'_>) -> DecisionInput {
+        DecisionInput {
+            state: snap.state,
+            executions: snap.executions.by_status.iter().copied().collect(),
+            facts: snap.facts.clone(),
+            request: self.request(d),
         }
     }
 
