@@ -410,7 +410,7 @@ fn push(client: &Client, args: PushArgs) -> CliResult {
     let bytes = std::fs::read(&args.file)
         .map_err(|e| CliError::usage(format!("cannot read {}: {e}", args.file.display())))?;
     let mut sig_files = args.signature.clone();
-    let beside = offline::sign::default_signature_path(&args.file);
+    let beside = drydock_server::trust::Signature::file_beside(&args.file);
     if sig_files.is_empty() && beside.is_file() {
         eprintln!("Sending the signatures in {}", beside.display());
         sig_files.push(beside);

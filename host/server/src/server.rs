@@ -54,14 +54,8 @@ pub struct ServeOptions {
 
 /// The signatures of a `--policy FILE`: `FILE.sig` beside it, when there is one.
 fn startup_signatures(path: &std::path::Path) -> anyhow::Result<Vec<crate::trust::Signature>> {
-    let mut sig = path.as_os_str().to_owned();
-    sig.push(".sig");
-    let sig = std::path::PathBuf::from(sig);
-    match std::fs::read_to_string(&sig) {
-        Ok(text) => crate::trust::Signature::parse_all(&text).map_err(|e| anyhow::anyhow!("{}: {e}", sig.display())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(anyhow::anyhow!("cannot read {}: {e}", sig.display())),
-    }
+    use crate::trust::Signature;
+    Ok(Signature::read_file(&Signature::file_beside(path))?)
 }
 
 /// First start: create the admin, or explain how to.

@@ -46,13 +46,6 @@ pub struct VerifyArgs {
     pub min_signers: usize,
 }
 
-/// `FILE.sig`, beside the component.
-pub fn default_signature_path(file: &Path) -> PathBuf {
-    let mut p = file.as_os_str().to_owned();
-    p.push(".sig");
-    PathBuf::from(p)
-}
-
 fn sha256_of(file: &Path) -> anyhow::Result<String> {
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
     Ok(hex::encode(Sha256::digest(&bytes)))
@@ -98,13 +91,9 @@ pub fn sign(a: SignArgs) -> anyhow::Result<i32> {
     let sha256 = sha256_of(&a.file)?;
     let key = SigningKey::read(&a.key)?;
     let signature = Signature::sign(&key, &sha256);
-    let out = a.output.unwrap_or_else(|| default_signature_path(&a.file));
+    let out = a.output.unwrap_or_else(|| Signature::file_beside(&a.file));
     // One line per signer: a signer signing again replaces its own line.
-    let kept = match std::fs::read_to_string(&out) {
-        Ok(text) => Signature::parse_all(&text).with_context(|| format!("{} holds something other than signatures", out.display()))?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", out.display())),
-    };
+    let kept = Signature::read_file(&out)?;
     let mut lines: Vec<String> = kept.iter().filter(|s| s.key_id != signature.key_id).map(Signature::line).collect();
     lines.push(signature.line());
     std::fs::write(&out, lines.join("\n") + "\n").with_context(|| format!("cannot write {}", out.display()))?;
@@ -115,13 +104,8 @@ pub fn sign(a: SignArgs) -> anyhow::Result<i32> {
 /// 0: signed by enough distinct trusted keys; 1: not.
 pub fn verify(a: VerifyArgs) -> anyhow::Result<i32> {
     let sha256 = sha256_of(&a.file)?;
-    let path = a.signature.unwrap_or_else(|| default_signature_path(&a.file));
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
-    };
-    let signatures = Signature::parse_all(&text).with_context(|| path.display().to_string())?;
+    let path = a.signature.unwrap_or_else(|| Signature::file_beside(&a.file));
+    let signatures = Signature::read_file(&path)?;
     let trust = Trust { keys: Some(KeySource(a.trusted_keys)), required: true, min_signers: a.min_signers.max(1) };
     let label = a.file.display().to_string();
     for s in signatures.iter().filter(|s| s.sha256 != sha256) {

@@ -207,7 +207,7 @@ impl Registry {
         let now = timestamp::now();
         let out = store_version(&*self.store, &policy, bytes, budget, by, &now)?;
         if !signatures.is_empty() {
-            self.keep_signatures(&out.version, signatures, by)?;
+            signed::keep(&*self.store, &out.version, signatures, by)?;
         }
         if out.created {
             tracing::info!(policy = %out.version.label(), id = %out.version.id, user = %by, "policy uploaded");

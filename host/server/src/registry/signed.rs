@@ -84,11 +84,6 @@ pub(super) fn check_sent(trust: &Trust, sha256: &str, sent: &[Signature]) -> Res
 }
 
 impl Registry {
-    /// The trusted keys and what they require.
-    pub fn trust(&self) -> &Trust {
-        &self.trust
-    }
-
     /// Add signatures to a stored version (a second signer, or a new key's after a
     /// rotation). Each must be over exactly its bytes.
     pub fn add_signatures(&self, id: &str, sent: &[Signature], by: &str) -> Result<Version> {
@@ -100,13 +95,9 @@ impl Registry {
             return Err(Error::BadRequest("No signatures were sent".into()));
         }
         check_sent(&self.trust, &version.sha256, sent)?;
-        self.keep_signatures(&version, sent, by)?;
+        keep(&*self.store, &version, sent, by)?;
         self.note_signers();
         Ok(version)
-    }
-
-    pub(super) fn keep_signatures(&self, version: &Version, sent: &[Signature], by: &str) -> Result<()> {
-        Ok(keep(&*self.store, version, sent, by)?)
     }
 
     /// Note who signed the active and shadow versions, as the decision log names

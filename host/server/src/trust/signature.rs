@@ -2,6 +2,8 @@
 //! `drydock-signature-v1 KEY-ID SHA256 BASE64`. A `.sig` file holds one line per
 //! signer (`drydock policy sign` appends), so several signers sign one file.
 
+use std::path::{Path, PathBuf};
+
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 
@@ -48,6 +50,23 @@ impl Signature {
     /// Every signature in a `.sig` file's text (blank and `#` lines skipped).
     pub fn parse_all(text: &str) -> Result<Vec<Signature>, TrustError> {
         text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(Signature::parse).collect()
+    }
+
+    /// `FILE.sig`: where `drydock policy sign` writes a component's signatures, and
+    /// where `policy push` and `serve --policy` look for them.
+    pub fn file_beside(component: &Path) -> PathBuf {
+        let mut p = component.as_os_str().to_owned();
+        p.push(".sig");
+        PathBuf::from(p)
+    }
+
+    /// The signatures in a `.sig` file; none when there is no such file.
+    pub fn read_file(path: &Path) -> Result<Vec<Signature>, TrustError> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Signature::parse_all(&text).map_err(|e| TrustError::Malformed(format!("{}: {e}", path.display()))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(TrustError::Malformed(format!("cannot read {}: {e}", path.display()))),
+        }
     }
 
     pub fn line(&self) -> String {
