@@ -10,10 +10,15 @@
 //!    the last one flips the state to `activated`.
 //! 4. Creates per second again, 1 against 8, with nothing unfinished and every
 //!    execution so far stored ended.
+//! 5. A large store: topped up to 100,000 executions stored (most ended) with the
+//!    10,000 unfinished again, the costs of step 1 once more.
 //!
 //! `scripts/bench-backlog.sh` starts a throwaway PostgreSQL (fsync on) and runs
-//! this. Knobs: `DRYDOCK_BENCH_BACKLOG` (10000), `DRYDOCK_BENCH_SAMPLES` (300),
-//! `DRYDOCK_BENCH_SECONDS` per throughput run (3).
+//! this. Knobs: `DRYDOCK_BENCH_BACKLOG` (10000), `DRYDOCK_BENCH_STORED` (100000),
+//! `DRYDOCK_BENCH_SAMPLES` (300), `DRYDOCK_BENCH_SECONDS` per throughput run (3).
+//!
+//! Each costs row also times a page of `GET /executions` (`_size=100`, the newest
+//! first: what a console or `cfy executions list` asks), its total counted.
 
 mod support;
 
@@ -76,10 +81,29 @@ fn fill(base: &str, have: &mut usize, n: usize) {
     }
 }
 
+/// How many executions are stored (the list's total).
+fn stored_count(http: &Http) -> usize {
+    let a = http.get("/api/v3.1/executions?_size=1");
+    assert_eq!(a.status, 200, "{}", a.body);
+    let v: serde_json::Value = serde_json::from_str(&a.body).unwrap();
+    v["metadata"]["pagination"]["total"].as_u64().unwrap() as usize
+}
+
+/// Top the store up to `n` executions, each reported ended at once (8 clients).
+fn fill_ended(base: &str, stored: &mut usize, n: usize) {
+    if n > *stored {
+        spread(base, 8, n - *stored, |http, _| {
+            let id = create(http);
+            end(http, &id);
+        });
+        *stored = n;
+    }
+}
+
 /// One client: creates, each reported terminated again, reads.
-fn costs(backend: &str, base: &str, backlog: usize, samples: usize) -> String {
+fn costs(backend: &str, base: &str, backlog: &str, samples: usize) -> String {
     let http = Http::new(base);
-    let (mut c, mut u, mut m, mut g) = (micros(), micros(), micros(), micros());
+    let (mut c, mut u, mut m, mut g, mut l) = (micros(), micros(), micros(), micros(), micros());
     let mut ids = Vec::with_capacity(samples);
     for _ in 0..samples {
         let t = Instant::now();
@@ -100,9 +124,13 @@ fn costs(backend: &str, base: &str, backlog: usize, samples: usize) -> String {
         let a = http.get("/api/v3.1/deployments/bench");
         assert_eq!(a.status, 200, "{}", a.body);
         g.record(t.elapsed().as_micros().max(1) as u64).unwrap();
+        let t = Instant::now();
+        let a = http.get("/api/v3.1/executions?_size=100&_sort=-created_at");
+        assert_eq!(a.status, 200, "{}", a.body);
+        l.record(t.elapsed().as_micros().max(1) as u64).unwrap();
     }
     format!(
-        "| {backend} | {backlog} | {} / {} | {} / {} | {} / {} | {} / {} |",
+        "| {backend} | {backlog} | {} / {} | {} / {} | {} / {} | {} / {} | {} / {} |",
         ms(&c, 0.5),
         ms(&c, 0.99),
         ms(&u, 0.5),
@@ -110,7 +138,9 @@ fn costs(backend: &str, base: &str, backlog: usize, samples: usize) -> String {
         ms(&m, 0.5),
         ms(&m, 0.99),
         ms(&g, 0.5),
-        ms(&g, 0.99)
+        ms(&g, 0.99),
+        ms(&l, 0.5),
+        ms(&l, 0.99)
     )
 }
 
@@ -179,7 +209,7 @@ fn drain(base: &str) -> (usize, Vec<f64>, f64, String) {
     (n, tenths, total, status)
 }
 
-fn backend(name: &str, database: Option<&str>, backlog: usize, samples: usize, seconds: f64) {
+fn backend(name: &str, database: Option<&str>, backlog: usize, stored: usize, samples: usize, seconds: f64) {
     let dir = tempfile::tempdir().unwrap();
     let (_rt, base) = start(dir.path(), database);
     let http = Http::new(&base);
@@ -191,7 +221,7 @@ fn backend(name: &str, database: Option<&str>, backlog: usize, samples: usize, s
     let mut rows = Vec::new();
     for level in [0, 1_000, backlog] {
         fill(&base, &mut have, level);
-        rows.push(costs(name, &base, have, samples));
+        rows.push(costs(name, &base, &have.to_string(), samples));
     }
     // Writers with the backlog held.
     let (one, _) = throughput(&base, 1, seconds);
@@ -212,6 +242,12 @@ fn backend(name: &str, database: Option<&str>, backlog: usize, samples: usize, s
         made_one + made_eight,
         eight / one
     ));
+    // A large store: mostly ended, the backlog unfinished again.
+    let mut count = stored_count(&http);
+    fill_ended(&base, &mut count, stored.saturating_sub(backlog));
+    let mut have = 0;
+    fill(&base, &mut have, backlog);
+    rows.push(costs(name, &base, &format!("{backlog} ({} stored)", stored_count(&http)), samples));
     COSTS.lock().unwrap().extend(rows);
 }
 
@@ -220,15 +256,19 @@ static COSTS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
 static DRAINS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
 
 fn main() {
-    let (backlog, samples, seconds): (usize, usize, f64) =
-        (env("DRYDOCK_BENCH_BACKLOG", 10_000), env("DRYDOCK_BENCH_SAMPLES", 300), env("DRYDOCK_BENCH_SECONDS", 3.0));
+    let (backlog, stored, samples, seconds): (usize, usize, usize, f64) = (
+        env("DRYDOCK_BENCH_BACKLOG", 10_000),
+        env("DRYDOCK_BENCH_STORED", 100_000),
+        env("DRYDOCK_BENCH_SAMPLES", 300),
+        env("DRYDOCK_BENCH_SECONDS", 3.0),
+    );
     let server = std::env::var("DRYDOCK_BENCH_DATABASE_URL").ok();
-    backend("SQLite", None, backlog, samples, seconds);
+    backend("SQLite", None, backlog, stored, samples, seconds);
     match &server {
         Some(server) => {
             let name = format!("drydock_backlog_{}_{:08x}", std::process::id(), rand::random::<u32>());
             let url = drydock_server::store::postgres::create_database(server, &name).expect("create the bench database");
-            backend("PostgreSQL", Some(&url), backlog, samples, seconds);
+            backend("PostgreSQL", Some(&url), backlog, stored, samples, seconds);
         }
         None => eprintln!("(no DRYDOCK_BENCH_DATABASE_URL: PostgreSQL skipped; scripts/bench-backlog.sh starts one)"),
     }
@@ -236,7 +276,9 @@ fn main() {
     println!("| backend | unfinished | 1 client /s | 8 clients /s | 8 ÷ 1 |\n|---|---|---|---|---|");
     WRITERS.lock().unwrap().iter().for_each(|r| println!("{r}"));
     println!("\n### One client, with a backlog of unfinished executions (ms, p50 / p99; {samples} each)\n");
-    println!("| backend | unfinished | create | update → terminated | `GET /maintenance` | gated read |\n|---|---|---|---|---|---|");
+    println!(
+        "| backend | unfinished | create | update → terminated | `GET /maintenance` | gated read | `GET /executions` page |\n|---|---|---|---|---|---|---|"
+    );
     COSTS.lock().unwrap().iter().for_each(|r| println!("{r}"));
     println!("\n### Draining: activate, then 8 clients report every unfinished execution terminated\n");
     println!("| backend | executions | seconds | per s | seconds per tenth | state after |\n|---|---|---|---|---|---|");

@@ -785,6 +785,92 @@ fn lists_show_what_a_tenant_scope_sees_on_both_backends() {
     }
 }
 
+/// A list of executions says how many match its filter (Cloudify's client pages on
+/// until it has read that many): the total, kept by the database as executions are
+/// created, change status and go, is what the list itself holds, for every scope,
+/// deployment and status filter, on both backends.
+#[test]
+fn an_execution_lists_total_is_what_its_filter_matches_on_both_backends() {
+    for b in backends() {
+        let s = &*b.store;
+        let name = b.name;
+        write(s, |tx| {
+            tx.insert_user(&User { username: "ann".into(), password_hash: "h".into(), role: Role::User, created_at: "t".into() })?;
+            tx.insert_tenant("ops", "t")?;
+            Ok(())
+        });
+        // Tenants, visibilities, creators, deployments (and none) and statuses mixed.
+        let made = |i: usize| {
+            let (tenant, by) = if i % 3 == 0 { ("ops", "ann") } else { (DEFAULT_TENANT, if i % 2 == 0 { "ann" } else { "admin" }) };
+            let visibility = [Visibility::Tenant, Visibility::Private, Visibility::Global][i % 5 % 3];
+            let mut e = Execution {
+                tenant_name: tenant.into(),
+                created_by: by.into(),
+                visibility,
+                ..execution(&format!("t{i:02}"), ["d1", "d2"][i % 2], &format!("2026-01-01T00:00:{i:02}.000Z"))
+            };
+            if i % 7 == 0 {
+                e.deployment_id = None;
+            }
+            e
+        };
+        write(s, |tx| (0..40).try_for_each(|i| tx.insert_execution(&made(i), &event("queued"))));
+        let check = |when: &str| {
+            let scopes = [
+                None,
+                Some(Scope { tenant: DEFAULT_TENANT.into(), username: "ann".into(), sees_private: false }),
+                Some(Scope { tenant: DEFAULT_TENANT.into(), username: "bob".into(), sees_private: false }),
+                Some(Scope { tenant: "ops".into(), username: "admin".into(), sees_private: true }),
+            ];
+            let filters: [&[ExecutionStatus]; 3] =
+                [&[], &[ExecutionStatus::Pending], &[ExecutionStatus::Started, ExecutionStatus::Terminated]];
+            for scope in &scopes {
+                for dep in [None, Some("d1"), Some("d2")] {
+                    for statuses in filters {
+                        let (items, total) = s.executions(scope.as_ref(), dep, statuses, &all_page()).unwrap();
+                        assert_eq!(
+                            total,
+                            items.len() as u64,
+                            "{name} {when}: {scope:?} deployment {dep:?} statuses {statuses:?}"
+                        );
+                        let (page, paged_total) = s.executions(scope.as_ref(), dep, statuses, &Page { offset: 1, size: 2, sort: None }).unwrap();
+                        assert_eq!((page.len().min(2), paged_total), (items.len().saturating_sub(1).min(2), total), "{name} {when}: a page");
+                    }
+                }
+            }
+        };
+        check("created");
+        assert_eq!(s.executions(None, None, &[], &all_page()).unwrap().1, 40, "{name}");
+        write(s, |tx| {
+            for i in (0..40).filter(|i| i % 2 == 1) {
+                let mut e = tx.execution(&format!("t{i:02}"))?.unwrap();
+                e.status = ExecutionStatus::Started;
+                tx.update_execution(&e, ExecutionStatus::Pending, &event("started"))?;
+                if i % 4 == 1 {
+                    e.status = ExecutionStatus::Terminated;
+                    tx.update_execution(&e, ExecutionStatus::Started, &event("terminated"))?;
+                }
+            }
+            Ok(())
+        });
+        check("after status changes");
+        assert_eq!(s.executions(None, None, &[ExecutionStatus::Terminated], &all_page()).unwrap().1, 10, "{name}");
+        write(s, |tx| {
+            for i in (0..40).filter(|i| i % 3 == 0) {
+                let mut e = tx.execution(&format!("t{i:02}"))?.unwrap();
+                if !e.status.is_terminal() {
+                    let from = e.status;
+                    e.status = ExecutionStatus::Cancelled;
+                    tx.update_execution(&e, from, &event("cancelled"))?;
+                }
+            }
+            tx.delete_tenant("ops")
+        });
+        check("after a tenant went");
+        assert_eq!(s.executions(None, None, &[], &all_page()).unwrap().1, 26, "{name}: the tenant's 14 went with it");
+    }
+}
+
 /// The decision log reads back on both backends: newest first with filters and a
 /// total, in order after a cursor, by id, and pruned to its bounds.
 #[test]

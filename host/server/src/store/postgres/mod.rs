@@ -39,6 +39,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0006_decisions.sql"),
     include_str!("../../../migrations/postgres/0007_signatures.sql"),
     include_str!("../../../migrations/postgres/0008_budgets.sql"),
+    include_str!("../../../migrations/postgres/0009_execution_totals.sql"),
 ];
 
 /// The one channel every host listens on; see [`notify_sql`] for the payloads.

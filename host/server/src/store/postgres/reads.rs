@@ -141,7 +141,8 @@ pub(super) async fn executions(
         filter.push_str(&format!(" AND status = ANY(${})", args.len()));
     }
     let total: i64 = client
-        .query_one(&format!("SELECT COUNT(*) FROM executions{filter}"), &args)
+        // The counts the triggers keep (migration 0009), under the same filter.
+        .query_one(&format!("SELECT COALESCE(SUM(n), 0)::BIGINT FROM execution_totals{filter}"), &args)
         .await?
         .get(0);
     let (limit, offset) = (i64::from(page.size), i64::from(page.offset));

@@ -10,7 +10,8 @@ impl Tx<'_> {
     pub(super) fn deployment(&self, id: &str) -> anyhow::Result<Option<Deployment>> {
         Ok(self
             .tx
-            .query_row("SELECT * FROM deployments WHERE id = ?1", [id], deployment_from_row)
+            .prepare_cached("SELECT * FROM deployments WHERE id = ?1")?
+            .query_row([id], deployment_from_row)
             .optional()?)
     }
 

@@ -15,7 +15,8 @@ impl Tx<'_> {
     pub(super) fn execution(&self, id: &str) -> anyhow::Result<Option<Execution>> {
         Ok(self
             .tx
-            .query_row("SELECT * FROM executions WHERE id = ?1", [id], execution_from_row)
+            .prepare_cached("SELECT * FROM executions WHERE id = ?1")?
+            .query_row([id], execution_from_row)
             .optional()?)
     }
 
@@ -125,14 +126,15 @@ impl Tx<'_> {
         );
         let mut bound: Vec<&dyn rusqlite::ToSql> =
             args.iter().map(|a| a as &dyn rusqlite::ToSql).collect();
-        let total = self.tx.query_row(
-            &format!("SELECT COUNT(*) FROM executions{filter}"),
+        // The total from the counts the triggers keep (migration 0012), under the
+        // same filter: never a count of the executions themselves.
+        let total = self.tx.prepare_cached(&format!("SELECT COALESCE(SUM(n), 0) FROM execution_totals{filter}"))?.query_row(
             bound.as_slice(),
             |r| r.get(0),
         )?;
         bound.push(&page.size);
         bound.push(&page.offset);
-        let mut stmt = self.tx.prepare(&sql)?;
+        let mut stmt = self.tx.prepare_cached(&sql)?;
         let items = stmt
             .query_map(bound.as_slice(), execution_from_row)?
             .collect::<Result<_, _>>()?;

@@ -49,6 +49,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/0009_decisions.sql"),
     include_str!("../../../migrations/0010_signatures.sql"),
     include_str!("../../../migrations/0011_budgets.sql"),
+    include_str!("../../../migrations/0012_execution_totals.sql"),
 ];
 
 /// Writers one commit may answer at most: a steady stream of arrivals still gets
