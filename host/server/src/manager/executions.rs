@@ -60,7 +60,10 @@ impl Manager {
     /// change (it takes the deployment's visibility).
     pub fn create_execution(&self, new: NewExecution, actor: Actor<'_>, admission: Option<&dyn Admission>) -> Result<Execution> {
         let mut exec = Execution {
-            id: uuid::Uuid::new_v4().to_string(),
+            // Time-ordered (v7): executions made together share the id index's
+            // pages (and their events' index's), so a batch commits fewer pages
+            // than with random ids. Still a UUID to Cloudify's clients.
+            id: uuid::Uuid::now_v7().to_string(),
             deployment_id: new.deployment_id,
             workflow_id: new.workflow_id,
             status: ExecutionStatus::Pending,
