@@ -86,6 +86,8 @@ pub struct PgStore {
     host: String,
     options: PgOptions,
     changes: Mutex<Option<mpsc::Receiver<Change>>>,
+    /// Execution writes committed: `announce_executions` tells other hosts.
+    announce: std::sync::Arc<tokio::sync::Notify>,
 }
 
 /// What a database call can fail with, before it is sorted into "retry later" and
@@ -211,10 +213,12 @@ impl PgStore {
             host: host.to_string(),
             options,
             changes: Mutex::new(feed.then_some(rx)),
+            announce: Default::default(),
         };
         store
             .run(store.migrate())
             .with_context(|| format!("cannot prepare the database at {}", store.target))?;
+        store.handle().spawn(Self::announce_executions(store.pool.clone(), store.host.clone(), store.announce.clone()));
         if store.options.feed {
             store.handle().spawn(feed::listen(
                 config,
@@ -224,6 +228,22 @@ impl PgStore {
             ));
         }
         Ok(store)
+    }
+
+    /// Tell other hosts that executions changed, after the commits, at most once per
+    /// [`ANNOUNCE_EVERY`]: one `NOTIFY` for all the writes in between. A lost one
+    /// (this host stops first) is caught by their poll of `execution_changes`.
+    async fn announce_executions(pool: Pool, host: String, announce: std::sync::Arc<tokio::sync::Notify>) {
+        let sql = notify_sql(&host, "state");
+        loop {
+            announce.notified().await;
+            tokio::time::sleep(ANNOUNCE_EVERY).await;
+            if let Ok(client) = pool.get().await {
+                if let Err(e) = client.batch_execute(&sql).await {
+                    tracing::debug!("cannot announce execution writes (other hosts poll for them): {e}");
+                }
+            }
+        }
     }
 
     fn handle(&self) -> &tokio::runtime::Handle {
@@ -350,6 +370,9 @@ impl Drop for PgStore {
         }
     }
 }
+
+/// How often, at most, execution writes are announced to other hosts.
+const ANNOUNCE_EVERY: Duration = Duration::from_millis(5);
 
 /// `NOTIFY` with `HOST KIND`: the host, so it can skip its own announcements; the
 /// kind is `state`, `policy` or `user:NAME`.

@@ -2,13 +2,15 @@
 //! rule's lock across hosts. Maintenance transitions take it `FOR UPDATE` (alone);
 //! execution writes take it `FOR SHARE`, so they commit side by side (and
 //! PostgreSQL's group commit shares their flushes) while no transition can run
-//! under them. Their counts go to one of [`SHARDS`] rows per status, written last
-//! in the transaction in one order, so two writers rarely wait for each other and
-//! never deadlock.
+//! under them. Their counts (of unfinished executions by status, and the lists'
+//! totals, migration 9) go to one of [`SHARDS`] rows per key, written last in the
+//! transaction in one order, so two writers rarely wait for each other and never
+//! deadlock. Those last writes are prepared statements sent at once: a create
+//! costs the database no parsing or planning.
 
 use deadpool_postgres::{GenericClient, Transaction};
 use drydock_engine::ExecutionStatus;
-use futures_util::future::{try_join, try_join4};
+use futures_util::future::try_join4;
 
 use super::reads;
 use super::{PgResult, PgStore, notify_sql};
@@ -121,11 +123,31 @@ struct PgStateTx<'s, 't> {
     /// What the execution writes add to the counts, written at the end.
     counted: Counts,
     uncounted: Counts,
+    /// What the execution writes add to the lists' totals, written at the end.
+    totals: std::collections::BTreeMap<TotalsKey, i64>,
     executions_changed: bool,
     users_changed: Vec<String>,
 }
 
+/// A row of `execution_totals` but its shard: tenant, visibility, creator,
+/// deployment ('' for none), status.
+type TotalsKey = (String, &'static str, String, String, &'static str);
+
+fn totals_key(e: &Execution, status: ExecutionStatus) -> TotalsKey {
+    (
+        e.tenant_name.clone(),
+        e.visibility.as_str(),
+        e.created_by.clone(),
+        e.deployment_id.clone().unwrap_or_default(),
+        status.as_str(),
+    )
+}
+
 impl PgStateTx<'_, '_> {
+    fn total(&mut self, key: TotalsKey, n: i64) {
+        *self.totals.entry(key).or_default() += n;
+    }
+
     fn run<T>(
         &self,
         fut: impl std::future::Future<Output = PgResult<T>>,
@@ -162,9 +184,9 @@ impl StateTx for PgStateTx<'_, '_> {
         self.run(async {
             let parameters = e.parameters.to_string();
             // Prepared once per connection: every create and report runs these.
-            let (insert, event_st) = try_join(self.tx.prepare_cached(INSERT_EXECUTION), self.tx.prepare_cached(INSERT_EVENT)).await?;
-            try_join(
-                self.tx.execute(
+            let insert = self.tx.prepare_cached(INSERT_EXECUTION).await?;
+            self.tx
+                .execute(
                     &insert,
                     &[
                         &e.id,
@@ -181,33 +203,49 @@ impl StateTx for PgStateTx<'_, '_> {
                         &e.tenant_name,
                         &e.visibility.as_str(),
                         &e.vouched,
+                        &event.timestamp,
+                        &event.event_type,
+                        &event.message,
                     ],
-                ),
-                insert_event(self.tx, &event_st, &e.id, event),
-            )
-            .await?;
+                )
+                .await?;
             Ok(())
         })?;
         self.executions_changed = true;
         self.state.counts.moved(None, e.status);
         self.counted.add(e.status, 1);
+        self.total(totals_key(e, e.status), 1);
         Ok(())
     }
 
     fn update_execution(&mut self, e: &Execution, from: ExecutionStatus, event: &NewEvent) -> crate::store::Result<()> {
         self.run(async {
-            let (update, event_st) = try_join(self.tx.prepare_cached(UPDATE_EXECUTION), self.tx.prepare_cached(INSERT_EVENT)).await?;
-            try_join(
-                self.tx.execute(&update, &[&e.id, &e.status.as_str(), &e.error, &e.started_at, &e.ended_at, &e.vouched]),
-                insert_event(self.tx, &event_st, &e.id, event),
-            )
-            .await?;
+            let update = self.tx.prepare_cached(UPDATE_EXECUTION).await?;
+            self.tx
+                .execute(
+                    &update,
+                    &[
+                        &e.id,
+                        &e.status.as_str(),
+                        &e.error,
+                        &e.started_at,
+                        &e.ended_at,
+                        &e.vouched,
+                        &event.timestamp,
+                        &event.event_type,
+                        &event.message,
+                    ],
+                )
+                .await?;
             Ok(())
         })?;
         self.executions_changed = true;
         self.state.counts.moved(Some(from), e.status);
         self.uncounted.add(from, 1);
         self.counted.add(e.status, 1);
+        // An update changes no column of the key but the status.
+        self.total(totals_key(e, from), -1);
+        self.total(totals_key(e, e.status), 1);
         Ok(())
     }
 
@@ -452,30 +490,34 @@ impl StateTx for PgStateTx<'_, '_> {
     }
 }
 
-const INSERT_EXECUTION: &str = "INSERT INTO executions (id, deployment_id, workflow_id, status, parameters, error,
-        is_system_workflow, created_at, started_at, ended_at, created_by, tenant_name, visibility, vouched)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
-const UPDATE_EXECUTION: &str =
-    "UPDATE executions SET status = $2, error = $3, started_at = $4, ended_at = $5, vouched = $6 WHERE id = $1";
-const INSERT_EVENT: &str = "INSERT INTO events (execution_id, timestamp, event_type, message) VALUES ($1, $2, $3, $4)";
-
-async fn insert_event(
-    tx: &Transaction<'_>,
-    statement: &tokio_postgres::Statement,
-    execution_id: &str,
-    event: &NewEvent,
-) -> Result<u64, tokio_postgres::Error> {
-    tx.execute(
-        statement,
-        &[
-            &execution_id,
-            &event.timestamp,
-            &event.event_type,
-            &event.message,
-        ],
-    )
-    .await
-}
+// Each write is one statement with its event (PostgreSQL answers each statement
+// with a message of its own: fewer statements, fewer wake-ups on both sides).
+const INSERT_EXECUTION: &str = "WITH e AS (
+        INSERT INTO executions (id, deployment_id, workflow_id, status, parameters, error,
+            is_system_workflow, created_at, started_at, ended_at, created_by, tenant_name, visibility, vouched)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id)
+     INSERT INTO events (execution_id, timestamp, event_type, message) SELECT id, $15, $16, $17 FROM e";
+const UPDATE_EXECUTION: &str = "WITH e AS (
+        UPDATE executions SET status = $2, error = $3, started_at = $4, ended_at = $5, vouched = $6 WHERE id = $1 RETURNING id)
+     INSERT INTO events (execution_id, timestamp, event_type, message) SELECT id, $7, $8, $9 FROM e";
+/// What an execution write adds to the counts, last: the lists' totals' rows (the
+/// arrays are their keys' columns and what each adds), then the unfinished counts'
+/// rows (statuses, what each adds), each in key order, all in this writer's shard
+/// ($1); then the change counter moves. One statement; the main query reads the
+/// two inserts in order, so every writer takes its rows' locks in one order.
+const COUNT_CHANGES: &str = "WITH totals AS (
+        INSERT INTO execution_totals (tenant_name, visibility, created_by, deployment_id, status, shard, n)
+        SELECT t, v, c, d, s, $1, n FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[]) AS u (t, v, c, d, s, n)
+        ORDER BY t, v, c, d, s
+        ON CONFLICT (tenant_name, visibility, created_by, deployment_id, status, shard)
+        DO UPDATE SET n = execution_totals.n + EXCLUDED.n
+        RETURNING 1),
+     counts AS (
+        INSERT INTO execution_counts (status, shard, n)
+        SELECT s, $1, n FROM UNNEST($8::text[], $9::bigint[]) AS u (s, n) ORDER BY s
+        ON CONFLICT (status, shard) DO UPDATE SET n = execution_counts.n + EXCLUDED.n
+        RETURNING 1)
+     SELECT (SELECT COUNT(*) FROM totals), (SELECT COUNT(*) FROM counts), nextval('execution_changes')";
 
 pub(super) fn transact(store: &PgStore, lock: Lock, body: TxBody<'_>) -> crate::error::Result<ManagerState> {
     let by = std::time::Instant::now() + store.options.deadline;
@@ -491,42 +533,55 @@ pub(super) fn transact(store: &PgStore, lock: Lock, body: TxBody<'_>) -> crate::
         state_changed: false,
         counted: Counts::default(),
         uncounted: Counts::default(),
+        totals: Default::default(),
         executions_changed: false,
         users_changed: Vec::new(),
     };
     body(&mut writes)?;
-    let PgStateTx { mut state, state_changed, counted, uncounted, executions_changed, users_changed, .. } = writes;
-    // One round trip: the counts (in one order of rows, so writers never deadlock),
-    // the generations, and the announcements, delivered to every listening host
-    // when (and only if) this commits.
-    let mut sql = String::new();
+    let PgStateTx { mut state, state_changed, counted, uncounted, totals, executions_changed, users_changed, .. } = writes;
+    // Only an exclusive holder may write the locked row (two shared holders
+    // waiting for each other's lock would deadlock).
+    if (state_changed || !users_changed.is_empty()) && lock != Lock::Exclusive {
+        return Err(anyhow::anyhow!("a shared state transaction changed the maintenance state or a user").into());
+    }
+    // The counts and the change counter: one prepared statement. Other hosts hear
+    // of execution writes after the commit, from `announce` (a `NOTIFY` in the
+    // transaction would serialise every writer's commit, flush included, behind
+    // PostgreSQL's notification lock); of a maintenance change, in it.
     let shard = shard();
-    for status in ExecutionStatus::ALL {
-        let n = counted.get(status) as i64 - uncounted.get(status) as i64;
-        if n != 0 {
-            sql.push_str(&format!(
-                "INSERT INTO execution_counts (status, shard, n) VALUES ('{}', {shard}, {n})
-                 ON CONFLICT (status, shard) DO UPDATE SET n = execution_counts.n + EXCLUDED.n;",
-                status.as_str()
-            ));
-        }
-    }
+    let counts: Vec<(&str, i64)> = ExecutionStatus::ALL
+        .iter()
+        .map(|&s| (s.as_str(), counted.get(s) as i64 - uncounted.get(s) as i64))
+        .filter(|(_, n)| *n != 0)
+        .collect();
+    let totals: Vec<(TotalsKey, i64)> = totals.into_iter().filter(|(_, n)| *n != 0).collect();
     if executions_changed {
-        sql.push_str("SELECT nextval('execution_changes');");
+        let column = |f: fn(&(TotalsKey, i64)) -> &str| totals.iter().map(f).collect::<Vec<&str>>();
+        let (tenants, visibilities, creators, deployments, statuses) = (
+            column(|((t, ..), _)| t),
+            column(|((_, v, ..), _)| v),
+            column(|((_, _, c, ..), _)| c),
+            column(|((_, _, _, d, _), _)| d),
+            column(|((.., s), _)| s),
+        );
+        let added: Vec<i64> = totals.iter().map(|(_, n)| *n).collect();
+        let (count_statuses, count_added): (Vec<&str>, Vec<i64>) = counts.iter().copied().unzip();
+        store.run_by(by, async {
+            let st = tx.prepare_cached(COUNT_CHANGES).await?;
+            tx.query_one(&st, &[&shard, &tenants, &visibilities, &creators, &deployments, &statuses, &added, &count_statuses, &count_added])
+                .await?;
+            Ok(())
+        })?;
     }
+    let mut sql = String::new();
     if state_changed || !users_changed.is_empty() {
-        // Only an exclusive holder may write the locked row (two shared holders
-        // waiting for each other's lock would deadlock).
-        if lock != Lock::Exclusive {
-            return Err(anyhow::anyhow!("a shared state transaction changed the maintenance state or a user").into());
-        }
         sql.push_str(&format!(
             "UPDATE generations SET state = state + {}, users = users + {} WHERE id = 1;",
             u8::from(state_changed),
             u8::from(!users_changed.is_empty())
         ));
     }
-    if state_changed || executions_changed {
+    if state_changed {
         sql.push_str(&notify_sql(&store.host, "state"));
     }
     for name in &users_changed {
@@ -536,6 +591,9 @@ pub(super) fn transact(store: &PgStore, lock: Lock, body: TxBody<'_>) -> crate::
         store.run_by(by, async { Ok(tx.batch_execute(&sql).await?) })?;
     }
     store.run_by(by, async { Ok(tx.commit().await?) })?;
+    if executions_changed && !state_changed {
+        store.announce.notify_one();
+    }
     // The writes kept `state` current; the lock held, the version moved by one.
     state.version += u64::from(state_changed);
     Ok(state)
