@@ -31,7 +31,7 @@ mod tests;
 mod users;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, Ordering, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
@@ -57,6 +57,12 @@ pub struct Manager {
     /// Orders publications, so an older state never replaces a newer one. Never
     /// held across a store call or a policy call.
     publishing: Mutex<()>,
+    /// Commits of this host's so far (each writer counts its own after it commits),
+    /// and how many of them the last state read under `publishing` began after: a
+    /// writer whose commit a read already covers publishes nothing more, so 8
+    /// writers that commit together cost one read of the state, not 8.
+    commits: AtomicU64,
+    covered: AtomicU64,
     /// Told whenever the state moves (the clock re-plans its next wake-up).
     changed: Notify,
     /// Every newer state, for the live event stream (`GET /maintenance/events`).
@@ -153,6 +159,8 @@ impl Manager {
             published,
             seen: ArcSwap::from_pointee(state),
             publishing: Mutex::new(()),
+            commits: AtomicU64::new(0),
+            covered: AtomicU64::new(0),
             changed: Notify::new(),
             events: tokio::sync::broadcast::channel(64).0,
             publications: AtomicU64::new(0),
@@ -212,10 +220,21 @@ impl Manager {
     /// beside this one (the counts are theirs too); if it cannot be read, what the
     /// transaction saw is published if it is newer.
     fn publish_after(&self, committed: ManagerState) -> Arc<ManagerState> {
-        self.read_and_publish().unwrap_or_else(|_| {
-            let _in_order = self.publishing.lock().unwrap_or_else(|p| p.into_inner());
-            if committed.version > self.seen.load().version { self.publish(committed) } else { self.seen.load_full() }
-        })
+        let ticket = self.commits.fetch_add(1, Ordering::SeqCst) + 1;
+        let _in_order = self.publishing.lock().unwrap_or_else(|p| p.into_inner());
+        if self.covered.load(Ordering::SeqCst) >= ticket {
+            // A read that began after this commit has published.
+            return self.seen.load_full();
+        }
+        let began = self.commits.load(Ordering::SeqCst);
+        match self.read_in_order() {
+            Ok(state) => {
+                self.covered.store(began, Ordering::SeqCst);
+                state
+            }
+            Err(_) if committed.version > self.seen.load().version => self.publish(committed),
+            Err(_) => self.seen.load_full(),
+        }
     }
 
     /// Read the state as the database has it now and publish it if it moved. The
@@ -224,6 +243,11 @@ impl Manager {
     /// state now.
     pub fn read_and_publish(&self) -> Result<Arc<ManagerState>> {
         let _in_order = self.publishing.lock().unwrap_or_else(|p| p.into_inner());
+        self.read_in_order()
+    }
+
+    /// `read_and_publish`'s read, `publishing` held by the caller.
+    fn read_in_order(&self) -> Result<Arc<ManagerState>> {
         let state = self.store.manager_state()?;
         let seen = self.seen.load_full();
         Ok(if state == *seen { seen } else { self.publish(state) })
