@@ -785,6 +785,41 @@ fn lists_show_what_a_tenant_scope_sees_on_both_backends() {
     }
 }
 
+/// A state transaction that fails or panics half-way leaves nothing behind, on the
+/// database or on the connection it used: every later transaction (on whichever
+/// pooled connection) lands whole, and the abandoned writes never do.
+#[test]
+fn a_write_that_fails_or_panics_half_way_leaves_nothing_on_its_connection() {
+    for b in backends() {
+        let s = &*b.store;
+        let name = b.name;
+        let err = s
+            .transact(Lock::Shared, &mut |tx| {
+                tx.insert_execution(&execution("failed", "d", "2026-01-01T00:00:01.000Z"), &event("queued"))?;
+                Err(Error::Conflict("changed my mind".into()))
+            })
+            .unwrap_err();
+        assert!(matches!(err, Error::Conflict(_)), "{name}");
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _ = s.transact(Lock::Shared, &mut |tx| {
+                tx.insert_execution(&execution("panicked", "d", "2026-01-01T00:00:02.000Z"), &event("queued"))?;
+                panic!("a bug half-way through a write");
+            });
+        }));
+        assert!(panicked.is_err(), "{name}");
+        for i in 0..40 {
+            let id = format!("kept{i:02}");
+            s.transact(Lock::Shared, &mut |tx| Ok(tx.insert_execution(&execution(&id, "d", "2026-01-01T00:00:03.000Z"), &event("queued"))?))
+                .unwrap_or_else(|e| panic!("{name}: write {i} after the failures: {e}"));
+        }
+        let (items, total) = s.executions(None, None, &[], &all_page()).unwrap();
+        let ids: Vec<&str> = items.iter().map(|e| e.id.as_str()).collect();
+        assert_eq!((ids.len(), total), (40, 40), "{name}: {ids:?}");
+        assert!(!ids.contains(&"failed") && !ids.contains(&"panicked"), "{name}: {ids:?}");
+        assert_eq!(s.manager_state().unwrap().counts.total(), 40, "{name}");
+    }
+}
+
 /// A list of executions says how many match its filter (Cloudify's client pages on
 /// until it has read that many): the total, kept by the database as executions are
 /// created, change status and go, is what the list itself holds, for every scope,

@@ -8,7 +8,8 @@
 //! deadlock. Those last writes are prepared statements sent at once: a create
 //! costs the database no parsing or planning.
 
-use deadpool_postgres::{GenericClient, Transaction};
+use deadpool_postgres::{GenericClient, Object};
+use futures_util::future::try_join;
 use drydock_engine::ExecutionStatus;
 use futures_util::future::try_join4;
 
@@ -98,25 +99,28 @@ pub(super) async fn remaining(client: &impl GenericClient, limit: usize) -> PgRe
         .collect())
 }
 
-/// This thread's shard: a blocking-pool thread keeps one, so concurrent writers
-/// (on different threads) mostly write different rows.
+/// This thread's shard: a blocking-pool thread keeps one, given in turn (from a
+/// random start, so hosts differ), so up to [`SHARDS`] concurrent writers (on
+/// different threads) write different rows and never wait for each other's flush.
 fn shard() -> i32 {
-    use std::hash::{BuildHasher, Hash, Hasher};
+    use std::hash::BuildHasher;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: std::sync::OnceLock<AtomicU64> = std::sync::OnceLock::new();
     thread_local! {
         static SHARD: i32 = {
-            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-            std::thread::current().id().hash(&mut h);
-            (h.finish() % SHARDS) as i32
+            let next = NEXT.get_or_init(|| AtomicU64::new(std::collections::hash_map::RandomState::new().hash_one(0u8)));
+            (next.fetch_add(1, Ordering::Relaxed) % SHARDS) as i32
         };
     }
     SHARD.with(|s| *s)
 }
 
-struct PgStateTx<'s, 't> {
+struct PgStateTx<'s> {
     store: &'s PgStore,
     /// The whole transaction's deadline.
     by: std::time::Instant,
-    tx: &'s Transaction<'t>,
+    /// The connection, inside the transaction `transact` began.
+    tx: &'s Object,
     lock: Lock,
     state: ManagerState,
     state_changed: bool,
@@ -143,7 +147,7 @@ fn totals_key(e: &Execution, status: ExecutionStatus) -> TotalsKey {
     )
 }
 
-impl PgStateTx<'_, '_> {
+impl PgStateTx<'_> {
     fn total(&mut self, key: TotalsKey, n: i64) {
         *self.totals.entry(key).or_default() += n;
     }
@@ -156,7 +160,7 @@ impl PgStateTx<'_, '_> {
     }
 }
 
-impl StateTx for PgStateTx<'_, '_> {
+impl StateTx for PgStateTx<'_> {
     fn state(&self) -> &ManagerState {
         &self.state
     }
@@ -519,15 +523,61 @@ const COUNT_CHANGES: &str = "WITH totals AS (
         RETURNING 1)
      SELECT (SELECT COUNT(*) FROM totals), (SELECT COUNT(*) FROM counts), nextval('execution_changes')";
 
+/// A connection inside a transaction `transact` sent without waiting for its
+/// answer (`START TRANSACTION` goes out with the first reads, `COMMIT` with the
+/// last writes: two round trips fewer than tokio-postgres's `Transaction`). If it
+/// is dropped before the transaction ended (an error, a deadline, a panic), the
+/// connection is closed rather than returned to the pool half-way through one;
+/// PostgreSQL then rolls the transaction back.
+struct Open {
+    client: Option<Object>,
+    ended: std::cell::Cell<bool>,
+}
+
+impl Open {
+    fn client(&self) -> &Object {
+        self.client.as_ref().expect("open until dropped")
+    }
+
+    /// The transaction is over (committed or rolled back): the connection may go back.
+    fn ended(&self) {
+        self.ended.set(true);
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        if let Some(client) = self.client.take()
+            && !self.ended.get()
+        {
+            drop(Object::take(client));
+        }
+    }
+}
+
 pub(super) fn transact(store: &PgStore, lock: Lock, body: TxBody<'_>) -> crate::error::Result<ManagerState> {
     let by = std::time::Instant::now() + store.options.deadline;
-    let mut client = store.run_by(by, async { Ok(store.pool.get().await?) })?;
-    let tx = store.run_by(by, async { Ok(client.transaction().await?) })?;
-    let state = store.run_by(by, read_state(&tx, Some(lock)))?;
+    let open = Open { client: Some(store.run_by(by, async { Ok(store.pool.get().await?) })?), ended: Default::default() };
+    let client = open.client();
+    // Sent in order on the one connection: the reads run inside the transaction.
+    let rollback = |open: &Open| {
+        // Rolled back, the connection can go back to the pool (else `open` closes it).
+        if store.run_by(by, async { Ok(client.batch_execute("ROLLBACK").await?) }).is_ok() {
+            open.ended();
+        }
+    };
+    let begun = store.run_by(by, try_join(async { Ok(client.batch_execute("START TRANSACTION").await?) }, read_state(client, Some(lock))));
+    let state = match begun {
+        Ok(((), state)) => state,
+        Err(e) => {
+            rollback(&open);
+            return Err(e.into());
+        }
+    };
     let mut writes = PgStateTx {
         by,
         store,
-        tx: &tx,
+        tx: client,
         lock,
         state,
         state_changed: false,
@@ -537,12 +587,19 @@ pub(super) fn transact(store: &PgStore, lock: Lock, body: TxBody<'_>) -> crate::
         executions_changed: false,
         users_changed: Vec::new(),
     };
-    body(&mut writes)?;
+    let done = body(&mut writes);
     let PgStateTx { mut state, state_changed, counted, uncounted, totals, executions_changed, users_changed, .. } = writes;
-    // Only an exclusive holder may write the locked row (two shared holders
-    // waiting for each other's lock would deadlock).
-    if (state_changed || !users_changed.is_empty()) && lock != Lock::Exclusive {
-        return Err(anyhow::anyhow!("a shared state transaction changed the maintenance state or a user").into());
+    let done = done.and_then(|()| {
+        // Only an exclusive holder may write the locked row (two shared holders
+        // waiting for each other's lock would deadlock).
+        if (state_changed || !users_changed.is_empty()) && lock != Lock::Exclusive {
+            return Err(anyhow::anyhow!("a shared state transaction changed the maintenance state or a user").into());
+        }
+        Ok(())
+    });
+    if let Err(e) = done {
+        rollback(&open);
+        return Err(e);
     }
     // The counts and the change counter: one prepared statement. Other hosts hear
     // of execution writes after the commit, from `announce` (a `NOTIFY` in the
@@ -555,24 +612,6 @@ pub(super) fn transact(store: &PgStore, lock: Lock, body: TxBody<'_>) -> crate::
         .filter(|(_, n)| *n != 0)
         .collect();
     let totals: Vec<(TotalsKey, i64)> = totals.into_iter().filter(|(_, n)| *n != 0).collect();
-    if executions_changed {
-        let column = |f: fn(&(TotalsKey, i64)) -> &str| totals.iter().map(f).collect::<Vec<&str>>();
-        let (tenants, visibilities, creators, deployments, statuses) = (
-            column(|((t, ..), _)| t),
-            column(|((_, v, ..), _)| v),
-            column(|((_, _, c, ..), _)| c),
-            column(|((_, _, _, d, _), _)| d),
-            column(|((.., s), _)| s),
-        );
-        let added: Vec<i64> = totals.iter().map(|(_, n)| *n).collect();
-        let (count_statuses, count_added): (Vec<&str>, Vec<i64>) = counts.iter().copied().unzip();
-        store.run_by(by, async {
-            let st = tx.prepare_cached(COUNT_CHANGES).await?;
-            tx.query_one(&st, &[&shard, &tenants, &visibilities, &creators, &deployments, &statuses, &added, &count_statuses, &count_added])
-                .await?;
-            Ok(())
-        })?;
-    }
     let mut sql = String::new();
     if state_changed || !users_changed.is_empty() {
         sql.push_str(&format!(
@@ -587,10 +626,37 @@ pub(super) fn transact(store: &PgStore, lock: Lock, body: TxBody<'_>) -> crate::
     for name in &users_changed {
         sql.push_str(&notify_sql(&store.host, &format!("user:{name}")));
     }
-    if !sql.is_empty() {
-        store.run_by(by, async { Ok(tx.batch_execute(&sql).await?) })?;
-    }
-    store.run_by(by, async { Ok(tx.commit().await?) })?;
+    // Sent with what precedes it: if any of that fails, PostgreSQL ends the
+    // transaction at this COMMIT without committing (and the error is returned).
+    sql.push_str("COMMIT");
+    let column = |f: fn(&(TotalsKey, i64)) -> &str| totals.iter().map(f).collect::<Vec<&str>>();
+    let (tenants, visibilities, creators, deployments, statuses) = (
+        column(|((t, ..), _)| t),
+        column(|((_, v, ..), _)| v),
+        column(|((_, _, c, ..), _)| c),
+        column(|((_, _, _, d, _), _)| d),
+        column(|((.., s), _)| s),
+    );
+    let added: Vec<i64> = totals.iter().map(|(_, n)| *n).collect();
+    let (count_statuses, count_added): (Vec<&str>, Vec<i64>) = counts.iter().copied().unzip();
+    store.run_by(by, async {
+        let st = if executions_changed { Some(client.prepare_cached(COUNT_CHANGES).await?) } else { None };
+        let counted = async {
+            match &st {
+                Some(st) => client
+                    .query_one(st, &[&shard, &tenants, &visibilities, &creators, &deployments, &statuses, &added, &count_statuses, &count_added])
+                    .await
+                    .map(drop),
+                None => Ok(()),
+            }
+        };
+        // Both are awaited: the COMMIT's answer says the transaction is over either way.
+        let (counted, committed) = futures_util::future::join(counted, client.batch_execute(&sql)).await;
+        counted?;
+        committed?;
+        Ok(())
+    })?;
+    open.ended();
     if executions_changed && !state_changed {
         store.announce.notify_one();
     }
