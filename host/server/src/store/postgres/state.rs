@@ -11,7 +11,6 @@
 use deadpool_postgres::{GenericClient, Object};
 use futures_util::future::try_join;
 use drydock_engine::ExecutionStatus;
-use futures_util::future::try_join4;
 
 use super::reads;
 use super::{PgResult, PgStore, notify_sql};
@@ -23,56 +22,68 @@ use crate::store::{
 const VERSION: &str = "SELECT state FROM generations WHERE id = 1";
 const LOCK: &str = "SELECT state FROM generations WHERE id = 1 FOR UPDATE";
 const SHARE: &str = "SELECT state FROM generations WHERE id = 1 FOR SHARE";
-const COUNTS: &str = "SELECT status, SUM(n)::BIGINT FROM execution_counts GROUP BY status";
 /// The partial indexes' condition (migration 3): a query must say it the same way.
 const IS_UNFINISHED: &str = "status NOT IN ('terminated', 'failed', 'cancelled')";
 
 /// Rows per status the counts are spread over.
 const SHARDS: u64 = 16;
-const MAINTENANCE: &str = "SELECT status, activation_requested_at, activated_at, requested_by, reason, until_at,
-     deadline_at, on_deadline FROM maintenance WHERE id = 1";
-const WINDOWS: &str = "SELECT id, start_at, end_at, reason, created_by, created_at, status FROM maintenance_windows
-     WHERE status IN ('scheduled', 'started') ORDER BY start_at, id";
+/// The rest of the state in one statement, one row per part, tagged: `m` the
+/// maintenance row, `c` a count by status, `w` a window not ended. (One statement,
+/// not three: PostgreSQL answers each with messages of its own.)
+const STATE_ROWS: &str = "SELECT 'm', status, activation_requested_at, activated_at, requested_by, reason, until_at,
+        deadline_at, on_deadline, NULL::BIGINT FROM maintenance WHERE id = 1
+     UNION ALL SELECT 'c', status, NULL, NULL, NULL, NULL, NULL, NULL, NULL, SUM(n)::BIGINT FROM execution_counts GROUP BY status
+     UNION ALL SELECT 'w', id, start_at, end_at, reason, created_by, created_at, status, NULL, NULL FROM maintenance_windows
+        WHERE status IN ('scheduled', 'started')";
 
-/// The state the race-free rule decides under: version, maintenance row, counts,
-/// windows — four statements sent at once (tokio-postgres pipelines concurrent
-/// queries on one connection; the server runs them in order), so one round trip.
-/// With `lock`, the first takes the state lock and the others read after it.
+/// The state the race-free rule decides under: the version, then the rest — two
+/// statements sent at once (tokio-postgres pipelines concurrent queries on one
+/// connection; the server runs them in order), so one round trip. With `lock`, the
+/// first takes the state lock and the second reads after it (in a snapshot of its
+/// own: one statement could not see what the lock waited for).
 pub(super) async fn read_state(client: &impl GenericClient, lock: Option<Lock>) -> PgResult<ManagerState> {
     let first = match lock {
         None => VERSION,
         Some(Lock::Exclusive) => LOCK,
         Some(Lock::Shared) => SHARE,
     };
-    let (v, m, u, w) = try_join4(
-        client.prepare_cached(first),
-        client.prepare_cached(MAINTENANCE),
-        client.prepare_cached(COUNTS),
-        client.prepare_cached(WINDOWS),
-    )
-    .await?;
-    let (version, maintenance, rows, windows) =
-        try_join4(client.query_one(&v, &[]), client.query_opt(&m, &[]), client.query(&u, &[]), client.query(&w, &[])).await?;
-    let maintenance = maintenance.map(|r| MaintenanceRecord {
-        status: drydock_engine::MaintenanceState::parse(r.get(0)).unwrap_or(drydock_engine::MaintenanceState::Activated),
-        activation_requested_at: r.get(1),
-        activated_at: r.get(2),
-        requested_by: r.get(3),
-        reason: r.get(4),
-        until: r.get(5),
-        deadline: match (r.get::<_, Option<String>>(6), r.get::<_, Option<String>>(7)) {
-            (Some(at), Some(on)) => OnDeadline::parse(&on).map(|on| (at, on)),
-            _ => None,
-        },
-    });
-    let windows = windows.iter().map(reads::window_from_row).collect();
-    let mut counts = Counts::default();
+    let (v, rest) = try_join(client.prepare_cached(first), client.prepare_cached(STATE_ROWS)).await?;
+    let (version, rows) = try_join(client.query_one(&v, &[]), client.query(&rest, &[])).await?;
+    let (mut maintenance, mut counts, mut windows) = (None, Counts::default(), Vec::new());
     for r in &rows {
-        // A foreign value is not counted (it reads as failed, see reads.rs).
-        if let Some(status) = ExecutionStatus::parse(r.get(0)) {
-            counts.add(status, r.get::<_, i64>(1));
+        match r.get::<_, &str>(0) {
+            "m" => {
+                maintenance = Some(MaintenanceRecord {
+                    status: drydock_engine::MaintenanceState::parse(r.get(1)).unwrap_or(drydock_engine::MaintenanceState::Activated),
+                    activation_requested_at: r.get(2),
+                    activated_at: r.get(3),
+                    requested_by: r.get(4),
+                    reason: r.get(5),
+                    until: r.get(6),
+                    deadline: match (r.get::<_, Option<String>>(7), r.get::<_, Option<String>>(8)) {
+                        (Some(at), Some(on)) => OnDeadline::parse(&on).map(|on| (at, on)),
+                        _ => None,
+                    },
+                })
+            }
+            // A foreign status is not counted (it reads as failed, see reads.rs).
+            "c" => {
+                if let Some(status) = ExecutionStatus::parse(r.get(1)) {
+                    counts.add(status, r.get::<_, i64>(9));
+                }
+            }
+            _ => windows.push(Window {
+                id: r.get(1),
+                start_at: r.get(2),
+                end_at: r.get(3),
+                reason: r.get(4),
+                created_by: r.get(5),
+                created_at: r.get(6),
+                status: WindowStatus::parse(r.get(7)).unwrap_or(WindowStatus::Cancelled),
+            }),
         }
     }
+    windows.sort_by(|a: &Window, b: &Window| (&a.start_at, &a.id).cmp(&(&b.start_at, &b.id)));
     Ok(ManagerState { version: version.get::<_, i64>(0) as u64, maintenance, counts, windows })
 }
 
