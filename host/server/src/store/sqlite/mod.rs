@@ -109,6 +109,11 @@ fn connect(path: &Path) -> anyhow::Result<Connection> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // A page cache of 16 MiB per connection (SQLite's default is 2): with 100,000
+    // executions stored, a list's pages evicted the hot ones, and a read by id
+    // went to the file (0.17 → 0.30 ms; a memory map would also do, but turns a
+    // disk's read error into SIGBUS).
+    conn.pragma_update(None, "cache_size", -16_384i64)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     Ok(conn)
 }
