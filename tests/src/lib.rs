@@ -483,3 +483,22 @@ impl Server {
         self.child.as_ref().map(Child::id)
     }
 }
+
+/// `drydock maintenance-mode watch --json` against `s`, as the admin: each event it
+/// prints, parsed, on the receiver (the state at once, then each change).
+pub fn watching(s: &Server) -> (Child, std::sync::mpsc::Receiver<Value>) {
+    use std::io::BufRead;
+    let base = s.base();
+    let env = [("DRYDOCK_URL", base.as_str()), ("DRYDOCK_USERNAME", "admin"), ("DRYDOCK_PASSWORD", ADMIN_PASSWORD)];
+    let mut child = cli_command(&env, &["maintenance-mode", "watch", "--json"]).stdout(Stdio::piped()).spawn().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(serde_json::from_str::<Value>(&line).unwrap()).is_err() {
+                return;
+            }
+        }
+    });
+    (child, rx)
+}

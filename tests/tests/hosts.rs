@@ -152,6 +152,39 @@ fn the_last_execution_ending_on_one_host_flips_every_host_to_activated() {
     }
 }
 
+/// An execution write that moves no maintenance state (one of the two executions
+/// activation waits for ends) reaches the other hosts over the feed: a host
+/// announces its execution writes after they commit (one `NOTIFY` for a few
+/// milliseconds of them), and the others' event streams show what activation still
+/// waits for.
+#[test]
+fn an_execution_ending_on_one_host_shows_on_the_others_event_streams() {
+    let url = fresh_database();
+    let s = hosts(2, &url);
+    let a = s[0].admin();
+    assert_eq!(a.create_deployment("d").status, 201);
+    let first = new_execution(&a, "d");
+    new_execution(&a, "d");
+    assert_eq!(a.post("/api/v3.1/maintenance/activate", &json!({})).json()["status"], "activating");
+    let (mut watch, events) = drydock_e2e::watching(&s[1]);
+    let remaining = |n: usize, what: &str| {
+        let start = Instant::now();
+        loop {
+            let left = WITHIN.saturating_sub(start.elapsed());
+            let e = events.recv_timeout(left).unwrap_or_else(|_| panic!("not within {WITHIN:?}: {what}"));
+            if e["state"]["status"] == "activating" && e["state"]["remaining_executions"].as_array().map(Vec::len) == Some(n) {
+                return;
+            }
+        }
+    };
+    remaining(2, "B's stream shows the activation waiting for two");
+    let r = a.patch(&format!("/api/v3.1/executions/{}", first["id"].as_str().unwrap()), &json!({"status": "terminated"}));
+    assert_eq!(r.status, 200, "{}", r.text);
+    remaining(1, "B's stream shows one left, ended on A");
+    let _ = watch.kill();
+    let _ = watch.wait();
+}
+
 #[test]
 fn a_policy_activated_on_one_host_decides_on_the_others_over_the_feed() {
     let url = fresh_database();

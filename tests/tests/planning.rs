@@ -295,28 +295,6 @@ fn a_running_execution_starts_child_work_while_activating() {
     assert!(remaining.contains(&child.json()["id"].as_str().unwrap().to_string()), "{remaining:?}");
 }
 
-/// `drydock maintenance-mode watch --json` against `s` as the admin: the process, and
-/// each line it prints, parsed, as it comes.
-fn watching(s: &Server) -> (std::process::Child, std::sync::mpsc::Receiver<Value>) {
-    use std::io::BufRead;
-    let base = s.base();
-    let env = [("DRYDOCK_URL", base.as_str()), ("DRYDOCK_USERNAME", "admin"), ("DRYDOCK_PASSWORD", drydock_e2e::ADMIN_PASSWORD)];
-    let mut child = drydock_e2e::cli_command(&env, &["maintenance-mode", "watch", "--json"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let stdout = child.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(serde_json::from_str::<Value>(&line).unwrap()).is_err() {
-                return;
-            }
-        }
-    });
-    (child, rx)
-}
-
 /// A client follows the live event stream (`drydock maintenance-mode watch --json`
 /// reads `GET /maintenance/events`): the state at once, then each transition and each
 /// change of what activation waits for, as they happen.
@@ -325,7 +303,7 @@ fn the_event_stream_shows_transitions_and_remaining_work_as_they_happen() {
     let s = Server::start();
     let admin = s.admin();
     admin.create_deployment("d");
-    let (mut child, rx) = watching(&s);
+    let (mut child, rx) = drydock_e2e::watching(&s);
     let next = |what: &str| rx.recv_timeout(Duration::from_secs(10)).unwrap_or_else(|_| panic!("no event: {what}"));
     let e = next("the state now");
     assert_eq!((e["event"].as_str(), e["state"]["status"].as_str()), (Some("state"), Some("deactivated")));
@@ -354,7 +332,7 @@ fn the_event_stream_shows_transitions_and_remaining_work_as_they_happen() {
 #[test]
 fn watch_follows_again_when_the_server_ends_a_stream() {
     let s = Server::start_with(&["--event-stream-lifetime", "1"]);
-    let (mut child, rx) = watching(&s);
+    let (mut child, rx) = drydock_e2e::watching(&s);
     let e = rx.recv_timeout(Duration::from_secs(10)).expect("the state now");
     assert_eq!((e["event"].as_str(), e["state"]["status"].as_str()), (Some("state"), Some("deactivated")));
     // Three lifetimes pass: the streams end and are followed again, and nothing is shown.

@@ -570,13 +570,13 @@ pub(super) fn transact(store: &PgStore, lock: Lock, body: TxBody<'_>) -> crate::
     let by = std::time::Instant::now() + store.options.deadline;
     let open = Open { client: Some(store.run_by(by, async { Ok(store.pool.get().await?) })?), ended: Default::default() };
     let client = open.client();
-    // Sent in order on the one connection: the reads run inside the transaction.
     let rollback = |open: &Open| {
         // Rolled back, the connection can go back to the pool (else `open` closes it).
         if store.run_by(by, async { Ok(client.batch_execute("ROLLBACK").await?) }).is_ok() {
             open.ended();
         }
     };
+    // Sent in order on the one connection: the reads run inside the transaction.
     let begun = store.run_by(by, try_join(async { Ok(client.batch_execute("START TRANSACTION").await?) }, read_state(client, Some(lock))));
     let state = match begun {
         Ok(((), state)) => state,
