@@ -379,14 +379,20 @@ pub(super) async fn signatures(client: &impl GenericClient, sha256: Option<&str>
 }
 
 pub(super) fn window_from_row(r: &Row) -> Window {
+    window_at(r, 0)
+}
+
+/// A window from the row's columns `first..first + 7` (id, start_at, end_at, reason,
+/// created_by, created_at, status).
+pub(super) fn window_at(r: &Row, first: usize) -> Window {
     Window {
-        id: r.get(0),
-        start_at: r.get(1),
-        end_at: r.get(2),
-        reason: r.get(3),
-        created_by: r.get(4),
-        created_at: r.get(5),
-        status: WindowStatus::parse(r.get(6)).unwrap_or(WindowStatus::Cancelled),
+        id: r.get(first),
+        start_at: r.get(first + 1),
+        end_at: r.get(first + 2),
+        reason: r.get(first + 3),
+        created_by: r.get(first + 4),
+        created_at: r.get(first + 5),
+        status: WindowStatus::parse(r.get(first + 6)).unwrap_or(WindowStatus::Cancelled),
     }
 }
 

@@ -72,15 +72,7 @@ pub(super) async fn read_state(client: &impl GenericClient, lock: Option<Lock>) 
                     counts.add(status, r.get::<_, i64>(9));
                 }
             }
-            _ => windows.push(Window {
-                id: r.get(1),
-                start_at: r.get(2),
-                end_at: r.get(3),
-                reason: r.get(4),
-                created_by: r.get(5),
-                created_at: r.get(6),
-                status: WindowStatus::parse(r.get(7)).unwrap_or(WindowStatus::Cancelled),
-            }),
+            _ => windows.push(reads::window_at(r, 1)),
         }
     }
     windows.sort_by(|a: &Window, b: &Window| (&a.start_at, &a.id).cmp(&(&b.start_at, &b.id)));
